@@ -1,0 +1,10 @@
+/* edge-pack: not implemented yet (see the open issues). */
+#include <stdio.h>
+
+#include "exit.h"
+
+int main(void)
+{
+	fputs("edge-pack: not implemented\n", stderr);
+	return EDGE_EUSAGE;
+}

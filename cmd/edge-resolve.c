@@ -1,0 +1,419 @@
+/* edge-resolve: list every image and chart a cluster definition needs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "definition.h"
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "platform.h"
+#include "resolve.h"
+
+static const char synopsis[] =
+	"edge-resolve [--images FILE] [--charts FILE] [--platform P] [--var N=V] [--system K=V] [INPUT...]";
+
+static const char help[] =
+	"usage: edge-resolve [options] [INPUT...]\n"
+	"\n"
+	"List every container image and Helm chart the cluster profiles need and\n"
+	"print the manifest with images, charts and platforms. INPUT is a cluster\n"
+	"definition .tgz, a cluster profile .json, or a manifest; without INPUT the\n"
+	"manifest is read from stdin (as edge-fetchdef prints it).\n"
+	"\n"
+	"Options:\n"
+	"  --images FILE        add images listed in FILE: one reference a line\n"
+	"                       ('#' comments), a YAML list, or the skopeo-sync shape\n"
+	"                       REGISTRY: {images: {REPO: [TAGS]}} (repeatable)\n"
+	"  --charts FILE        add charts listed in FILE: lines \"REPO NAME VERSION\",\n"
+	"                       or YAML [{repo, name, version}] (repeatable)\n"
+	"  --platform LIST      os/arch[/variant], repeatable or comma-separated\n"
+	"                       (default: the manifest's, else linux/amd64)\n"
+	"  --var NAME=VALUE     value of profile variable {{.spectro.var.NAME}}\n"
+	"                       (repeatable; overrides the profile's default)\n"
+	"  --system KEY=VALUE   value of {{.spectro.system.KEY}} (repeatable;\n"
+	"                       kubernetes.version defaults to the k8s pack's tag)\n"
+	"  --name NAME          manifest name when the input has none\n"
+	"                       (default: the definition's file name without .tgz)\n"
+	"  -q, --quiet          print errors only\n"
+	"  -v, --verbose        print more detail (files read, files skipped)\n"
+	"  -h, --help           print this help and exit\n"
+	"      --version        print the version and exit\n"
+	"\n"
+	"Exit status: 0 success, 2 usage, 3 invalid input, 1 definition digest\n"
+	"mismatch, 6 local I/O error.\n";
+
+enum {
+	OPT_IMAGES = CLI_OPT_FIRST_TOOL,
+	OPT_CHARTS,
+	OPT_PLATFORM,
+	OPT_VAR,
+	OPT_SYSTEM,
+	OPT_NAME,
+};
+
+static const struct option longopts[] = {
+	{"charts", required_argument, NULL, OPT_CHARTS},
+	{"images", required_argument, NULL, OPT_IMAGES},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"platform", required_argument, NULL, OPT_PLATFORM},
+	{"system", required_argument, NULL, OPT_SYSTEM},
+	{"var", required_argument, NULL, OPT_VAR},
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+struct strv {
+	char **v;
+	size_t n;
+};
+
+static void strv_add(struct strv *s, const char *x)
+{
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	s->v[s->n++] = xstrdup(x);
+}
+
+static void strv_free(struct strv *s)
+{
+	cli_free_list(s->v, s->n);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static int is_gzip(const char *path, struct edge_err *err)
+{
+	unsigned char m[2];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		edge_err_errno(err, "open %s", path);
+		err->code = errno == ENOENT || errno == EACCES ? EDGE_EINPUT : EDGE_EIO;
+		return -1;
+	}
+	n = read(fd, m, 2);
+	close(fd);
+	return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+static char *basename_noext(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	char *s = xstrdup(b ? b + 1 : path);
+	size_t n = strlen(s);
+
+	if (n > 4 && strcmp(s + n - 4, ".tgz") == 0)
+		s[n - 4] = '\0';
+	else if (n > 7 && strcmp(s + n - 7, ".tar.gz") == 0)
+		s[n - 7] = '\0';
+	return s;
+}
+
+/* Adds every profile of the definition at path; fills *summary. */
+static int add_definition(struct resolver *r, const char *path, json_t *defobj, struct edge_err *err)
+{
+	struct definition d;
+	size_t i, added = 0;
+	json_t *want;
+
+	if (definition_read(path, &d, err) != 0)
+		return -1;
+	want = json_object_get(defobj, "digest");
+	if (json_is_string(want) && strcmp(json_string_value(want), d.digest) != 0) {
+		edge_errf(err, EDGE_EVERIFY, "%s: digest %s does not match the manifest's %s", path, d.digest,
+			  json_string_value(want));
+		definition_free(&d);
+		return -1;
+	}
+	json_object_set_new(defobj, "path", json_string(path));
+	json_object_set_new(defobj, "digest", json_string(d.digest));
+	json_object_set_new(defobj, "size", json_integer((json_int_t)d.size));
+	for (i = 0; i < d.nother; i++)
+		log_verbose("%s: %s: skipped (not a .json file)", path, d.other[i]);
+	for (i = 0; i < d.nfiles; i++) {
+		json_error_t je;
+		char *src = xasprintf("%s: %s", path, d.files[i].name);
+		json_t *doc = json_loadb(d.files[i].data, d.files[i].len, 0, &je);
+		int rc;
+		if (doc == NULL) {
+			edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", src, je.line, je.column, je.text);
+			free(src);
+			definition_free(&d);
+			return -1;
+		}
+		rc = resolver_add_profile(r, doc, src, err);
+		json_decref(doc);
+		if (rc < 0) {
+			edge_err_prefix(err, "%s", path);
+			free(src);
+			definition_free(&d);
+			return -1;
+		}
+		if (rc == 1)
+			log_verbose("%s: skipped (not a cluster profile)", src);
+		else
+			added++;
+		free(src);
+	}
+	definition_free(&d);
+	if (added == 0)
+		return edge_errf(err, EDGE_EINPUT, "%s: no cluster profile found in the archive", path);
+	return 0;
+}
+
+/* A JSON input: a manifest (returned in *manifest) or a profile (added). */
+static int add_json_input(struct resolver *r, const char *path, json_t **manifest, struct edge_err *err)
+{
+	char *data;
+	size_t len;
+	json_t *doc;
+	json_error_t je;
+	int rc;
+
+	if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, err) != 0) {
+		if (err->code == EDGE_EIO && errno != ENOSPC)
+			err->code = EDGE_EINPUT;
+		return -1;
+	}
+	doc = json_loadb(data, len, 0, &je);
+	if (doc == NULL) {
+		int empty = strspn(data, " \t\r\n") == len;
+		free(data);
+		if (empty)
+			return edge_errf(err, EDGE_EINPUT, "%s: empty file", path);
+		return edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+	}
+	if (json_is_object(doc) && json_object_get(doc, "apiVersion") != NULL) {
+		json_decref(doc);
+		if (*manifest != NULL) {
+			free(data);
+			return edge_errf(err, EDGE_EUSAGE, "%s: only one manifest may be given", path);
+		}
+		*manifest = manifest_parse(data, len, path, err);
+		free(data);
+		return *manifest ? 0 : -1;
+	}
+	free(data);
+	rc = resolver_add_profile(r, doc, path, err);
+	json_decref(doc);
+	if (rc == 1)
+		return edge_errf(err, EDGE_EINPUT,
+				 "%s: neither a manifest nor a cluster profile (no spec.template.packs)", path);
+	return rc;
+}
+
+static json_t *platforms_json(struct strv *opt, json_t *manifest, struct edge_err *err)
+{
+	json_t *out = json_array(), *have;
+	size_t i, j, n;
+
+	for (i = 0; i < opt->n; i++) {
+		char **items = cli_split_list(opt->v[i], &n);
+		for (j = 0; j < n; j++) {
+			struct platform p;
+			char buf[128];
+			size_t k;
+			json_t *x;
+			int dup = 0;
+			if (platform_parse(items[j], &p, err) != 0) {
+				cli_free_list(items, n);
+				json_decref(out);
+				err->code = EDGE_EUSAGE;
+				return NULL;
+			}
+			platform_format(&p, buf, sizeof(buf));
+			json_array_foreach(out, k, x)
+				dup |= strcmp(json_string_value(x), buf) == 0;
+			if (!dup)
+				json_array_append_new(out, json_string(buf));
+		}
+		cli_free_list(items, n);
+	}
+	if (json_array_size(out) > 0)
+		return out;
+	have = json_object_get(manifest, "platforms");
+	if (json_is_array(have) && json_array_size(have) > 0) {
+		json_decref(out);
+		return json_deep_copy(have);
+	}
+	json_array_append_new(out, json_string("linux/amd64"));
+	return out;
+}
+
+/* Warns about profiles edge-fetchdef asked for that the definition lacks. */
+static void check_requested(json_t *requested, json_t *found)
+{
+	size_t i, j;
+	json_t *p, *q;
+
+	json_array_foreach(requested, i, p) {
+		const char *uid = manifest_str(p, "uid");
+		int hit = 0;
+		if (uid == NULL)
+			continue;
+		json_array_foreach(found, j, q) {
+			const char *u = manifest_str(q, "uid");
+			hit |= u != NULL && strcmp(u, uid) == 0;
+		}
+		if (!hit)
+			log_warn("profile %s was requested but is not in the cluster definition", uid);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct strv images = {0}, charts = {0}, platforms = {0}, vars = {0}, system = {0};
+	struct edge_err err = {0};
+	struct resolver *r = NULL;
+	json_t *manifest = NULL, *imgs = NULL, *chs = NULL, *profs = NULL, *plats = NULL, *def = NULL;
+	const char *name = NULL, *defpath = NULL;
+	char *defname = NULL;
+	int c, i, rc = EDGE_OK;
+
+	cli_init(argv[0], synopsis, help);
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_common_option(c, optarg))
+			continue;
+		switch (c) {
+		case OPT_IMAGES: strv_add(&images, optarg); break;
+		case OPT_CHARTS: strv_add(&charts, optarg); break;
+		case OPT_PLATFORM: strv_add(&platforms, optarg); break;
+		case OPT_VAR: strv_add(&vars, optarg); break;
+		case OPT_SYSTEM: strv_add(&system, optarg); break;
+		case OPT_NAME: name = optarg; break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	r = resolver_new(vars.v, vars.n, system.v, system.n, &err);
+	if (r == NULL) {
+		if (err.code == EDGE_EUSAGE)
+			cli_usage_error("%s", err.msg);
+		goto fail;
+	}
+	if (name != NULL) {
+		json_t *probe = manifest_new(name);
+		if (manifest_validate(probe, NULL, &err) != 0) {
+			json_decref(probe);
+			cli_usage_error("--name: %s", err.msg);
+		}
+		json_decref(probe);
+	}
+	for (i = optind; i < argc; i++) {
+		const char *path = argv[i];
+		int gz;
+		if (strcmp(path, "-") == 0) {
+			if (manifest != NULL)
+				cli_usage_error("only one manifest may be given");
+			if ((manifest = cli_load_manifest(NULL, &err)) == NULL)
+				goto fail;
+			continue;
+		}
+		gz = is_gzip(path, &err);
+		if (gz < 0)
+			goto fail;
+		if (gz) {
+			if (defpath != NULL)
+				cli_usage_error("only one cluster definition may be given (%s and %s)", defpath, path);
+			defpath = path;
+			continue;
+		}
+		if (add_json_input(r, path, &manifest, &err) != 0) {
+			if (err.code == EDGE_EUSAGE)
+				cli_usage_error("%s", err.msg);
+			goto fail;
+		}
+	}
+	if (optind == argc) {
+		if (isatty(0) && (images.n || charts.n)) {
+			manifest = manifest_new(NULL);
+		} else if (isatty(0)) {
+			cli_usage_error("no input: give a cluster definition, a profile, --images, or a manifest on stdin");
+		} else if ((manifest = cli_load_manifest(NULL, &err)) == NULL) {
+			goto fail;
+		}
+	}
+	if (manifest == NULL)
+		manifest = manifest_new(NULL);
+
+	/* name first, so that a new manifest reads apiVersion, name, … */
+	if (name != NULL) {
+		json_object_set_new(manifest, "name", json_string(name));
+	} else if (manifest_str(manifest, "name") == NULL) {
+		const char *from = defpath ? defpath : manifest_str(json_object_get(manifest, "definition"), "path");
+		defname = from ? basename_noext(from) : xstrdup("edge");
+		json_object_set_new(manifest, "name", json_string(defname));
+	}
+
+	/* the definition: given as INPUT, or named by the manifest */
+	def = json_object_get(manifest, "definition");
+	if (defpath != NULL) {
+		if (def != NULL && manifest_str(def, "path") && strcmp(manifest_str(def, "path"), defpath) != 0)
+			cli_usage_error("the manifest already names definition %s; drop %s or the manifest's definition",
+					manifest_str(def, "path"), defpath);
+		if (def == NULL) {
+			def = json_object();
+			json_object_set_new(manifest, "definition", def);
+		}
+	} else if (def != NULL) {
+		defpath = manifest_str(def, "path");
+	}
+	if (defpath != NULL) {
+		json_t *requested = json_deep_copy(json_object_get(def, "profiles"));
+		if (add_definition(r, defpath, def, &err) != 0) {
+			json_decref(requested);
+			goto fail;
+		}
+		if (requested != NULL) {
+			/* compared after resolving, below */
+			json_object_set_new(def, "profiles", requested);
+		}
+	}
+	for (size_t k = 0; k < images.n; k++)
+		if (resolver_add_image_list(r, images.v[k], &err) != 0)
+			goto fail;
+	for (size_t k = 0; k < charts.n; k++)
+		if (resolver_add_chart_list(r, charts.v[k], &err) != 0)
+			goto fail;
+	if (resolver_run(r, &imgs, &chs, &profs, &err) != 0)
+		goto fail;
+	if ((plats = platforms_json(&platforms, manifest, &err)) == NULL)
+		cli_usage_error("--platform: %s", err.msg);
+	if (def != NULL) {
+		json_t *requested = json_object_get(def, "profiles");
+		if (json_is_array(requested))
+			check_requested(requested, profs);
+		json_object_set(def, "profiles", profs);
+	}
+	json_object_set_new(manifest, "platforms", plats);
+	json_object_set_new(manifest, "images", imgs);
+	json_object_set_new(manifest, "charts", chs);
+	imgs = chs = NULL;
+	if (manifest_validate(manifest, "result", &err) != 0)
+		goto fail;
+	log_verbose("%zu profiles, %zu images, %zu charts", resolver_profile_count(r),
+		    json_array_size(json_object_get(manifest, "images")),
+		    json_array_size(json_object_get(manifest, "charts")));
+	if (cli_write_manifest(manifest, &err) != 0)
+		goto fail;
+	goto out;
+fail:
+	rc = cli_fail(&err);
+out:
+	json_decref(profs);
+	json_decref(imgs);
+	json_decref(chs);
+	json_decref(manifest);
+	resolver_free(r);
+	free(defname);
+	strv_free(&images);
+	strv_free(&charts);
+	strv_free(&platforms);
+	strv_free(&vars);
+	strv_free(&system);
+	return cli_finish(rc);
+}

@@ -1,0 +1,10 @@
+/* edge-verify: not implemented yet (see the open issues). */
+#include <stdio.h>
+
+#include "exit.h"
+
+int main(void)
+{
+	fputs("edge-verify: not implemented\n", stderr);
+	return EDGE_EUSAGE;
+}

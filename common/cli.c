@@ -1,0 +1,245 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+
+#ifndef EDGE_VERSION
+#define EDGE_VERSION "0.1.0"
+#endif
+
+static const char *g_synopsis = "";
+static const char *g_help = "";
+static int g_verbosity;
+static enum cli_progress g_progress = CLI_PROGRESS_AUTO;
+
+static void on_signal(int sig)
+{
+	cleanup_run();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void cli_init(const char *progname, const char *synopsis, const char *help)
+{
+	struct sigaction sa;
+
+	edge_log_init(progname);
+	g_synopsis = synopsis;
+	g_help = help;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int cli_common_option(int c, const char *arg)
+{
+	switch (c) {
+	case 'h':
+		fputs(g_help, stdout);
+		exit(cli_finish(0));
+	case 'q':
+		g_verbosity = -1;
+		edge_log_set_verbosity(g_verbosity);
+		return 1;
+	case 'v':
+		if (g_verbosity < 0)
+			g_verbosity = 0;
+		g_verbosity++;
+		edge_log_set_verbosity(g_verbosity);
+		return 1;
+	case CLI_OPT_VERSION:
+		printf("%s %s\n", edge_progname(), EDGE_VERSION);
+		exit(cli_finish(0));
+	case CLI_OPT_PROGRESS:
+		if (strcmp(arg, "auto") == 0)
+			g_progress = CLI_PROGRESS_AUTO;
+		else if (strcmp(arg, "always") == 0)
+			g_progress = CLI_PROGRESS_ALWAYS;
+		else if (strcmp(arg, "never") == 0)
+			g_progress = CLI_PROGRESS_NEVER;
+		else
+			cli_usage_error("--progress: expected auto, always or never, got '%s'", arg);
+		return 1;
+	case '?':
+		/* getopt_long already printed what was wrong */
+		cli_usage_error(NULL);
+	case ':':
+		cli_usage_error(NULL);
+	default:
+		return 0;
+	}
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+	if (fmt != NULL) {
+		char msg[1024];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		fprintf(stderr, "%s: %s\n", edge_progname(), msg);
+	}
+	fprintf(stderr, "usage: %s\ntry '%s --help'\n", g_synopsis, edge_progname());
+	exit(EDGE_EUSAGE);
+}
+
+long cli_parse_long(const char *opt, const char *s, long min, long max)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max)
+		cli_usage_error("%s: expected a whole number from %ld to %ld, got '%s'", opt, min, max, s);
+	return v;
+}
+
+long long cli_parse_size(const char *opt, const char *s)
+{
+	char *end = NULL;
+	unsigned long long v, mul = 1;
+
+	errno = 0;
+	if (s[0] < '0' || s[0] > '9')
+		cli_usage_error("%s: expected a size such as 64M or 4G, got '%s'", opt, s);
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		cli_usage_error("%s: expected a size such as 64M or 4G, got '%s'", opt, s);
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mul = 1ULL << 10; end++; break;
+	case 'm': case 'M': mul = 1ULL << 20; end++; break;
+	case 'g': case 'G': mul = 1ULL << 30; end++; break;
+	case 't': case 'T': mul = 1ULL << 40; end++; break;
+	default:
+		cli_usage_error("%s: expected a size such as 64M or 4G, got '%s'", opt, s);
+	}
+	if ((*end == 'i' || *end == 'I') && mul > 1)
+		end++;
+	if ((*end == 'b' || *end == 'B'))
+		end++;
+	if (*end != '\0' || v == 0 || v > (unsigned long long)(1LL << 62) / mul)
+		cli_usage_error("%s: expected a size such as 64M or 4G, got '%s'", opt, s);
+	return (long long)(v * mul);
+}
+
+int cli_progress_tty(void)
+{
+	if (g_progress == CLI_PROGRESS_ALWAYS)
+		return 1;
+	if (g_progress == CLI_PROGRESS_NEVER || g_verbosity < 0)
+		return 0;
+	return isatty(2);
+}
+
+int cli_fail(const struct edge_err *err)
+{
+	log_error("%s", err->msg[0] ? err->msg : "unknown error");
+	return err->code ? err->code : EDGE_EIO;
+}
+
+json_t *cli_load_manifest(const char *path, struct edge_err *err)
+{
+	if ((path == NULL || strcmp(path, "-") == 0) && isatty(0)) {
+		edge_errf(err, EDGE_EUSAGE, "stdin is a terminal, expected a manifest");
+		return NULL;
+	}
+	return manifest_load(path, err);
+}
+
+int cli_write_manifest(json_t *m, struct edge_err *err)
+{
+	return manifest_write(m, NULL, err);
+}
+
+int cli_finish(int rc)
+{
+	int bad = 0;
+
+	if (fflush(stdout) != 0 || ferror(stdout))
+		bad = 1;
+	if (fclose(stdout) != 0 && errno != EBADF)
+		bad = 1;
+	if (bad) {
+		log_error("write error on stdout: %s", strerror(errno ? errno : EIO));
+		return rc ? rc : EDGE_EIO;
+	}
+	return rc;
+}
+
+char *cli_read_secret_file(const char *path, struct edge_err *err)
+{
+	struct stat st;
+	size_t len;
+	char *data;
+
+	if (read_file_max(path, 1 << 20, &data, &len, err) != 0)
+		return NULL;
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0004))
+		log_warn("%s: secret file is readable by others", path);
+	if (memchr(data, '\0', len) != NULL) {
+		cli_secret_free(data);
+		edge_errf(err, EDGE_EINPUT, "%s: secret file holds a NUL byte", path);
+		return NULL;
+	}
+	data[strcspn(data, "\r\n")] = '\0';
+	return data;
+}
+
+void cli_secret_free(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+char **cli_split_list(const char *s, size_t *n)
+{
+	char **v = NULL;
+	size_t count = 0;
+	const char *p = s;
+
+	for (;;) {
+		const char *end = strchr(p, ',');
+		const char *a = p, *b = end ? end : p + strlen(p);
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		v = xrealloc(v, (count + 1) * sizeof(*v));
+		v[count] = xmalloc((size_t)(b - a) + 1);
+		memcpy(v[count], a, (size_t)(b - a));
+		v[count][b - a] = '\0';
+		count++;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	*n = count;
+	return v;
+}
+
+void cli_free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

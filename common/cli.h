@@ -1,0 +1,75 @@
+/*
+ * What every tool's main() shares: program name, common options (-h -q -v
+ * --version --progress), usage errors (exit 2), reading the manifest from a
+ * file or stdin, writing it to stdout, and checking stdout's close.
+ * This is the only part of common/ that may print or exit.
+ */
+#ifndef EDGE_CLI_H
+#define EDGE_CLI_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include "err.h"
+
+enum {
+	CLI_OPT_VERSION = 0x1000,
+	CLI_OPT_PROGRESS,
+	CLI_OPT_FIRST_TOOL = 0x1100, /* tools number their long-only options from here */
+};
+
+/* Long options every tool accepts; put CLI_COMMON_LONGOPTS in each table. */
+#define CLI_COMMON_LONGOPTS                                            \
+	{"help", no_argument, NULL, 'h'},                              \
+	{"quiet", no_argument, NULL, 'q'},                             \
+	{"verbose", no_argument, NULL, 'v'},                           \
+	{"version", no_argument, NULL, CLI_OPT_VERSION}
+#define CLI_PROGRESS_LONGOPT {"progress", required_argument, NULL, CLI_OPT_PROGRESS}
+#define CLI_COMMON_SHORTOPTS "hqv"
+
+enum cli_progress { CLI_PROGRESS_AUTO, CLI_PROGRESS_ALWAYS, CLI_PROGRESS_NEVER };
+
+/* Sets the program name, the one-line synopsis shown on usage errors, the
+ * full --help text, and signal handlers that remove temp files on SIGINT,
+ * SIGTERM and SIGHUP. */
+void cli_init(const char *progname, const char *synopsis, const char *help);
+
+/* Handles -h, -q, -v, --version, --progress. Returns 1 when c was one of
+ * them (and may exit for -h/--version), 0 otherwise. */
+int cli_common_option(int c, const char *arg);
+
+/* Reports an unknown option or bad argument: message, synopsis and
+ * "try 'edge-X --help'" on stderr, exit 2. fmt may be NULL. */
+_Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict number parsing for option values; usage error when out of range. */
+long cli_parse_long(const char *opt, const char *s, long min, long max);
+/* Parses sizes like 64M, 4G, 512K, 1000 (binary units). Usage error on bad input. */
+long long cli_parse_size(const char *opt, const char *s);
+
+/* Whether progress bars are wanted (--progress, stderr a tty). */
+int cli_progress_tty(void);
+
+/* Prints the error (edge-X: msg) and returns its exit code (never 0). */
+int cli_fail(const struct edge_err *err);
+
+/* Loads the manifest from path, or stdin when path is NULL or "-". Refuses a
+ * terminal on stdin. Validates it (manifest_validate). */
+json_t *cli_load_manifest(const char *path, struct edge_err *err);
+
+/* Writes the manifest to stdout (pretty, newline-terminated). */
+int cli_write_manifest(json_t *m, struct edge_err *err);
+
+/* Flushes and closes stdout; on failure prints an error and returns
+ * EDGE_EIO, else returns rc. Call as `return cli_finish(rc);`. */
+int cli_finish(int rc);
+
+/* Reads a secret (first line, trailing newline removed) from a file; warns
+ * when the file is readable by others. malloc'd; wipe with cli_secret_free. */
+char *cli_read_secret_file(const char *path, struct edge_err *err);
+void cli_secret_free(char *s);
+
+/* Splits "A,B, C" into trimmed items (malloc'd array of malloc'd strings). */
+char **cli_split_list(const char *s, size_t *n);
+void cli_free_list(char **v, size_t n);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * Errors: library functions never print and never exit. They return -1 (or
+ * NULL) and fill a caller-owned struct edge_err with an exit class from
+ * exit.h and a one-line, lowercase message. The tool prefixes its own name
+ * and decides what to do (STYLE.md §1, §4).
+ */
+#ifndef EDGE_ERR_H
+#define EDGE_ERR_H
+
+#include <stdarg.h>
+#include "exit.h"
+
+#define EDGE_ERR_MAX 1024
+
+struct edge_err {
+	int code;               /* an enum edge_exit value; 0 while no error */
+	char msg[EDGE_ERR_MAX]; /* "context: reason", no program name, no newline */
+};
+
+/* Sets code and message (printf-style). Always returns -1 so callers can
+ * write `return edge_errf(err, EDGE_EINPUT, "...")`. err may be NULL. */
+int edge_errf(struct edge_err *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Prepends "context: " to the existing message, keeping the code.
+ * Returns -1. err may be NULL. */
+int edge_err_prefix(struct edge_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Sets the message from errno: "context: strerror(errno)"; the code is
+ * EDGE_EIO. Returns -1. */
+int edge_err_errno(struct edge_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Clears an error. */
+void edge_err_clear(struct edge_err *err);
+
+#endif

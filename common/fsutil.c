@@ -1,0 +1,346 @@
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLEANUP_SLOTS 256
+
+static char *volatile g_cleanup[CLEANUP_SLOTS];
+static pthread_mutex_t g_cleanup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void oom(void)
+{
+	static const char msg[] = "edge: out of memory\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (d == NULL)
+		oom();
+	return d;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	return s;
+}
+
+char *path_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir);
+
+	if (dl == 0)
+		return xstrdup(name);
+	if (dir[dl - 1] == '/')
+		return xasprintf("%s%s", dir, name);
+	return xasprintf("%s/%s", dir, name);
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cleanup_register(const char *path)
+{
+	int i, slot = -1;
+	char *copy = xstrdup(path);
+
+	pthread_mutex_lock(&g_cleanup_lock);
+	for (i = 0; i < CLEANUP_SLOTS; i++) {
+		if (g_cleanup[i] == NULL) {
+			g_cleanup[i] = copy;
+			slot = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_cleanup_lock);
+	if (slot < 0)
+		free(copy);
+	return slot;
+}
+
+void cleanup_unregister(int slot)
+{
+	char *p;
+
+	if (slot < 0 || slot >= CLEANUP_SLOTS)
+		return;
+	pthread_mutex_lock(&g_cleanup_lock);
+	p = g_cleanup[slot];
+	g_cleanup[slot] = NULL;
+	pthread_mutex_unlock(&g_cleanup_lock);
+	free(p);
+}
+
+void cleanup_run(void)
+{
+	int i;
+
+	for (i = 0; i < CLEANUP_SLOTS; i++) {
+		char *p = g_cleanup[i];
+		if (p != NULL)
+			unlink(p);
+	}
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *copy = xstrdup(path);
+	int fd, rc = 0;
+
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+			rc = -1;
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+int atomic_open(struct atomic_file *af, const char *path, mode_t mode, struct edge_err *err)
+{
+	char *copy, *dir, *base;
+
+	af->fd = -1;
+	af->slot = -1;
+	af->path = xstrdup(path);
+	copy = xstrdup(path);
+	base = strrchr(copy, '/');
+	if (base != NULL) {
+		*base++ = '\0';
+		dir = copy[0] ? copy : "/";
+	} else {
+		base = copy;
+		dir = ".";
+	}
+	af->tmp_path = xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
+	free(copy);
+	af->fd = mkostemp(af->tmp_path, O_CLOEXEC);
+	if (af->fd < 0) {
+		edge_err_errno(err, "create %s", path);
+		free(af->tmp_path);
+		free(af->path);
+		af->tmp_path = af->path = NULL;
+		return -1;
+	}
+	af->slot = cleanup_register(af->tmp_path);
+	if (fchmod(af->fd, mode) != 0) {
+		edge_err_errno(err, "chmod %s", af->tmp_path);
+		atomic_abort(af);
+		return -1;
+	}
+	return 0;
+}
+
+static void atomic_free(struct atomic_file *af)
+{
+	cleanup_unregister(af->slot);
+	af->slot = -1;
+	free(af->tmp_path);
+	free(af->path);
+	af->tmp_path = af->path = NULL;
+}
+
+int atomic_commit(struct atomic_file *af, struct edge_err *err)
+{
+	int rc = -1;
+
+	if (af->fd < 0 || af->tmp_path == NULL)
+		return edge_errf(err, EDGE_EIO, "commit: file not open");
+	if (fsync(af->fd) != 0) {
+		edge_err_errno(err, "write %s", af->path);
+		goto fail;
+	}
+	if (close(af->fd) != 0) {
+		af->fd = -1;
+		edge_err_errno(err, "write %s", af->path);
+		goto fail;
+	}
+	af->fd = -1;
+	if (rename(af->tmp_path, af->path) != 0) {
+		edge_err_errno(err, "rename to %s", af->path);
+		goto fail;
+	}
+	fsync_dir_of(af->path);
+	rc = 0;
+	atomic_free(af);
+	return rc;
+fail:
+	atomic_abort(af);
+	return rc;
+}
+
+void atomic_abort(struct atomic_file *af)
+{
+	if (af->fd >= 0) {
+		close(af->fd);
+		af->fd = -1;
+	}
+	if (af->tmp_path != NULL)
+		unlink(af->tmp_path);
+	atomic_free(af);
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
+		      struct edge_err *err)
+{
+	struct atomic_file af;
+
+	if (atomic_open(&af, path, mode, err) != 0)
+		return -1;
+	if (write_all(af.fd, data, len) != 0) {
+		edge_err_errno(err, "write %s", path);
+		atomic_abort(&af);
+		return -1;
+	}
+	return atomic_commit(&af, err);
+}
+
+int read_file_max(const char *path, size_t max, char **data, size_t *len, struct edge_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0, cap;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return edge_err_errno(err, "open %s", path);
+	if (fstat(fd, &st) != 0) {
+		edge_err_errno(err, "stat %s", path);
+		close(fd);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return edge_errf(err, EDGE_EINPUT, "read %s: is a directory", path);
+	}
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+		close(fd);
+		return edge_errf(err, EDGE_EINPUT, "read %s: file too large (over %zu bytes)", path, max);
+	}
+	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+	buf = xmalloc(cap);
+	for (;;) {
+		ssize_t r;
+		if (n + 1 >= cap) {
+			if (cap > max + 1) {
+				free(buf);
+				close(fd);
+				return edge_errf(err, EDGE_EINPUT, "read %s: file too large (over %zu bytes)", path, max);
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			edge_err_errno(err, "read %s", path);
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > max) {
+		free(buf);
+		return edge_errf(err, EDGE_EINPUT, "read %s: file too large (over %zu bytes)", path, max);
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode, struct edge_err *err)
+{
+	char *copy = xstrdup(path), *p;
+	int rc = 0;
+
+	for (p = copy + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+				rc = edge_err_errno(err, "create directory %s", copy);
+				break;
+			}
+			*p = saved;
+			if (saved == '\0')
+				break;
+		}
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			rc = edge_errf(err, EDGE_EIO, "create directory %s: not a directory", path);
+	}
+	free(copy);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * Files written atomically (SPEC §2): a temp file in the target's directory,
+ * fsync, rename, fsync of the directory. Temp files are registered so that a
+ * SIGINT/SIGTERM removes them (cli_init installs the handler).
+ */
+#ifndef EDGE_FSUTIL_H
+#define EDGE_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "err.h"
+
+struct atomic_file {
+	int fd;         /* open for writing, -1 when closed */
+	char *tmp_path; /* owned */
+	char *path;     /* owned: final name */
+	int slot;       /* cleanup registry slot, -1 if none */
+};
+
+/* Creates a temp file beside path (mode applied at commit). On success the
+ * caller writes to af->fd and then calls atomic_commit or atomic_abort. */
+int atomic_open(struct atomic_file *af, const char *path, mode_t mode, struct edge_err *err);
+/* fsync, close, rename to the final name, fsync the directory. Frees af.
+ * On failure the temp file is removed. */
+int atomic_commit(struct atomic_file *af, struct edge_err *err);
+/* Closes and removes the temp file; frees af. Safe to call twice. */
+void atomic_abort(struct atomic_file *af);
+
+/* Writes len bytes of data to path atomically. */
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode,
+		      struct edge_err *err);
+
+/* write(2) until done, retrying on EINTR. Returns 0 or -1 (errno set). */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Registers a path to unlink if the program is interrupted; returns a slot
+ * (or -1 when the table is full: the file is then simply not cleaned up). */
+int cleanup_register(const char *path);
+void cleanup_unregister(int slot);
+/* Removes every registered path (async-signal-safe). */
+void cleanup_run(void);
+
+/* Reads a whole regular file of at most max bytes into a malloc'd,
+ * NUL-terminated buffer. Errors name the file (EDGE_EIO, or EDGE_EINPUT when
+ * it is too large or not a regular file). */
+int read_file_max(const char *path, size_t max, char **data, size_t *len, struct edge_err *err);
+
+/* mkdir -p; mode for created directories. */
+int mkdir_p(const char *path, mode_t mode, struct edge_err *err);
+
+/* Joins a directory and a name into a malloc'd path. */
+char *path_join(const char *dir, const char *name);
+
+/* Duplicates a string; aborts on out-of-memory (a tool cannot go on). */
+char *xstrdup(const char *s);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

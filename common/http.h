@@ -1,0 +1,185 @@
+/*
+ * The one HTTP client of edge, over libcurl (STYLE.md §2).
+ *
+ * A struct http_client owns one CURL easy handle: requests made through it
+ * reuse its connections (HTTP/2 over TLS when the server offers it). It is
+ * NOT thread-safe: give each thread its own client. Clients of several
+ * threads may share a struct http_share (DNS cache and TLS sessions; libcurl
+ * does not support sharing the connection cache between concurrent threads).
+ *
+ * http_do() retries transient failures (connection errors, 429, 500, 502,
+ * 503, 504) with exponential backoff and Retry-After, follows redirects
+ * itself so that credentials never leave the original origin, resumes
+ * interrupted downloads with Range when the caller's sink can, and never
+ * prints or exits: failures come back in a struct edge_err with EDGE_EREMOTE
+ * (network, TLS, HTTP), EDGE_EIO (the caller's sink or body reader failed) or
+ * EDGE_EINPUT (malformed URL, unreadable CA file). Deciding what a 401 or
+ * 404 means is the caller's job: every HTTP status comes back as a response.
+ *
+ * Logging: -v prints one line per attempt and per retry, -vv the request and
+ * response headers with secrets redacted (http_redact_header). Bodies are
+ * never logged.
+ */
+#ifndef EDGE_HTTP_H
+#define EDGE_HTTP_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct http_opts {
+	const char *ca_file;      /* extra CA bundle (CURLOPT_CAINFO; the system CA
+	                             directory stays trusted), NULL = system */
+	int insecure;             /* skip TLS verification */
+	int retries;              /* retries after the first attempt (default 5 when <0) */
+	long connect_timeout_ms;  /* default 30000 when 0 */
+	long low_speed_time_s;    /* abort an attempt after this many seconds below
+	                             1 byte/s; default 60 when 0 */
+	long timeout_ms;          /* whole-attempt limit, 0 = none */
+	const char *user_agent;   /* default "edge/VERSION" */
+};
+
+/* Environment: EDGE_RETRY_BASE_MS overrides the 500 ms backoff base (read
+ * when a client is created; the tests use 10). */
+#define HTTP_DEFAULT_RETRIES 5
+#define HTTP_DEFAULT_MAX_BODY (4u << 20)  /* buffered 2xx bodies */
+#define HTTP_ERROR_BODY_MAX (64u << 10)   /* buffered non-2xx bodies */
+#define HTTP_MAX_REDIRECTS 10
+
+struct http_client;
+struct http_share;
+
+/* A share of DNS cache and TLS sessions between clients used by several
+ * threads (pthread mutexes inside). Free it after every client using it.
+ * Returns NULL only when out of memory. */
+struct http_share *http_share_new(void);
+void http_share_free(struct http_share *share);
+
+/* Creates a client. The options are copied (o may be NULL for defaults);
+ * share may be NULL. Initialises libcurl once per process (cleaned up at
+ * exit). Returns NULL with err set on failure. Free with http_client_free. */
+struct http_client *http_client_new(const struct http_opts *o,
+                                    struct http_share *share,
+                                    struct edge_err *err);
+void http_client_free(struct http_client *c);
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+/* A response. Everything in it is owned by the struct: release it with
+ * http_resp_free (which leaves it zeroed, ready for reuse). */
+struct http_resp {
+	long status;          /* final status; 206 after a resumed download */
+	char *body;           /* NUL-terminated (not counted in body_len);
+	                         NULL when a sink took the body */
+	size_t body_len;
+	struct http_header *headers; /* headers of the FINAL response (after redirects) */
+	size_t nheaders;
+	char *effective_url;  /* URL of the final response */
+	int attempts;         /* attempts made (1 = no retry) */
+};
+
+/* Value of the last header called name (case-insensitive), or NULL. */
+const char *http_resp_header(const struct http_resp *r, const char *name);
+void http_resp_free(struct http_resp *r);
+
+/* Returned by http_req.body_read on failure (after http_sink_error). */
+#define HTTP_READ_ERROR ((size_t)-1)
+
+struct http_req {
+	const char *method;            /* "GET", "HEAD", "POST", "PUT", "PATCH",
+	                                  "DELETE"; NULL = "GET" */
+	const char *url;
+	const char *const *headers;    /* NULL-terminated "Name: value" strings, may
+	                                  be NULL; "Name:" removes a default header */
+
+	/* Request body from memory (body may be NULL with body_len 0: an empty
+	 * body, sent with Content-Length: 0 for POST/PUT/PATCH), or: */
+	const void *body;
+	size_t body_len;
+	/* a streamed request body: body_read fills buf with up to len bytes and
+	 * returns how many, 0 at the end, HTTP_READ_ERROR on failure (→ -1,
+	 * EDGE_EIO). body_rewind (may be NULL: then no retry once bytes were
+	 * read) goes back to the start, 0 on success. body_size is the length,
+	 * or -1 when unknown (chunked transfer encoding). */
+	size_t (*body_read)(char *buf, size_t len, void *ctx);
+	int (*body_rewind)(void *ctx);
+	void *body_ctx;
+	long long body_size;
+
+	/* Response body sink: called with the data of 2xx responses only, in
+	 * order. Returns len, or anything else to abort (→ -1, EDGE_EIO, with
+	 * the reason given by http_sink_error, else "write failed"). When NULL
+	 * the 2xx body is buffered in resp->body up to max_body (0 = 4 MiB;
+	 * more → -1 EDGE_EREMOTE "response too large"). Non-2xx bodies are
+	 * always buffered, truncated at 64 KiB, so callers can read registry
+	 * error JSON. */
+	size_t (*sink)(const void *data, size_t len, void *ctx);
+	void *sink_ctx;
+	/* Resuming (optional, needs sink). Before each retry, called with
+	 * from_zero = 0: set *resume_offset to the number of bytes the sink
+	 * already holds (the next attempt sends "Range: bytes=N-" and the sink
+	 * receives the rest), or to 0 after discarding them (start over).
+	 * Called with from_zero = 1 (and *resume_offset = 0) when a server
+	 * answers a Range request with the whole body (200), or refuses the
+	 * range: the sink must discard everything it holds (truncate to 0).
+	 * Returns 0, or -1 to abort (→ -1 EDGE_EIO, reason via
+	 * http_sink_error). Without sink_reset, a request whose sink already
+	 * received bytes is not retried. */
+	int (*sink_reset)(void *ctx, long long *resume_offset, int from_zero);
+	/* Bytes the sink already holds before the first attempt (e.g. from an
+	 * interrupted run): the first attempt already sends Range. Needs
+	 * sink_reset. 0 = none. */
+	long long resume_from;
+	size_t max_body;
+
+	int follow_redirects;          /* follow 301/302/303/307/308 (at most 10).
+	                                  Authorization, Proxy-Authorization,
+	                                  Cookie, ApiKey and X-*-Token headers are
+	                                  sent only to the origin (scheme, host,
+	                                  port) of req->url. 303, and 301/302
+	                                  after POST, continue as GET (HEAD stays
+	                                  HEAD) without body. 0: 3xx responses
+	                                  are returned. */
+	int no_retry;                  /* a single attempt */
+};
+
+/*
+ * Performs the request, with retries: on connection errors (cannot connect,
+ * timeouts, send/receive errors, partial bodies, empty replies, HTTP/2
+ * stream errors, DNS failures other than "no such name") and on HTTP 429,
+ * 500, 502, 503, 504 it waits and tries again, up to opts.retries times:
+ * exponential backoff from 500 ms doubling, capped at 30 s, full jitter; a
+ * Retry-After header (seconds or HTTP date) overrides it (capped at 120 s).
+ * TLS verification failures, unknown host names and other statuses are not
+ * retried. Each attempt starts again from req->url.
+ *
+ * resp is overwritten (not freed first): pass a zeroed or freed struct.
+ * Returns 0 when a response arrived, whatever its status (after exhausting
+ * retries on 429/5xx the last response is returned), and -1 with err set
+ * and resp empty when none could be obtained, e.g.
+ * "POST https://host/path: connection refused (after 6 attempts)".
+ */
+int http_do(struct http_client *c, const struct http_req *req,
+            struct http_resp *resp, struct edge_err *err);
+
+/* Lets a sink, sink_reset or body_read report why it failed (e.g. a write
+ * error): the message and code are copied into the client and http_do
+ * returns them (prefixed with the method and URL). */
+void http_sink_error(struct http_client *c, const struct edge_err *why);
+
+/* Copy of one header line (trailing CR/LF removed) fit for logs: the values
+ * of Authorization, Proxy-Authorization, ApiKey, Cookie, Set-Cookie and
+ * X-*-Token become "<redacted>"; URLs in Location and in a request line
+ * lose their userinfo and the values of query parameters that look like
+ * credentials (token, signature, credential, password, secret). malloc'd,
+ * NULL when out of memory. */
+char *http_redact_header(const char *line);
+
+/* Copy of a URL fit for logs and error messages (userinfo and credential
+ * query values replaced by "<redacted>"). malloc'd, NULL when out of memory. */
+char *http_redact_url(const char *url);
+
+#endif

@@ -1,0 +1,65 @@
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *g_prog = "edge";
+static int g_verbosity;
+
+void edge_log_init(const char *progname)
+{
+	const char *slash = strrchr(progname, '/');
+
+	g_prog = slash ? slash + 1 : progname;
+}
+
+const char *edge_progname(void)
+{
+	return g_prog;
+}
+
+void edge_log_set_verbosity(int level)
+{
+	g_verbosity = level;
+}
+
+int edge_log_verbosity(void)
+{
+	return g_verbosity;
+}
+
+static void vlog(const char *tag, const char *fmt, va_list ap)
+{
+	char line[4096];
+	int n;
+
+	n = snprintf(line, sizeof(line), "%s: %s", g_prog, tag);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	/* one write per line keeps lines whole when threads log at once */
+	n = (int)strlen(line);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	fputs(line, stderr);
+}
+
+#define DEFINE_LOG(fn, minlevel, tag)                                          \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		if (g_verbosity < (minlevel))                                  \
+			return;                                                \
+		va_start(ap, fmt);                                             \
+		vlog(tag, fmt, ap);                                            \
+		va_end(ap);                                                    \
+	}
+
+DEFINE_LOG(log_error, -100, "")
+DEFINE_LOG(log_warn, 0, "warning: ")
+DEFINE_LOG(log_info, 0, "")
+DEFINE_LOG(log_verbose, 1, "")
+DEFINE_LOG(log_debug, 2, "")

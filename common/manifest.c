@@ -1,0 +1,357 @@
+#include "manifest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "platform.h"
+#include "ref.h"
+#include "sha256.h"
+
+json_t *manifest_new(const char *name)
+{
+	json_t *m = json_object();
+
+	json_object_set_new(m, "apiVersion", json_string(MANIFEST_API_VERSION));
+	if (name != NULL)
+		json_object_set_new(m, "name", json_string(name));
+	return m;
+}
+
+const char *manifest_str(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int bad(struct edge_err *err, const char *path, const char *fmt, const char *detail)
+{
+	char reason[EDGE_ERR_MAX];
+
+	snprintf(reason, sizeof(reason), fmt, detail ? detail : "");
+	return edge_errf(err, EDGE_EINPUT, "%s: %s", path, reason);
+}
+
+static int check_string(json_t *obj, const char *key, const char *path, int required,
+			struct edge_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s%s%s", path, path[0] ? "." : "", key);
+	if (v == NULL)
+		return required ? bad(err, p, "missing%s", NULL) : 0;
+	if (!json_is_string(v))
+		return bad(err, p, "expected a string%s", NULL);
+	if (required && json_string_length(v) == 0)
+		return bad(err, p, "empty string%s", NULL);
+	return 0;
+}
+
+static int check_digest(json_t *obj, const char *key, const char *path, struct edge_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	if (v == NULL)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	if (!json_is_string(v) || !sha256_digest_valid(json_string_value(v)))
+		return bad(err, p, "expected \"sha256:\" and 64 lower-case hex digits%s", NULL);
+	return 0;
+}
+
+static int check_size(json_t *obj, const char *key, const char *path, struct edge_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	if (v == NULL)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return bad(err, p, "expected a non-negative integer%s", NULL);
+	return 0;
+}
+
+static int check_array(json_t *m, const char *key, struct edge_err *err)
+{
+	json_t *v = json_object_get(m, key);
+
+	if (v != NULL && !json_is_array(v))
+		return bad(err, key, "expected an array%s", NULL);
+	return 0;
+}
+
+static int check_platforms(json_t *v, const char *path, struct edge_err *err)
+{
+	size_t i;
+	json_t *p;
+	char pp[256];
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v))
+		return bad(err, path, "expected an array%s", NULL);
+	json_array_foreach(v, i, p) {
+		struct platform pl;
+		struct edge_err e;
+		snprintf(pp, sizeof(pp), "%s[%zu]", path, i);
+		if (!json_is_string(p))
+			return bad(err, pp, "expected a string%s", NULL);
+		if (platform_parse(json_string_value(p), &pl, &e) != 0)
+			return bad(err, pp, "%s", e.msg);
+	}
+	return 0;
+}
+
+static int check_images(json_t *m, struct edge_err *err)
+{
+	json_t *arr = json_object_get(m, "images"), *im;
+	size_t i;
+	char path[64];
+
+	if (arr == NULL)
+		return 0;
+	json_array_foreach(arr, i, im) {
+		struct edge_ref r;
+		struct edge_err e;
+		snprintf(path, sizeof(path), "images[%zu]", i);
+		if (!json_is_object(im))
+			return bad(err, path, "expected an object%s", NULL);
+		if (check_string(im, "ref", path, 1, err) != 0)
+			return -1;
+		if (ref_parse(json_string_value(json_object_get(im, "ref")), &r, &e) != 0) {
+			char p[80];
+			snprintf(p, sizeof(p), "%s.ref", path);
+			return bad(err, p, "%s", e.msg);
+		}
+		ref_free(&r);
+		if (check_digest(im, "digest", path, err) || check_digest(im, "sourceDigest", path, err) ||
+		    check_size(im, "size", path, err) || check_string(im, "mediaType", path, 0, err))
+			return -1;
+		if (json_object_get(im, "from") && !json_is_array(json_object_get(im, "from"))) {
+			char p[80];
+			snprintf(p, sizeof(p), "%s.from", path);
+			return bad(err, p, "expected an array%s", NULL);
+		}
+		{
+			char p[80];
+			snprintf(p, sizeof(p), "%s.platforms", path);
+			if (check_platforms(json_object_get(im, "platforms"), p, err) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_charts(json_t *m, struct edge_err *err)
+{
+	json_t *arr = json_object_get(m, "charts"), *ch;
+	size_t i;
+	char path[64];
+
+	if (arr == NULL)
+		return 0;
+	json_array_foreach(arr, i, ch) {
+		snprintf(path, sizeof(path), "charts[%zu]", i);
+		if (!json_is_object(ch))
+			return bad(err, path, "expected an object%s", NULL);
+		if (check_string(ch, "name", path, 1, err) || check_string(ch, "version", path, 1, err) ||
+		    check_string(ch, "repo", path, 0, err) || check_string(ch, "ref", path, 0, err) ||
+		    check_digest(ch, "digest", path, err) || check_size(ch, "size", path, err))
+			return -1;
+		if (json_object_get(ch, "ref") != NULL) {
+			struct edge_ref r;
+			struct edge_err e;
+			if (ref_parse(json_string_value(json_object_get(ch, "ref")), &r, &e) != 0) {
+				char p[80];
+				snprintf(p, sizeof(p), "%s.ref", path);
+				return bad(err, p, "%s", e.msg);
+			}
+			ref_free(&r);
+		}
+	}
+	return 0;
+}
+
+static int check_file_obj(json_t *m, const char *key, struct edge_err *err)
+{
+	json_t *o = json_object_get(m, key);
+
+	if (o == NULL)
+		return 0;
+	if (!json_is_object(o))
+		return bad(err, key, "expected an object%s", NULL);
+	if (check_string(o, "path", key, 1, err) || check_digest(o, "digest", key, err) ||
+	    check_size(o, "size", key, err))
+		return -1;
+	return 0;
+}
+
+static int check_definition(json_t *m, struct edge_err *err)
+{
+	json_t *d = json_object_get(m, "definition"), *profiles, *p;
+	size_t i;
+	char path[64];
+
+	if (d == NULL)
+		return 0;
+	if (check_file_obj(m, "definition", err) != 0)
+		return -1;
+	profiles = json_object_get(d, "profiles");
+	if (profiles == NULL)
+		return 0;
+	if (!json_is_array(profiles))
+		return bad(err, "definition.profiles", "expected an array%s", NULL);
+	json_array_foreach(profiles, i, p) {
+		snprintf(path, sizeof(path), "definition.profiles[%zu]", i);
+		if (!json_is_object(p))
+			return bad(err, path, "expected an object%s", NULL);
+		if (check_string(p, "uid", path, 0, err) || check_string(p, "name", path, 0, err))
+			return -1;
+	}
+	return 0;
+}
+
+static int validate(json_t *m, struct edge_err *err)
+{
+	json_t *api, *name;
+
+	if (!json_is_object(m))
+		return edge_errf(err, EDGE_EINPUT, "expected a JSON object");
+	api = json_object_get(m, "apiVersion");
+	if (api == NULL)
+		return bad(err, "apiVersion", "missing (expected \"%s\")", MANIFEST_API_VERSION);
+	if (!json_is_string(api) || strcmp(json_string_value(api), MANIFEST_API_VERSION) != 0)
+		return edge_errf(err, EDGE_EINPUT, "apiVersion: expected \"%s\", got %s",
+				 MANIFEST_API_VERSION,
+				 json_is_string(api) ? json_string_value(api) : "a non-string");
+	name = json_object_get(m, "name");
+	if (name != NULL) {
+		const char *s;
+		if (!json_is_string(name))
+			return bad(err, "name", "expected a string%s", NULL);
+		s = json_string_value(name);
+		if (s[0] == '\0' || strchr(s, '/') != NULL || s[0] == '.' || strlen(s) > 128)
+			return bad(err, "name", "\"%s\" is not a valid name (no '/', no leading '.', at most 128 characters)", s);
+	}
+	if (check_platforms(json_object_get(m, "platforms"), "platforms", err) ||
+	    check_array(m, "images", err) || check_array(m, "charts", err) ||
+	    check_array(m, "signatures", err) || check_array(m, "pushed", err) ||
+	    check_definition(m, err) || check_images(m, err) || check_charts(m, err) ||
+	    check_string(m, "store", "", 0, err) || check_file_obj(m, "bundle", err))
+		return -1;
+	return 0;
+}
+
+int manifest_validate(json_t *m, const char *source, struct edge_err *err)
+{
+	if (validate(m, err) != 0) {
+		if (source != NULL)
+			edge_err_prefix(err, "%s", source);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *manifest_parse(const char *data, size_t len, const char *source, struct edge_err *err)
+{
+	json_error_t je;
+	json_t *m;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (data[i] != ' ' && data[i] != '\n' && data[i] != '\t' && data[i] != '\r')
+			break;
+	if (i == len) {
+		edge_errf(err, EDGE_EINPUT, "%s: empty input, expected a manifest", source);
+		return NULL;
+	}
+	m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (m == NULL) {
+		edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", source, je.line, je.column, je.text);
+		return NULL;
+	}
+	if (manifest_validate(m, source, err) != 0) {
+		json_decref(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int read_stdin(char **data, size_t *len, struct edge_err *err)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = xmalloc(cap);
+
+	for (;;) {
+		ssize_t r;
+		if (n == cap) {
+			if (cap >= MANIFEST_MAX_BYTES) {
+				free(buf);
+				return edge_errf(err, EDGE_EINPUT, "stdin: manifest larger than %u bytes", MANIFEST_MAX_BYTES);
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = read(0, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return edge_err_errno(err, "read stdin");
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+json_t *manifest_load(const char *path, struct edge_err *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	json_t *m;
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		if (read_stdin(&data, &len, err) != 0)
+			return NULL;
+		path = "stdin";
+	} else if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, err) != 0) {
+		if (err->code == EDGE_EIO)
+			err->code = EDGE_EINPUT;
+		return NULL;
+	}
+	m = manifest_parse(data, len, path, err);
+	free(data);
+	return m;
+}
+
+int manifest_write(json_t *m, const char *path, struct edge_err *err)
+{
+	char *text = json_dumps(m, JSON_INDENT(2));
+	size_t len;
+	int rc;
+
+	if (text == NULL)
+		return edge_errf(err, EDGE_EIO, "manifest: cannot serialise");
+	len = strlen(text);
+	text = xrealloc(text, len + 2);
+	text[len++] = '\n';
+	text[len] = '\0';
+	if (path == NULL) {
+		rc = fwrite(text, 1, len, stdout) == len ? 0 : edge_err_errno(err, "write stdout");
+	} else {
+		rc = atomic_write_file(path, text, len, 0644, err);
+	}
+	free(text);
+	return rc;
+}

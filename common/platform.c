@@ -1,0 +1,90 @@
+#include "platform.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int token_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= 32)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int platform_parse(const char *s, struct platform *p, struct edge_err *err)
+{
+	const char *a, *b;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	a = strchr(s, '/');
+	if (a == NULL || !token_ok(s, (size_t)(a - s)))
+		goto bad;
+	memcpy(p->os, s, (size_t)(a - s));
+	a++;
+	b = strchr(a, '/');
+	n = b ? (size_t)(b - a) : strlen(a);
+	if (!token_ok(a, n))
+		goto bad;
+	memcpy(p->arch, a, n);
+	if (b != NULL) {
+		b++;
+		if (!token_ok(b, strlen(b)) || strchr(b, '/') != NULL)
+			goto bad;
+		memcpy(p->variant, b, strlen(b));
+	}
+	if (strcmp(p->arch, "x86_64") == 0 || strcmp(p->arch, "x86-64") == 0)
+		strcpy(p->arch, "amd64");
+	else if (strcmp(p->arch, "aarch64") == 0)
+		strcpy(p->arch, "arm64");
+	else if (strcmp(p->arch, "armhf") == 0) {
+		strcpy(p->arch, "arm");
+		if (!p->variant[0])
+			strcpy(p->variant, "v7");
+	} else if (strcmp(p->arch, "armel") == 0) {
+		strcpy(p->arch, "arm");
+		if (!p->variant[0])
+			strcpy(p->variant, "v6");
+	}
+	if (strcmp(p->arch, "arm64") == 0 && strcmp(p->variant, "v8") == 0)
+		p->variant[0] = '\0';
+	return 0;
+bad:
+	return edge_errf(err, EDGE_EINPUT, "invalid platform \"%s\": expected os/arch[/variant] such as linux/amd64", s);
+}
+
+void platform_format(const struct platform *p, char *buf, size_t len)
+{
+	if (p->variant[0])
+		snprintf(buf, len, "%s/%s/%s", p->os, p->arch, p->variant);
+	else
+		snprintf(buf, len, "%s/%s", p->os, p->arch);
+}
+
+int platform_match(const struct platform *want, const char *os, const char *arch,
+		   const char *variant)
+{
+	struct platform have;
+	char buf[200];
+	struct edge_err err;
+
+	if (os == NULL || arch == NULL)
+		return 0;
+	if (variant && variant[0])
+		snprintf(buf, sizeof(buf), "%s/%s/%s", os, arch, variant);
+	else
+		snprintf(buf, sizeof(buf), "%s/%s", os, arch);
+	if (platform_parse(buf, &have, &err) != 0)
+		return 0;
+	if (strcmp(want->os, have.os) != 0 || strcmp(want->arch, have.arch) != 0)
+		return 0;
+	if (want->variant[0] == '\0')
+		return 1;
+	return strcmp(want->variant, have.variant) == 0;
+}

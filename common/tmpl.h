@@ -1,0 +1,101 @@
+/*
+ * Templates: the subset of Go text/template and Sprig that Palette packs use
+ * in their macros (SPEC §8, PALETTE-NOTES §3), e.g.
+ *
+ *   {{ .spectro.pack.edge-native-byoi.options.system.uri }}
+ *   {{ .spectro.system.kubernetes.version | substr 0 4 }}
+ *   {{- default "quay.io" .spectro.var.registry | lower -}}
+ *   {{ index .spectro.pack.byoi.options "system.uri" }}
+ *
+ * This module only parses and evaluates; what a variable path means (profile
+ * variables, other packs' values, --system keys) is the caller's lookup.
+ *
+ * Syntax accepted inside {{ }}:
+ *   - a pipeline: commands separated by '|'; the first command is an operand
+ *     or a function call, later ones are function calls and receive the
+ *     previous value as their LAST argument (Sprig convention);
+ *   - operands: variable paths ".a.b-c.d" (everything up to whitespace or '|'
+ *     after the leading dot, passed to lookup as written, without the dot),
+ *     "double-quoted" strings (escapes \" \\ \n \t \r), `raw` strings,
+ *     integers (optional sign);
+ *   - functions: default, lower, upper, trim, replace, substr, quote, index;
+ *   - trim markers "{{- " and " -}}" (they trim the ASCII whitespace of the
+ *     adjacent template text, as in Go);
+ *   - comments: "{{" then '/' '*', a text, then '*' '/' and "}}" (only trim
+ *     markers may come between a delimiter and the comment), produce nothing.
+ * Anything else (if, range, with, define, $x, parentheses, true/false/nil)
+ * is refused with `unsupported template action "..."`. Text outside actions
+ * is copied verbatim; a lone '{' or '}' and a "}}" outside an action are text.
+ *
+ * Function semantics (byte-based, ASCII case mapping):
+ *   default D [V]      V when it is non-empty (an integer 0 is empty), else D
+ *   lower S, upper S   ASCII case mapping
+ *   trim S             strip leading and trailing " \t\n\v\f\r"
+ *   replace OLD NEW S  replace every OLD in S (empty OLD: NEW before each
+ *                      byte and at the end, as Go's strings.Replace)
+ *   substr A B S       Sprig's substr, clamped instead of panicking:
+ *                      A < 0 means 0; B < 0 or B > len means len; empty when
+ *                      A >= B. A and B are integers (or integer strings).
+ *   quote S...         each argument as Go's %q, joined by one space
+ *   index .PATH K...   looks up PATH + "\x1f" + K for each key (see below)
+ *
+ * Unknown variables: lookup returning 1 is the error
+ * `unknown template variable .PATH`, except in a pipeline in which some
+ * command calls default: there an unknown variable is the empty string, so
+ * `{{ .spectro.var.x | default "d" }}` and `{{ default "d" .spectro.var.x }}`
+ * give "d".
+ *
+ * Nested templates: a value returned by lookup that contains "{{" is itself
+ * expanded (with the same lookup) before use, up to TMPL_MAX_DEPTH levels;
+ * deeper is `template nesting too deep (cycle?) at .PATH`. Literal strings
+ * and function results are never re-expanded. To bound the work of
+ * templates that fan out at every level, one tmpl_expand() call performs at
+ * most TMPL_MAX_NESTED nested expansions.
+ */
+#ifndef EDGE_TMPL_H
+#define EDGE_TMPL_H
+
+#include "err.h"
+
+/* Most levels of nested templates expanded (values containing "{{"). */
+#define TMPL_MAX_DEPTH 16
+/* Most nested expansions performed by one tmpl_expand() call. */
+#define TMPL_MAX_NESTED 100000
+
+/* Separator in the path that `index` passes to lookup: the byte 0x1F (ASCII
+ * unit separator) means "one literal key follows, dots and all". So
+ * `{{ index .spectro.pack.p.options "system.uri" }}` calls lookup with
+ * "spectro.pack.p.options\x1fsystem.uri", and `index .a "b" "c.d"` with
+ * "a\x1fb\x1fc.d". Keys never contain 0x1F (refused); paths never contain
+ * control characters. An integer key is passed as its decimal text. */
+#define TMPL_KEY_SEP '\x1f'
+#define TMPL_KEY_SEP_STR "\x1f"
+
+/*
+ * Looks up a variable path such as "spectro.var.registry" or
+ * "spectro.pack.edge-native-byoi.options.system.uri": the text after the
+ * leading '.', exactly as written in the template (possibly with
+ * TMPL_KEY_SEP-separated literal keys, see above). Returns 0 and sets *out
+ * to a malloc'd string (which tmpl_expand frees) when found; returns 1 when
+ * the variable does not exist (err untouched); returns -1 with err set on
+ * another error (the error is passed through unchanged).
+ */
+typedef int (*tmpl_lookup_fn)(void *ctx, const char *path, char **out,
+                              struct edge_err *err);
+
+/*
+ * Expands every {{ ... }} action in in, calling lookup(ctx, ...) for each
+ * variable, and sets *out to the malloc'd result, which the caller frees.
+ * Returns 0, or -1 with *out NULL and err set: EDGE_EINPUT for a template
+ * error (`unknown template variable .spectro.var.foo`,
+ * `unterminated template action`, `unknown template function "foo"`,
+ * `template nesting too deep (cycle?) at .a.b`, ...), EDGE_EIO when out of
+ * memory, or whatever lookup set. err may be NULL.
+ */
+int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
+                struct edge_err *err);
+
+/* Returns 1 if s contains a template action "{{", else 0. s may be NULL. */
+int tmpl_has_action(const char *s);
+
+#endif

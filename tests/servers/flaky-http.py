@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""A misbehaving HTTP/1.1 server for the HTTP client's tests (python3 stdlib only).
+
+Binds 127.0.0.1 on port 0 and writes the port to --port-file (atomically).
+Exits on SIGTERM, when its parent goes away, or after --idle seconds without
+a request (default 60).
+
+Every response carries X-Attempt: how many requests the same ?key= has seen,
+so a test can count retries, and X-Seen-Range: the Range header it got.
+
+  /hello                         200 "hello world\\n"
+  /blob?size=N                   N bytes of a fixed pattern; honours Range
+  /status?code=C[&retry_after=V] always status C (error JSON body)
+  /flaky?fail=N&code=C[&retry_after=V|&retry_date=S]
+                                 C for the first N requests of the key, then
+                                 200 with the request body echoed ("ok\\n" if none)
+  /cut?size=N&cut=M&range=honour|ignore|refuse
+                                 first request of the key: 200 with
+                                 Content-Length N, M bytes, then the connection
+                                 is dropped; later: Range honoured (206), ignored
+                                 (200, whole body) or refused (416)
+  /echo                          200 with the request body; X-Method,
+                                 X-Content-Length, X-Transfer-Encoding, X-Content-Type
+  /headers                       200, the request headers, one per line
+  /redirect?to=URL[&code=C]      C (default 302) to URL
+  /loop                          302 to itself
+  /sleep?ms=N                    waits, then 200
+"""
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+COUNTS = {}
+LOCK = threading.Lock()
+LAST_ACTIVITY = [time.monotonic()]
+PATTERNS = {}
+
+
+def pattern(n):
+    with LOCK:
+        data = PATTERNS.get(n)
+    if data is None:
+        data = bytes(((i * 131) + (i >> 8)) & 0xFF for i in range(n))
+        with LOCK:
+            PATTERNS[n] = data
+    return data
+
+
+def bump(key):
+    with LOCK:
+        COUNTS[key] = COUNTS.get(key, 0) + 1
+        return COUNTS[key]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "flaky-http/1"
+
+    def log_message(self, fmt, *args):  # quiet: the test's stderr is checked
+        pass
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = bytearray()
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def reply(self, code, body=b"", headers=None, head_only=False):
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("X-Attempt", str(self.attempt))
+        self.send_header("X-Seen-Range", self.headers.get("Range", "none"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head_only and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def ranged(self, data, mode):
+        rng = self.headers.get("Range")
+        if rng is None or mode == "ignore":
+            return self.reply(200, data)
+        if mode == "refuse":
+            return self.reply(416, b"", {"Content-Range": "bytes */%d" % len(data)})
+        start = int(rng.split("=", 1)[1].split("-", 1)[0])
+        if start >= len(data):
+            return self.reply(416, b"", {"Content-Range": "bytes */%d" % len(data)})
+        part = data[start:]
+        return self.reply(206, part, {
+            "Content-Range": "bytes %d-%d/%d" % (start, len(data) - 1, len(data))})
+
+    def handle_any(self):
+        LAST_ACTIVITY[0] = time.monotonic()
+        url = urlsplit(self.path)
+        q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        body = self.read_body()  # always: keep-alive needs the body consumed
+        self.attempt = bump(q.get("key", url.path))
+        path = url.path
+
+        if path == "/hello":
+            return self.reply(200, b"hello world\n", {"Content-Type": "text/plain"})
+        if path == "/blob":
+            return self.ranged(pattern(int(q.get("size", "0"))), "honour")
+        if path == "/status":
+            hdrs = {"Content-Type": "application/json"}
+            if "retry_after" in q:
+                hdrs["Retry-After"] = q["retry_after"]
+            return self.reply(int(q["code"]), b'{"errors":[{"code":"UNAVAILABLE","message":"nope"}]}', hdrs)
+        if path == "/flaky":
+            if self.attempt <= int(q.get("fail", "1")):
+                hdrs = {}
+                if "retry_after" in q:
+                    hdrs["Retry-After"] = q["retry_after"]
+                if "retry_date" in q:
+                    hdrs["Retry-After"] = formatdate(time.time() + int(q["retry_date"]), usegmt=True)
+                return self.reply(int(q.get("code", "503")), b"try later\n", hdrs)
+            return self.reply(200, body or b"ok\n")
+        if path == "/cut":
+            data = pattern(int(q["size"]))
+            if self.attempt == 1:
+                cut = int(q["cut"])
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:cut])
+                self.wfile.flush()
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return None
+            return self.ranged(data, q.get("range", "honour"))
+        if path == "/echo":
+            return self.reply(200, body, {
+                "X-Method": self.command,
+                "X-Content-Length": self.headers.get("Content-Length", "none"),
+                "X-Transfer-Encoding": self.headers.get("Transfer-Encoding", "none"),
+                "X-Content-Type": self.headers.get("Content-Type", "none"),
+            })
+        if path == "/headers":
+            lines = "".join("%s: %s\n" % (k, v) for k, v in self.headers.items())
+            return self.reply(200, lines.encode(), {"X-Method": self.command})
+        if path == "/redirect":
+            return self.reply(int(q.get("code", "302")), b"moved\n", {"Location": q["to"]})
+        if path == "/loop":
+            return self.reply(302, b"", {"Location": "/loop"})
+        if path == "/sleep":
+            time.sleep(int(q.get("ms", "1000")) / 1000.0)
+            return self.reply(200, b"slept\n")
+        return self.reply(404, b'{"errors":[{"code":"NOT_FOUND"}]}', {"Content-Type": "application/json"})
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def watchdog(idle, parent):
+    while True:
+        time.sleep(0.2)
+        if os.getppid() != parent:
+            os._exit(0)
+        if time.monotonic() - LAST_ACTIVITY[0] > idle:
+            os._exit(0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--idle", type=float, default=60.0)
+    args = ap.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.allow_reuse_address = True
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, args.port_file)
+    threading.Thread(target=watchdog, args=(args.idle, os.getppid()), daemon=True).start()
+    srv.serve_forever(poll_interval=0.2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
