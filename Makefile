@@ -51,15 +51,21 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
 EXAMPLE_TGZ := share/examples/cluster-definition.tgz
 
-.PHONY: all check test unit bats lint demo bench deps install uninstall clean
+.PHONY: all check test demo bench deps install uninstall clean FORCE
 all: $(BINS) $(EXAMPLE_TGZ)
 
-build/common/%.o: common/%.c
+# Rebuild everything when the flags change (SANITIZE=1 and back).
+build/cflags: FORCE
+	@mkdir -p build
+	@echo '$(CC) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) $(EDGE_LIBS)' | cmp -s - $@ || \
+		echo '$(CC) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) $(EDGE_LIBS)' > $@
+
+build/common/%.o: common/%.c build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(EDGE_CFLAGS) -c -o $@ $<
 
-build/cmd/%.o: cmd/%.c
+build/cmd/%.o: cmd/%.c build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(EDGE_CFLAGS) -c -o $@ $<
@@ -73,7 +79,7 @@ bin/edge-%: build/cmd/edge-%.o build/libedge.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
 
-build/tests/%: tests/unit/%.c build/libedge.a
+build/tests/%: tests/unit/%.c build/libedge.a build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)

@@ -329,12 +329,23 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind == argc) {
-		if (isatty(0) && (images.n || charts.n)) {
-			manifest = manifest_new(NULL);
-		} else if (isatty(0)) {
-			cli_usage_error("no input: give a cluster definition, a profile, --images, or a manifest on stdin");
-		} else if ((manifest = cli_load_manifest(NULL, &err)) == NULL) {
-			goto fail;
+		/* stdin carries the manifest; with only --images/--charts an
+		 * empty or terminal stdin starts a new one */
+		char *data = NULL;
+		size_t len = 0;
+		if (isatty(0)) {
+			if (!images.n && !charts.n)
+				cli_usage_error("no input: give a cluster definition, a profile, --images, or a manifest on stdin");
+		} else {
+			if (read_fd_max(0, "stdin", MANIFEST_MAX_BYTES, &data, &len, &err) != 0)
+				goto fail;
+			if (strspn(data, " \t\r\n") != len || (!images.n && !charts.n))
+				manifest = manifest_parse(data, len, "stdin", &err);
+			else
+				manifest = manifest_new(NULL);
+			free(data);
+			if (manifest == NULL)
+				goto fail;
 		}
 	}
 	if (manifest == NULL)

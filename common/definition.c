@@ -75,7 +75,7 @@ int definition_read(const char *path, struct definition *d, struct edge_err *err
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		edge_errf(err, EDGE_EINPUT, "%s: %s", path, archive_error_string(a));
+		edge_errf(err, EDGE_EINPUT, "%s: not a valid tar.gz: %s", path, archive_error_string(a));
 		goto out;
 	}
 	for (;;) {

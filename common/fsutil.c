@@ -318,6 +318,42 @@ int read_file_max(const char *path, size_t max, char **data, size_t *len, struct
 	return 0;
 }
 
+int read_fd_max(int fd, const char *name, size_t max, char **data, size_t *len, struct edge_err *err)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = xmalloc(cap + 1);
+
+	for (;;) {
+		ssize_t r;
+		if (n == cap) {
+			if (cap > max) {
+				free(buf);
+				return edge_errf(err, EDGE_EINPUT, "%s: larger than %zu bytes", name, max);
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return edge_err_errno(err, "read %s", name);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		free(buf);
+		return edge_errf(err, EDGE_EINPUT, "%s: larger than %zu bytes", name, max);
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
 int mkdir_p(const char *path, mode_t mode, struct edge_err *err)
 {
 	char *copy = xstrdup(path), *p;

@@ -46,6 +46,10 @@ void cleanup_run(void);
  * it is too large or not a regular file). */
 int read_file_max(const char *path, size_t max, char **data, size_t *len, struct edge_err *err);
 
+/* Reads fd to its end, at most max bytes, into a malloc'd NUL-terminated
+ * buffer. name is used in errors. */
+int read_fd_max(int fd, const char *name, size_t max, char **data, size_t *len, struct edge_err *err);
+
 /* mkdir -p; mode for created directories. */
 int mkdir_p(const char *path, mode_t mode, struct edge_err *err);
 

@@ -300,7 +300,7 @@ static int secret_param(const char *name, size_t n)
 {
 	static const char *const parts[] = {
 		"token", "sig", "credential", "password", "passwd", "secret",
-		"key", "auth", "session",
+		"apikey", "api_key", "api-key", "auth", "session",
 	};
 	size_t i, j, m;
 

@@ -284,37 +284,6 @@ json_t *manifest_parse(const char *data, size_t len, const char *source, struct 
 	return m;
 }
 
-static int read_stdin(char **data, size_t *len, struct edge_err *err)
-{
-	size_t cap = 65536, n = 0;
-	char *buf = xmalloc(cap);
-
-	for (;;) {
-		ssize_t r;
-		if (n == cap) {
-			if (cap >= MANIFEST_MAX_BYTES) {
-				free(buf);
-				return edge_errf(err, EDGE_EINPUT, "stdin: manifest larger than %u bytes", MANIFEST_MAX_BYTES);
-			}
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		r = read(0, buf + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return edge_err_errno(err, "read stdin");
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*data = buf;
-	*len = n;
-	return 0;
-}
-
 json_t *manifest_load(const char *path, struct edge_err *err)
 {
 	char *data = NULL;
@@ -322,7 +291,7 @@ json_t *manifest_load(const char *path, struct edge_err *err)
 	json_t *m;
 
 	if (path == NULL || strcmp(path, "-") == 0) {
-		if (read_stdin(&data, &len, err) != 0)
+		if (read_fd_max(0, "stdin", MANIFEST_MAX_BYTES, &data, &len, err) != 0)
 			return NULL;
 		path = "stdin";
 	} else if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, err) != 0) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A misbehaving HTTP/1.1 server for the HTTP client's tests (python3 stdlib only).
 
-Binds 127.0.0.1 on port 0 and writes the port to --port-file (atomically).
+Binds 127.0.0.1 on port 0 and writes the port to --port-file (atomically);
+with --tls-cert and --tls-key it also serves HTTPS on a second port, written
+after the first on the same line.
 Exits on SIGTERM, when its parent goes away, or after --idle seconds without
 a request (default 60).
 
@@ -31,6 +33,7 @@ import argparse
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -170,6 +173,17 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # a client that hangs up (timeouts, aborted transfers) is expected
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def watchdog(idle, parent):
     while True:
         time.sleep(0.2)
@@ -183,15 +197,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--idle", type=float, default=60.0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.allow_reuse_address = True
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = Server(("127.0.0.1", 0), Handler)
+    ports = "%d" % srv.server_address[1]
+    if args.tls_cert:
+        tls = Server(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        ports += " %d" % tls.server_address[1]
+        threading.Thread(target=tls.serve_forever, args=(0.2,), daemon=True).start()
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
+        f.write(ports + "\n")
     os.rename(tmp, args.port_file)
     threading.Thread(target=watchdog, args=(args.idle, os.getppid()), daemon=True).start()
     srv.serve_forever(poll_interval=0.2)

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages edge needs to build and test, when missing.
+# Does nothing when everything is there. Used by `make deps`.
+set -eu
+
+PKGS="gcc make pkg-config libc6-dev
+libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev libsodium-dev libssl-dev libyaml-dev
+bats bats-assert bats-support docker-registry skopeo umoci minisign openssl zstd tar gzip
+mandoc apache2-utils python3 curl jq ca-certificates"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "deps: missing packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

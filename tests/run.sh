@@ -1,0 +1,59 @@
+#!/bin/sh
+# Runs every suite (C unit tests, then BATS), keeps their TAP output under
+# build/tap/, and ends with one plain line "N passed, N failed" that CI reads.
+# In CI (CI=true) a skipped test counts as failed.
+# Usage: tests/run.sh UNIT_BINARY...   (BATS files: $BATS_FILES or tests/*.bats)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+tapdir=build/tap
+rm -rf "$tapdir"
+mkdir -p "$tapdir"
+status=0
+
+for t in "$@"; do
+	name=$(basename "$t")
+	echo "== $name"
+	"./$t" > "$tapdir/$name.tap" 2> "$tapdir/$name.err"
+	rc=$?
+	grep -E '^(not )?ok ' "$tapdir/$name.tap" | grep -v '^ok ' || true
+	if [ $rc -ne 0 ]; then
+		status=1
+		# a crash or a plan mismatch is a failure even if no line said so
+		if ! grep -q '^not ok ' "$tapdir/$name.tap"; then
+			echo "not ok 1 - $name exited with status $rc" >> "$tapdir/$name.tap"
+		fi
+		sed 's/^/# /' "$tapdir/$name.err" | tail -20
+	fi
+done
+
+files=${BATS_FILES:-$(ls tests/*.bats 2>/dev/null)}
+if [ -n "$files" ]; then
+	echo "== bats"
+	# shellcheck disable=SC2086
+	bats --tap $files > "$tapdir/bats.tap" 2>&1
+	[ $? -eq 0 ] || status=1
+	grep -E '^not ok ' -A 12 "$tapdir/bats.tap" | head -200
+fi
+
+passed=0
+failed=0
+for f in "$tapdir"/*.tap; do
+	[ -f "$f" ] || continue
+	p=$(grep -E '^ok ' "$f" | grep -vci '# skip' || true)
+	s=$(grep -E '^ok ' "$f" | grep -ci '# skip' || true)
+	n=$(grep -cE '^not ok ' "$f" || true)
+	passed=$((passed + p))
+	failed=$((failed + n))
+	if [ "$s" -gt 0 ]; then
+		if [ "${CI:-}" = "true" ]; then
+			failed=$((failed + s))
+			status=1
+		else
+			echo "($s skipped in $(basename "$f"))"
+		fi
+	fi
+done
+[ "$failed" -gt 0 ] && status=1
+echo "$passed passed, $failed failed"
+exit $status

@@ -1,0 +1,123 @@
+# Shared set-up for the BATS suites. Load with `load test_helper`.
+bats_require_minimum_version 1.5.0
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+TOP="$(cd "$BATS_TEST_DIRNAME/.." && pwd)"
+PATH="$TOP/bin:$PATH"
+EXAMPLES="$TOP/share/examples"
+DEFINITION="$EXAMPLES/cluster-definition.tgz"
+export TOP PATH EXAMPLES DEFINITION
+# retries in tests wait milliseconds, not seconds
+export EDGE_RETRY_BASE_MS=10
+unset EDGE_API_KEY EDGE_PALETTE_ENDPOINT EDGE_REGISTRY_PASSWORD REGISTRY_AUTH_FILE
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	if declare -F per_test_setup >/dev/null; then per_test_setup; fi
+}
+
+teardown() {
+	if declare -F per_test_teardown >/dev/null; then per_test_teardown; fi
+	stop_servers
+}
+
+# assert_stderr_empty: on success a tool prints nothing to stderr.
+assert_stderr_empty() {
+	if [ -n "${stderr:-}" ]; then
+		echo "expected empty stderr, got:" >&2
+		echo "$stderr" >&2
+		return 1
+	fi
+}
+
+# assert_stderr_line TEXT: stderr is exactly TEXT (one line).
+assert_stderr_is() {
+	if [ "${stderr:-}" != "$1" ]; then
+		printf 'stderr differs\nexpected: %s\nactual:   %s\n' "$1" "${stderr:-}" >&2
+		return 1
+	fi
+}
+
+# assert_stderr_contains TEXT
+assert_stderr_contains() {
+	case "${stderr:-}" in
+	*"$1"*) return 0 ;;
+	esac
+	printf 'stderr does not contain: %s\nstderr: %s\n' "$1" "${stderr:-}" >&2
+	return 1
+}
+
+# assert_no_file PATH...: nothing was left behind, not even a temp file.
+assert_no_file() {
+	local f
+	for f in "$@"; do
+		if [ -e "$f" ]; then
+			echo "unexpected file: $f" >&2
+			return 1
+		fi
+	done
+	if ls -a | grep -q '\.tmp-'; then
+		echo "temp file left behind: $(ls -a | grep '\.tmp-')" >&2
+		return 1
+	fi
+}
+
+# --- background servers -------------------------------------------------
+# start_server NAME PORTFILE CMD...: runs CMD in the background (fd 3
+# closed, so BATS does not wait for it), waits up to 10 s for PORTFILE and
+# sets PORT. Servers are killed in teardown.
+SERVER_PIDS=()
+start_server() {
+	local name=$1 portfile=$2 i
+	shift 2
+	rm -f "$portfile"
+	"$@" >"$BATS_TEST_TMPDIR/$name.log" 2>&1 3>&- &
+	SERVER_PIDS+=($!)
+	for i in $(seq 1 200); do
+		if [ -s "$portfile" ]; then
+			PORT=$(cat "$portfile")
+			return 0
+		fi
+		if ! kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null; then
+			echo "$name exited early:" >&2
+			cat "$BATS_TEST_TMPDIR/$name.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "$name did not start within 10 s" >&2
+	cat "$BATS_TEST_TMPDIR/$name.log" >&2
+	return 1
+}
+
+stop_servers() {
+	local pid
+	for pid in "${SERVER_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${SERVER_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	SERVER_PIDS=()
+}
+
+# Builds a cluster definition .tgz from JSON files: mkdef OUT.tgz FILE...
+mkdef() {
+	local out=$1 d
+	shift
+	d=$(mktemp -d "$BATS_TEST_TMPDIR/def.XXXXXX")
+	cp "$@" "$d/"
+	sh "$TOP/share/scripts/make-definition.sh" "$d" "$out"
+}
+
+# A minimal profile: profile NAME TYPE PACKNAME LAYER VALUES-YAML [VARIABLES-JSON]
+profile() {
+	jq -n --arg name "$1" --arg type "$2" --arg pack "$3" --arg layer "$4" \
+		--arg values "$5" --argjson vars "${6:-[]}" \
+		'{metadata: {name: $name, uid: ("uid-" + $name)},
+		  spec: {version: "1.0.0", variables: $vars,
+		         template: {type: $type, cloudType: "edge-native",
+		                    packs: [{name: $pack, type: "spectro", layer: $layer,
+		                             tag: "1.0.0", version: "1.0.0", values: $values}]}}}'
+}
