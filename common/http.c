@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -586,8 +585,13 @@ static int hop_headers_done(struct hop *h)
 			}
 		} else {
 			/* the whole body is coming: the sink starts over */
-			log_verbose("%s: server ignored the range, restarting from 0",
-			            req->url);
+			if (edge_log_verbosity() >= 1) {
+				char *red = http_redact_url(req->url);
+
+				log_verbose("%s: server ignored the range, restarting from 0",
+				            red ? red : "<url>");
+				free(red);
+			}
 			if (req->sink_reset(req->sink_ctx, &zero, 1) != 0) {
 				h->sink_failed = 1;
 				return -1;
@@ -1417,25 +1421,19 @@ int http_do(struct http_client *c, const struct http_req *req,
 			snprintf(why, sizeof(why), "%s", a.why);
 		code = EDGE_EREMOTE;
 
-		/* can we go again? */
-		if (attempt >= max_attempts) {
+		/* Can we go again? Not when a streamed body cannot be sent twice,
+		 * nor when a sink holds bytes it cannot resume from. */
+		if (attempt >= max_attempts ||
+		    (req->body_read != NULL && up.used && req->body_rewind == NULL) ||
+		    (req->sink != NULL && req->sink_reset == NULL && sink_total > 0)) {
 			if (out == OUT_RESPONSE) {
+				/* the caller reports the status */
 				fill_resp(resp, &a, attempt);
 				rc = 0;
 				goto out;
 			}
 			break;
 		}
-		if (req->body_read != NULL && up.used && req->body_rewind == NULL) {
-			if (out == OUT_RESPONSE) {
-				fill_resp(resp, &a, attempt);
-				rc = 0;
-				goto out;
-			}
-			break;
-		}
-		if (req->sink != NULL && req->sink_reset == NULL && sink_total > 0)
-			break;
 
 		wait = -1;
 		if (out == OUT_RESPONSE)

@@ -35,7 +35,8 @@ struct http_opts {
 	long connect_timeout_ms;  /* default 30000 when 0 */
 	long low_speed_time_s;    /* abort an attempt after this many seconds below
 	                             1 byte/s; default 60 when 0 */
-	long timeout_ms;          /* whole-attempt limit, 0 = none */
+	long timeout_ms;          /* limit for each transfer (each redirect hop
+	                             of an attempt), 0 = none */
 	const char *user_agent;   /* default "edge/VERSION" */
 };
 
