@@ -1,10 +1,187 @@
-/* edge-pull: not implemented yet (see the open issues). */
+/* edge-pull: pull a manifest's images and charts into an OCI layout store. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "exit.h"
+#include "cli.h"
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "platform.h"
+#include "pull.h"
+#include "regcli.h"
+#include "store.h"
 
-int main(void)
+static const char synopsis[] =
+	"edge-pull [--store DIR] [--platform P] [--all-platforms] [--jobs N] [--keep-going] [MANIFEST]";
+
+#define DEFAULT_JOBS 8
+
+static const char help[] =
+	"usage: edge-pull [options] [MANIFEST]\n"
+	"\n"
+	"Pull every image and chart of the manifest (a file, or stdin) and its\n"
+	"cluster definition into an OCI image layout store, and print the manifest\n"
+	"with store, digest, mediaType, size and platforms. Blobs are verified\n"
+	"before they get their final name; a rerun downloads only what is missing.\n"
+	"\n"
+	"Options:\n"
+	"      --store DIR           the store (default: ./store)\n"
+	"      --platform LIST       os/arch[/variant], repeatable or comma-separated\n"
+	"                            (default: the manifest's platforms, else linux/amd64)\n"
+	"      --all-platforms       keep image indexes whole\n"
+	"      --keep-going          pull the rest after a failure; mark failed entries\n"
+	"                            with \"error\" and exit 4 at the end\n"
+	"      --offline             use the store alone (no network): checks that\n"
+	"                            everything is there\n"
+	"      --registry HOST       the registry --username is for\n"
+	REGCLI_HELP
+	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
+	"  -q, --quiet               print errors only\n"
+	"  -v, --verbose             print more detail (-vv: HTTP headers, redacted)\n"
+	"  -h, --help                print this help and exit\n"
+	"      --version             print the version and exit\n"
+	"\n"
+	"Exit status: 0 success, 1 a digest or size mismatch, 2 usage, 3 invalid\n"
+	"input, 4 registry or network error, 5 access refused, 6 local I/O error.\n";
+
+enum {
+	OPT_STORE = CLI_OPT_FIRST_TOOL,
+	OPT_PLATFORM,
+	OPT_ALL_PLATFORMS,
+	OPT_KEEP_GOING,
+	OPT_OFFLINE,
+	OPT_REGISTRY,
+};
+
+static const struct option longopts[] = {
+	{"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
+	{"keep-going", no_argument, NULL, OPT_KEEP_GOING},
+	{"offline", no_argument, NULL, OPT_OFFLINE},
+	{"platform", required_argument, NULL, OPT_PLATFORM},
+	{"registry", required_argument, NULL, OPT_REGISTRY},
+	{"store", required_argument, NULL, OPT_STORE},
+	REGCLI_LONGOPTS,
+	CLI_PROGRESS_LONGOPT,
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+static void add_platforms(struct pull_opts *o, const char *list)
 {
-	fputs("edge-pull: not implemented\n", stderr);
-	return EDGE_EUSAGE;
+	size_t n, i;
+	char **items = cli_split_list(list, &n);
+	struct edge_err err;
+
+	for (i = 0; i < n; i++) {
+		struct platform p;
+		size_t k;
+		int dup = 0;
+		if (platform_parse(items[i], &p, &err) != 0)
+			cli_usage_error("--platform: %s", err.msg);
+		for (k = 0; k < o->nplatforms; k++)
+			dup |= memcmp(&o->platforms[k], &p, sizeof(p)) == 0;
+		if (dup)
+			continue;
+		o->platforms = xrealloc(o->platforms, (o->nplatforms + 1) * sizeof(*o->platforms));
+		o->platforms[o->nplatforms++] = p;
+	}
+	cli_free_list(items, n);
+}
+
+int main(int argc, char **argv)
+{
+	static char help_text[4096];
+	struct regcli rc_opts;
+	struct pull_opts o;
+	struct edge_err err = {0};
+	struct store store;
+	const char *store_dir = "store", *registry = NULL, *input = NULL;
+	json_t *m = NULL;
+	int c, rc = EDGE_OK, opened = 0, cli_platforms = 0;
+
+	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
+	cli_init(argv[0], synopsis, help_text);
+	memset(&o, 0, sizeof(o));
+	regcli_init(&rc_opts, DEFAULT_JOBS);
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_common_option(c, optarg) || regcli_option(&rc_opts, c, optarg))
+			continue;
+		switch (c) {
+		case OPT_STORE: store_dir = optarg; break;
+		case OPT_PLATFORM: add_platforms(&o, optarg); cli_platforms = 1; break;
+		case OPT_ALL_PLATFORMS: o.all_platforms = 1; break;
+		case OPT_KEEP_GOING: o.keep_going = 1; break;
+		case OPT_OFFLINE: o.offline = 1; break;
+		case OPT_REGISTRY: registry = optarg; break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	if (optind < argc)
+		input = argv[optind++];
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.all_platforms && cli_platforms)
+		cli_usage_error("--platform and --all-platforms exclude each other");
+	if (rc_opts.password_stdin && (input == NULL || strcmp(input, "-") == 0))
+		cli_usage_error("--password-stdin needs the manifest as a file argument (stdin carries the password)");
+	if (store_dir[0] == '\0')
+		cli_usage_error("--store: empty directory name");
+
+	if ((m = cli_load_manifest(input, &err)) == NULL) {
+		if (err.code == EDGE_EUSAGE)
+			cli_usage_error("%s", err.msg);
+		goto fail;
+	}
+	if (!o.all_platforms && o.nplatforms == 0) {
+		json_t *pl = json_object_get(m, "platforms"), *v;
+		size_t i;
+		json_array_foreach(pl, i, v)
+			add_platforms(&o, json_string_value(v));
+		if (o.nplatforms == 0)
+			add_platforms(&o, "linux/amd64");
+	}
+	if ((o.creds = regcli_creds(&rc_opts, registry, &err)) == NULL) {
+		if (err.code == EDGE_EUSAGE)
+			cli_usage_error("%s", err.msg);
+		goto fail;
+	}
+	regcli_http_opts(&rc_opts, &o.http);
+	o.plain_http = rc_opts.plain_http;
+	o.jobs = rc_opts.jobs;
+	o.per_host = 6;
+	o.progress_tty = cli_progress_tty();
+
+	if (store_open(&store, store_dir, !o.offline, 1, &err) != 0)
+		goto fail;
+	opened = 1;
+	if (pull_run(m, &store, &o, &err) != 0) {
+		if (!o.keep_going)
+			goto fail;
+		rc = cli_fail(&err);
+	}
+	json_object_set_new(m, "store", json_string(store_dir));
+	if (cli_platforms) {
+		json_t *pl = json_array();
+		size_t i;
+		for (i = 0; i < o.nplatforms; i++) {
+			char buf[128];
+			platform_format(&o.platforms[i], buf, sizeof(buf));
+			json_array_append_new(pl, json_string(buf));
+		}
+		json_object_set_new(m, "platforms", pl);
+	}
+	if (cli_write_manifest(m, &err) != 0)
+		goto fail;
+	goto out;
+fail:
+	rc = cli_fail(&err);
+out:
+	if (opened)
+		store_close(&store);
+	cred_store_free(o.creds);
+	free(o.platforms);
+	json_decref(m);
+	return cli_finish(rc);
 }

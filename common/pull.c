@@ -1,0 +1,1130 @@
+#include "pull.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "ref.h"
+#include "registry.h"
+#include "resolve.h"
+#include "sha256.h"
+#include "yamljson.h"
+
+#define CHART_MAX (64u << 20)
+#define EMPTY_JSON_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+enum item_kind { IT_IMAGE, IT_CHART_OCI, IT_CHART_HTTP, IT_DEFINITION };
+enum blob_state { B_QUEUED, B_RUNNING, B_OK, B_FAILED };
+
+struct item {
+	json_t *entry;
+	enum item_kind kind;
+	char *ref;        /* the name in the store */
+	struct edge_ref r;
+	struct registry *reg;
+	char *error;
+	int error_code;
+	size_t *blobs;    /* indices into pull.blobs */
+	size_t nblobs;
+	/* results */
+	char digest[72], source_digest[72], media_type[128];
+	int64_t msize;    /* size of the top manifest or index */
+	int64_t total;    /* bytes of every blob the item holds */
+	json_t *platforms;
+};
+
+struct blob {
+	char digest[72];
+	int64_t size;
+	struct registry *reg;
+	char *repo;
+	size_t first_item;
+	enum blob_state state;
+	char *error;
+	int error_code;
+};
+
+struct task {
+	int is_blob;
+	size_t idx;
+	struct registry *reg;
+};
+
+struct pull {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct task *queue;
+	size_t qlen, qcap;
+	int running, aborted;
+	struct item *items;
+	size_t nitems;
+	struct blob *blobs;
+	size_t nblobs, blobs_cap;
+	json_t *blob_index; /* digest -> idx */
+	struct registry **regs;
+	size_t nregs;
+	struct store *store;
+	const struct pull_opts *o;
+	struct http_share *share;
+	json_t *helm_indexes; /* index.yaml URL -> parsed document */
+	size_t blobs_done, blobs_fetched;
+	int64_t bytes_done;
+	long long last_report;
+	struct edge_err first;
+	int have_first;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- queue (p->mu held) ------------------------------------------------ */
+
+static void enqueue(struct pull *p, int is_blob, size_t idx, struct registry *reg)
+{
+	if (p->qlen == p->qcap) {
+		p->qcap = p->qcap ? p->qcap * 2 : 64;
+		p->queue = xrealloc(p->queue, p->qcap * sizeof(*p->queue));
+	}
+	p->queue[p->qlen].is_blob = is_blob;
+	p->queue[p->qlen].idx = idx;
+	p->queue[p->qlen].reg = reg;
+	p->qlen++;
+	pthread_cond_signal(&p->cv);
+}
+
+static struct registry *registry_for(struct pull *p, const char *domain)
+{
+	struct registry_opts ro;
+	size_t i;
+
+	for (i = 0; i < p->nregs; i++)
+		if (strcmp(p->regs[i]->domain, domain) == 0)
+			return p->regs[i];
+	memset(&ro, 0, sizeof(ro));
+	ro.plain_http = p->o->plain_http;
+	ro.creds = p->o->creds;
+	p->regs = xrealloc(p->regs, (p->nregs + 1) * sizeof(*p->regs));
+	p->regs[p->nregs] = registry_new(domain, &ro);
+	return p->regs[p->nregs++];
+}
+
+/* Records that item needs blob digest; queues one download per digest. */
+static void want_blob(struct pull *p, size_t item, struct registry *reg, const char *repo,
+		      const char *digest, int64_t size)
+{
+	json_t *hit;
+	size_t idx;
+	struct item *it;
+
+	pthread_mutex_lock(&p->mu);
+	hit = json_object_get(p->blob_index, digest);
+	if (hit != NULL) {
+		idx = (size_t)json_integer_value(hit);
+	} else {
+		struct blob *b;
+		if (p->nblobs == p->blobs_cap) {
+			p->blobs_cap = p->blobs_cap ? p->blobs_cap * 2 : 256;
+			p->blobs = xrealloc(p->blobs, p->blobs_cap * sizeof(*p->blobs));
+		}
+		idx = p->nblobs++;
+		b = &p->blobs[idx];
+		memset(b, 0, sizeof(*b));
+		snprintf(b->digest, sizeof(b->digest), "%s", digest);
+		b->size = size;
+		b->reg = reg;
+		b->repo = xstrdup(repo);
+		b->first_item = item;
+		json_object_set_new(p->blob_index, digest, json_integer((json_int_t)idx));
+		enqueue(p, 1, idx, reg);
+	}
+	it = &p->items[item];
+	it->blobs = xrealloc(it->blobs, (it->nblobs + 1) * sizeof(*it->blobs));
+	it->blobs[it->nblobs++] = idx;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void fail_first(struct pull *p, const struct edge_err *e)
+{
+	if (!p->have_first) {
+		p->first = *e;
+		p->have_first = 1;
+	}
+	if (!p->o->keep_going)
+		p->aborted = 1;
+}
+
+static void progress(struct pull *p, int final)
+{
+	long long t = mono_ms();
+	int tty = p->o->progress_tty;
+
+	if (edge_log_verbosity() < 0)
+		return;
+	if (!final && t - p->last_report < (tty ? 250 : 5000))
+		return;
+	if (final && !tty)
+		return;
+	p->last_report = t;
+	if (tty)
+		fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f MiB%s", edge_progname(), p->blobs_done, p->nblobs,
+			(double)p->bytes_done / (1 << 20), final ? "\n" : "\033[K");
+	else
+		log_info("%zu/%zu blobs, %.1f MiB", p->blobs_done, p->nblobs, (double)p->bytes_done / (1 << 20));
+}
+
+/* --- manifests --------------------------------------------------------- */
+
+struct mf {
+	char *data;
+	size_t len;
+	char digest[72];
+	char media_type[128];
+	json_t *doc;
+};
+
+static void mf_free(struct mf *m)
+{
+	free(m->data);
+	json_decref(m->doc);
+	memset(m, 0, sizeof(*m));
+}
+
+static int mf_parse(struct mf *m, const char *what, struct edge_err *err)
+{
+	json_error_t je;
+
+	m->doc = json_loadb(m->data, m->len, 0, &je);
+	if (!json_is_object(m->doc))
+		return edge_errf(err, EDGE_EREMOTE, "%s: manifest %s is not JSON", what, m->digest);
+	if (m->media_type[0] == '\0')
+		snprintf(m->media_type, sizeof(m->media_type), "%s", manifest_media_type(m->doc));
+	return 0;
+}
+
+/* A manifest by tag or digest: from the store when it is there (by digest,
+ * or by the digest a HEAD names), else from the registry (then stored). */
+static int get_manifest(struct pull *p, struct item *it, struct http_client *http, const char *reference,
+			struct mf *m, struct edge_err *err)
+{
+	char digest[72] = "", mt[128] = "";
+	const char *repo = it->r.path;
+
+	memset(m, 0, sizeof(*m));
+	if (strncmp(reference, "sha256:", 7) == 0) {
+		snprintf(digest, sizeof(digest), "%s", reference);
+	} else if (p->o->offline) {
+		json_t *d = store_index_find(p->store, it->ref);
+		if (d == NULL)
+			return edge_errf(err, EDGE_EIO, "%s: not in the store (--offline)", it->ref);
+		snprintf(digest, sizeof(digest), "%s", json_string_value(json_object_get(d, "digest")));
+	} else {
+		int st = registry_head_manifest(it->reg, http, repo, reference, digest, mt, NULL, err);
+		if (st != 0)
+			return -1;
+	}
+	if (digest[0] && store_has_blob(p->store, digest, -1)) {
+		size_t len;
+		if (store_read_blob(p->store, digest, STORE_MAX_MANIFEST, &m->data, &len, err) != 0)
+			return -1;
+		m->len = len;
+		snprintf(m->digest, sizeof(m->digest), "%s", digest);
+		return mf_parse(m, it->ref, err);
+	}
+	if (p->o->offline)
+		return edge_errf(err, EDGE_EIO, "%s: manifest %s is not in the store (--offline)", it->ref, digest);
+	{
+		struct reg_manifest rm;
+		if (registry_get_manifest(it->reg, http, repo, digest[0] ? digest : reference, &rm, err) != 0)
+			return -1;
+		m->data = rm.data;
+		m->len = rm.len;
+		snprintf(m->digest, sizeof(m->digest), "%s", rm.digest);
+		snprintf(m->media_type, sizeof(m->media_type), "%s", rm.media_type);
+	}
+	if (mf_parse(m, it->ref, err) != 0)
+		return -1;
+	return store_put_blob(p->store, m->data, m->len, m->digest, NULL, err);
+}
+
+/* A small blob (a config) fetched now, read back, digest checked. */
+static int get_small_blob(struct pull *p, struct item *it, struct http_client *http, const char *digest,
+			  int64_t size, char **data, size_t *len, struct edge_err *err)
+{
+	if (!store_has_blob(p->store, digest, size)) {
+		if (p->o->offline)
+			return edge_errf(err, EDGE_EIO, "%s: blob %s is not in the store (--offline)", it->ref, digest);
+		if (size > (int64_t)STORE_MAX_MANIFEST)
+			return edge_errf(err, EDGE_EREMOTE, "%s: config %s is too large (%lld bytes)", it->ref, digest,
+					 (long long)size);
+		if (registry_get_blob(it->reg, http, it->r.path, digest, size, 0, p->store, err) != 0)
+			return -1;
+	}
+	return store_read_blob(p->store, digest, STORE_MAX_MANIFEST, data, len, err);
+}
+
+static const char *desc_digest(json_t *d)
+{
+	const char *s = json_string_value(json_object_get(d, "digest"));
+
+	return s ? s : "";
+}
+
+static int64_t desc_size(json_t *d)
+{
+	json_t *v = json_object_get(d, "size");
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+static void platform_text(json_t *plat, char *buf, size_t len)
+{
+	const char *os = json_string_value(json_object_get(plat, "os"));
+	const char *arch = json_string_value(json_object_get(plat, "architecture"));
+	const char *var = json_string_value(json_object_get(plat, "variant"));
+
+	snprintf(buf, len, "%s/%s%s%s", os ? os : "unknown", arch ? arch : "unknown", var && var[0] ? "/" : "",
+		 var && var[0] ? var : "");
+}
+
+static void add_platform(struct item *it, const char *text)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(it->platforms, i, v)
+		if (strcmp(json_string_value(v), text) == 0)
+			return;
+	json_array_append_new(it->platforms, json_string(text));
+}
+
+/* An image manifest: its config now (platform check), its layers queued. */
+static int do_image_manifest(struct pull *p, size_t idx, struct http_client *http, struct mf *m,
+			     int check_platform, struct edge_err *err)
+{
+	struct item *it = &p->items[idx];
+	json_t *config = json_object_get(m->doc, "config"), *layers = json_object_get(m->doc, "layers"), *l;
+	const char *cmt = json_string_value(json_object_get(config, "mediaType"));
+	char *cdata = NULL;
+	size_t clen, i;
+
+	if (!json_is_object(config) || !sha256_digest_valid(desc_digest(config)))
+		return edge_errf(err, EDGE_EREMOTE, "%s: manifest %s has no valid config", it->ref, m->digest);
+	if (get_small_blob(p, it, http, desc_digest(config), desc_size(config), &cdata, &clen, err) != 0)
+		return -1;
+	it->total += (int64_t)m->len + (int64_t)clen;
+	if (cmt == NULL || strcmp(cmt, MT_OCI_CONFIG) == 0 ||
+	    strcmp(cmt, "application/vnd.docker.container.image.v1+json") == 0) {
+		json_t *c = json_loadb(cdata, clen, 0, NULL);
+		char text[128];
+		platform_text(c, text, sizeof(text));
+		json_decref(c);
+		if (check_platform && !p->o->all_platforms) {
+			struct platform have;
+			struct edge_err e;
+			size_t k;
+			int ok = 0;
+			if (platform_parse(text, &have, &e) == 0)
+				for (k = 0; k < p->o->nplatforms && !ok; k++)
+					ok = platform_match(&p->o->platforms[k], have.os, have.arch, have.variant);
+			if (!ok) {
+				char want[128];
+				platform_format(&p->o->platforms[0], want, sizeof(want));
+				free(cdata);
+				return edge_errf(err, EDGE_EINPUT, "%s: no %s image: it is single-platform %s", it->ref,
+						 want, text);
+			}
+		}
+		if (check_platform)
+			add_platform(it, text);
+	}
+	free(cdata);
+	json_array_foreach(layers, i, l) {
+		if (!sha256_digest_valid(desc_digest(l)))
+			return edge_errf(err, EDGE_EREMOTE, "%s: layer %zu has an unsupported digest", it->ref, i);
+		if (json_object_get(l, "urls") != NULL && !store_has_blob(p->store, desc_digest(l), -1)) {
+			/* foreign (non-distributable) layers stay where they are */
+			log_verbose("%s: skipping foreign layer %s", it->ref, desc_digest(l));
+			continue;
+		}
+		it->total += desc_size(l) > 0 ? desc_size(l) : 0;
+		want_blob(p, idx, it->reg, it->r.path, desc_digest(l), desc_size(l));
+	}
+	return 0;
+}
+
+static int do_oci_item(struct pull *p, size_t idx, struct http_client *http, struct edge_err *err)
+{
+	struct item *it = &p->items[idx];
+	const char *reference = it->r.digest ? it->r.digest : it->r.tag;
+	struct mf top;
+	int rc = -1;
+
+	if (get_manifest(p, it, http, reference, &top, err) != 0)
+		return -1;
+	snprintf(it->digest, sizeof(it->digest), "%s", top.digest);
+	snprintf(it->media_type, sizeof(it->media_type), "%s", top.media_type);
+	it->msize = (int64_t)top.len;
+	if (media_type_is_manifest(top.media_type)) {
+		int is_chart = it->kind == IT_CHART_OCI ||
+			       (json_string_value(json_object_get(json_object_get(top.doc, "config"), "mediaType")) &&
+				strcmp(json_string_value(json_object_get(json_object_get(top.doc, "config"), "mediaType")),
+				       MT_HELM_CONFIG) == 0);
+		rc = do_image_manifest(p, idx, http, &top, !is_chart, err);
+		goto out;
+	}
+	if (media_type_is_index(top.media_type)) {
+		json_t *list = json_object_get(top.doc, "manifests"), *d, *chosen = json_array();
+		size_t i, k;
+		char avail[512] = "";
+
+		json_array_foreach(list, i, d) {
+			json_t *plat = json_object_get(d, "platform");
+			char text[128];
+			int take = p->o->all_platforms;
+			platform_text(plat, text, sizeof(text));
+			if (plat != NULL && strstr(avail, text) == NULL && strlen(avail) + strlen(text) + 3 < sizeof(avail))
+				snprintf(avail + strlen(avail), sizeof(avail) - strlen(avail), "%s%s", avail[0] ? ", " : "", text);
+			for (k = 0; !take && k < p->o->nplatforms; k++)
+				take = platform_match(&p->o->platforms[k],
+						      json_string_value(json_object_get(plat, "os")),
+						      json_string_value(json_object_get(plat, "architecture")),
+						      json_string_value(json_object_get(plat, "variant")));
+			if (take)
+				json_array_append(chosen, d);
+		}
+		if (!p->o->all_platforms) {
+			/* every wanted platform must be there */
+			for (k = 0; k < p->o->nplatforms; k++) {
+				int found = 0;
+				json_array_foreach(chosen, i, d) {
+					json_t *plat = json_object_get(d, "platform");
+					found |= platform_match(&p->o->platforms[k],
+								json_string_value(json_object_get(plat, "os")),
+								json_string_value(json_object_get(plat, "architecture")),
+								json_string_value(json_object_get(plat, "variant")));
+				}
+				if (!found) {
+					char want[128];
+					platform_format(&p->o->platforms[k], want, sizeof(want));
+					edge_errf(err, EDGE_EINPUT, "%s: no %s image (it has %s)", it->ref, want,
+						  avail[0] ? avail : "no platforms");
+					json_decref(chosen);
+					goto out;
+				}
+			}
+		}
+		json_array_foreach(chosen, i, d) {
+			struct mf child;
+			char text[128];
+			if (!sha256_digest_valid(desc_digest(d))) {
+				edge_errf(err, EDGE_EREMOTE, "%s: index entry %zu has an unsupported digest", it->ref, i);
+				json_decref(chosen);
+				goto out;
+			}
+			if (get_manifest(p, it, http, desc_digest(d), &child, err) != 0) {
+				json_decref(chosen);
+				goto out;
+			}
+			platform_text(json_object_get(d, "platform"), text, sizeof(text));
+			if (json_object_get(d, "platform") != NULL)
+				add_platform(it, text);
+			if (media_type_is_index(child.media_type)) {
+				edge_errf(err, EDGE_EREMOTE, "%s: nested image indexes are not supported", it->ref);
+				mf_free(&child);
+				json_decref(chosen);
+				goto out;
+			}
+			if (do_image_manifest(p, idx, http, &child, 0, err) != 0) {
+				mf_free(&child);
+				json_decref(chosen);
+				goto out;
+			}
+			mf_free(&child);
+		}
+		it->total += (int64_t)top.len;
+		if (json_array_size(chosen) < json_array_size(list)) {
+			/* the stored index holds only the chosen platforms */
+			json_t *trim = json_deep_copy(top.doc);
+			size_t len;
+			char *text;
+			json_object_set(trim, "manifests", chosen);
+			text = store_json_text(trim, &len);
+			json_decref(trim);
+			snprintf(it->source_digest, sizeof(it->source_digest), "%s", top.digest);
+			if (store_put_blob(p->store, text, len, NULL, it->digest, err) != 0) {
+				free(text);
+				json_decref(chosen);
+				goto out;
+			}
+			it->total += (int64_t)len - (int64_t)top.len;
+			it->msize = (int64_t)len;
+			free(text);
+		}
+		json_decref(chosen);
+		rc = 0;
+		goto out;
+	}
+	edge_errf(err, EDGE_EREMOTE, "%s: unsupported manifest type \"%s\"", it->ref, top.media_type);
+out:
+	mf_free(&top);
+	return rc;
+}
+
+/* --- charts from HTTP repositories --------------------------------------- */
+
+static char *repo_base(const char *repo)
+{
+	size_t n = strlen(repo);
+
+	while (n > 0 && repo[n - 1] == '/')
+		n--;
+	return strndup(repo, n);
+}
+
+static char *helm_auth_header(struct pull *p, const char *url, struct edge_err *err, int *st)
+{
+	struct cred c = {NULL, NULL};
+	char *tok, *h;
+
+	*st = p->o->creds ? cred_store_lookup(p->o->creds, CRED_HELM, url, &c, err) : 1;
+	if (*st != 0)
+		return NULL;
+	tok = cred_basic_token(&c);
+	h = xasprintf("Authorization: Basic %s", tok);
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+	cred_free(&c);
+	return h;
+}
+
+static int http_get_buffer(struct pull *p, struct http_client *http, const char *url, const char *auth_for,
+			   size_t max, struct http_resp *resp, struct edge_err *err)
+{
+	const char *headers[2] = {NULL, NULL};
+	struct http_req req = {0};
+	char *auth;
+	int st, rc;
+
+	auth = helm_auth_header(p, auth_for, err, &st);
+	if (st < 0)
+		return -1;
+	headers[0] = auth;
+	req.method = "GET";
+	req.url = url;
+	req.headers = headers;
+	req.follow_redirects = 1;
+	req.max_body = max;
+	rc = http_do(http, &req, resp, err);
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	if (rc != 0)
+		return -1;
+	if (resp->status == 401 || resp->status == 403)
+		return edge_errf(err, EDGE_EAUTH, "GET %s: HTTP %ld: access refused", url, resp->status);
+	if (resp->status != 200)
+		return edge_errf(err, EDGE_EREMOTE, "GET %s: HTTP %ld", url, resp->status);
+	return 0;
+}
+
+static json_t *helm_index(struct pull *p, struct http_client *http, const char *repo, struct edge_err *err)
+{
+	char *base = repo_base(repo), *url = xasprintf("%s/index.yaml", base);
+	struct http_resp resp = {0};
+	json_t *doc;
+
+	pthread_mutex_lock(&p->mu);
+	doc = json_object_get(p->helm_indexes, url);
+	pthread_mutex_unlock(&p->mu);
+	if (doc != NULL)
+		goto out;
+	if (http_get_buffer(p, http, url, repo, 256u << 20, &resp, err) != 0)
+		goto out;
+	doc = yaml_to_json(resp.body, resp.body_len, YAML_SCALARS_AS_STRINGS, err);
+	if (doc == NULL) {
+		edge_err_prefix(err, "%s", url);
+		goto out;
+	}
+	if (!json_is_object(json_object_get(doc, "entries"))) {
+		json_decref(doc);
+		doc = NULL;
+		edge_errf(err, EDGE_EREMOTE, "%s: not a Helm repository index (no entries)", url);
+		goto out;
+	}
+	pthread_mutex_lock(&p->mu);
+	json_object_set_new(p->helm_indexes, url, doc);
+	pthread_mutex_unlock(&p->mu);
+out:
+	http_resp_free(&resp);
+	free(base);
+	free(url);
+	return doc;
+}
+
+/* Chart.yaml of a chart .tgz as JSON (the Helm OCI config). */
+static json_t *chart_yaml(const char *data, size_t len, struct edge_err *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	json_t *out = NULL;
+
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+		edge_errf(err, EDGE_EREMOTE, "chart archive: %s", archive_error_string(a));
+		goto out;
+	}
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e), *slash = strchr(name, '/');
+		int64_t size = archive_entry_size(e);
+		char *buf;
+		if (slash == NULL || strcmp(slash + 1, "Chart.yaml") != 0 || size <= 0 || size > (1 << 20))
+			continue;
+		buf = xmalloc((size_t)size + 1);
+		if (archive_read_data(a, buf, (size_t)size) != size) {
+			free(buf);
+			edge_errf(err, EDGE_EREMOTE, "chart archive: cannot read %s", name);
+			goto out;
+		}
+		buf[size] = '\0';
+		out = yaml_to_json(buf, (size_t)size, 0, err);
+		free(buf);
+		if (out != NULL && !json_is_object(out)) {
+			json_decref(out);
+			out = NULL;
+			edge_errf(err, EDGE_EREMOTE, "chart archive: %s is not a map", name);
+		}
+		goto out;
+	}
+	edge_errf(err, EDGE_EREMOTE, "chart archive: no Chart.yaml");
+out:
+	archive_read_free(a);
+	return out;
+}
+
+/* Stores an OCI manifest made of config and layers; fills it->digest. */
+static int store_artifact(struct pull *p, struct item *it, json_t *man, struct edge_err *err)
+{
+	size_t len;
+	char *text = store_json_text(man, &len);
+	int rc = store_put_blob(p->store, text, len, NULL, it->digest, err);
+
+	free(text);
+	snprintf(it->media_type, sizeof(it->media_type), "%s", MT_OCI_MANIFEST);
+	it->msize = (int64_t)len;
+	it->total += (int64_t)len;
+	return rc;
+}
+
+static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, struct edge_err *err)
+{
+	struct item *it = &p->items[idx];
+	const char *repo = manifest_str(it->entry, "repo"), *name = manifest_str(it->entry, "name");
+	const char *version = manifest_str(it->entry, "version");
+	json_t *index, *versions, *v, *chosen = NULL, *cfg = NULL, *man = NULL;
+	struct http_resp resp = {0};
+	char *url = NULL, *base = NULL, *cfgtext = NULL;
+	char chart_digest[72], cfg_digest[72];
+	size_t i, cfglen;
+	int rc = -1;
+
+	json_t *existing = store_index_find(p->store, it->ref);
+	if (existing != NULL && p->o->offline) {
+		/* the chart was stored by an earlier run */
+		struct mf m;
+		if (get_manifest(p, it, http, desc_digest(existing), &m, err) != 0)
+			return -1;
+		snprintf(it->digest, sizeof(it->digest), "%s", m.digest);
+		snprintf(it->media_type, sizeof(it->media_type), "%s", m.media_type);
+		it->msize = (int64_t)m.len;
+		rc = do_image_manifest(p, idx, http, &m, 0, err);
+		mf_free(&m);
+		return rc;
+	}
+	if (p->o->offline)
+		return edge_errf(err, EDGE_EIO, "%s: not in the store (--offline)", it->ref);
+	if ((index = helm_index(p, http, repo, err)) == NULL)
+		return -1;
+	versions = json_object_get(json_object_get(index, "entries"), name);
+	json_array_foreach(versions, i, v) {
+		const char *ver = json_string_value(json_object_get(v, "version"));
+		if (ver && strcmp(ver, version) == 0) {
+			chosen = v;
+			break;
+		}
+	}
+	if (chosen == NULL)
+		return edge_errf(err, EDGE_EREMOTE, "%s: chart %s version %s is not in the repository index", repo, name,
+				 version);
+	{
+		const char *u = json_string_value(json_array_get(json_object_get(chosen, "urls"), 0));
+		if (u == NULL)
+			return edge_errf(err, EDGE_EREMOTE, "%s: chart %s %s has no download URL", repo, name, version);
+		base = repo_base(repo);
+		url = strstr(u, "://") ? xstrdup(u) : xasprintf("%s/%s", base, u[0] == '/' ? u + 1 : u);
+	}
+	if (http_get_buffer(p, http, url, repo, CHART_MAX, &resp, err) != 0)
+		goto out;
+	sha256_digest_buf(resp.body, resp.body_len, chart_digest);
+	{
+		const char *want = json_string_value(json_object_get(chosen, "digest"));
+		if (want != NULL && want[0] && strcmp(want, chart_digest + 7) != 0) {
+			edge_errf(err, EDGE_EVERIFY, "%s: chart %s %s: digest %s does not match the index's sha256:%s", url,
+				  name, version, chart_digest, want);
+			goto out;
+		}
+	}
+	if ((cfg = chart_yaml(resp.body, resp.body_len, err)) == NULL) {
+		edge_err_prefix(err, "%s", url);
+		goto out;
+	}
+	if (!json_is_string(json_object_get(cfg, "name")) || strcmp(json_string_value(json_object_get(cfg, "name")), name) != 0) {
+		edge_errf(err, EDGE_EREMOTE, "%s: the archive holds chart \"%s\", not %s", url,
+			  json_string_value(json_object_get(cfg, "name")) ? json_string_value(json_object_get(cfg, "name")) : "",
+			  name);
+		goto out;
+	}
+	if (store_put_blob(p->store, resp.body, resp.body_len, chart_digest, NULL, err) != 0)
+		goto out;
+	cfgtext = store_json_text(cfg, &cfglen);
+	if (store_put_blob(p->store, cfgtext, cfglen, NULL, cfg_digest, err) != 0)
+		goto out;
+	man = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}], s:{s:s, s:s}}", "schemaVersion", 2,
+			"mediaType", MT_OCI_MANIFEST, "config", "mediaType", MT_HELM_CONFIG, "digest", cfg_digest, "size",
+			(json_int_t)cfglen, "layers", "mediaType", MT_HELM_CHART, "digest", chart_digest, "size",
+			(json_int_t)resp.body_len, "annotations", "org.opencontainers.image.title", name,
+			"org.opencontainers.image.version", version);
+	it->total += (int64_t)cfglen + (int64_t)resp.body_len;
+	rc = store_artifact(p, it, man, err);
+out:
+	json_decref(cfg);
+	json_decref(man);
+	http_resp_free(&resp);
+	free(cfgtext);
+	free(url);
+	free(base);
+	return rc;
+}
+
+/* --- the cluster definition ----------------------------------------------- */
+
+char *pull_definition_ref(const char *name, const char *digest)
+{
+	return xasprintf("localhost/edge/spc/%s:%.12s", name, digest + 7);
+}
+
+static int copy_file_blob(struct pull *p, const char *path, const char *digest, int64_t size, struct edge_err *err)
+{
+	struct blob_writer w;
+	char buf[1 << 16];
+	FILE *f;
+	size_t n;
+
+	if (store_has_blob(p->store, digest, size))
+		return 0;
+	if ((f = fopen(path, "rb")) == NULL)
+		return edge_err_errno(err, "open %s", path);
+	if (blob_writer_open(&w, p->store, digest, size, 0, err) != 0) {
+		fclose(f);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (blob_writer_write(&w, buf, n, err) != 0) {
+			blob_writer_abort(&w, 0);
+			fclose(f);
+			return -1;
+		}
+	}
+	if (ferror(f)) {
+		edge_err_errno(err, "read %s", path);
+		blob_writer_abort(&w, 0);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (blob_writer_commit(&w, err) != 0)
+		return edge_err_prefix(err, "%s changed while it was read", path);
+	return 0;
+}
+
+static int do_definition(struct pull *p, size_t idx, struct edge_err *err)
+{
+	struct item *it = &p->items[idx];
+	const char *path = manifest_str(it->entry, "path"), *want = manifest_str(it->entry, "digest");
+	const char *slash = strrchr(path, '/');
+	char digest[72];
+	uint64_t size;
+	json_t *man;
+	int rc;
+
+	if (sha256_digest_file(path, digest, &size, err) != 0)
+		return -1;
+	if (want != NULL && strcmp(want, digest) != 0)
+		return edge_errf(err, EDGE_EVERIFY, "%s: digest %s does not match the manifest's %s", path, digest, want);
+	if (copy_file_blob(p, path, digest, (int64_t)size, err) != 0 ||
+	    store_put_blob(p->store, "{}", 2, EMPTY_JSON_DIGEST, NULL, err) != 0)
+		return -1;
+	man = json_pack("{s:i, s:s, s:s, s:{s:s, s:s, s:i}, s:[{s:s, s:s, s:I, s:{s:s}}], s:{s:s}}", "schemaVersion", 2,
+			"mediaType", MT_OCI_MANIFEST, "artifactType", MT_SPC_ARTIFACT, "config", "mediaType",
+			MT_OCI_EMPTY, "digest", EMPTY_JSON_DIGEST, "size", 2, "layers", "mediaType",
+			MT_OCI_LAYER_GZIP, "digest", digest, "size", (json_int_t)size, "annotations",
+			"org.opencontainers.image.title", slash ? slash + 1 : path, "annotations", ANNOT_SPC_TYPE, "spc");
+	it->total += 2 + (int64_t)size;
+	rc = store_artifact(p, it, man, err);
+	json_decref(man);
+	return rc;
+}
+
+/* --- workers ------------------------------------------------------------ */
+
+static void item_failed(struct pull *p, struct item *it, struct edge_err *e)
+{
+	pthread_mutex_lock(&p->mu);
+	if (it->error == NULL) {
+		it->error = xstrdup(e->msg);
+		it->error_code = e->code;
+	}
+	fail_first(p, e);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void run_item(struct pull *p, size_t idx, struct http_client *http)
+{
+	struct item *it = &p->items[idx];
+	struct edge_err e = {0};
+	int rc;
+
+	switch (it->kind) {
+	case IT_DEFINITION: rc = do_definition(p, idx, &e); break;
+	case IT_CHART_HTTP: rc = do_http_chart(p, idx, http, &e); break;
+	default: rc = do_oci_item(p, idx, http, &e); break;
+	}
+	if (rc != 0) {
+		/* name the entry when the message does not already */
+		if (strstr(e.msg, it->ref) == NULL)
+			edge_err_prefix(&e, "%s", it->ref);
+		item_failed(p, it, &e);
+	}
+}
+
+static void run_blob(struct pull *p, size_t idx, struct http_client *http)
+{
+	struct blob *b;
+	struct edge_err e = {0};
+	char digest[72], *repo;
+	struct registry *reg;
+	int64_t size;
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	b = &p->blobs[idx];
+	b->state = B_RUNNING;
+	snprintf(digest, sizeof(digest), "%s", b->digest);
+	size = b->size;
+	reg = b->reg;
+	repo = xstrdup(b->repo);
+	pthread_mutex_unlock(&p->mu);
+
+	if (store_has_blob(p->store, digest, size)) {
+		rc = 0;
+	} else if (p->o->offline) {
+		rc = edge_errf(&e, EDGE_EIO, "blob %s is not in the store (--offline)", digest);
+	} else {
+		rc = registry_get_blob(reg, http, repo, digest, size, 1, p->store, &e);
+		if (rc == 0) {
+			pthread_mutex_lock(&p->mu);
+			p->blobs_fetched++;
+			pthread_mutex_unlock(&p->mu);
+		}
+	}
+	free(repo);
+	pthread_mutex_lock(&p->mu);
+	b = &p->blobs[idx];
+	if (rc == 0) {
+		b->state = B_OK;
+		p->bytes_done += size > 0 ? size : 0;
+	} else {
+		struct edge_err named = e;
+		b->state = B_FAILED;
+		b->error = xstrdup(e.msg);
+		b->error_code = e.code;
+		if (strstr(e.msg, digest) != NULL)
+			edge_errf(&named, e.code, "%s: %s", p->items[b->first_item].ref, e.msg);
+		else
+			edge_errf(&named, e.code, "%s: blob %s: %s", p->items[b->first_item].ref, digest, e.msg);
+		fail_first(p, &named);
+	}
+	p->blobs_done++;
+	progress(p, 0);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void *worker(void *arg)
+{
+	struct pull *p = arg;
+	struct edge_err e = {0};
+	struct http_client *http = p->o->offline ? NULL : http_client_new(&p->o->http, p->share, &e);
+
+	if (!p->o->offline && http == NULL) {
+		pthread_mutex_lock(&p->mu);
+		fail_first(p, &e);
+		p->aborted = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		return NULL;
+	}
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		size_t i;
+		int found = -1;
+		struct task t;
+		if (!p->aborted) {
+			for (i = 0; i < p->qlen; i++) {
+				/* blobs first keeps the pipeline full; the host cap holds */
+				if (p->queue[i].reg == NULL || p->queue[i].reg->host_slots < p->o->per_host) {
+					found = (int)i;
+					break;
+				}
+			}
+		}
+		if (found < 0) {
+			if ((p->qlen == 0 || p->aborted) && p->running == 0)
+				break;
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
+		}
+		t = p->queue[found];
+		memmove(&p->queue[found], &p->queue[found + 1], (p->qlen - (size_t)found - 1) * sizeof(*p->queue));
+		p->qlen--;
+		if (t.reg)
+			t.reg->host_slots++;
+		p->running++;
+		pthread_mutex_unlock(&p->mu);
+		if (t.is_blob)
+			run_blob(p, t.idx, http);
+		else
+			run_item(p, t.idx, http);
+		pthread_mutex_lock(&p->mu);
+		if (t.reg)
+			t.reg->host_slots--;
+		p->running--;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	http_client_free(http);
+	return NULL;
+}
+
+/* --- setup and results ----------------------------------------------------- */
+
+static int add_item(struct pull *p, json_t *entry, enum item_kind kind, const char *ref, struct edge_err *err)
+{
+	struct item *it = &p->items[p->nitems];
+
+	memset(it, 0, sizeof(*it));
+	it->entry = entry;
+	it->kind = kind;
+	it->ref = xstrdup(ref);
+	it->platforms = json_array();
+	p->nitems++;
+	if (kind == IT_DEFINITION || kind == IT_CHART_HTTP)
+		return 0;
+	if (ref_parse(ref, &it->r, err) != 0)
+		return -1;
+	it->reg = registry_for(p, it->r.domain);
+	return 0;
+}
+
+static void set_result(struct pull *p, struct item *it)
+{
+	json_t *e = it->entry;
+	size_t i;
+
+	if (it->error == NULL) {
+		for (i = 0; i < it->nblobs; i++) {
+			struct blob *b = &p->blobs[it->blobs[i]];
+			if (b->state != B_OK) {
+				it->error = xasprintf("blob %s: %s", b->digest, b->error ? b->error : "not fetched");
+				it->error_code = b->error ? b->error_code : EDGE_EREMOTE;
+				break;
+			}
+		}
+	}
+	if (it->error != NULL) {
+		json_object_set_new(e, "error", json_string(it->error));
+		return;
+	}
+	json_object_del(e, "error");
+	if (it->kind == IT_DEFINITION) {
+		json_object_set_new(e, "ref", json_string(it->ref));
+		return;
+	}
+	json_object_set_new(e, "digest", json_string(it->digest));
+	if (it->source_digest[0])
+		json_object_set_new(e, "sourceDigest", json_string(it->source_digest));
+	else
+		json_object_del(e, "sourceDigest");
+	json_object_set_new(e, "mediaType", json_string(it->media_type));
+	json_object_set_new(e, "size", json_integer((json_int_t)it->total));
+	if (json_array_size(it->platforms) > 0)
+		json_object_set(e, "platforms", it->platforms);
+}
+
+static void index_entry(struct pull *p, struct item *it)
+{
+	json_t *ann = json_pack("{s:s, s:s}", ANNOT_REF_NAME, it->ref, ANNOT_CONTAINERD_NAME, it->ref);
+
+	if (it->kind == IT_DEFINITION)
+		json_object_set_new(ann, ANNOT_SPC_TYPE, json_string("spc"));
+	store_index_set(p->store, it->ref,
+			json_pack("{s:s, s:s, s:I, s:o}", "mediaType", it->media_type, "digest", it->digest, "size",
+				  (json_int_t)it->msize, "annotations", ann));
+}
+
+int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struct edge_err *err)
+{
+	json_t *images = json_object_get(manifest, "images"), *charts = json_object_get(manifest, "charts");
+	json_t *def = json_object_get(manifest, "definition"), *e;
+	struct pull p;
+	pthread_t *threads = NULL;
+	size_t i, n, failed = 0, nthreads;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	p.store = s;
+	p.o = o;
+	p.blob_index = json_object();
+	p.helm_indexes = json_object();
+	p.last_report = mono_ms();
+	n = json_array_size(images) + json_array_size(charts) + (def ? 1 : 0);
+	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
+	json_array_foreach(images, i, e)
+		if (add_item(&p, e, IT_IMAGE, manifest_str(e, "ref"), err) != 0)
+			goto out;
+	json_array_foreach(charts, i, e) {
+		const char *repo = manifest_str(e, "repo"), *ref = manifest_str(e, "ref");
+		char *made = NULL;
+		int st;
+		if (ref == NULL) {
+			made = resolve_chart_ref(repo, manifest_str(e, "name"), manifest_str(e, "version"), err);
+			if (made == NULL)
+				goto out;
+			json_object_set_new(e, "ref", json_string(made));
+			ref = made;
+		}
+		if (repo != NULL && strncmp(repo, "oci://", 6) != 0 && strncmp(repo, "http", 4) == 0)
+			st = add_item(&p, e, IT_CHART_HTTP, ref, err);
+		else
+			st = add_item(&p, e, IT_CHART_OCI, ref, err);
+		free(made);
+		if (st != 0)
+			goto out;
+	}
+	if (def != NULL && manifest_str(def, "path") != NULL) {
+		char digest[72];
+		uint64_t size;
+		char *ref;
+		const char *name = manifest_str(manifest, "name");
+		if (sha256_digest_file(manifest_str(def, "path"), digest, &size, err) != 0) {
+			if (err->code == EDGE_EIO)
+				err->code = EDGE_EINPUT;
+			goto out;
+		}
+		ref = pull_definition_ref(name ? name : "cluster-definition", digest);
+		add_item(&p, def, IT_DEFINITION, ref, err);
+		free(ref);
+	}
+	for (i = 0; i < p.nitems; i++)
+		enqueue(&p, 0, i, p.items[i].reg);
+	if (!o->offline && (p.share = http_share_new()) == NULL) {
+		edge_errf(err, EDGE_EIO, "out of memory");
+		goto out;
+	}
+	nthreads = (size_t)(o->jobs > 0 ? o->jobs : 8);
+	threads = xcalloc(nthreads, sizeof(*threads));
+	for (i = 0; i < nthreads; i++)
+		if (pthread_create(&threads[i], NULL, worker, &p) != 0) {
+			edge_errf(err, EDGE_EIO, "cannot start worker threads");
+			nthreads = i;
+			pthread_mutex_lock(&p.mu);
+			p.aborted = 1;
+			pthread_cond_broadcast(&p.cv);
+			pthread_mutex_unlock(&p.mu);
+			break;
+		}
+	for (i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	progress(&p, 1);
+	if (nthreads == 0)
+		goto out;
+	for (i = 0; i < p.nitems; i++) {
+		struct item *it = &p.items[i];
+		if (p.aborted && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
+			it->error = xstrdup("not pulled: stopped after an earlier error");
+			it->error_code = EDGE_EREMOTE;
+		}
+		set_result(&p, it);
+		if (it->error != NULL) {
+			failed++;
+			continue;
+		}
+		index_entry(&p, it);
+	}
+	/* index.json is written once, also after failures: what is complete stays usable */
+	if (store_index_write(s, err) != 0)
+		goto out;
+	log_verbose("%zu entries, %zu blobs (%zu downloaded)", p.nitems, p.nblobs, p.blobs_fetched);
+	if (failed > 0) {
+		if (o->keep_going && p.nitems > 1)
+			edge_errf(err, EDGE_EREMOTE, "%zu of %zu entries failed (see their \"error\" fields); first: %s",
+				  failed, p.nitems, p.have_first ? p.first.msg : "");
+		else
+			*err = p.first;
+		if (!p.have_first)
+			edge_errf(err, EDGE_EREMOTE, "%zu entries failed", failed);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < p.nitems; i++) {
+		free(p.items[i].ref);
+		free(p.items[i].error);
+		free(p.items[i].blobs);
+		json_decref(p.items[i].platforms);
+		ref_free(&p.items[i].r);
+	}
+	for (i = 0; i < p.nblobs; i++) {
+		free(p.blobs[i].repo);
+		free(p.blobs[i].error);
+	}
+	for (i = 0; i < p.nregs; i++)
+		registry_free(p.regs[i]);
+	free(p.regs);
+	free(p.items);
+	free(p.blobs);
+	free(p.queue);
+	free(threads);
+	json_decref(p.blob_index);
+	json_decref(p.helm_indexes);
+	http_share_free(p.share);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	return rc;
+}

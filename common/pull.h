@@ -1,0 +1,40 @@
+/*
+ * edge-pull's engine: every image, chart and the cluster definition of a
+ * manifest into a store, concurrently (a pool of --jobs workers, at most
+ * per_host transfers per registry host, one download per digest), with
+ * platform selection, verified blobs, and keep-going error collection.
+ */
+#ifndef EDGE_PULL_H
+#define EDGE_PULL_H
+
+#include <jansson.h>
+#include "creds.h"
+#include "err.h"
+#include "http.h"
+#include "platform.h"
+#include "store.h"
+
+struct pull_opts {
+	struct platform *platforms; /* wanted platforms (at least one unless all_platforms) */
+	size_t nplatforms;
+	int all_platforms;
+	int jobs;          /* workers, default 8 */
+	int per_host;      /* concurrent transfers per registry host, default 6 */
+	int keep_going;
+	int offline;       /* use the store alone */
+	int plain_http;
+	struct http_opts http;
+	struct cred_store *creds;
+	int progress_tty;  /* redraw a progress line on a terminal */
+};
+
+/* Pulls everything the manifest names into s and fills, per entry, digest,
+ * mediaType, size, platforms (and sourceDigest, error). Returns 0 when all
+ * succeeded. Otherwise -1 with err: the first failure's code and message, or
+ * with keep_going, EDGE_EREMOTE "N of M entries failed" after trying all. */
+int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struct edge_err *err);
+
+/* The store name of the cluster definition artifact. malloc'd. */
+char *pull_definition_ref(const char *name, const char *digest);
+
+#endif

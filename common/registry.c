@@ -1,0 +1,654 @@
+#include "registry.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "sha256.h"
+
+#define MANIFEST_ACCEPT                                                                      \
+	"Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST \
+	", " MT_DOCKER_SCHEMA1_SIGNED ";q=0.1, " MT_DOCKER_SCHEMA1 ";q=0.1"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct registry *registry_new(const char *domain, const struct registry_opts *o)
+{
+	struct registry *r = xcalloc(1, sizeof(*r));
+	const char *host = strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain;
+
+	r->domain = xstrdup(domain);
+	r->opts = *o;
+	r->base = xasprintf("%s://%s", o->plain_http ? "http" : "https", host);
+	pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+void registry_free(struct registry *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->ntokens; i++) {
+		free(r->tokens[i].scope);
+		if (r->tokens[i].value) {
+			explicit_bzero(r->tokens[i].value, strlen(r->tokens[i].value));
+			free(r->tokens[i].value);
+		}
+	}
+	free(r->tokens);
+	if (r->basic) {
+		explicit_bzero(r->basic, strlen(r->basic));
+		free(r->basic);
+	}
+	free(r->realm);
+	free(r->service);
+	free(r->domain);
+	free(r->base);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+char *registry_url(const struct registry *r, const char *repo, const char *suffix)
+{
+	return xasprintf("%s/v2/%s/%s", r->base, repo, suffix);
+}
+
+/* "CODE: message" of a registry error body, or the HTTP status. */
+static void error_text(const struct http_resp *resp, char *buf, size_t len)
+{
+	json_t *j = NULL, *e;
+
+	snprintf(buf, len, "HTTP %ld", resp->status);
+	if (resp->body != NULL && resp->body_len > 0)
+		j = json_loadb(resp->body, resp->body_len, 0, NULL);
+	e = json_array_get(json_object_get(j, "errors"), 0);
+	if (json_is_object(e)) {
+		const char *code = json_string_value(json_object_get(e, "code"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		snprintf(buf, len, "HTTP %ld %s%s%s", resp->status, code ? code : "", msg ? ": " : "",
+			 msg ? msg : "");
+	}
+	json_decref(j);
+}
+
+/* Parses `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`. */
+static int parse_challenge(const char *h, int *bearer, char **realm, char **service)
+{
+	const char *p = h;
+
+	*realm = *service = NULL;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncasecmp(p, "Bearer", 6) == 0 && (p[6] == ' ' || p[6] == '\0'))
+		*bearer = 1;
+	else if (strncasecmp(p, "Basic", 5) == 0 && (p[5] == ' ' || p[5] == '\0'))
+		*bearer = 0;
+	else
+		return -1;
+	p += *bearer ? 6 : 5;
+	while (*p) {
+		char key[32], *val;
+		size_t kl = 0, vl = 0, cap;
+		while (*p == ' ' || *p == ',')
+			p++;
+		while (*p && *p != '=' && kl < sizeof(key) - 1)
+			key[kl++] = (char)tolower((unsigned char)*p++);
+		key[kl] = '\0';
+		if (*p != '=')
+			break;
+		p++;
+		cap = strlen(p) + 1;
+		val = xmalloc(cap);
+		if (*p == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && p[1])
+					p++;
+				val[vl++] = *p++;
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			while (*p && *p != ',')
+				val[vl++] = *p++;
+		}
+		val[vl] = '\0';
+		if (strcmp(key, "realm") == 0 && *realm == NULL)
+			*realm = val;
+		else if (strcmp(key, "service") == 0 && *service == NULL)
+			*service = val;
+		else
+			free(val);
+	}
+	return 0;
+}
+
+static char *url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':' || c == '/') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Looks up credentials once per registry (under r->mu). */
+static int ensure_basic(struct registry *r, struct edge_err *err)
+{
+	struct cred c = {NULL, NULL};
+	int st;
+
+	if (r->creds_looked_up || r->opts.creds == NULL)
+		return 0;
+	r->creds_looked_up = 1;
+	st = cred_store_lookup(r->opts.creds, CRED_IMAGE, r->domain, &c, err);
+	if (st < 0)
+		return -1;
+	if (st == 0) {
+		char *tok = cred_basic_token(&c);
+		r->basic = xasprintf("Basic %s", tok);
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+		log_verbose("%s: using credentials for user %s", r->domain, c.username);
+	}
+	cred_free(&c);
+	return 0;
+}
+
+/* A token for scope from the cache or the token server; malloc'd header
+ * value "Bearer …" in *out. Called without r->mu held. */
+static int bearer_for(struct registry *r, struct http_client *http, const char *scope, char **out,
+		      struct edge_err *err)
+{
+	struct http_resp resp = {0};
+	struct http_req req = {0};
+	const char *headers[3] = {"Accept: application/json", NULL, NULL};
+	char *realm = NULL, *url = NULL, *esc_service = NULL, *esc_scope = NULL, *basic = NULL;
+	json_t *j = NULL;
+	const char *tok;
+	long long t = now_ms(), ttl = 60;
+	size_t i;
+	int rc = -1;
+
+	*out = NULL;
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->ntokens; i++) {
+		if (strcmp(r->tokens[i].scope, scope) == 0 && r->tokens[i].expires > t) {
+			*out = xasprintf("Bearer %s", r->tokens[i].value);
+			pthread_mutex_unlock(&r->mu);
+			return 0;
+		}
+	}
+	realm = r->realm ? xstrdup(r->realm) : NULL;
+	esc_service = url_escape(r->service ? r->service : "");
+	basic = r->basic ? xasprintf("Authorization: %s", r->basic) : NULL;
+	pthread_mutex_unlock(&r->mu);
+	if (realm == NULL) {
+		edge_errf(err, EDGE_EREMOTE, "%s: token auth without a realm", r->domain);
+		goto out;
+	}
+	esc_scope = url_escape(scope);
+	url = xasprintf("%s%cservice=%s&scope=%s", realm, strchr(realm, '?') ? '&' : '?', esc_service, esc_scope);
+	headers[1] = basic;
+	req.method = "GET";
+	req.url = url;
+	req.headers = headers;
+	req.follow_redirects = 1;
+	if (http_do(http, &req, &resp, err) != 0)
+		goto out;
+	if (resp.status == 401 || resp.status == 403) {
+		edge_errf(err, EDGE_EAUTH, "%s: the token server %s refused %s (HTTP %ld)", r->domain, realm,
+			  basic ? "the credentials" : "anonymous access", resp.status);
+		goto out;
+	}
+	if (resp.status != 200) {
+		edge_errf(err, EDGE_EREMOTE, "%s: token server %s: HTTP %ld", r->domain, realm, resp.status);
+		goto out;
+	}
+	j = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
+	tok = json_string_value(json_object_get(j, "token"));
+	if (tok == NULL || tok[0] == '\0')
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (tok == NULL || tok[0] == '\0') {
+		edge_errf(err, EDGE_EREMOTE, "%s: token server %s sent no token", r->domain, realm);
+		goto out;
+	}
+	if (json_is_integer(json_object_get(j, "expires_in")) && json_integer_value(json_object_get(j, "expires_in")) > 0)
+		ttl = json_integer_value(json_object_get(j, "expires_in"));
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->ntokens; i++)
+		if (strcmp(r->tokens[i].scope, scope) == 0)
+			break;
+	if (i == r->ntokens) {
+		r->tokens = xrealloc(r->tokens, (r->ntokens + 1) * sizeof(*r->tokens));
+		r->tokens[i].scope = xstrdup(scope);
+		r->tokens[i].value = NULL;
+		r->ntokens++;
+	}
+	free(r->tokens[i].value);
+	r->tokens[i].value = xstrdup(tok);
+	/* renew a little early; a very short lifetime still serves this request */
+	r->tokens[i].expires = t + (ttl > 20 ? ttl - 10 : ttl) * 1000;
+	pthread_mutex_unlock(&r->mu);
+	*out = xasprintf("Bearer %s", tok);
+	rc = 0;
+out:
+	json_decref(j);
+	http_resp_free(&resp);
+	if (basic) {
+		explicit_bzero(basic, strlen(basic));
+		free(basic);
+	}
+	free(realm);
+	free(url);
+	free(esc_service);
+	free(esc_scope);
+	return rc;
+}
+
+static void drop_token(struct registry *r, const char *scope)
+{
+	size_t i;
+
+	pthread_mutex_lock(&r->mu);
+	for (i = 0; i < r->ntokens; i++)
+		if (strcmp(r->tokens[i].scope, scope) == 0)
+			r->tokens[i].expires = 0;
+	pthread_mutex_unlock(&r->mu);
+}
+
+int registry_do(struct registry *r, struct http_client *http, const char *repo, const char *actions,
+		struct http_req *req, struct http_resp *resp, struct edge_err *err)
+{
+	const char *const *orig = req->headers;
+	const char **headers;
+	size_t n = 0, i;
+	char *scope = xasprintf("repository:%s:%s", repo, actions);
+	int attempt, rc = -1;
+
+	while (orig && orig[n])
+		n++;
+	headers = xcalloc(n + 2, sizeof(*headers));
+	for (i = 0; i < n; i++)
+		headers[i] = orig[i];
+	pthread_mutex_lock(&r->mu);
+	rc = ensure_basic(r, err);
+	pthread_mutex_unlock(&r->mu);
+	if (rc != 0)
+		goto out;
+	rc = -1;
+	for (attempt = 0; attempt < 2; attempt++) {
+		char *auth = NULL, *authline = NULL;
+		int known, bearer;
+		pthread_mutex_lock(&r->mu);
+		known = r->scheme_known;
+		bearer = r->bearer;
+		if (known && !bearer && r->basic)
+			auth = xstrdup(r->basic);
+		pthread_mutex_unlock(&r->mu);
+		if (known && bearer && bearer_for(r, http, scope, &auth, err) != 0)
+			goto out;
+		if (auth) {
+			authline = xasprintf("Authorization: %s", auth);
+			explicit_bzero(auth, strlen(auth));
+			free(auth);
+		}
+		headers[n] = authline;
+		req->headers = headers;
+		if (attempt > 0 && req->body_rewind != NULL && req->body_rewind(req->body_ctx) != 0) {
+			edge_errf(err, EDGE_EIO, "%s: cannot rewind the request body", req->url);
+			free(authline);
+			goto out;
+		}
+		http_resp_free(resp);
+		rc = http_do(http, req, resp, err);
+		headers[n] = NULL;
+		if (authline) {
+			explicit_bzero(authline, strlen(authline));
+			free(authline);
+		}
+		if (rc != 0)
+			goto out;
+		rc = -1;
+		if (resp->status == 401 && attempt == 0) {
+			const char *h = http_resp_header(resp, "WWW-Authenticate");
+			char *realm = NULL, *service = NULL;
+			int isbearer = 0;
+			if (h == NULL || parse_challenge(h, &isbearer, &realm, &service) != 0) {
+				edge_errf(err, EDGE_EAUTH, "%s %s: HTTP 401 without a usable WWW-Authenticate challenge",
+					  req->method ? req->method : "GET", req->url);
+				goto out;
+			}
+			pthread_mutex_lock(&r->mu);
+			r->scheme_known = 1;
+			r->bearer = isbearer;
+			if (isbearer) {
+				free(r->realm);
+				free(r->service);
+				r->realm = realm;
+				r->service = service;
+				realm = service = NULL;
+			}
+			if (!isbearer && r->basic == NULL) {
+				pthread_mutex_unlock(&r->mu);
+				free(realm);
+				free(service);
+				edge_errf(err, EDGE_EAUTH,
+					  "%s: the registry asks for a user name and password; none given "
+					  "(use --username, --cred-file or a docker config.json)", r->domain);
+				goto out;
+			}
+			pthread_mutex_unlock(&r->mu);
+			free(realm);
+			free(service);
+			if (isbearer)
+				drop_token(r, scope);
+			continue;
+		}
+		break;
+	}
+	if (resp->status == 401 || resp->status == 403) {
+		char why[512];
+		error_text(resp, why, sizeof(why));
+		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)", r->domain, repo, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	req->headers = orig;
+	free(headers);
+	free(scope);
+	return rc;
+}
+
+void reg_manifest_free(struct reg_manifest *m)
+{
+	free(m->data);
+	memset(m, 0, sizeof(*m));
+}
+
+const char *manifest_media_type(json_t *doc)
+{
+	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+
+	if (json_integer_value(json_object_get(doc, "schemaVersion")) == 1)
+		return MT_DOCKER_SCHEMA1;
+	if (mt != NULL)
+		return mt;
+	/* OCI allows mediaType to be absent: tell by the shape */
+	if (json_is_array(json_object_get(doc, "manifests")))
+		return MT_OCI_INDEX;
+	if (json_is_object(json_object_get(doc, "config")))
+		return MT_OCI_MANIFEST;
+	return "";
+}
+
+int media_type_is_index(const char *mt)
+{
+	return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+}
+
+int media_type_is_manifest(const char *mt)
+{
+	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
+}
+
+static int is_schema1(const char *mt)
+{
+	return strncmp(mt, "application/vnd.docker.distribution.manifest.v1", 47) == 0;
+}
+
+static void strip_params(const char *in, char *out, size_t len)
+{
+	size_t n = strcspn(in, ";");
+
+	while (n > 0 && isspace((unsigned char)in[n - 1]))
+		n--;
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, in, n);
+	out[n] = '\0';
+}
+
+int registry_head_manifest(struct registry *r, struct http_client *http, const char *repo,
+			   const char *reference, char digest[72], char media_type[128], int64_t *size,
+			   struct edge_err *err)
+{
+	const char *headers[] = {MANIFEST_ACCEPT, NULL};
+	char *suffix = xasprintf("manifests/%s", reference), *url = registry_url(r, repo, suffix);
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	const char *h;
+	int rc = -1;
+
+	req.method = "HEAD";
+	req.url = url;
+	req.headers = headers;
+	req.follow_redirects = 1;
+	if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0)
+		goto out;
+	if (resp.status == 404) {
+		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: not found", r->domain, repo, reference);
+		rc = 1;
+		goto out;
+	}
+	if (resp.status != 200) {
+		edge_errf(err, EDGE_EREMOTE, "HEAD %s: HTTP %ld", url, resp.status);
+		goto out;
+	}
+	h = http_resp_header(&resp, "Docker-Content-Digest");
+	if (h == NULL || !sha256_digest_valid(h)) {
+		digest[0] = '\0';
+	} else {
+		snprintf(digest, 72, "%s", h);
+	}
+	h = http_resp_header(&resp, "Content-Type");
+	strip_params(h ? h : "", media_type, 128);
+	h = http_resp_header(&resp, "Content-Length");
+	if (size)
+		*size = h ? strtoll(h, NULL, 10) : -1;
+	rc = 0;
+out:
+	http_resp_free(&resp);
+	free(suffix);
+	free(url);
+	return rc;
+}
+
+int registry_get_manifest(struct registry *r, struct http_client *http, const char *repo,
+			  const char *reference, struct reg_manifest *m, struct edge_err *err)
+{
+	const char *headers[] = {MANIFEST_ACCEPT, NULL};
+	char *suffix = xasprintf("manifests/%s", reference), *url = registry_url(r, repo, suffix);
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	const char *h;
+	json_t *doc = NULL;
+	json_error_t je;
+	int rc = -1;
+
+	memset(m, 0, sizeof(*m));
+	req.method = "GET";
+	req.url = url;
+	req.headers = headers;
+	req.follow_redirects = 1;
+	req.max_body = STORE_MAX_MANIFEST;
+	if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0)
+		goto out;
+	if (resp.status == 404) {
+		edge_errf(err, EDGE_EREMOTE, "%s/%s%s%s: manifest not found", r->domain, repo,
+			  strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
+		rc = 1;
+		goto out;
+	}
+	if (resp.status != 200) {
+		char why[512];
+		error_text(&resp, why, sizeof(why));
+		edge_errf(err, EDGE_EREMOTE, "GET %s: %s", url, why);
+		goto out;
+	}
+	sha256_digest_buf(resp.body, resp.body_len, m->digest);
+	if (strncmp(reference, "sha256:", 7) == 0 && strcmp(reference, m->digest) != 0) {
+		edge_errf(err, EDGE_EVERIFY, "%s/%s@%s: the registry sent content with digest %s", r->domain, repo,
+			  reference, m->digest);
+		goto out;
+	}
+	h = http_resp_header(&resp, "Docker-Content-Digest");
+	if (h != NULL && strncmp(h, "sha256:", 7) == 0 && strcmp(h, m->digest) != 0) {
+		edge_errf(err, EDGE_EVERIFY, "%s/%s:%s: Docker-Content-Digest %s does not match the content's %s",
+			  r->domain, repo, reference, h, m->digest);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, 0, &je);
+	if (!json_is_object(doc)) {
+		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: the manifest is not JSON: %s", r->domain, repo, reference,
+			  doc ? "not an object" : je.text);
+		goto out;
+	}
+	h = http_resp_header(&resp, "Content-Type");
+	strip_params(h ? h : "", m->media_type, sizeof(m->media_type));
+	{
+		const char *body_mt = manifest_media_type(doc);
+		if (is_schema1(body_mt) || is_schema1(m->media_type)) {
+			edge_errf(err, EDGE_EREMOTE,
+				  "%s/%s:%s: Docker schema 1 manifests are not supported (push the image again with a current client)",
+				  r->domain, repo, reference);
+			goto out;
+		}
+		if (body_mt[0] != '\0')
+			snprintf(m->media_type, sizeof(m->media_type), "%s", body_mt);
+	}
+	if (!media_type_is_index(m->media_type) && !media_type_is_manifest(m->media_type)) {
+		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: unsupported manifest type \"%s\"", r->domain, repo, reference,
+			  m->media_type);
+		goto out;
+	}
+	m->data = resp.body;
+	m->len = resp.body_len;
+	resp.body = NULL;
+	rc = 0;
+out:
+	json_decref(doc);
+	http_resp_free(&resp);
+	free(suffix);
+	free(url);
+	return rc;
+}
+
+struct blob_sink {
+	struct blob_writer *w;
+	struct http_client *http;
+	struct edge_err err;
+};
+
+static size_t blob_sink_write(const void *data, size_t len, void *ctx)
+{
+	struct blob_sink *b = ctx;
+
+	if (blob_writer_write(b->w, data, len, &b->err) != 0) {
+		http_sink_error(b->http, &b->err);
+		return 0;
+	}
+	return len;
+}
+
+static int blob_sink_reset(void *ctx, long long *offset, int from_zero)
+{
+	struct blob_sink *b = ctx;
+
+	if (from_zero) {
+		if (blob_writer_restart(b->w, &b->err) != 0) {
+			http_sink_error(b->http, &b->err);
+			return -1;
+		}
+	}
+	*offset = b->w->offset;
+	return 0;
+}
+
+int registry_get_blob(struct registry *r, struct http_client *http, const char *repo,
+		      const char *digest, int64_t size, int resume, struct store *s,
+		      struct edge_err *err)
+{
+	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(r, repo, suffix);
+	int round, rc = -1;
+
+	if (store_has_blob(s, digest, size)) {
+		rc = 0;
+		goto out;
+	}
+	/* a digest mismatch discards the data and starts once more from zero */
+	for (round = 0; round < 2; round++) {
+		struct blob_writer w;
+		struct blob_sink bs;
+		struct http_req req = {0};
+		struct http_resp resp = {0};
+
+		if (blob_writer_open(&w, s, digest, size, resume && round == 0, err) != 0)
+			goto out;
+		if (w.offset > 0)
+			log_verbose("%s/%s: resuming blob %.19s at byte %lld", r->domain, repo, digest,
+				    (long long)w.offset);
+		memset(&bs, 0, sizeof(bs));
+		bs.w = &w;
+		bs.http = http;
+		req.method = "GET";
+		req.url = url;
+		req.follow_redirects = 1;
+		req.sink = blob_sink_write;
+		req.sink_ctx = &bs;
+		req.sink_reset = blob_sink_reset;
+		req.resume_from = w.offset;
+		if (size >= 0 && w.offset == size)
+			req.resume_from = 0, blob_writer_restart(&w, err);
+		if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0) {
+			/* keep what arrived: a later run resumes from it */
+			blob_writer_abort(&w, resume && err->code != EDGE_EVERIFY);
+			http_resp_free(&resp);
+			goto out;
+		}
+		if (resp.status != 200 && resp.status != 206) {
+			char why[512];
+			error_text(&resp, why, sizeof(why));
+			edge_errf(err, EDGE_EREMOTE, "GET %s: %s", url, why);
+			blob_writer_abort(&w, 0);
+			http_resp_free(&resp);
+			goto out;
+		}
+		http_resp_free(&resp);
+		if (blob_writer_commit(&w, err) == 0) {
+			rc = 0;
+			goto out;
+		}
+		if (err->code != EDGE_EVERIFY)
+			goto out;
+		if (round == 0)
+			log_warn("%s/%s: blob %s: %s; downloading it again", r->domain, repo, digest, err->msg);
+	}
+out:
+	free(suffix);
+	free(url);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * OCI distribution client (SPEC §9, REFERENCE.md): manifests and blobs,
+ * anonymous, basic and token auth with a per-scope token cache, Docker Hub
+ * naming. One struct registry per host, shared by threads; each thread
+ * brings its own http_client.
+ */
+#ifndef EDGE_REGISTRY_H
+#define EDGE_REGISTRY_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "creds.h"
+#include "err.h"
+#include "http.h"
+#include "store.h"
+
+struct registry_opts {
+	int plain_http;           /* http:// instead of https:// */
+	struct cred_store *creds; /* may be NULL */
+};
+
+struct token {
+	char *scope;
+	char *value;
+	long long expires; /* monotonic ms */
+};
+
+struct registry {
+	char *domain;     /* as in refs: "docker.io", "127.0.0.1:5000" */
+	char *base;       /* "https://registry-1.docker.io" */
+	struct registry_opts opts;
+	pthread_mutex_t mu;
+	int scheme_known; /* the auth scheme was learned from a 401 */
+	int bearer;       /* 1 Bearer, 0 Basic */
+	char *realm, *service;
+	char *basic;      /* "Basic …" header value when credentials are known */
+	int creds_looked_up;
+	struct token *tokens;
+	size_t ntokens;
+	int host_slots;   /* concurrent transfers in flight (for the per-host cap) */
+};
+
+struct registry *registry_new(const char *domain, const struct registry_opts *o);
+void registry_free(struct registry *r);
+
+/* Performs req against the registry for repository repo with the given
+ * actions ("pull", "pull,push"): adds the Authorization the registry asks
+ * for (fetching and caching a token, or Basic), and on a 401 learns the
+ * challenge and tries once more. A 401/403 that remains is EDGE_EAUTH.
+ * req->url must be absolute (see registry_url). */
+int registry_do(struct registry *r, struct http_client *http, const char *repo, const char *actions,
+		struct http_req *req, struct http_resp *resp, struct edge_err *err);
+
+/* "BASE/v2/REPO/SUFFIX" (malloc'd). */
+char *registry_url(const struct registry *r, const char *repo, const char *suffix);
+
+/* A manifest as fetched: its bytes, media type and sha256 digest. */
+struct reg_manifest {
+	char *data;
+	size_t len;
+	char media_type[128];
+	char digest[72];
+};
+void reg_manifest_free(struct reg_manifest *m);
+
+/* HEAD of a manifest: its digest (from Docker-Content-Digest) and media
+ * type, without the body. Returns 0, 1 when not found, -1 on error. */
+int registry_head_manifest(struct registry *r, struct http_client *http, const char *repo,
+			   const char *reference, char digest[72], char media_type[128], int64_t *size,
+			   struct edge_err *err);
+/* GET a manifest by tag or digest. Checks the digest (against reference
+ * when it is one, and against Docker-Content-Digest), refuses schema 1.
+ * Returns 0, 1 when not found (err set), -1 on error. */
+int registry_get_manifest(struct registry *r, struct http_client *http, const char *repo,
+			  const char *reference, struct reg_manifest *m, struct edge_err *err);
+/* GET a blob into the store (Range on retries, checked size and digest,
+ * verified rename). resume: continue the digest's partial file of an
+ * earlier attempt (the caller ensures one downloader per digest). */
+int registry_get_blob(struct registry *r, struct http_client *http, const char *repo,
+		      const char *digest, int64_t size, int resume, struct store *s,
+		      struct edge_err *err);
+
+/* The media type of manifest bytes (mediaType field; schemaVersion 1 →
+ * schema 1). Returns "" when unknown. */
+const char *manifest_media_type(json_t *doc);
+int media_type_is_index(const char *mt);
+int media_type_is_manifest(const char *mt);
+
+#endif
