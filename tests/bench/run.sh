@@ -1,0 +1,112 @@
+#!/bin/sh
+# make bench: edge against skopeo (and later tar+zstd, minisign) in one run.
+# Builds a benchmark image set (cached under build/bench/), serves it from a
+# local registry on 127.0.0.1, and prints wall time and peak RSS per tool.
+# Knobs: BENCH_IMAGES (12), BENCH_BASE_MB (60,30,10), BENCH_OWN_MB (20),
+# BENCH_HUGE_MB (1024; 0 skips the single-big-layer run).
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin="$top/bin"
+work="$top/build/bench"
+images=${BENCH_IMAGES:-12}
+base_mb=${BENCH_BASE_MB:-60,30,10}
+own_mb=${BENCH_OWN_MB:-20}
+huge_mb=${BENCH_HUGE_MB:-1024}
+key="$images-$base_mb-$own_mb-$huge_mb"
+mkdir -p "$work"
+results="$work/results.txt"
+: > "$results"
+
+say() { printf '%s\n' "$*" | tee -a "$results"; }
+
+# measure LABEL CMD...: runs CMD, records "LABEL wall_s peak_rss_kib"
+measure() {
+	label=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$work/time.out" "$@" > "$work/cmd.out" 2> "$work/cmd.err" || {
+		echo "bench: $label failed:" >&2
+		tail -5 "$work/cmd.err" >&2
+		exit 1
+	}
+	set -- $(tail -1 "$work/time.out")
+	printf '%-34s %8.2f s %8d KiB\n' "$label" "$1" "$2" | tee -a "$results"
+	LAST_WALL=$1
+	LAST_RSS=$2
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# --- the image set and a registry serving it ---------------------------------
+if [ ! -f "$work/images.$key.done" ]; then
+	echo "bench: making the image set ($images images, base $base_mb MiB, own $own_mb MiB, huge $huge_mb MiB)" >&2
+	rm -rf "$work/images" "$work/registry" "$work"/images.*.done
+	python3 "$top/tests/bench/make-bench-images.py" "$work/images" --images "$images" \
+		--base-mb "$base_mb" --own-mb "$own_mb" --huge-mb "$huge_mb"
+	touch "$work/images.$key.done"
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/registry.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port}
+YML
+docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
+regpid=$!
+trap 'kill $regpid 2>/dev/null || true' EXIT INT TERM
+i=0
+until curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "bench: registry did not start" >&2; exit 1; }
+	sleep 0.1
+done
+reg="127.0.0.1:$port"
+tags=$(jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$work/images/index.json")
+if [ ! -f "$work/registry.$key.done" ]; then
+	echo "bench: pushing the image set" >&2
+	for t in $tags; do
+		skopeo copy -q --dest-tls-verify=false "oci:$work/images:$t" "docker://$reg/bench/$t:1"
+	done
+	touch "$work/registry.$key.done"
+fi
+set_tags=$(echo "$tags" | grep -v '^huge$' || true)
+: > "$work/images.txt"
+for t in $set_tags; do echo "$reg/bench/$t:1" >> "$work/images.txt"; done
+"$bin/edge-resolve" --images "$work/images.txt" < /dev/null > "$work/pull.json"
+unique_mb=$(du -sm "$work/images/blobs" | cut -f1)
+
+say "edge benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores"
+say "image set: $(echo "$set_tags" | wc -w) images with shared base layers, blobs on disk $unique_mb MiB (with huge)"
+say ""
+
+# --- edge-pull against skopeo copy ------------------------------------------
+rm -rf "$work/store" "$work/skopeo"
+measure "edge-pull (cold store)" "$bin/edge-pull" -q --plain-http --store "$work/store" "$work/pull.json"
+pull_wall=$LAST_WALL
+pull_rss=$LAST_RSS
+measure "skopeo copy, image by image" sh -c '
+	for t in $1; do
+		skopeo copy -q --src-tls-verify=false "docker://$2/bench/$t:1" "oci:$3:$t" || exit 1
+	done' sh "$set_tags" "$reg" "$work/skopeo"
+skopeo_wall=$LAST_WALL
+say "  edge-pull / skopeo wall time: $(ratio "$pull_wall" "$skopeo_wall") (target <= 0.50); edge-pull peak RSS $((pull_rss / 1024)) MiB (target <= 64)"
+measure "edge-pull (rerun, complete store)" "$bin/edge-pull" -q --plain-http --store "$work/store" "$work/pull.json"
+
+if echo "$tags" | grep -qx huge; then
+	echo "$reg/bench/huge:1" > "$work/huge.txt"
+	"$bin/edge-resolve" --images "$work/huge.txt" < /dev/null > "$work/huge.json"
+	rm -rf "$work/store-huge"
+	measure "edge-pull, one ${huge_mb} MiB layer" "$bin/edge-pull" -q --plain-http --store "$work/store-huge" "$work/huge.json"
+	say "  peak RSS with a ${huge_mb} MiB layer: $((LAST_RSS / 1024)) MiB (target <= 64)"
+	rm -rf "$work/skopeo-huge"
+	measure "skopeo copy, one ${huge_mb} MiB layer" skopeo copy -q --src-tls-verify=false "docker://$reg/bench/huge:1" "oci:$work/skopeo-huge:huge"
+	rm -rf "$work/store-huge" "$work/skopeo-huge"
+fi
+
+for extra in "$top"/tests/bench/[0-9]*.sh; do
+	[ -f "$extra" ] || continue
+	# later stages (pack, verify, sign, push) reuse $work/store and $reg
+	. "$extra"
+done
+say ""
+say "results in $results"
