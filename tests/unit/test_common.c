@@ -1,0 +1,192 @@
+/* Unit tests for the small common/ modules: YAML to JSON, manifest checks,
+ * platforms, atomic files, SHA-256, list splitting. TAP output. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fsutil.h"
+#include "manifest.h"
+#include "platform.h"
+#include "sha256.h"
+#include "yamljson.h"
+
+static int n_run, n_fail;
+
+static void ok(int cond, const char *desc, const char *got, const char *want)
+{
+	n_run++;
+	if (cond) {
+		printf("ok %d - %s\n", n_run, desc);
+	} else {
+		n_fail++;
+		printf("not ok %d - %s\n", n_run, desc);
+		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
+	}
+}
+
+static void yaml_case(const char *desc, const char *yaml, int flags, const char *want_json)
+{
+	struct edge_err err = {0};
+	json_t *j = yaml_to_json(yaml, strlen(yaml), flags, &err);
+	char *got = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	ok(got != NULL && strcmp(got, want_json) == 0, desc, got ? got : err.msg, want_json);
+	free(got);
+	json_decref(j);
+}
+
+static void yaml_error(const char *desc, const char *yaml, const char *want_prefix)
+{
+	struct edge_err err = {0};
+	json_t *j = yaml_to_json(yaml, strlen(yaml), 0, &err);
+
+	ok(j == NULL && err.code == EDGE_EINPUT && strncmp(err.msg, want_prefix, strlen(want_prefix)) == 0, desc,
+	   j ? "(parsed)" : err.msg, want_prefix);
+	json_decref(j);
+}
+
+static void manifest_case(const char *desc, const char *text, const char *want_err)
+{
+	struct edge_err err = {0};
+	json_t *m = manifest_parse(text, strlen(text), "t.json", &err);
+
+	if (want_err == NULL)
+		ok(m != NULL, desc, err.msg, "(valid)");
+	else
+		ok(m == NULL && err.code == EDGE_EINPUT && strcmp(err.msg, want_err) == 0, desc, m ? "(valid)" : err.msg,
+		   want_err);
+	json_decref(m);
+}
+
+static void platform_case(const char *in, const char *want)
+{
+	struct platform p;
+	struct edge_err err = {0};
+	char buf[128], desc[160];
+	int rc = platform_parse(in, &p, &err);
+
+	if (rc == 0)
+		platform_format(&p, buf, sizeof(buf));
+	snprintf(desc, sizeof(desc), "platform \"%s\"", in);
+	if (want == NULL)
+		ok(rc != 0, desc, buf, "(error)");
+	else
+		ok(rc == 0 && strcmp(buf, want) == 0, desc, rc == 0 ? buf : err.msg, want);
+}
+
+int main(void)
+{
+	struct edge_err err = {0};
+	char dir[] = "/tmp/edge-test-common-XXXXXX";
+
+	printf("1..43\n");
+	/* YAML */
+	yaml_case("yaml: typed scalars", "a: 1\nb: true\nc: 1.5\nd: ~\ne: text\nf: '1'\n", 0,
+		  "{\"a\":1,\"b\":true,\"c\":1.5,\"d\":null,\"e\":\"text\",\"f\":\"1\"}");
+	yaml_case("yaml: scalars as strings keep 1.20", "v: 1.20\nn: 007\nb: yes\nz:\n", YAML_SCALARS_AS_STRINGS,
+		  "{\"v\":\"1.20\",\"n\":\"007\",\"b\":\"yes\",\"z\":null}");
+	yaml_case("yaml: nested lists and maps", "pack:\n  content:\n    images:\n      - image: a\n      - image: b\n", 0,
+		  "{\"pack\":{\"content\":{\"images\":[{\"image\":\"a\"},{\"image\":\"b\"}]}}}");
+	yaml_case("yaml: dotted keys stay literal", "options:\n  system.uri: x\n", 0, "{\"options\":{\"system.uri\":\"x\"}}");
+	yaml_case("yaml: anchors and aliases", "a: &x {k: v}\nb: *x\n", 0, "{\"a\":{\"k\":\"v\"},\"b\":{\"k\":\"v\"}}");
+	yaml_case("yaml: merge keys", "base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n", 0,
+		  "{\"base\":{\"x\":1,\"y\":2},\"d\":{\"x\":1,\"y\":3}}");
+	yaml_case("yaml: empty document is null", "", 0, "null");
+	yaml_case("yaml: only the first document", "a: 1\n---\nb: 2\n", 0, "{\"a\":1}");
+	yaml_case("yaml: block scalar", "s: |\n  line1\n  line2\n", 0, "{\"s\":\"line1\\nline2\\n\"}");
+	yaml_case("yaml: explicit !!str tag", "v: !!str 12\n", 0, "{\"v\":\"12\"}");
+	yaml_case("yaml: hex integer", "v: 0x1f\n", 0, "{\"v\":31}");
+	yaml_case("yaml: plain scalar list", "- a\n- 2\n", YAML_SCALARS_AS_STRINGS, "[\"a\",\"2\"]");
+	yaml_error("yaml: unclosed flow sequence", "a: [1, 2\n", "line ");
+	yaml_error("yaml: unknown alias", "a: *nope\n", "line 1");
+	yaml_error("yaml: tab indentation", "a:\n\t- b\n", "line ");
+	{
+		/* many aliases of aliases: bounded, never exponential */
+		char big[4096] = "a: &a [x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n";
+		char line[64];
+		for (int i = 0; i < 20; i++) {
+			snprintf(line, sizeof(line), "c%d: &c%d [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n", i, i);
+			strcat(big, line);
+		}
+		json_t *j = yaml_to_json(big, strlen(big), 0, &err);
+		ok(j != NULL, "yaml: aliases share nodes (no blow-up)", err.msg, "(parsed)");
+		json_decref(j);
+	}
+	/* manifests */
+	manifest_case("manifest: minimal", "{\"apiVersion\":\"edge.manifest/v1\"}", NULL);
+	manifest_case("manifest: not an object", "[1]", "t.json: expected a JSON object");
+	manifest_case("manifest: missing apiVersion", "{}", "t.json: apiVersion: missing (expected \"edge.manifest/v1\")");
+	manifest_case("manifest: bad JSON names line and column", "{\"a\":}",
+		      "t.json:1:6: unexpected token near '}'");
+	manifest_case("manifest: duplicate keys refused", "{\"apiVersion\":\"edge.manifest/v1\",\"name\":\"a\",\"name\":\"b\"}",
+		      "t.json:1:50: duplicate object key near '\"name\"'");
+	manifest_case("manifest: images must be an array", "{\"apiVersion\":\"edge.manifest/v1\",\"images\":{}}",
+		      "t.json: images: expected an array");
+	manifest_case("manifest: image without ref", "{\"apiVersion\":\"edge.manifest/v1\",\"images\":[{}]}",
+		      "t.json: images[0].ref: missing");
+	manifest_case("manifest: bad digest",
+		      "{\"apiVersion\":\"edge.manifest/v1\",\"images\":[{\"ref\":\"a\",\"digest\":\"sha256:AB\"}]}",
+		      "t.json: images[0].digest: expected \"sha256:\" and 64 lower-case hex digits");
+	manifest_case("manifest: negative size",
+		      "{\"apiVersion\":\"edge.manifest/v1\",\"images\":[{\"ref\":\"a\",\"size\":-1}]}",
+		      "t.json: images[0].size: expected a non-negative integer");
+	manifest_case("manifest: chart without version",
+		      "{\"apiVersion\":\"edge.manifest/v1\",\"charts\":[{\"name\":\"x\"}]}", "t.json: charts[0].version: missing");
+	manifest_case("manifest: bad platform", "{\"apiVersion\":\"edge.manifest/v1\",\"platforms\":[\"linux\"]}",
+		      "t.json: platforms[0]: invalid platform \"linux\": expected os/arch[/variant] such as linux/amd64");
+	manifest_case("manifest: name with a slash", "{\"apiVersion\":\"edge.manifest/v1\",\"name\":\"a/b\"}",
+		      "t.json: name: \"a/b\" is not a valid name (no '/', no leading '.', at most 128 characters)");
+	manifest_case("manifest: definition without path", "{\"apiVersion\":\"edge.manifest/v1\",\"definition\":{}}",
+		      "t.json: definition.path: missing");
+	manifest_case("manifest: empty input", "  \n", "t.json: empty input, expected a manifest");
+	/* platforms */
+	platform_case("linux/amd64", "linux/amd64");
+	platform_case("linux/x86_64", "linux/amd64");
+	platform_case("linux/aarch64", "linux/arm64");
+	platform_case("linux/arm64/v8", "linux/arm64");
+	platform_case("linux/arm/v7", "linux/arm/v7");
+	platform_case("linux", NULL);
+	platform_case("linux/amd64/v2/x", NULL);
+	platform_case("Linux/AMD64", NULL);
+	/* atomic files and sha256 */
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	{
+		char *p = path_join(dir, "f.txt"), digest[72];
+		uint64_t size = 0;
+		struct stat st;
+		int rc = atomic_write_file(p, "hello\n", 6, 0600, &err);
+		ok(rc == 0 && stat(p, &st) == 0 && st.st_size == 6 && (st.st_mode & 0777) == 0600,
+		   "atomic_write_file writes with the mode", err.msg, "6 bytes, 0600");
+		rc = sha256_digest_file(p, digest, &size, &err);
+		ok(rc == 0 && size == 6 &&
+			   strcmp(digest, "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03") == 0,
+		   "sha256 of a file", digest, "sha256:5891b5b5…");
+		{
+			struct atomic_file af;
+			char *q = path_join(dir, "g.txt");
+			atomic_open(&af, q, 0644, &err);
+			write_all(af.fd, "x", 1);
+			atomic_abort(&af);
+			ok(access(q, F_OK) != 0, "atomic_abort leaves no file", "exists", "absent");
+			free(q);
+		}
+		unlink(p);
+		free(p);
+		rmdir(dir);
+	}
+	{
+		size_t n;
+		char **v = cli_split_list(" a , b,,c ", &n);
+		ok(n == 4 && strcmp(v[0], "a") == 0 && strcmp(v[1], "b") == 0 && v[2][0] == '\0' && strcmp(v[3], "c") == 0,
+		   "split list trims and keeps empty items", v[0], "a|b||c");
+		cli_free_list(v, n);
+	}
+	ok(sha256_digest_valid("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03") &&
+		   !sha256_digest_valid("sha256:5891") && !sha256_digest_valid("sha512:00"),
+	   "digest validation", "", "");
+	return n_fail ? 1 : 0;
+}
