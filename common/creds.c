@@ -947,6 +947,11 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 			rc = 1;
 			goto out;
 		}
+		if (WEXITSTATUS(status) == 127 && len == 0) {
+			/* where posix_spawnp cannot report a failed exec */
+			edge_errf(err, EDGE_EINPUT, "credential helper %s: not found in PATH", prog);
+			goto out;
+		}
 		reply_excerpt(buf, len, why, sizeof(why));
 		edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: exit status %d%s%s", prog,
 			  server, WEXITSTATUS(status), why[0] ? ": " : "", why);
@@ -1095,7 +1100,8 @@ static int lookup_helm(struct cred_store *s, const char *url, struct cred *out,
 	if (best != NULL) {
 		out->username = xstrdup(best->username);
 		out->password = xstrdup(best->password);
-		log_verbose("%s: credentials for %s from %s", url, best->endpoint, best->source);
+		/* u, not url: no userinfo or query in logs */
+		log_verbose("%s: credentials for %s from %s", u, best->endpoint, best->source);
 		rc = 0;
 	} else if (strncmp(url, "oci://", 6) == 0) {
 		host = norm_host(url, NULL);
