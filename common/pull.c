@@ -299,10 +299,18 @@ static void platform_text(json_t *plat, char *buf, size_t len)
 		 var && var[0] ? var : "");
 }
 
-static void add_platform(struct item *it, const char *text)
+static void add_platform(struct item *it, const char *raw)
 {
+	struct platform pl;
+	struct edge_err e;
+	char text[128];
 	size_t i;
 	json_t *v;
+
+	if (platform_parse(raw, &pl, &e) == 0)
+		platform_format(&pl, text, sizeof(text));
+	else
+		snprintf(text, sizeof(text), "%s", raw);
 
 	json_array_foreach(it->platforms, i, v)
 		if (strcmp(json_string_value(v), text) == 0)

@@ -31,6 +31,7 @@ struct registry *registry_new(const char *domain, const struct registry_opts *o)
 	r->opts = *o;
 	r->base = xasprintf("%s://%s", o->plain_http ? "http" : "https", host);
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->token_mu, NULL);
 	return r;
 }
 
@@ -57,6 +58,7 @@ void registry_free(struct registry *r)
 	free(r->domain);
 	free(r->base);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->token_mu);
 	free(r);
 }
 
@@ -193,11 +195,15 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	int rc = -1;
 
 	*out = NULL;
+	/* one token request at a time per registry: threads that wanted the
+	 * same scope find it cached when their turn comes */
+	pthread_mutex_lock(&r->token_mu);
 	pthread_mutex_lock(&r->mu);
 	for (i = 0; i < r->ntokens; i++) {
 		if (strcmp(r->tokens[i].scope, scope) == 0 && r->tokens[i].expires > t) {
 			*out = xasprintf("Bearer %s", r->tokens[i].value);
 			pthread_mutex_unlock(&r->mu);
+			pthread_mutex_unlock(&r->token_mu);
 			return 0;
 		}
 	}
@@ -265,6 +271,7 @@ out:
 	free(url);
 	free(esc_service);
 	free(esc_scope);
+	pthread_mutex_unlock(&r->token_mu);
 	return rc;
 }
 
@@ -645,7 +652,7 @@ int registry_get_blob(struct registry *r, struct http_client *http, const char *
 		if (err->code != EDGE_EVERIFY)
 			goto out;
 		if (round == 0)
-			log_warn("%s/%s: blob %s: %s; downloading it again", r->domain, repo, digest, err->msg);
+			log_warn("%s/%s: %s; downloading it again", r->domain, repo, err->msg);
 	}
 out:
 	free(suffix);

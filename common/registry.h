@@ -31,6 +31,7 @@ struct registry {
 	char *base;       /* "https://registry-1.docker.io" */
 	struct registry_opts opts;
 	pthread_mutex_t mu;
+	pthread_mutex_t token_mu; /* serialises token requests */
 	int scheme_known; /* the auth scheme was learned from a 401 */
 	int bearer;       /* 1 Bearer, 0 Basic */
 	char *realm, *service;

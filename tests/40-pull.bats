@@ -1,0 +1,365 @@
+#!/usr/bin/env bats
+# edge-pull against real registries (plain, basic, token, TLS), through a
+# fault-injecting proxy, with skopeo and umoci reading the store.
+
+load test_helper
+load registry
+
+setup_file() {
+	registry_start plain src
+	seed_images "$REGISTRY"
+	export SRC="$REGISTRY" SRC_URL="$REGISTRY_URL"
+	export SRC_STORAGE="$REGISTRY_STORAGE"
+	test_images
+}
+
+teardown_file() {
+	stop_servers
+}
+
+# images FILE REF...: an --images list of refs under $SRC
+imglist() {
+	local f=$1 r
+	shift
+	: > "$f"
+	for r in "$@"; do echo "$SRC/$r" >> "$f"; done
+}
+
+# every blob in the store has the digest of its name
+assert_store_sound() {
+	local d=${1:-store} f
+	for f in "$d"/blobs/sha256/*; do
+		[ -f "$f" ] || continue
+		if [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$(basename "$f")" ]; then
+			echo "corrupt blob in store: $f" >&2
+			return 1
+		fi
+	done
+}
+
+pull_manifest() {
+	imglist images.txt "$@"
+	edge-resolve --images images.txt < /dev/null > m.json
+}
+
+@test "pull: images, shared layers stored once, digests as the registry's" {
+	pull_manifest test/base:1 test/app1:1 test/app2:1 test/big:1 test/v2s2:1
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	echo "$output" > out.json
+	[ "$(jq -r .store out.json)" = store ]
+	for t in base app1 app2 big v2s2; do
+		[ "$(jq -r --arg r "$SRC/test/$t:1" '.images[] | select(.ref == $r) | .digest' out.json)" = "$(test_image_digest test/$t:1)" ]
+	done
+	[ "$(jq -r --arg r "$SRC/test/v2s2:1" '.images[] | select(.ref == $r) | .mediaType' out.json)" = application/vnd.docker.distribution.manifest.v2+json ]
+	[ "$(jq -r --arg r "$SRC/test/base:1" '.images[] | select(.ref == $r) | .platforms | join(",")' out.json)" = linux/amd64 ]
+	[ "$(jq -r --arg r "$SRC/test/base:1" '.images[] | select(.ref == $r) | .size' out.json)" -gt 1500000 ]
+	# base's layers are in the store once, the store is an OCI layout
+	[ -f "store/blobs/sha256/$(test_image_digest 'test/base:1#layer0' | cut -d: -f2)" ]
+	[ "$(jq -r '.imageLayoutVersion' store/oci-layout)" = 1.0.0 ]
+	[ "$(jq -r '.manifests | length' store/index.json)" = 5 ]
+	[ "$(jq -r --arg r "$SRC/test/app1:1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .annotations["io.containerd.image.name"]' store/index.json)" = "$SRC/test/app1:1" ]
+	assert_store_sound
+	[ -z "$(ls store/.tmp)" ]
+}
+
+@test "pull: skopeo and umoci read the store, digests match skopeo inspect" {
+	pull_manifest test/base:1 test/app1:1 test/multi:1 test/v2s2:1
+	edge-pull --plain-http --platform linux/amd64 m.json > out.json
+	# containers/image reads only OCI-typed entries of a layout: the Docker
+	# schema 2 image keeps its type and digest (checked below) and umoci lists it
+	for t in base app1 multi; do
+		skopeo copy -q "oci:store:$SRC/test/$t:1" "dir:copy-$t"
+	done
+	for t in base app1 v2s2; do
+		[ "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SRC/test/$t:1")" = \
+		  "$(jq -r --arg r "$SRC/test/$t:1" '.images[] | select(.ref == $r) | .digest' out.json)" ]
+	done
+	run umoci ls --layout store
+	assert_success
+	assert_line "$SRC/test/base:1"
+	assert_line "$SRC/test/v2s2:1"
+	# skopeo can push what we pulled
+	skopeo copy -q --dest-tls-verify=false "oci:store:$SRC/test/app1:1" "docker://$SRC/copied/app1:1"
+	[ "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SRC/copied/app1:1")" = "$(test_image_digest test/app1:1)" ]
+}
+
+@test "pull: an index is trimmed to the chosen platforms" {
+	pull_manifest test/multi:1
+	run --separate-stderr edge-pull --plain-http --platform linux/arm64 m.json
+	assert_success
+	assert_stderr_empty
+	e=$(echo "$output" | jq '.images[0]')
+	[ "$(echo "$e" | jq -r .sourceDigest)" = "$(test_image_digest test/multi:1)" ]
+	[ "$(echo "$e" | jq -r .digest)" != "$(test_image_digest test/multi:1)" ]
+	[ "$(echo "$e" | jq -c .platforms)" = '["linux/arm64"]' ]
+	[ "$(echo "$output" | jq -c .platforms)" = '["linux/arm64"]' ]
+	d=$(echo "$e" | jq -r .digest | cut -d: -f2)
+	[ "$(jq '.manifests | length' "store/blobs/sha256/$d")" = 1 ]
+	[ "$(jq -r '.manifests[0].digest' "store/blobs/sha256/$d")" = "$(test_image_digest 'test/multi:1@linux/arm64/v8')" ]
+	[ ! -e "store/blobs/sha256/$(test_image_digest 'test/multi:1@linux/arm/v7' | cut -d: -f2)" ]
+	skopeo copy -q --override-arch arm64 "oci:store:$SRC/test/multi:1" dir:copy
+}
+
+@test "pull: --all-platforms keeps the index whole; manifest platforms are the default" {
+	pull_manifest test/multi:1
+	run --separate-stderr edge-pull --plain-http --all-platforms m.json
+	assert_success
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/multi:1)" ]
+	[ "$(echo "$output" | jq -r '.images[0] | has("sourceDigest")')" = false ]
+	[ "$(echo "$output" | jq -r '.images[0].platforms | length')" = 3 ]
+	jq '.platforms = ["linux/arm/v7", "linux/amd64"]' m.json > m2.json
+	run --separate-stderr edge-pull --plain-http --store store2 m2.json
+	assert_success
+	[ "$(echo "$output" | jq -c '.images[0].platforms')" = '["linux/amd64","linux/arm/v7"]' ]
+}
+
+@test "pull: a missing platform names the image and what it has" {
+	pull_manifest test/multi:1
+	run --separate-stderr edge-pull --plain-http --platform linux/s390x m.json
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-pull: $SRC/test/multi:1: no linux/s390x image (it has linux/amd64, linux/arm64/v8, linux/arm/v7)"
+	pull_manifest test/base:1
+	run --separate-stderr edge-pull --plain-http --platform linux/arm64 m.json
+	assert_failure 3
+	assert_stderr_is "edge-pull: $SRC/test/base:1: no linux/arm64 image: it is single-platform linux/amd64"
+	[ "$(jq '.manifests | length' store/index.json)" = 0 ]
+}
+
+@test "pull: a rerun on a complete store downloads no blob; --offline needs no registry" {
+	pull_manifest test/base:1 test/app1:1 test/multi:1
+	edge-pull --plain-http m.json > /dev/null
+	run --separate-stderr edge-pull -v --plain-http m.json
+	assert_success
+	! grep -q 'GET .*/blobs/' <<< "$stderr"
+	! grep -q 'GET .*/manifests/' <<< "$stderr"
+	run --separate-stderr edge-pull --offline --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	run --separate-stderr edge-pull --offline --store nostore m.json
+	assert_failure 6
+	assert_stderr_is "edge-pull: store nostore: no such store"
+}
+
+@test "pull: an OCI chart, an HTTP Helm repository chart and the definition" {
+	mkdir -p repo
+	chart_digest=$(test_image_digest 'test/charts/demo:0.1.0#layer0')
+	cp "$TEST_LAYOUT/blobs/sha256/${chart_digest#sha256:}" repo/demo-0.1.0.tgz
+	cat > repo/index.yaml <<-Y
+	apiVersion: v1
+	entries:
+	  demo:
+	    - name: demo
+	      version: 0.2.0
+	      urls: [demo-0.2.0.tgz]
+	    - name: demo
+	      version: 0.1.0
+	      digest: ${chart_digest#sha256:}
+	      urls: [charts/../demo-0.1.0.tgz]
+	Y
+	start_server helm helm.port python3 -c '
+import http.server, os, sys, functools
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory="repo")
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open("helm.port.tmp", "w").write(str(s.server_address[1])); os.rename("helm.port.tmp", "helm.port")
+s.serve_forever()'
+	printf 'oci://%s/test/charts demo 0.1.0\nhttp://127.0.0.1:%s/ demo 0.1.0\n' "$SRC" "$PORT" > charts.txt
+	cp "$DEFINITION" site.tgz
+	edge-resolve --charts charts.txt < /dev/null | jq '.name = "site" | .definition = {path: "site.tgz"}' > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	echo "$output" > out.json
+	[ "$(jq -r --arg r "$SRC/test/charts/demo:0.1.0" '.charts[] | select(.ref == $r) | .digest' out.json)" = "$(test_image_digest test/charts/demo:0.1.0)" ]
+	http_digest=$(jq -r '.charts[] | select(.ref == "127.0.0.1:'"$PORT"'/demo:0.1.0") | .digest' out.json)
+	[[ "$http_digest" == sha256:* ]]
+	man="store/blobs/sha256/${http_digest#sha256:}"
+	[ "$(jq -r .config.mediaType "$man")" = application/vnd.cncf.helm.config.v1+json ]
+	[ "$(jq -r '.layers[0].digest' "$man")" = "$chart_digest" ]
+	[ "$(jq -r .name "store/blobs/sha256/$(jq -r .config.digest "$man" | cut -d: -f2)")" = demo ]
+	# the definition is an spc artifact
+	spc=$(jq -r '.manifests[] | select(.annotations["io.image.ref.spectrocloud.type"] == "spc")' store/index.json)
+	[ "$(echo "$spc" | jq -r '.annotations["org.opencontainers.image.ref.name"]')" = "$(jq -r .definition.ref out.json)" ]
+	layer=$(jq -r '.layers[0].digest' "store/blobs/sha256/$(echo "$spc" | jq -r .digest | cut -d: -f2)")
+	cmp "store/blobs/sha256/${layer#sha256:}" site.tgz
+	assert_store_sound
+}
+
+@test "pull: basic auth with --username, docker config.json and --cred-file" {
+	registry_start basic
+	seed_images "$REGISTRY" base
+	echo "$REGISTRY/test/base:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 5
+	assert_stderr_contains "the registry asks for a user name and password; none given"
+	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" m.json
+	assert_success
+	assert_stderr_empty
+	rm -rf store
+	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-stdin --store s2 m.json <<< "$REGISTRY_PASS"
+	assert_success
+	mkdir dock
+	jq -n --arg h "$REGISTRY" --arg a "$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASS" | base64 -w0)" '{auths: {($h): {auth: $a}}}' > dock/config.json
+	DOCKER_CONFIG=$PWD/dock run --separate-stderr edge-pull --plain-http --store s3 m.json
+	assert_success
+	jq -n --arg h "$REGISTRY" --arg u "$REGISTRY_USER" --arg p "$REGISTRY_PASS" '{image: [{endpoint: $h, username: $u, password: $p}], helm: []}' > creds.json
+	chmod 600 creds.json
+	run --separate-stderr edge-pull --plain-http --cred-file creds.json --store s4 m.json
+	assert_success
+	assert_stderr_empty
+	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file /dev/null --store s5 m.json
+	assert_failure 5
+	assert_stderr_contains "$REGISTRY: access to test/base refused (HTTP 401"
+	[ ! -e s5/blobs/sha256/"$(test_image_digest 'test/base:1#layer0' | cut -d: -f2)" ]
+}
+
+@test "pull: token auth, tokens cached per scope" {
+	registry_start token
+	seed_images "$REGISTRY" base app1 app2
+	printf '%s\n' "$REGISTRY/test/base:1" "$REGISTRY/test/app1:1" "$REGISTRY/test/app2:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 5
+	assert_output ""
+	before=$(wc -l < "$TOKEN_LOG")
+	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" --store s2 m.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/app1:1)" ]
+	# one token per repository scope, not one per request or per thread
+	[ $(( $(wc -l < "$TOKEN_LOG") - before )) = 3 ]
+	# the password never reaches the token log or our stderr
+	! grep -q "$REGISTRY_PASS" "$TOKEN_LOG"
+}
+
+@test "pull: token auth with anonymous pull" {
+	TOKEN_ANON_PULL=test/ registry_start token
+	seed_images "$REGISTRY" base
+	echo "$REGISTRY/test/base:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+}
+
+@test "pull: TLS with --ca-file, refused without, --insecure" {
+	registry_start tls
+	seed_images "$REGISTRY" base
+	echo "$REGISTRY/test/base:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull m.json
+	assert_failure 4
+	assert_stderr_contains "TLS certificate verification failed"
+	[ ! -e store/index.json ] || [ "$(jq '.manifests | length' store/index.json)" = 0 ]
+	run --separate-stderr edge-pull --ca-file "$REGISTRY_CA" --store s2 m.json
+	assert_success
+	assert_stderr_empty
+	run --separate-stderr edge-pull --insecure --store s3 m.json
+	assert_success
+	run --separate-stderr edge-pull --plain-http --retries 0 --store s4 m.json
+	assert_failure 4
+}
+
+@test "pull: intermittent 503 and 429 are retried" {
+	fault_proxy_start 503,429 --every 3
+	printf '%s\n' "$PROXY/test/base:1" "$PROXY/test/app1:1" "$PROXY/test/multi:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	grep -q '"status": 503' "$PROXY_LOG"
+	grep -q '"status": 429' "$PROXY_LOG"
+	assert_store_sound
+}
+
+@test "pull: a connection cut mid-blob resumes with Range" {
+	fault_proxy_start cut
+	printf '%s\n' "$PROXY/test/big:1" "$PROXY/test/base:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	grep -q '"range": "bytes=' "$PROXY_LOG"
+	[ "$(echo "$output" | jq -r '.images[] | select(.ref | endswith("big:1")) | .digest')" = "$(test_image_digest test/big:1)" ]
+	assert_store_sound
+}
+
+@test "pull: flipped bytes: exit 1 naming image and blob, no bad blob stored" {
+	fault_proxy_start flip
+	echo "$PROXY/test/big:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 1
+	assert_output ""
+	[[ "$stderr" =~ "edge-pull: $PROXY/test/big:1: blob sha256:"[0-9a-f]{64}": digest mismatch (got sha256:" ]]
+	for b in 'test/big:1#layer0' 'test/big:1#config'; do
+		[ ! -e "store/blobs/sha256/$(test_image_digest "$b" | cut -d: -f2)" ]
+	done
+	assert_store_sound
+	[ -z "$(ls store/.tmp)" ]
+}
+
+@test "pull: --keep-going pulls the rest and marks the failed entry" {
+	pull_manifest test/base:1 test/nosuch:1 test/app1:1
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 4
+	assert_output ""
+	assert_stderr_contains "edge-pull: $SRC/test/nosuch:1: not found"
+	run --separate-stderr edge-pull --plain-http --keep-going --store s2 m.json
+	assert_failure 4
+	assert_stderr_contains "1 of 3 entries failed"
+	[ "$(echo "$output" | jq -r --arg r "$SRC/test/nosuch:1" '.images[] | select(.ref == $r) | .error')" = "$SRC/test/nosuch:1: not found" ]
+	[ "$(echo "$output" | jq -r --arg r "$SRC/test/app1:1" '.images[] | select(.ref == $r) | .digest')" = "$(test_image_digest test/app1:1)" ]
+	[ "$(jq '.manifests | length' s2/index.json)" = 2 ]
+}
+
+@test "pull: kill -9 during a pull, then a rerun completes the store" {
+	export BIG_LAYER_MB=8
+	pull_manifest test/big:1 test/base:1 test/app1:1 test/app2:1 test/multi:1
+	for delay in 0.02 0.05 0.1; do
+		timeout -s KILL "$delay" edge-pull --plain-http --jobs 2 m.json > /dev/null 2>&1 || true
+		assert_store_sound
+	done
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	for t in big base app1 app2; do
+		skopeo copy -q "oci:store:$SRC/test/$t:1" "dir:copy-$t"
+	done
+	assert_store_sound
+}
+
+@test "pull: two runs on one store at once both succeed" {
+	pull_manifest test/big:1 test/base:1 test/app1:1
+	edge-pull --plain-http m.json > a.json 2> a.err &
+	edge-pull --plain-http m.json > b.json 2> b.err
+	wait $!
+	[ "$(jq -r '.images | length' a.json)" = 3 ]
+	[ "$(jq -r '.images | length' b.json)" = 3 ]
+	assert_store_sound
+	[ "$(jq '.manifests | length' store/index.json)" = 3 ]
+}
+
+@test "pull: usage errors" {
+	pull_manifest test/base:1
+	run --separate-stderr edge-pull --platform linux/amd64 --all-platforms m.json
+	assert_failure 2
+	assert_stderr_contains "edge-pull: --platform and --all-platforms exclude each other"
+	run --separate-stderr edge-pull --platform linux m.json
+	assert_failure 2
+	run --separate-stderr edge-pull --jobs 0 m.json
+	assert_failure 2
+	run --separate-stderr edge-pull --username u --password-file /dev/null m.json
+	assert_failure 2
+	assert_stderr_contains "--username needs --registry HOST"
+	run --separate-stderr edge-pull --registry x --username u --password-stdin < m.json
+	assert_failure 2
+	run --separate-stderr edge-pull <<< '{"apiVersion": "edge.manifest/v1", "images": [{"ref": "UPPER"}]}'
+	assert_failure 3
+	assert_stderr_is 'edge-pull: stdin: images[0].ref: invalid reference "UPPER": repository name must be lowercase'
+	run --separate-stderr edge-pull --cred-file nosuch.json m.json
+	assert_failure 3
+}

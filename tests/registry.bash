@@ -1,0 +1,515 @@
+# Registry helpers for the BATS suites: real registries (CNCF distribution,
+# Debian's docker-registry), a real token server and a fault-injecting proxy,
+# all on 127.0.0.1 only. Load after test_helper:
+#
+#   load test_helper
+#   load registry
+#
+#   registry_start MODE [NAME]  MODE: plain | basic | token | tls, or tls+basic,
+#                               tls+token. Exports REGISTRY=127.0.0.1:PORT and
+#                               more (below); the registry is killed by
+#                               stop_servers (test_helper's teardown).
+#   seed_images REGISTRY [IMAGE...]
+#                               pushes the test images (all, or the ones named:
+#                               base app1 app2 multi big chart v2s2) with skopeo.
+#   fault_proxy_start MODE [ARG...]
+#                               fault-proxy.py in front of $REGISTRY (plain
+#                               mode); exports PROXY=127.0.0.1:PORT, PROXY_LOG.
+#   test_images                 makes (once per machine) the cached OCI layout
+#                               and exports TEST_IMAGES_DIR, TEST_LAYOUT, TEST_REFS.
+#   test_image_digest REF       digest of a pushed ref from $TEST_REFS
+#                               (test/base:1, test/base:1#layer0,
+#                               test/multi:1@linux/arm64/v8, ...); test_image_size.
+#   registry_skopeo_args REGISTRY [src|dest]
+#                               skopeo flags for the registry (creds, TLS), one
+#                               per line: mapfile -t a < <(registry_skopeo_args …)
+#   registry_curl_args REGISTRY curl flags likewise (basic creds, --cacert).
+#   registry_token SCOPE [REGISTRY]
+#                               a bearer token for edgeuser from the token server.
+#
+# What registry_start MODE [NAME] exports (NAME defaults to "registry"; with a
+# NAME, the REGISTRY* ones also as ${NAME^^}_REGISTRY, ${NAME^^}_REGISTRY_URL, …,
+# NAME upper-cased with - as _; the last registry started owns the plain names):
+#   REGISTRY          127.0.0.1:PORT
+#   REGISTRY_URL      http://127.0.0.1:PORT (https:// with tls)
+#   REGISTRY_USER     edgeuser                    (basic, token)
+#   REGISTRY_PASS     a random password           (basic, token)
+#   REGISTRY_PASS_FILE  a file holding it (one line)  (basic, token)
+#   REGISTRY_CA       the CA certificate (PEM)    (tls)
+#   REGISTRY_CERT_DIR a directory with ca.crt, for skopeo --cert-dir (tls)
+#   REGISTRY_MODE     the MODE
+#   REGISTRY_DIR      config, certificates and logs (registry.log)
+#   REGISTRY_STORAGE  the storage root ($REGISTRY_DATA if set, else NAME-data)
+#   TOKEN_SERVER (127.0.0.1:PORT), TOKEN_REALM, TOKEN_LOG (one JSON line per
+#   token request), TOKEN_CA (the registry's rootcertbundle)      (token)
+# Inputs: REGISTRY_DATA (storage root to use, e.g. one seeded before),
+# TOKEN_ANON_PULL (token mode: repository prefix anonymous users may pull),
+# TOKEN_EXPIRES (token lifetime in seconds, default 300), BIG_LAYER_MB (size of
+# the "big" image's layer, default 8; set it for the whole test or file: every
+# helper reads it), REGISTRY_LIFETIME (seconds a registry may live, default 900;
+# it also stops when the shell that started it goes away).
+#
+# Registries started in setup_file work too: stop them with stop_servers in
+# teardown_file.
+
+REGISTRY_SERVERS_DIR="$TOP/tests/servers"
+TEST_IMAGES_ROOT="$TOP/build/test-images"
+REGISTRY_SERVICE=edge-test-registry
+REGISTRY_ISSUER=edge-test-issuer
+
+# The per-test (or, in setup_file, per-file) scratch directory.
+_reg_tmpdir() {
+	echo "${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?no bats temp dir}}"
+}
+
+# Where registry_start leaves what seed_images and friends need to know about
+# a registry: one file per HOST:PORT, readable from any test of the run.
+_reg_statedir() {
+	local d="${BATS_RUN_TMPDIR:-$(_reg_tmpdir)}/registries"
+	mkdir -p "$d" && echo "$d"
+}
+
+_reg_free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# Runs "$@" and kills it when the shell $1 goes away or after $2 seconds;
+# SIGTERM stops both. The registry has no idle timeout of its own.
+# shellcheck disable=SC2016
+_REG_SUPERVISOR='
+parent=$1 lifetime=$2
+shift 2
+"$@" &
+pid=$!
+trap "kill \$pid 2>/dev/null; wait \$pid 2>/dev/null; exit 0" TERM INT HUP
+end=$((SECONDS + lifetime))
+while kill -0 "$pid" 2>/dev/null && kill -0 "$parent" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
+	sleep 0.2 &
+	wait $!
+done
+kill "$pid" 2>/dev/null
+wait "$pid"
+'
+
+# _reg_spawn_portfile NAME PORTFILE CMD...: start_server for any bats phase
+# (setup_file too); sets PORT. Logs to $(_reg_tmpdir)/NAME.log.
+_reg_spawn_portfile() {
+	local name=$1 portfile=$2 log
+	shift 2
+	log="$(_reg_tmpdir)/$name.log"
+	rm -f "$portfile"
+	"$@" >"$log" 2>&1 3>&- &
+	SERVER_PIDS+=($!)
+	for _ in $(seq 1 200); do
+		if [ -s "$portfile" ]; then
+			PORT=$(cat "$portfile")
+			return 0
+		fi
+		if ! kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null; then
+			echo "$name exited early:" >&2
+			cat "$log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "$name did not start within 10 s" >&2
+	cat "$log" >&2
+	return 1
+}
+
+# _reg_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
+# localhost (server.pem, server.key) and certs.d/ca.crt for skopeo.
+_reg_certs() {
+	local d=$1
+	[ -s "$d/ca.pem" ] && return 0
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 3 -subj /CN=edge-test-ca \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null || return 1
+	printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+		'basicConstraints=critical,CA:FALSE' \
+		'keyUsage=critical,digitalSignature,keyEncipherment' \
+		'extendedKeyUsage=serverAuth' >"$d/server.ext"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/server.key" -subj /CN=127.0.0.1 -out "$d/server.csr" 2>/dev/null &&
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 3 -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null ||
+		return 1
+	mkdir -p "$d/certs.d" && cp "$d/ca.pem" "$d/certs.d/ca.crt"
+}
+
+# _reg_token_certs DIR: an RSA key (token.key) and its certificate signed by
+# the CA (token.pem) for the token server; the registry trusts ca.pem.
+_reg_token_certs() {
+	local d=$1
+	printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
+		'keyUsage=critical,digitalSignature' >"$d/token.ext"
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$d/token.key" \
+		-subj /CN=edge-test-token-signer -out "$d/token.csr" 2>/dev/null &&
+		openssl x509 -req -in "$d/token.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 3 -extfile "$d/token.ext" -out "$d/token.pem" 2>/dev/null
+}
+
+# registry_start MODE [NAME]: see the top of this file.
+registry_start() {
+	local mode=${1:?registry_start MODE [NAME]} name=${2:-registry}
+	local auth=none tls=0 part dir data port scheme=http pass=""
+	local var try code log tport=""
+	local IFS_save=$IFS
+	IFS=+
+	for part in $mode; do
+		case $part in
+		plain) ;;
+		basic | token) auth=$part ;;
+		tls) tls=1 ;;
+		*)
+			IFS=$IFS_save
+			echo "registry_start: unknown mode '$part'" >&2
+			return 2
+			;;
+		esac
+	done
+	IFS=$IFS_save
+	dir="$(_reg_tmpdir)/$name"
+	data=${REGISTRY_DATA:-$(_reg_tmpdir)/$name-data}
+	mkdir -p "$dir" "$data" || return 1
+	log="$dir/registry.log"
+
+	if [ "$tls" = 1 ] || [ "$auth" = token ]; then
+		_reg_certs "$dir" || {
+			echo "registry_start: openssl failed" >&2
+			return 1
+		}
+	fi
+	if [ "$auth" != none ]; then
+		pass=$(openssl rand -hex 12)
+		(umask 077 && echo "$pass" >"$dir/password")
+	fi
+	if [ "$auth" = basic ]; then
+		htpasswd -Bbn edgeuser "$pass" >"$dir/auth.htpasswd" 2>/dev/null || return 1
+	fi
+	if [ "$auth" = token ]; then
+		_reg_token_certs "$dir" || {
+			echo "registry_start: openssl failed (token key)" >&2
+			return 1
+		}
+		local -a targs=(--key "$dir/token.key" --cert "$dir/token.pem"
+			--issuer "$REGISTRY_ISSUER" --password-file "$dir/password" --log "$dir/token.log"
+			--expires "${TOKEN_EXPIRES:-300}" --port-file "$dir/token.port")
+		if [ -n "${TOKEN_ANON_PULL:-}" ]; then
+			targs+=(--anonymous-pull "$TOKEN_ANON_PULL")
+		fi
+		_reg_spawn_portfile "$name-token" "$dir/token.port" \
+			python3 "$REGISTRY_SERVERS_DIR/token-server.py" "${targs[@]}" || return 1
+		tport=$PORT
+	fi
+	local -a cacurl=()
+	if [ "$tls" = 1 ]; then
+		scheme=https
+		cacurl=(--cacert "$dir/ca.pem")
+	fi
+
+	for try in 1 2 3; do
+		port=$(_reg_free_port) || return 1
+		{
+			echo "version: 0.1"
+			echo "log:"
+			echo "  level: error"
+			echo "  accesslog:"
+			echo "    disabled: true"
+			echo "storage:"
+			echo "  filesystem:"
+			echo "    rootdirectory: $data"
+			echo "  delete:"
+			echo "    enabled: true"
+			echo "  maintenance:"
+			echo "    uploadpurging:"
+			echo "      enabled: false"
+			echo "http:"
+			echo "  addr: 127.0.0.1:$port"
+			echo "  secret: edge-test-secret-$name"
+			if [ "$tls" = 1 ]; then
+				echo "  tls:"
+				echo "    certificate: $dir/server.pem"
+				echo "    key: $dir/server.key"
+			fi
+			case $auth in
+			basic)
+				echo "auth:"
+				echo "  htpasswd:"
+				echo "    realm: edge-test-registry"
+				echo "    path: $dir/auth.htpasswd"
+				;;
+			token)
+				echo "auth:"
+				echo "  token:"
+				echo "    realm: http://127.0.0.1:$tport/token"
+				echo "    service: $REGISTRY_SERVICE"
+				echo "    issuer: $REGISTRY_ISSUER"
+				echo "    rootcertbundle: $dir/ca.pem"
+				;;
+			esac
+		} >"$dir/config.yml"
+		# a clean environment: distribution reads REGISTRY_* variables as
+		# configuration overrides, and ours are not meant for it
+		env -i PATH="$PATH" bash -c "$_REG_SUPERVISOR" supervise "$$" \
+			"${REGISTRY_LIFETIME:-900}" docker-registry serve "$dir/config.yml" \
+			>"$log" 2>&1 3>&- &
+		SERVER_PIDS+=($!)
+		for _ in $(seq 1 200); do
+			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${cacurl[@]}" \
+				"$scheme://127.0.0.1:$port/v2/" 2>/dev/null) || true
+			if [ -n "$code" ] && [ "$code" != 000 ]; then
+				break
+			fi
+			if ! kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null; then
+				break
+			fi
+			sleep 0.05
+		done
+		if [ -n "$code" ] && [ "$code" != 000 ]; then
+			break
+		fi
+		kill "${SERVER_PIDS[-1]}" 2>/dev/null
+		wait "${SERVER_PIDS[-1]}" 2>/dev/null
+		unset 'SERVER_PIDS[-1]'
+		if ! grep -q 'address already in use' "$log" || [ "$try" = 3 ]; then
+			echo "registry_start: docker-registry did not start within 10 s:" >&2
+			cat "$log" >&2
+			return 1
+		fi
+	done
+
+	REGISTRY="127.0.0.1:$port"
+	REGISTRY_URL="$scheme://$REGISTRY"
+	REGISTRY_MODE=$mode
+	REGISTRY_DIR=$dir
+	REGISTRY_STORAGE=$data
+	REGISTRY_USER=""
+	REGISTRY_PASS=""
+	REGISTRY_PASS_FILE=""
+	REGISTRY_CA=""
+	REGISTRY_CERT_DIR=""
+	if [ "$auth" != none ]; then
+		REGISTRY_USER=edgeuser
+		REGISTRY_PASS=$pass
+		REGISTRY_PASS_FILE="$dir/password"
+	fi
+	if [ "$tls" = 1 ]; then
+		REGISTRY_CA="$dir/ca.pem"
+		REGISTRY_CERT_DIR="$dir/certs.d"
+	fi
+	export REGISTRY REGISTRY_URL REGISTRY_MODE REGISTRY_DIR REGISTRY_STORAGE \
+		REGISTRY_USER REGISTRY_PASS REGISTRY_PASS_FILE REGISTRY_CA REGISTRY_CERT_DIR
+	if [ "$auth" = token ]; then
+		TOKEN_SERVER="127.0.0.1:$tport"
+		TOKEN_REALM="http://$TOKEN_SERVER/token"
+		TOKEN_LOG="$dir/token.log"
+		TOKEN_CA="$dir/ca.pem"
+		export TOKEN_SERVER TOKEN_REALM TOKEN_LOG TOKEN_CA
+	fi
+	if [ -n "${2:-}" ]; then
+		var=$(echo "$name" | tr '[:lower:]-' '[:upper:]_' | tr -cd 'A-Z0-9_')
+		for part in "" _URL _USER _PASS _PASS_FILE _CA _CERT_DIR _MODE _DIR _STORAGE; do
+			local v="REGISTRY$part"
+			export "${var}_REGISTRY$part=${!v}"
+		done
+	fi
+	{
+		echo "reg_scheme=$scheme"
+		echo "reg_tls=$tls"
+		echo "reg_auth=$auth"
+		echo "reg_user=$REGISTRY_USER"
+		echo "reg_pass=$REGISTRY_PASS"
+		echo "reg_ca=$REGISTRY_CA"
+		echo "reg_certdir=$REGISTRY_CERT_DIR"
+		echo "reg_token=${tport:+127.0.0.1:$tport}"
+	} >"$(_reg_statedir)/$REGISTRY.env"
+}
+
+# registry_stop: stops every server this test started (registries included).
+registry_stop() {
+	stop_servers
+}
+
+# _reg_info REGISTRY: sets reg_scheme reg_tls reg_auth reg_user reg_pass
+# reg_ca reg_certdir reg_token (a registry not started here is plain HTTP).
+_reg_info() {
+	local f
+	reg_scheme=http reg_tls=0 reg_auth=none reg_user="" reg_pass="" reg_ca=""
+	reg_certdir="" reg_token=""
+	f="$(_reg_statedir)/$1.env"
+	if [ -f "$f" ]; then
+		# shellcheck disable=SC1090
+		. "$f"
+	fi
+}
+
+# registry_skopeo_args REGISTRY [src|dest]: skopeo flags, one per line.
+registry_skopeo_args() {
+	local reg=${1:?} p=${2:-}
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token
+	[ -n "$p" ] && p="$p-"
+	_reg_info "$reg"
+	if [ "$reg_tls" = 1 ]; then
+		echo "--${p}cert-dir=$reg_certdir"
+	else
+		echo "--${p}tls-verify=false"
+	fi
+	if [ "$reg_auth" != none ]; then
+		echo "--${p}creds=$reg_user:$reg_pass"
+	else
+		echo "--${p}no-creds"
+	fi
+}
+
+# registry_curl_args REGISTRY: curl flags (CA, basic credentials), one per line.
+registry_curl_args() {
+	# shellcheck disable=SC2034 # _reg_info sets them all
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token
+	_reg_info "${1:?}"
+	if [ "$reg_tls" = 1 ]; then
+		echo "--cacert"
+		echo "$reg_ca"
+	fi
+	if [ "$reg_auth" = basic ]; then
+		echo "-u"
+		echo "$reg_user:$reg_pass"
+	fi
+}
+
+# registry_token SCOPE [REGISTRY]: prints a token for edgeuser (token mode).
+registry_token() {
+	local scope=${1:?} reg=${2:-$REGISTRY}
+	# shellcheck disable=SC2034 # _reg_info sets them all
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token
+	_reg_info "$reg"
+	[ -n "$reg_token" ] || {
+		echo "registry_token: $reg has no token server" >&2
+		return 1
+	}
+	curl -sf -u "$reg_user:$reg_pass" -G "http://$reg_token/token" \
+		--data-urlencode "service=$REGISTRY_SERVICE" --data-urlencode "scope=$scope" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+
+# test_images: makes the test image set once per machine (per BIG_LAYER_MB) under
+# build/test-images/ and exports TEST_IMAGES_DIR, TEST_LAYOUT (the OCI layout:
+# tags base app1 app2 multi big chart) and TEST_REFS (refs.txt: one line per
+# pushed manifest and blob, "KIND REF DIGEST SIZE MEDIATYPE").
+test_images() {
+	local mb=${BIG_LAYER_MB:-8} dir stamp tmp v2 script="$TOP/tests/fixtures/make-images.py"
+	if [ "$mb" = 8 ]; then
+		dir=$TEST_IMAGES_ROOT
+	else
+		dir="$TEST_IMAGES_ROOT/big-$mb"
+	fi
+	TEST_IMAGES_DIR=$dir
+	TEST_LAYOUT="$dir/layout"
+	TEST_REFS="$dir/refs.txt"
+	export TEST_IMAGES_DIR TEST_LAYOUT TEST_REFS
+	stamp="$(sha256sum <"$script" | cut -c1-16) big=$mb $(skopeo --version)"
+	if [ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] && [ -s "$TEST_IMAGES_ROOT/policy.json" ]; then
+		return 0
+	fi
+	mkdir -p "$dir" || return 1
+	{
+		flock 9 || return 1
+		if [ ! -s "$TEST_IMAGES_ROOT/policy.json" ]; then
+			echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$TEST_IMAGES_ROOT/policy.json.tmp" &&
+				mv "$TEST_IMAGES_ROOT/policy.json.tmp" "$TEST_IMAGES_ROOT/policy.json"
+		fi
+		if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$stamp" ]; then
+			tmp=$(mktemp -d "$TEST_IMAGES_ROOT/.new.XXXXXX") || return 1
+			if ! BIG_LAYER_MB=$mb python3 "$script" --refs "$tmp/refs.txt" "$tmp/layout" ||
+				! skopeo --policy "$TEST_IMAGES_ROOT/policy.json" copy -q --format v2s2 \
+					"oci:$tmp/layout:base" "dir:$tmp/v2s2" 2>"$tmp/err"; then
+				cat "$tmp/err" >&2 2>/dev/null
+				rm -rf "$tmp"
+				echo "test_images: could not make the test images" >&2
+				return 1
+			fi
+			v2=$(sha256sum <"$tmp/v2s2/manifest.json" | cut -d' ' -f1)
+			if ! python3 -c '
+import json, os, sys
+path, digest = sys.argv[1], sys.argv[2]
+m = json.load(open(path))
+print("manifest test/v2s2:1 %s %d %s" % (digest, os.path.getsize(path), m["mediaType"]))
+print("blob test/v2s2:1#config %s %d %s" % (m["config"]["digest"], m["config"]["size"],
+                                           m["config"]["mediaType"]))
+for i, l in enumerate(m["layers"]):
+    print("blob test/v2s2:1#layer%d %s %d %s" % (i, l["digest"], l["size"], l["mediaType"]))
+' "$tmp/v2s2/manifest.json" "sha256:$v2" >>"$tmp/refs.txt"; then
+				rm -rf "$tmp"
+				return 1
+			fi
+			rm -f "$dir/stamp"
+			rm -rf "$dir/layout" "$dir/v2s2" "$dir/refs.txt"
+			mv "$tmp/layout" "$tmp/v2s2" "$tmp/refs.txt" "$dir/" &&
+				echo "$stamp" >"$dir/stamp"
+			rm -rf "$tmp"
+		fi
+	} 9>"$TEST_IMAGES_ROOT/.lock"
+	[ "$(cat "$dir/stamp" 2>/dev/null)" = "$stamp" ] && [ -s "$TEST_IMAGES_ROOT/policy.json" ]
+}
+
+# test_image_digest REF, test_image_size REF: from $TEST_REFS.
+test_image_digest() {
+	test_images && awk -v r="$1" '$2 == r { print $3; exit }' "$TEST_REFS"
+}
+test_image_size() {
+	test_images && awk -v r="$1" '$2 == r { print $4; exit }' "$TEST_REFS"
+}
+
+# seed_images REGISTRY [IMAGE...]: pushes the test images (default: all) to
+# REGISTRY as test/base:1 test/app1:1 test/app2:1 test/multi:1 (the index and
+# its three platforms) test/big:1 test/charts/demo:0.1.0 test/v2s2:1.
+seed_images() {
+	local reg=${1:?seed_images REGISTRY [IMAGE...]} img src dst all
+	shift
+	test_images || return 1
+	local -a args imgs=("$@")
+	[ ${#imgs[@]} -gt 0 ] || imgs=(base app1 app2 multi big chart v2s2)
+	mapfile -t args < <(registry_skopeo_args "$reg" dest)
+	for img in "${imgs[@]}"; do
+		all=""
+		case $img in
+		base | app1 | app2 | big) src="oci:$TEST_LAYOUT:$img" dst="test/$img:1" ;;
+		multi) src="oci:$TEST_LAYOUT:multi" dst="test/multi:1" all=--all ;;
+		chart) src="oci:$TEST_LAYOUT:chart" dst="test/charts/demo:0.1.0" ;;
+		v2s2) src="dir:$TEST_IMAGES_DIR/v2s2" dst="test/v2s2:1" ;;
+		*)
+			echo "seed_images: unknown image '$img'" >&2
+			return 2
+			;;
+		esac
+		if ! skopeo --policy "$TEST_IMAGES_ROOT/policy.json" copy -q --retry-times 2 \
+			$all "${args[@]}" "$src" "docker://$reg/$dst" 2>"$(_reg_tmpdir)/seed.err"; then
+			echo "seed_images: pushing $img to $reg failed:" >&2
+			cat "$(_reg_tmpdir)/seed.err" >&2
+			return 1
+		fi
+	done
+}
+
+# fault_proxy_start MODE [ARG...]: tests/servers/fault-proxy.py --mode MODE in
+# front of $REGISTRY (a plain-HTTP registry); more ARGs go to the proxy
+# (--every N, --match REGEX, --min-size N). Exports PROXY=127.0.0.1:PORT,
+# PROXY_URL and PROXY_LOG (one JSON line per request).
+fault_proxy_start() {
+	local mode=${1:?fault_proxy_start MODE [ARG...]} d
+	shift
+	d=$(_reg_tmpdir)
+	PROXY_LOG="$d/fault-proxy.log"
+	_reg_spawn_portfile fault-proxy "$d/fault-proxy.port" \
+		python3 "$REGISTRY_SERVERS_DIR/fault-proxy.py" --upstream "http://${REGISTRY:?no registry}" \
+		--port-file "$d/fault-proxy.port" --log "$PROXY_LOG" --mode "$mode" "$@" || return 1
+	PROXY="127.0.0.1:$PORT"
+	PROXY_URL="http://$PROXY"
+	export PROXY PROXY_URL PROXY_LOG
+	# seed_images and skopeo flags: the proxy speaks plain HTTP without auth
+	printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$(_reg_statedir)/$PROXY.env"
+}
