@@ -37,8 +37,8 @@ static const char help[] =
 	"                       (repeatable; overrides the profile's default)\n"
 	"  --system KEY=VALUE   value of {{.spectro.system.KEY}} (repeatable;\n"
 	"                       kubernetes.version defaults to the k8s pack's tag)\n"
-	"  --name NAME          manifest name when the input has none\n"
-	"                       (default: the definition's file name without .tgz)\n"
+	"  --name NAME          manifest name (replaces the input's; default: the\n"
+	"                       input's, else the definition's file name without .tgz)\n"
 	"  -q, --quiet          print errors only\n"
 	"  -v, --verbose        print more detail (files read, files skipped)\n"
 	"  -h, --help           print this help and exit\n"
@@ -130,7 +130,9 @@ static int add_definition(struct resolver *r, const char *path, json_t *defobj, 
 		definition_free(&d);
 		return -1;
 	}
-	json_object_set_new(defobj, "path", json_string(path));
+	/* path may point into defobj's own "path": set it only when new */
+	if (manifest_str(defobj, "path") == NULL || strcmp(manifest_str(defobj, "path"), path) != 0)
+		json_object_set_new(defobj, "path", json_string(path));
 	json_object_set_new(defobj, "digest", json_string(d.digest));
 	json_object_set_new(defobj, "size", json_integer((json_int_t)d.size));
 	for (i = 0; i < d.nother; i++)
