@@ -1,0 +1,1076 @@
+#include "bundle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "platform.h"
+#include "registry.h"
+#include "sha256.h"
+
+#define COPY_BUF (1u << 20)
+
+/* --- output: one file or parts, hashed as written ------------------------ */
+
+struct part {
+	struct atomic_file af;
+	uint64_t size;
+	struct sha256 h;
+	int open;
+};
+
+struct out {
+	char *base;          /* provisional final path (renamed at the end) */
+	uint64_t split;
+	struct part *parts;
+	size_t nparts;
+	struct sha256 h;     /* of everything */
+	uint64_t total;
+};
+
+static int out_new_part(struct out *o, struct edge_err *err)
+{
+	struct part *p;
+	char *name = o->split ? xasprintf("%s.part%03zu", o->base, o->nparts) : xstrdup(o->base);
+	int rc;
+
+	o->parts = xrealloc(o->parts, (o->nparts + 1) * sizeof(*o->parts));
+	p = &o->parts[o->nparts];
+	memset(p, 0, sizeof(*p));
+	rc = atomic_open(&p->af, name, 0644, err);
+	free(name);
+	if (rc != 0)
+		return -1;
+	p->open = 1;
+	sha256_init(&p->h);
+	o->nparts++;
+	return 0;
+}
+
+static int out_write(struct out *o, const void *data, size_t len, struct edge_err *err)
+{
+	const char *d = data;
+
+	sha256_update(&o->h, data, len);
+	o->total += len;
+	while (len > 0) {
+		struct part *p;
+		size_t n = len;
+		if (o->nparts == 0 || (o->split && o->parts[o->nparts - 1].size == o->split))
+			if (out_new_part(o, err) != 0)
+				return -1;
+		p = &o->parts[o->nparts - 1];
+		if (o->split && p->size + n > o->split)
+			n = (size_t)(o->split - p->size);
+		if (write_all(p->af.fd, d, n) != 0)
+			return edge_err_errno(err, "write %s", p->af.path);
+		sha256_update(&p->h, d, n);
+		p->size += n;
+		d += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void out_abort(struct out *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nparts; i++) {
+		if (o->parts[i].open)
+			atomic_abort(&o->parts[i].af);
+		if (o->parts[i].h.md)
+			sha256_discard(&o->parts[i].h);
+	}
+	if (o->h.md)
+		sha256_discard(&o->h);
+	free(o->parts);
+	free(o->base);
+	memset(o, 0, sizeof(*o));
+}
+
+/* --- zstd frames and the seek table --------------------------------------- */
+
+struct zw {
+	ZSTD_CCtx *c;
+	struct out *out;
+	unsigned char *buf;
+	size_t cap;
+	uint64_t frame_in, frame_cstart, tar_off;
+	uint32_t *fc, *fd;
+	size_t nframes, fcap;
+};
+
+static int zw_drain(struct zw *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode, struct edge_err *err)
+{
+	for (;;) {
+		ZSTD_outBuffer ob = {z->buf, z->cap, 0};
+		size_t left = ZSTD_compressStream2(z->c, &ob, in, mode);
+		if (ZSTD_isError(left))
+			return edge_errf(err, EDGE_EIO, "zstd: %s", ZSTD_getErrorName(left));
+		if (ob.pos > 0 && out_write(z->out, z->buf, ob.pos, err) != 0)
+			return -1;
+		if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
+			return 0;
+	}
+}
+
+static int zw_end_frame(struct zw *z, struct edge_err *err)
+{
+	ZSTD_inBuffer in = {NULL, 0, 0};
+
+	if (z->frame_in == 0)
+		return 0;
+	if (zw_drain(z, &in, ZSTD_e_end, err) != 0)
+		return -1;
+	if (z->nframes == z->fcap) {
+		z->fcap = z->fcap ? z->fcap * 2 : 1024;
+		z->fc = xrealloc(z->fc, z->fcap * sizeof(*z->fc));
+		z->fd = xrealloc(z->fd, z->fcap * sizeof(*z->fd));
+	}
+	z->fc[z->nframes] = (uint32_t)(z->out->total - z->frame_cstart);
+	z->fd[z->nframes] = (uint32_t)z->frame_in;
+	z->nframes++;
+	z->frame_in = 0;
+	z->frame_cstart = z->out->total;
+	return 0;
+}
+
+static int zw_write(struct zw *z, const void *data, size_t len, struct edge_err *err)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		size_t n = len;
+		ZSTD_inBuffer in;
+		if (z->frame_in == BUNDLE_FRAME_MAX && zw_end_frame(z, err) != 0)
+			return -1;
+		if (n > BUNDLE_FRAME_MAX - z->frame_in)
+			n = (size_t)(BUNDLE_FRAME_MAX - z->frame_in);
+		in.src = p;
+		in.size = n;
+		in.pos = 0;
+		if (zw_drain(z, &in, ZSTD_e_continue, err) != 0)
+			return -1;
+		z->frame_in += n;
+		z->tar_off += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int zw_seek_table(struct zw *z, struct edge_err *err)
+{
+	size_t n = z->nframes, len = 8 + n * 8 + 9, i;
+	unsigned char *t = xmalloc(len);
+	int rc;
+
+	le32(t, BUNDLE_SKIPPABLE_MAGIC);
+	le32(t + 4, (uint32_t)(len - 8));
+	for (i = 0; i < n; i++) {
+		le32(t + 8 + i * 8, z->fc[i]);
+		le32(t + 12 + i * 8, z->fd[i]);
+	}
+	le32(t + 8 + n * 8, (uint32_t)n);
+	t[12 + n * 8] = 0; /* no per-frame checksums: frames carry their own */
+	le32(t + 13 + n * 8, BUNDLE_SEEKABLE_MAGIC);
+	rc = out_write(z->out, t, len, err);
+	free(t);
+	return rc;
+}
+
+/* --- tar ---------------------------------------------------------------- */
+
+static void octal(char *dst, size_t width, uint64_t v)
+{
+	/* width includes the terminating NUL */
+	size_t i = width - 1;
+
+	dst[i] = '\0';
+	while (i > 0) {
+		dst[--i] = (char)('0' + (v & 7));
+		v >>= 3;
+	}
+}
+
+static void ustar(unsigned char h[512], const char *name, uint64_t size, uint64_t mtime, char type)
+{
+	unsigned sum = 0;
+	size_t i;
+
+	memset(h, 0, 512);
+	memcpy(h, name, strlen(name) < 100 ? strlen(name) : 100);
+	octal((char *)h + 100, 8, 0644);
+	octal((char *)h + 108, 8, 0);
+	octal((char *)h + 116, 8, 0);
+	octal((char *)h + 124, 12, size < (1ull << 33) ? size : 0);
+	octal((char *)h + 136, 12, mtime);
+	memset(h + 148, ' ', 8);
+	h[156] = (unsigned char)type;
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	for (i = 0; i < 512; i++)
+		sum += h[i];
+	octal((char *)h + 148, 7, sum);
+	h[155] = ' ';
+}
+
+struct packer {
+	struct zw z;
+	uint64_t mtime;
+	json_t *index; /* bundle.index.json entries */
+	unsigned char *copybuf;
+};
+
+/* Starts an entry (a new frame); the data follows with zw_write. */
+static int entry_begin(struct packer *pk, const char *name, uint64_t size, struct edge_err *err)
+{
+	unsigned char h[512];
+
+	if (zw_end_frame(&pk->z, err) != 0)
+		return -1;
+	if (size >= (1ull << 33)) {
+		/* pax extended header for sizes ustar cannot hold */
+		char rec[64], pname[100];
+		int n = snprintf(rec, sizeof(rec), "00 size=%llu\n", (unsigned long long)size);
+		int len = n;
+		/* the record length counts its own digits */
+		for (;;) {
+			int m = snprintf(rec, sizeof(rec), "%d size=%llu\n", len, (unsigned long long)size);
+			if (m == len)
+				break;
+			len = m;
+		}
+		snprintf(pname, sizeof(pname), "PaxHeaders/%.80s", name);
+		ustar(h, pname, (uint64_t)len, pk->mtime, 'x');
+		if (zw_write(&pk->z, h, 512, err) != 0)
+			return -1;
+		memset(h, 0, 512);
+		memcpy(h, rec, (size_t)len);
+		if (zw_write(&pk->z, h, 512, err) != 0)
+			return -1;
+	}
+	ustar(h, name, size, pk->mtime, '0');
+	if (zw_write(&pk->z, h, 512, err) != 0)
+		return -1;
+	json_array_append_new(pk->index, json_pack("{s:s, s:I, s:I}", "name", name, "offset",
+						   (json_int_t)pk->z.tar_off, "size", (json_int_t)size));
+	return 0;
+}
+
+static int entry_end(struct packer *pk, uint64_t size, struct edge_err *err)
+{
+	static const unsigned char zero[512];
+	size_t pad = (size_t)((512 - size % 512) % 512);
+
+	return pad ? zw_write(&pk->z, zero, pad, err) : 0;
+}
+
+static int entry_mem(struct packer *pk, const char *name, const char *data, size_t len, struct edge_err *err)
+{
+	if (entry_begin(pk, name, len, err) != 0 || zw_write(&pk->z, data, len, err) != 0)
+		return -1;
+	return entry_end(pk, len, err);
+}
+
+static int entry_json(struct packer *pk, const char *name, json_t *j, struct edge_err *err)
+{
+	char *t = json_dumps(j, JSON_INDENT(2));
+	size_t l = strlen(t);
+	int rc;
+
+	t = xrealloc(t, l + 2);
+	t[l++] = '\n';
+	t[l] = '\0';
+	rc = entry_mem(pk, name, t, l, err);
+	free(t);
+	return rc;
+}
+
+/* Copies a store blob into the bundle, checking its size and digest. */
+static int entry_blob(struct packer *pk, struct store *s, const char *digest, uint64_t size, struct edge_err *err)
+{
+	char name[100], *path = store_blob_path(s, digest), got[72];
+	unsigned char d[32];
+	struct sha256 h;
+	uint64_t done = 0;
+	int fd, rc = -1;
+
+	snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		edge_err_errno(err, "store %s: blob %s", s->dir, digest);
+		free(path);
+		return -1;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (entry_begin(pk, name, size, err) != 0)
+		goto out;
+	sha256_init(&h);
+	while (done < size) {
+		ssize_t n = read(fd, pk->copybuf, COPY_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			edge_err_errno(err, "read %s", path);
+			sha256_discard(&h);
+			goto out;
+		}
+		if (n == 0 || done + (uint64_t)n > size)
+			break;
+		sha256_update(&h, pk->copybuf, (size_t)n);
+		if (zw_write(&pk->z, pk->copybuf, (size_t)n, err) != 0) {
+			sha256_discard(&h);
+			goto out;
+		}
+		done += (uint64_t)n;
+	}
+	sha256_final(&h, d);
+	memcpy(got, "sha256:", 7);
+	sha256_hex(d, got + 7);
+	if (done != size || strcmp(got, digest) != 0) {
+		edge_errf(err, EDGE_EVERIFY, "store %s: blob %s is corrupt (%s)", s->dir, digest,
+			  done != size ? "wrong size" : "digest mismatch");
+		goto out;
+	}
+	rc = entry_end(pk, size, err);
+out:
+	close(fd);
+	free(path);
+	return rc;
+}
+
+/* --- what goes in --------------------------------------------------------- */
+
+struct content {
+	json_t *blobs;     /* digest -> size */
+	json_t *index;     /* the bundle's index.json */
+	json_t *docker;    /* manifest.json entries */
+};
+
+static int add_blob(struct store *s, json_t *blobs, json_t *desc, const char *owner, struct edge_err *err)
+{
+	const char *d = json_string_value(json_object_get(desc, "digest"));
+	json_t *sz = json_object_get(desc, "size");
+
+	if (d == NULL || !sha256_digest_valid(d) || !json_is_integer(sz))
+		return edge_errf(err, EDGE_EINPUT, "%s: a descriptor without a sha256 digest and size", owner);
+	if (!store_has_blob(s, d, (int64_t)json_integer_value(sz)))
+		return edge_errf(err, EDGE_EIO, "store %s: %s: blob %s is missing (run edge-pull)", s->dir, owner, d);
+	json_object_set_new(blobs, d, json_integer(json_integer_value(sz)));
+	return 0;
+}
+
+static json_t *read_json_blob(struct store *s, const char *digest, const char *owner, struct edge_err *err)
+{
+	char *data;
+	size_t len;
+	json_t *j;
+
+	if (store_read_blob(s, digest, STORE_MAX_MANIFEST, &data, &len, err) != 0) {
+		edge_err_prefix(err, "%s", owner);
+		return NULL;
+	}
+	j = json_loadb(data, len, 0, NULL);
+	free(data);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		edge_errf(err, EDGE_EINPUT, "%s: manifest %s is not JSON", owner, digest);
+	}
+	return j;
+}
+
+/* A manifest: its config and layers. */
+static int walk_manifest(struct store *s, struct content *c, json_t *man, const char *owner, struct edge_err *err)
+{
+	json_t *l;
+	size_t i;
+
+	if (add_blob(s, c->blobs, json_object_get(man, "config"), owner, err) != 0)
+		return -1;
+	json_array_foreach(json_object_get(man, "layers"), i, l) {
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		/* foreign layers were never pulled: they stay out of the bundle too */
+		if (json_object_get(l, "urls") != NULL && d && !store_has_blob(s, d, -1))
+			continue;
+		if (add_blob(s, c->blobs, l, owner, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int is_image_config(json_t *man)
+{
+	const char *mt = json_string_value(json_object_get(json_object_get(man, "config"), "mediaType"));
+
+	return mt == NULL || strcmp(mt, MT_OCI_CONFIG) == 0 ||
+	       strcmp(mt, "application/vnd.docker.container.image.v1+json") == 0;
+}
+
+static void docker_entry(struct content *c, json_t *man, const char *ref)
+{
+	json_t *layers = json_array(), *l, *tags = json_array();
+	size_t i;
+	const char *cfg = json_string_value(json_object_get(json_object_get(man, "config"), "digest"));
+
+	json_array_foreach(json_object_get(man, "layers"), i, l) {
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		json_array_append_new(layers, json_sprintf("blobs/sha256/%s", d + 7));
+	}
+	if (strchr(ref, '@') == NULL)
+		json_array_append_new(tags, json_string(ref));
+	json_array_append_new(c->docker, json_pack("{s:o, s:o, s:o}", "Config",
+						   json_sprintf("blobs/sha256/%s", cfg + 7), "RepoTags", tags,
+						   "Layers", layers));
+}
+
+/* An entry of the manifest: its top descriptor and everything below. */
+static int walk_entry(struct store *s, struct content *c, const char *ref, const char *digest,
+		      const struct platform *want, int is_image, struct edge_err *err)
+{
+	json_t *top, *sdesc = store_index_find(s, ref), *desc;
+	const char *mt;
+	int rc = -1;
+
+	if ((top = read_json_blob(s, digest, ref, err)) == NULL)
+		return -1;
+	mt = manifest_media_type(top);
+	if (sdesc != NULL && strcmp(json_string_value(json_object_get(sdesc, "digest")), digest) == 0) {
+		desc = json_deep_copy(sdesc);
+	} else {
+		char *p = store_blob_path(s, digest);
+		struct stat st;
+		stat(p, &st);
+		free(p);
+		desc = json_pack("{s:s, s:s, s:I, s:{s:s, s:s}}", "mediaType", mt, "digest", digest, "size",
+				 (json_int_t)st.st_size, "annotations", ANNOT_REF_NAME, ref, ANNOT_CONTAINERD_NAME, ref);
+	}
+	json_array_append_new(json_object_get(c->index, "manifests"), desc);
+	{
+		json_t *d = json_pack("{s:s, s:I}", "digest", digest, "size", json_integer_value(json_object_get(desc, "size")));
+		if (add_blob(s, c->blobs, d, ref, err) != 0) {
+			json_decref(d);
+			goto out;
+		}
+		json_decref(d);
+	}
+	if (media_type_is_index(mt)) {
+		json_t *m, *chosen = NULL;
+		size_t i;
+		json_array_foreach(json_object_get(top, "manifests"), i, m) {
+			json_t *child, *plat = json_object_get(m, "platform");
+			const char *cd = json_string_value(json_object_get(m, "digest"));
+			if (add_blob(s, c->blobs, m, ref, err) != 0)
+				goto out;
+			if ((child = read_json_blob(s, cd, ref, err)) == NULL)
+				goto out;
+			if (walk_manifest(s, c, child, ref, err) != 0) {
+				json_decref(child);
+				goto out;
+			}
+			if (chosen == NULL && is_image && is_image_config(child) &&
+			    (want == NULL || platform_match(want, json_string_value(json_object_get(plat, "os")),
+							    json_string_value(json_object_get(plat, "architecture")),
+							    json_string_value(json_object_get(plat, "variant")))))
+				chosen = json_incref(child);
+			json_decref(child);
+		}
+		if (chosen != NULL) {
+			docker_entry(c, chosen, ref);
+			json_decref(chosen);
+		}
+	} else {
+		if (walk_manifest(s, c, top, ref, err) != 0)
+			goto out;
+		if (is_image && is_image_config(top))
+			docker_entry(c, top, ref);
+	}
+	rc = 0;
+out:
+	json_decref(top);
+	return rc;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int collect(json_t *m, struct store *s, struct content *c, json_t **blobs_sorted, struct edge_err *err)
+{
+	static const char *const lists[] = {"images", "charts"};
+	struct platform want, *wantp = NULL;
+	json_t *e, *def;
+	size_t i, k;
+	const char *p0 = json_string_value(json_array_get(json_object_get(m, "platforms"), 0));
+
+	if (p0 != NULL && platform_parse(p0, &want, err) == 0)
+		wantp = &want;
+	for (k = 0; k < 2; k++) {
+		json_array_foreach(json_object_get(m, lists[k]), i, e) {
+			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
+			if (manifest_str(e, "error") != NULL)
+				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s failed to pull: %s", lists[k], i,
+						 ref ? ref : "?", manifest_str(e, "error"));
+			if (ref == NULL || digest == NULL)
+				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: run edge-pull first", lists[k], i,
+						 ref ? ref : manifest_str(e, "name") ? manifest_str(e, "name") : "?");
+			if (walk_entry(s, c, ref, digest, wantp, k == 0, err) != 0)
+				return -1;
+		}
+	}
+	def = json_object_get(m, "definition");
+	if (def != NULL && manifest_str(def, "ref") != NULL) {
+		json_t *d = store_index_find(s, manifest_str(def, "ref"));
+		if (d == NULL)
+			return edge_errf(err, EDGE_EIO, "store %s: the cluster definition %s is missing (run edge-pull)",
+					 s->dir, manifest_str(def, "ref"));
+		if (walk_entry(s, c, manifest_str(def, "ref"), json_string_value(json_object_get(d, "digest")), NULL, 0,
+			       err) != 0)
+			return -1;
+	}
+	{
+		/* sorted lists: the same inputs always give the same bytes */
+		const char *key;
+		json_t *v;
+		size_t n = json_object_size(c->blobs), j = 0;
+		const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
+		json_object_foreach(c->blobs, key, v)
+			keys[j++] = key;
+		qsort(keys, n, sizeof(*keys), cmp_strp);
+		*blobs_sorted = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(*blobs_sorted, json_pack("{s:s, s:O}", "digest", keys[i], "size",
+								       json_object_get(c->blobs, keys[i])));
+		free(keys);
+	}
+	{
+		/* index.json entries sorted by name, duplicates (same ref) once */
+		json_t *list = json_object_get(c->index, "manifests");
+		size_t n = json_array_size(list), a, b;
+		for (a = 1; a < n; a++)
+			for (b = a; b > 0; b--) {
+				json_t *x = json_array_get(list, b - 1), *y = json_array_get(list, b);
+				const char *nx = json_string_value(json_object_get(json_object_get(x, "annotations"), ANNOT_REF_NAME));
+				const char *ny = json_string_value(json_object_get(json_object_get(y, "annotations"), ANNOT_REF_NAME));
+				if (strcmp(nx ? nx : "", ny ? ny : "") <= 0)
+					break;
+				json_incref(x);
+				json_array_set(list, b - 1, y);
+				json_array_set_new(list, b, x);
+			}
+	}
+	return 0;
+}
+
+/* --- pack ------------------------------------------------------------------ */
+
+static char *dir_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? strndup(path, (size_t)(s - path + 1)) : xstrdup("");
+}
+
+int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
+		struct edge_err *err)
+{
+	struct content c = {json_object(), NULL, json_array()};
+	struct packer pk;
+	struct out out;
+	json_t *blobs = NULL, *bj = NULL;
+	const char *name = manifest_str(manifest, "name");
+	char *final = NULL, digest[72];
+	unsigned char raw[32];
+	size_t i;
+	int rc = -1;
+
+	memset(&pk, 0, sizeof(pk));
+	memset(&out, 0, sizeof(out));
+	*bundle = NULL;
+	c.index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
+	if (collect(manifest, s, &c, &blobs, err) != 0)
+		goto out;
+	if (json_array_size(json_object_get(c.index, "manifests")) == 0) {
+		edge_errf(err, EDGE_EINPUT, "the manifest names no pulled image, chart or definition: nothing to pack");
+		goto out;
+	}
+	bj = json_deep_copy(manifest);
+	json_object_del(bj, "store");
+	json_object_del(bj, "bundle");
+	json_object_del(bj, "signatures");
+	json_object_del(bj, "pushed");
+	json_object_set(bj, "blobs", blobs);
+
+	/* output: the exact -o name, or a provisional one renamed once the hash is known */
+	out.split = o->split;
+	out.base = o->output ? xstrdup(o->output) : xasprintf("core-%s-packing.tar.zst", name ? name : "edge");
+	sha256_init(&out.h);
+	pk.z.out = &out;
+	pk.mtime = o->mtime;
+	pk.index = json_array();
+	pk.copybuf = xmalloc(COPY_BUF);
+	pk.z.cap = ZSTD_CStreamOutSize();
+	pk.z.buf = xmalloc(pk.z.cap);
+	pk.z.c = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_compressionLevel, o->level);
+	ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_checksumFlag, 1);
+	if (o->threads > 1) {
+		ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_nbWorkers, o->threads);
+		ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_jobSize, 1 << 20);
+	}
+	if (entry_json(&pk, "bundle.json", bj, err) != 0 ||
+	    entry_mem(&pk, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, err) != 0 ||
+	    entry_json(&pk, "index.json", c.index, err) != 0)
+		goto out;
+	{
+		json_t *bl;
+		size_t n = json_array_size(blobs);
+		uint64_t total = 0, done = 0;
+		long long last = 0;
+		json_array_foreach(blobs, i, bl)
+			total += (uint64_t)json_integer_value(json_object_get(bl, "size"));
+		json_array_foreach(blobs, i, bl) {
+			uint64_t sz = (uint64_t)json_integer_value(json_object_get(bl, "size"));
+			if (entry_blob(&pk, s, json_string_value(json_object_get(bl, "digest")), sz, err) != 0)
+				goto out;
+			done += sz;
+			if (edge_log_verbosity() >= 0) {
+				struct timespec ts;
+				long long t;
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+				if (last == 0)
+					last = t;
+				if (o->progress_tty && (t - last >= 250 || i + 1 == n)) {
+					fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f of %.1f MiB\033[K%s", edge_progname(), i + 1, n,
+						(double)done / (1 << 20), (double)total / (1 << 20), i + 1 == n ? "\n" : "");
+					last = t;
+				} else if (!o->progress_tty && t - last >= 5000) {
+					log_info("%zu/%zu blobs, %.1f of %.1f MiB", i + 1, n, (double)done / (1 << 20),
+						 (double)total / (1 << 20));
+					last = t;
+				}
+			}
+		}
+	}
+	{
+		json_t *docker = c.docker;
+		c.docker = NULL;
+		if (entry_json(&pk, "manifest.json", docker, err) != 0) {
+			json_decref(docker);
+			goto out;
+		}
+		json_decref(docker);
+	}
+	{
+		/* the last entry: where every other entry's data starts */
+		json_t *ix = json_pack("{s:i, s:O}", "version", 1, "entries", pk.index);
+		static const unsigned char zero[1024];
+		int r = entry_json(&pk, "bundle.index.json", ix, err);
+		json_decref(ix);
+		if (r != 0 || zw_write(&pk.z, zero, sizeof(zero), err) != 0 || zw_end_frame(&pk.z, err) != 0 ||
+		    zw_seek_table(&pk.z, err) != 0)
+			goto out;
+	}
+	sha256_final(&out.h, raw);
+	out.h.md = NULL;
+	memcpy(digest, "sha256:", 7);
+	sha256_hex(raw, digest + 7);
+	if (o->output) {
+		final = xstrdup(o->output);
+	} else {
+		char *dir = dir_of(out.base);
+		final = xasprintf("%score-%s-%.12s.tar.zst", dir, name ? name : "edge", digest + 7);
+		free(dir);
+	}
+	/* commit: parts (or the file) under their final names, then the descriptor */
+	if (!o->split) {
+		free(out.parts[0].af.path);
+		out.parts[0].af.path = xstrdup(final);
+		sha256_discard(&out.parts[0].h);
+		out.parts[0].open = 0;
+		if (atomic_commit(&out.parts[0].af, err) != 0)
+			goto out;
+		*bundle = json_pack("{s:s, s:s, s:I}", "path", final, "digest", digest, "size", (json_int_t)out.total);
+	} else {
+		json_t *plist = json_array(), *desc;
+		char *dpath = xasprintf("%s.parts.json", final);
+		char *text;
+		const char *slash;
+		for (i = 0; i < out.nparts; i++) {
+			char pd[72], *pname = xasprintf("%s.part%03zu", final, i);
+			sha256_final(&out.parts[i].h, raw);
+			out.parts[i].h.md = NULL;
+			memcpy(pd, "sha256:", 7);
+			sha256_hex(raw, pd + 7);
+			free(out.parts[i].af.path);
+			out.parts[i].af.path = pname;
+			slash = strrchr(pname, '/');
+			json_array_append_new(plist, json_pack("{s:s, s:I, s:s}", "name", slash ? slash + 1 : pname, "size",
+							       (json_int_t)out.parts[i].size, "digest", pd));
+			out.parts[i].open = 0;
+			if (atomic_commit(&out.parts[i].af, err) != 0) {
+				json_decref(plist);
+				free(dpath);
+				goto out;
+			}
+		}
+		slash = strrchr(final, '/');
+		desc = json_pack("{s:s, s:s, s:s, s:I, s:o}", "apiVersion", BUNDLE_PARTS_VERSION, "bundle",
+				 slash ? slash + 1 : final, "digest", digest, "size", (json_int_t)out.total, "parts", plist);
+		text = json_dumps(desc, JSON_INDENT(2));
+		json_decref(desc);
+		{
+			size_t l = strlen(text);
+			text = xrealloc(text, l + 2);
+			text[l] = '\n';
+			text[l + 1] = '\0';
+		}
+		if (atomic_write_file(dpath, text, strlen(text), 0644, err) != 0) {
+			free(text);
+			free(dpath);
+			goto out;
+		}
+		free(text);
+		*bundle = json_pack("{s:s, s:s, s:I, s:I}", "path", dpath, "digest", digest, "size", (json_int_t)out.total,
+				    "parts", (json_int_t)out.nparts);
+		free(dpath);
+	}
+	log_verbose("%s: %zu entries, %zu blobs, %llu bytes (%zu frames)", final, json_array_size(pk.index),
+		    json_array_size(blobs), (unsigned long long)out.total, pk.z.nframes);
+	rc = 0;
+out:
+	if (rc != 0) {
+		/* committed parts of a failed split would be half a bundle */
+		out_abort(&out);
+	} else {
+		for (i = 0; i < out.nparts; i++)
+			if (out.parts[i].h.md)
+				sha256_discard(&out.parts[i].h);
+		free(out.parts);
+		free(out.base);
+	}
+	ZSTD_freeCCtx(pk.z.c);
+	free(pk.z.buf);
+	free(pk.z.fc);
+	free(pk.z.fd);
+	free(pk.copybuf);
+	json_decref(pk.index);
+	json_decref(c.blobs);
+	json_decref(c.index);
+	json_decref(c.docker);
+	json_decref(blobs);
+	json_decref(bj);
+	free(final);
+	return rc;
+}
+
+/* --- reading ---------------------------------------------------------------- */
+
+static int open_parts(struct bundle_reader *r, const char *path, struct edge_err *err)
+{
+	char *data = NULL, *dir;
+	size_t len, i;
+	json_t *doc = NULL, *p;
+	json_error_t je;
+	int rc = -1;
+
+	if (read_file_max(path, 16u << 20, &data, &len, err) != 0)
+		return -1;
+	doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	free(data);
+	if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "parts")) ||
+	    json_array_size(json_object_get(doc, "parts")) == 0) {
+		edge_errf(err, EDGE_EINPUT, "%s: not a parts descriptor%s%s", path, doc ? "" : ": ", doc ? "" : je.text);
+		goto out;
+	}
+	snprintf(r->digest, sizeof(r->digest), "%s", manifest_str(doc, "digest") ? manifest_str(doc, "digest") : "");
+	dir = dir_of(path);
+	r->nparts = json_array_size(json_object_get(doc, "parts"));
+	r->fds = xcalloc(r->nparts, sizeof(*r->fds));
+	r->part_off = xcalloc(r->nparts, sizeof(*r->part_off));
+	r->part_size = xcalloc(r->nparts, sizeof(*r->part_size));
+	for (i = 0; i < r->nparts; i++)
+		r->fds[i] = -1;
+	json_array_foreach(json_object_get(doc, "parts"), i, p) {
+		const char *name = manifest_str(p, "name");
+		char *pp;
+		struct stat st;
+		if (name == NULL || strchr(name, '/') != NULL || name[0] == '.' ||
+		    !json_is_integer(json_object_get(p, "size"))) {
+			edge_errf(err, EDGE_EINPUT, "%s: parts[%zu]: a part needs a plain file name and a size", path, i);
+			free(dir);
+			goto out;
+		}
+		pp = xasprintf("%s%s", dir, name);
+		r->fds[i] = open(pp, O_RDONLY | O_CLOEXEC);
+		if (r->fds[i] < 0 || fstat(r->fds[i], &st) != 0) {
+			edge_err_errno(err, "open %s", pp);
+			free(pp);
+			free(dir);
+			goto out;
+		}
+		if ((uint64_t)st.st_size != (uint64_t)json_integer_value(json_object_get(p, "size"))) {
+			edge_errf(err, EDGE_EVERIFY, "%s: %lld bytes, the descriptor says %lld", pp, (long long)st.st_size,
+				  (long long)json_integer_value(json_object_get(p, "size")));
+			free(pp);
+			free(dir);
+			goto out;
+		}
+		free(pp);
+		r->part_off[i] = r->size;
+		r->part_size[i] = (uint64_t)st.st_size;
+		r->size += (uint64_t)st.st_size;
+	}
+	free(dir);
+	r->parts = json_incref(json_object_get(doc, "parts"));
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t off, struct edge_err *err)
+{
+	size_t done = 0, i;
+
+	for (i = 0; i < r->nparts && done < len; i++) {
+		uint64_t a = r->part_off[i], b = a + r->part_size[i];
+		if (off + done >= b)
+			continue;
+		while (done < len && off + done < b) {
+			size_t want = len - done;
+			ssize_t n;
+			if (want > b - (off + done))
+				want = (size_t)(b - (off + done));
+			n = pread(r->fds[i], (char *)buf + done, want, (off_t)(off + done - a));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return edge_err_errno(err, "read %s", r->path);
+			if (n == 0)
+				return (int64_t)done;
+			done += (size_t)n;
+		}
+	}
+	return (int64_t)done;
+}
+
+/* Reads the seek table at the end, if there is one. */
+static int read_seek_table(struct bundle_reader *r, struct edge_err *err)
+{
+	unsigned char foot[9], *t;
+	uint32_t n, i;
+	uint64_t tlen, coff = 0, doff = 0;
+
+	if (r->size < 17)
+		return 0;
+	if (bundle_pread(r, foot, 9, r->size - 9, err) != 9)
+		return -1;
+	if (rd32(foot + 5) != BUNDLE_SEEKABLE_MAGIC)
+		return 0;
+	n = rd32(foot);
+	if (foot[4] & 0x7c)
+		return edge_errf(err, EDGE_EINPUT, "%s: seek table with reserved bits set", r->path);
+	tlen = (uint64_t)n * ((foot[4] & 0x80) ? 12 : 8) + 9;
+	if (tlen + 8 > r->size || n > (1u << 26))
+		return edge_errf(err, EDGE_EINPUT, "%s: seek table larger than the file", r->path);
+	t = xmalloc((size_t)tlen + 8);
+	if (bundle_pread(r, t, (size_t)tlen + 8, r->size - tlen - 8, err) != (int64_t)(tlen + 8)) {
+		free(t);
+		return -1;
+	}
+	if (rd32(t) != BUNDLE_SKIPPABLE_MAGIC || rd32(t + 4) != tlen) {
+		free(t);
+		return edge_errf(err, EDGE_EINPUT, "%s: damaged seek table", r->path);
+	}
+	r->frames = xcalloc(n ? n : 1, sizeof(*r->frames));
+	for (i = 0; i < n; i++) {
+		const unsigned char *e = t + 8 + (size_t)i * ((foot[4] & 0x80) ? 12 : 8);
+		r->frames[i].coff = coff;
+		r->frames[i].csize = rd32(e);
+		r->frames[i].doff = doff;
+		r->frames[i].dsize = rd32(e + 4);
+		coff += rd32(e);
+		doff += rd32(e + 4);
+	}
+	free(t);
+	if (coff != r->size - tlen - 8) {
+		free(r->frames);
+		r->frames = NULL;
+		return edge_errf(err, EDGE_EINPUT, "%s: the seek table does not match the file (truncated?)", r->path);
+	}
+	r->nframes = n;
+	r->tar_size = doff;
+	return 0;
+}
+
+int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
+{
+	size_t len = strlen(path);
+
+	memset(r, 0, sizeof(*r));
+	r->path = xstrdup(path);
+	if (len > 11 && strcmp(path + len - 11, ".parts.json") == 0) {
+		if (open_parts(r, path, err) != 0)
+			goto fail;
+	} else {
+		struct stat st;
+		r->nparts = 1;
+		r->fds = xcalloc(1, sizeof(*r->fds));
+		r->part_off = xcalloc(1, sizeof(*r->part_off));
+		r->part_size = xcalloc(1, sizeof(*r->part_size));
+		r->fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->fds[0] < 0 || fstat(r->fds[0], &st) != 0) {
+			edge_err_errno(err, "open %s", path);
+			goto fail;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			edge_errf(err, EDGE_EINPUT, "%s: not a regular file", path);
+			goto fail;
+		}
+		r->size = r->part_size[0] = (uint64_t)st.st_size;
+	}
+	if (read_seek_table(r, err) != 0)
+		goto fail;
+	return 0;
+fail:
+	bundle_reader_close(r);
+	return -1;
+}
+
+void bundle_reader_close(struct bundle_reader *r)
+{
+	size_t i;
+
+	for (i = 0; r->fds && i < r->nparts; i++)
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+	free(r->fds);
+	free(r->part_off);
+	free(r->part_size);
+	free(r->frames);
+	free(r->path);
+	json_decref(r->parts);
+	memset(r, 0, sizeof(*r));
+}
+
+int bundle_read_range(struct bundle_reader *r, uint64_t off, uint64_t len,
+		      int (*cb)(const void *data, size_t len, void *ctx, struct edge_err *err), void *ctx,
+		      struct edge_err *err)
+{
+	size_t lo = 0, hi, f;
+	ZSTD_DCtx *d = NULL;
+	unsigned char *in = NULL, *outb = NULL;
+	size_t incap = ZSTD_DStreamInSize(), outcap = ZSTD_DStreamOutSize();
+	uint64_t pos, end = off + len;
+	int rc = -1;
+
+	if (r->frames == NULL)
+		return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+	if (end > r->tar_size || end < off)
+		return edge_errf(err, EDGE_EINPUT, "%s: range %llu+%llu is past the end of the bundle", r->path,
+				 (unsigned long long)off, (unsigned long long)len);
+	if (len == 0)
+		return 0;
+	/* the frame holding off: binary search on doff */
+	hi = r->nframes;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (r->frames[mid].doff <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	d = ZSTD_createDCtx();
+	in = xmalloc(incap);
+	outb = xmalloc(outcap);
+	pos = r->frames[lo].doff;
+	for (f = lo; f < r->nframes && pos < end; f++) {
+		uint64_t cpos = r->frames[f].coff, cend = cpos + r->frames[f].csize;
+		size_t ret = 1;
+		ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+		while (cpos < cend || ret != 0) {
+			ZSTD_inBuffer ib;
+			size_t want = incap;
+			int64_t got;
+			if (cpos >= cend) {
+				edge_errf(err, EDGE_EVERIFY, "%s: frame %zu is truncated", r->path, f);
+				goto out;
+			}
+			if (want > cend - cpos)
+				want = (size_t)(cend - cpos);
+			got = bundle_pread(r, in, want, cpos, err);
+			if (got < 0)
+				goto out;
+			if (got == 0) {
+				edge_errf(err, EDGE_EVERIFY, "%s: truncated", r->path);
+				goto out;
+			}
+			cpos += (uint64_t)got;
+			ib.src = in;
+			ib.size = (size_t)got;
+			ib.pos = 0;
+			while (ib.pos < ib.size) {
+				ZSTD_outBuffer ob = {outb, outcap, 0};
+				ret = ZSTD_decompressStream(d, &ob, &ib);
+				if (ZSTD_isError(ret)) {
+					edge_errf(err, EDGE_EVERIFY, "%s: frame %zu: %s", r->path, f, ZSTD_getErrorName(ret));
+					goto out;
+				}
+				if (ob.pos > 0) {
+					uint64_t a = pos, b = pos + ob.pos;
+					if (b > off && a < end) {
+						uint64_t s0 = a < off ? off - a : 0, s1 = (b > end ? end : b) - a;
+						if (cb(outb + s0, (size_t)(s1 - s0), ctx, err) != 0)
+							goto out;
+					}
+					pos = b;
+					if (pos >= end) {
+						rc = 0;
+						goto out;
+					}
+				}
+				if (ret == 0)
+					break;
+			}
+			if (ret == 0 && cpos >= cend)
+				break;
+		}
+		if (pos != r->frames[f].doff + r->frames[f].dsize) {
+			edge_errf(err, EDGE_EVERIFY, "%s: frame %zu holds %llu bytes, the seek table says %llu", r->path, f,
+				  (unsigned long long)(pos - r->frames[f].doff), (unsigned long long)r->frames[f].dsize);
+			goto out;
+		}
+	}
+	rc = pos >= end ? 0 : edge_errf(err, EDGE_EVERIFY, "%s: the bundle ends early", r->path);
+out:
+	ZSTD_freeDCtx(d);
+	free(in);
+	free(outb);
+	return rc;
+}

@@ -1,0 +1,72 @@
+/*
+ * The content bundle (SPEC §5): a pax tar compressed with zstd, a new frame
+ * at every entry and at most BUNDLE_FRAME_MAX bytes of input per frame, and
+ * a zstd seekable-format seek table at the end, so that readers can reach
+ * any entry without decompressing what comes before it. Reproducible: the
+ * same manifest and store give the same bytes.
+ */
+#ifndef EDGE_BUNDLE_H
+#define EDGE_BUNDLE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "err.h"
+#include "store.h"
+
+#define BUNDLE_FRAME_MAX (8u << 20)          /* input bytes per zstd frame (SPEC: at most 32 MiB) */
+#define BUNDLE_SEEKABLE_MAGIC 0x8F92EAB1u
+#define BUNDLE_SKIPPABLE_MAGIC 0x184D2A5Eu
+#define BUNDLE_PARTS_VERSION "edge.parts/v1"
+
+struct bundle_opts {
+	int level;           /* zstd level, default 3 */
+	int threads;         /* compression threads, default: all cores */
+	uint64_t split;      /* 0, or the largest part in bytes */
+	uint64_t mtime;      /* entry times ($SOURCE_DATE_EPOCH or 0) */
+	const char *output;  /* exact output path, or NULL: core-NAME-HEX12.tar.zst */
+	int progress_tty;
+};
+
+/* Packs the manifest's images, charts and definition from the store into a
+ * bundle. On success *bundle is the new manifest field {path, digest, size
+ * [, parts]}: path is the bundle, or with split the parts descriptor. Nothing
+ * is left under a final name on failure. */
+int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
+		struct edge_err *err);
+
+/*
+ * Reading. A bundle is one file or a parts descriptor (FILE.parts.json
+ * listing FILE.part000…): the reader joins the parts.
+ */
+struct bundle_frame {
+	uint64_t coff, csize; /* in the compressed file */
+	uint64_t doff, dsize; /* in the tar stream */
+};
+
+struct bundle_reader {
+	char *path;
+	int *fds;
+	uint64_t *part_off, *part_size;
+	size_t nparts;
+	uint64_t size;              /* compressed bytes (all parts) */
+	struct bundle_frame *frames;/* from the seek table; NULL when there is none */
+	size_t nframes;
+	uint64_t tar_size;          /* decompressed bytes covered by the frames */
+	char digest[72];            /* from a parts descriptor ("" otherwise) */
+	json_t *parts;              /* the descriptor's parts list, or NULL */
+};
+
+/* Opens a bundle or parts descriptor; reads the seek table when there is
+ * one (a bundle without is still readable sequentially). */
+int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err);
+void bundle_reader_close(struct bundle_reader *r);
+/* pread over the joined parts. Returns bytes read (short only at the end). */
+int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t off, struct edge_err *err);
+/* Streams the decompressed bytes [off, off+len) of the tar stream to cb,
+ * starting at the frame that holds off (needs the seek table). cb returns 0
+ * to go on, -1 to stop (its error in err). */
+int bundle_read_range(struct bundle_reader *r, uint64_t off, uint64_t len,
+		      int (*cb)(const void *data, size_t len, void *ctx, struct edge_err *err), void *ctx,
+		      struct edge_err *err);
+
+#endif
