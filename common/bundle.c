@@ -658,18 +658,18 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 			if (entry_blob(&pk, s, json_string_value(json_object_get(bl, "digest")), sz, err) != 0)
 				goto out;
 			done += sz;
-			if (edge_log_verbosity() >= 0) {
+			if (edge_log_verbosity() >= 0 && o->progress_tty >= 0) {
 				struct timespec ts;
 				long long t;
 				clock_gettime(CLOCK_MONOTONIC, &ts);
 				t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 				if (last == 0)
 					last = t;
-				if (o->progress_tty && (t - last >= 250 || i + 1 == n)) {
+				if (o->progress_tty > 0 && (t - last >= 250 || i + 1 == n)) {
 					fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f of %.1f MiB\033[K%s", edge_progname(), i + 1, n,
 						(double)done / (1 << 20), (double)total / (1 << 20), i + 1 == n ? "\n" : "");
 					last = t;
-				} else if (!o->progress_tty && t - last >= 5000) {
+				} else if (o->progress_tty == 0 && t - last >= 5000) {
 					log_info("%zu/%zu blobs, %.1f of %.1f MiB", i + 1, n, (double)done / (1 << 20),
 						 (double)total / (1 << 20));
 					last = t;

@@ -143,8 +143,8 @@ int cli_progress_tty(void)
 	if (g_progress == CLI_PROGRESS_ALWAYS)
 		return 1;
 	if (g_progress == CLI_PROGRESS_NEVER || g_verbosity < 0)
-		return 0;
-	return isatty(2);
+		return -1;
+	return isatty(2) ? 1 : 0;
 }
 
 int cli_fail(const struct edge_err *err)

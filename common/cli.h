@@ -46,7 +46,9 @@ long cli_parse_long(const char *opt, const char *s, long min, long max);
 /* Parses sizes like 64M, 4G, 512K, 1000 (binary units). Usage error on bad input. */
 long long cli_parse_size(const char *opt, const char *s);
 
-/* Whether progress bars are wanted (--progress, stderr a tty). */
+/* How to show progress: 1 a redrawn bar (stderr a terminal, or
+ * --progress=always), 0 a plain line at most every 5 s, -1 nothing
+ * (--progress=never, -q). */
 int cli_progress_tty(void);
 
 /* Prints the error (edge-X: msg) and returns its exit code (never 0). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,7 +146,7 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 		snprintf(b->digest, sizeof(b->digest), "%s", digest);
 		b->size = size;
 		b->reg = reg;
-		b->repo = xstrdup(repo);
+		b->repo = repo ? xstrdup(repo) : NULL;
 		b->first_item = item;
 		json_object_set_new(p->blob_index, digest, json_integer((json_int_t)idx));
 		enqueue(p, 1, idx, reg);
@@ -171,7 +172,7 @@ static void progress(struct pull *p, int final)
 	long long t = mono_ms();
 	int tty = p->o->progress_tty;
 
-	if (edge_log_verbosity() < 0)
+	if (edge_log_verbosity() < 0 || tty < 0)
 		return;
 	if (!final && t - p->last_report < (tty ? 250 : 5000))
 		return;
@@ -518,6 +519,19 @@ static char *helm_auth_header(struct pull *p, const char *url, struct edge_err *
 	return h;
 }
 
+/* Same scheme, host and port (the part before the first '/' after "//"). */
+static int same_origin(const char *a, const char *b)
+{
+	const char *ea = strstr(a, "://"), *eb = strstr(b, "://");
+	size_t la, lb;
+
+	if (ea == NULL || eb == NULL)
+		return 0;
+	la = (size_t)(ea - a) + 3 + strcspn(ea + 3, "/?#");
+	lb = (size_t)(eb - b) + 3 + strcspn(eb + 3, "/?#");
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
 static int http_get_buffer(struct pull *p, struct http_client *http, const char *url, const char *auth_for,
 			   size_t max, struct http_resp *resp, struct edge_err *err)
 {
@@ -526,9 +540,14 @@ static int http_get_buffer(struct pull *p, struct http_client *http, const char 
 	char *auth;
 	int st, rc;
 
-	auth = helm_auth_header(p, auth_for, err, &st);
-	if (st < 0)
-		return -1;
+	if (same_origin(url, auth_for)) {
+		auth = helm_auth_header(p, auth_for, err, &st);
+		if (st < 0)
+			return -1;
+	} else {
+		/* a chart hosted elsewhere never gets the repository's credentials */
+		auth = NULL;
+	}
 	headers[0] = auth;
 	req.method = "GET";
 	req.url = url;
@@ -651,7 +670,8 @@ static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, s
 	int rc = -1;
 
 	json_t *existing = store_index_find(p->store, it->ref);
-	if (existing != NULL && p->o->offline) {
+	if (existing != NULL && sha256_digest_valid(desc_digest(existing)) &&
+	    store_has_blob(p->store, desc_digest(existing), -1)) {
 		/* the chart was stored by an earlier run */
 		struct mf m;
 		if (get_manifest(p, it, http, desc_digest(existing), &m, err) != 0)
@@ -844,13 +864,13 @@ static void run_blob(struct pull *p, size_t idx, struct http_client *http)
 	snprintf(digest, sizeof(digest), "%s", b->digest);
 	size = b->size;
 	reg = b->reg;
-	repo = xstrdup(b->repo);
+	repo = b->repo ? xstrdup(b->repo) : NULL;
 	pthread_mutex_unlock(&p->mu);
 
 	if (store_has_blob(p->store, digest, size)) {
 		rc = 0;
-	} else if (p->o->offline) {
-		rc = edge_errf(&e, EDGE_EIO, "blob %s is not in the store (--offline)", digest);
+	} else if (p->o->offline || reg == NULL) {
+		rc = edge_errf(&e, EDGE_EIO, "blob %s is not in the store%s", digest, p->o->offline ? " (--offline)" : "");
 	} else {
 		rc = registry_get_blob(reg, http, repo, digest, size, 1, p->store, &e);
 		if (rc == 0) {
@@ -1100,7 +1120,7 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 		goto out;
 	log_verbose("%zu entries, %zu blobs (%zu downloaded)", p.nitems, p.nblobs, p.blobs_fetched);
 	if (failed > 0) {
-		if (o->keep_going && p.nitems > 1)
+		if (o->keep_going)
 			edge_errf(err, EDGE_EREMOTE, "%zu of %zu entries failed (see their \"error\" fields); first: %s",
 				  failed, p.nitems, p.have_first ? p.first.msg : "");
 		else

@@ -1,0 +1,32 @@
+/*
+ * Verification of bundles (one streaming pass: every entry, blob digest and
+ * size, the layout's references, the entry index) and of stores (every blob
+ * re-hashed, or sizes only).
+ */
+#ifndef EDGE_VERIFY_H
+#define EDGE_VERIFY_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "err.h"
+#include "store.h"
+
+#define VERIFY_MAX_JSON_ENTRY (64u << 20)  /* bundle.json, index.json, … */
+#define VERIFY_MAX_KEPT (256u << 20)       /* small JSON blobs kept to check references */
+
+/* Verifies the bundle (or parts descriptor) at path. On success *manifest
+ * is the bundle's manifest (bundle.json without "blobs") with "bundle" set
+ * to {path, digest, size}. Errors: EDGE_EVERIFY (digest, size, truncation,
+ * missing blob), EDGE_EINPUT (malformed: unexpected or unsafe entries),
+ * EDGE_EIO. max_size bounds the decompressed size (0: no bound beyond what
+ * bundle.json declares). */
+int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct edge_err *err);
+
+/* Verifies a store: every blob's sha256 (quick: sizes only) and that every
+ * index.json entry has its manifests, configs and layers; with a manifest
+ * (may be NULL), that each of its entries is in the index with its digest.
+ * Reports each problem with log_error and returns -1 (EDGE_EVERIFY, count in
+ * the message) when there was one. */
+int verify_store(struct store *s, json_t *manifest, int quick, struct edge_err *err);
+
+#endif
