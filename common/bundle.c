@@ -976,6 +976,7 @@ void bundle_reader_close(struct bundle_reader *r)
 	free(r->frames);
 	free(r->path);
 	json_decref(r->parts);
+	json_decref(r->entries);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1073,4 +1074,217 @@ out:
 	free(in);
 	free(outb);
 	return rc;
+}
+
+static uint64_t parse_octal_simple(const unsigned char *p, size_t n, int *ok)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	*ok = 0;
+	while (i < n && p[i] == ' ')
+		i++;
+	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++, *ok = 1)
+		v = v * 8 + (uint64_t)(p[i] - '0');
+	return v;
+}
+
+/* --- pull-style streams --------------------------------------------------- */
+
+/* Restarts decoding at the frame that holds absolute tar offset abs. */
+static void stream_start_at(struct bundle_stream *s, uint64_t abs)
+{
+	struct bundle_reader *r = s->r;
+	size_t lo = 0, hi = r->nframes;
+
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (r->frames[mid].doff <= abs)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	s->frame = lo;
+	s->cpos = r->frames[lo].coff;
+	s->cend = r->size;
+	s->pos = r->frames[lo].doff;
+	s->out_pos = s->out_len = 0;
+	s->delivered = abs - s->off;
+	ZSTD_DCtx_reset((ZSTD_DCtx *)s->d, ZSTD_reset_session_only);
+}
+
+int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_t off, uint64_t len,
+		       struct edge_err *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (r->frames == NULL || r->nframes == 0)
+		return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+	if (off + len > r->tar_size || off + len < off)
+		return edge_errf(err, EDGE_EINPUT, "%s: range past the end of the bundle", r->path);
+	s->r = r;
+	s->off = off;
+	s->len = len;
+	s->d = ZSTD_createDCtx();
+	s->incap = ZSTD_DStreamInSize();
+	s->outcap = ZSTD_DStreamOutSize();
+	s->in = xmalloc(s->incap);
+	s->out = xmalloc(s->outcap);
+	stream_start_at(s, off);
+	return 0;
+}
+
+void bundle_stream_close(struct bundle_stream *s)
+{
+	ZSTD_freeDCtx((ZSTD_DCtx *)s->d);
+	free(s->in);
+	free(s->out);
+	memset(s, 0, sizeof(*s));
+}
+
+int bundle_stream_rewind(struct bundle_stream *s, struct edge_err *err)
+{
+	(void)err;
+	stream_start_at(s, s->off);
+	return 0;
+}
+
+int bundle_stream_seek(struct bundle_stream *s, uint64_t k, struct edge_err *err)
+{
+	if (k > s->len)
+		return edge_errf(err, EDGE_EINPUT, "%s: seek past the end of an entry", s->r->path);
+	stream_start_at(s, s->off + k);
+	return 0;
+}
+
+/* Refills out[] with the next decompressed bytes. 0 ok, -1 error. */
+static int stream_fill(struct bundle_stream *s, struct edge_err *err)
+{
+	ZSTD_outBuffer ob = {s->out, s->outcap, 0};
+
+	s->pos += s->out_len;
+	s->out_pos = s->out_len = 0;
+	while (ob.pos == 0) {
+		ZSTD_inBuffer ib;
+		size_t want = s->incap, ret;
+		int64_t got;
+		if (s->cpos >= s->cend)
+			return edge_errf(err, EDGE_EVERIFY, "%s: the bundle ends early", s->r->path);
+		if (want > s->cend - s->cpos)
+			want = (size_t)(s->cend - s->cpos);
+		got = bundle_pread(s->r, s->in, want, s->cpos, err);
+		if (got <= 0)
+			return got == 0 ? edge_errf(err, EDGE_EVERIFY, "%s: truncated", s->r->path) : -1;
+		ib.src = s->in;
+		ib.size = (size_t)got;
+		ib.pos = 0;
+		ret = ZSTD_decompressStream((ZSTD_DCtx *)s->d, &ob, &ib);
+		if (ZSTD_isError(ret))
+			return edge_errf(err, EDGE_EVERIFY, "%s: corrupt zstd data: %s", s->r->path, ZSTD_getErrorName(ret));
+		s->cpos += ib.pos;
+	}
+	s->out_len = ob.pos;
+	return 0;
+}
+
+int64_t bundle_stream_read(struct bundle_stream *s, void *buf, size_t n, struct edge_err *err)
+{
+	size_t done = 0;
+
+	while (done < n && s->delivered < s->len) {
+		uint64_t abs, cur = s->off + s->delivered;
+		size_t avail, m;
+		if (s->out_pos >= s->out_len && stream_fill(s, err) != 0)
+			return -1;
+		abs = s->pos + s->out_pos;
+		avail = s->out_len - s->out_pos;
+		if (abs < cur) {
+			uint64_t skip = cur - abs;
+			s->out_pos += skip < avail ? (size_t)skip : avail;
+			continue;
+		}
+		m = n - done;
+		if (m > avail)
+			m = avail;
+		if (m > s->len - s->delivered)
+			m = (size_t)(s->len - s->delivered);
+		memcpy((char *)buf + done, s->out + s->out_pos, m);
+		s->out_pos += m;
+		s->delivered += m;
+		done += m;
+	}
+	return (int64_t)done;
+}
+
+static int collect_cb(const void *data, size_t len, void *ctx, struct edge_err *err)
+{
+	struct { char *buf; size_t len, cap; } *c = ctx;
+
+	(void)err;
+	if (c->len + len > c->cap) {
+		c->cap = (c->len + len) * 2;
+		c->buf = xrealloc(c->buf, c->cap + 1);
+	}
+	memcpy(c->buf + c->len, data, len);
+	c->len += len;
+	return 0;
+}
+
+int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint64_t *size, struct edge_err *err)
+{
+	json_t *e;
+
+	if (r->entries == NULL) {
+		/* bundle.index.json is the last entry: its header is in the last
+		 * frames; find it by scanning back over the final frames */
+		struct { char *buf; size_t len, cap; } c = {NULL, 0, 0};
+		uint64_t start;
+		size_t f, i;
+		json_t *doc, *x;
+		char *p;
+		if (r->frames == NULL || r->nframes == 0)
+			return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+		/* every entry starts a frame: the index lives in the last frames */
+		f = r->nframes > 8 ? r->nframes - 8 : 0;
+		start = r->frames[f].doff;
+		if (r->tar_size - start > (64u << 20))
+			return edge_errf(err, EDGE_EINPUT, "%s: bundle.index.json not found", r->path);
+		if (bundle_read_range(r, start, r->tar_size - start, collect_cb, &c, err) != 0) {
+			free(c.buf);
+			return -1;
+		}
+		/* find the header named bundle.index.json on a 512-byte boundary */
+		doc = NULL;
+		for (i = 0; i + 512 <= c.len; i += 512) {
+			int ok;
+			uint64_t sz;
+			if (strncmp(c.buf + i, "bundle.index.json", 18) != 0)
+				continue;
+			sz = parse_octal_simple((unsigned char *)c.buf + i + 124, 12, &ok);
+			if (!ok || i + 512 + sz > c.len)
+				break;
+			doc = json_loadb(c.buf + i + 512, (size_t)sz, 0, NULL);
+			break;
+		}
+		free(c.buf);
+		if (!json_is_array(json_object_get(doc, "entries"))) {
+			json_decref(doc);
+			return edge_errf(err, EDGE_EINPUT, "%s: bundle.index.json not found or damaged", r->path);
+		}
+		r->entries = json_object();
+		json_array_foreach(json_object_get(doc, "entries"), i, x) {
+			p = (char *)json_string_value(json_object_get(x, "name"));
+			if (p != NULL)
+				json_object_set_new(r->entries, p, json_pack("[O, O]", json_object_get(x, "offset"),
+									    json_object_get(x, "size")));
+		}
+		json_decref(doc);
+	}
+	e = json_object_get(r->entries, name);
+	if (e == NULL)
+		return edge_errf(err, EDGE_EINPUT, "%s: no entry %s", r->path, name);
+	*off = (uint64_t)json_integer_value(json_array_get(e, 0));
+	*size = (uint64_t)json_integer_value(json_array_get(e, 1));
+	if (*off + *size > r->tar_size)
+		return edge_errf(err, EDGE_EINPUT, "%s: entry %s lies past the end of the bundle", r->path, name);
+	return 0;
 }

@@ -54,6 +54,7 @@ struct bundle_reader {
 	uint64_t tar_size;          /* decompressed bytes covered by the frames */
 	char digest[72];            /* from a parts descriptor ("" otherwise) */
 	json_t *parts;              /* the descriptor's parts list, or NULL */
+	json_t *entries;            /* bundle.index.json: name -> [offset, size] */
 };
 
 /* Opens a bundle or parts descriptor; reads the seek table when there is
@@ -68,5 +69,31 @@ int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t of
 int bundle_read_range(struct bundle_reader *r, uint64_t off, uint64_t len,
 		      int (*cb)(const void *data, size_t len, void *ctx, struct edge_err *err), void *ctx,
 		      struct edge_err *err);
+
+/* Pull-style reading of a range of the tar stream (an entry's data). */
+struct bundle_stream {
+	struct bundle_reader *r;
+	void *d;                 /* ZSTD_DCtx * */
+	unsigned char *in, *out;
+	size_t incap, outcap, out_pos, out_len;
+	uint64_t off, len;       /* the range */
+	uint64_t pos;            /* decompressed position of out[out_len] */
+	uint64_t delivered;
+	size_t frame;
+	uint64_t cpos, cend;
+};
+int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_t off, uint64_t len,
+		       struct edge_err *err);
+/* Reads up to n bytes; 0 at the end of the range; -1 on error. */
+int64_t bundle_stream_read(struct bundle_stream *s, void *buf, size_t n, struct edge_err *err);
+/* Back to the start of the range. */
+int bundle_stream_rewind(struct bundle_stream *s, struct edge_err *err);
+/* Skips to offset k within the range (rewinding when needed). */
+int bundle_stream_seek(struct bundle_stream *s, uint64_t k, struct edge_err *err);
+void bundle_stream_close(struct bundle_stream *s);
+
+/* The data offset and size of an entry, from bundle.index.json (read once
+ * through the seek table and cached in the reader). */
+int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint64_t *size, struct edge_err *err);
 
 #endif
