@@ -1,10 +1,246 @@
-/* edge-push: not implemented yet (see the open issues). */
+/* edge-push: push a bundle's (or a store's) images and charts to a registry. */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "exit.h"
+#include "bundle.h"
+#include "cli.h"
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "push.h"
+#include "regcli.h"
+#include "store.h"
 
-int main(void)
+#define DEFAULT_JOBS 4
+
+static const char synopsis[] =
+	"edge-push --registry HOST[:PORT][/PATH] [--mapping SRC=DST] [--chunk-size SIZE] [BUNDLE | MANIFEST]";
+
+static const char help[] =
+	"usage: edge-push --registry HOST[:PORT][/PATH] [options] [BUNDLE | MANIFEST]\n"
+	"\n"
+	"Push every image and chart of a content bundle (or of the manifest's bundle\n"
+	"or store; the manifest on stdin when no argument) to a registry: blobs the\n"
+	"registry has are skipped, blobs this run pushed elsewhere are mounted, big\n"
+	"blobs go in chunks; manifests follow their blobs, tags come last. Each blob's\n"
+	"sha256 is checked as it is read. Prints the manifest with \"pushed\".\n"
+	"\n"
+	"Options:\n"
+	"      --registry TARGET     HOST[:PORT][/PATH]: an image keeps its full name\n"
+	"                            under it (quay.io/a/b:1 -> TARGET/quay.io/a/b:1)\n"
+	"      --mapping SRC=DST     replace the ref prefix SRC by DST instead\n"
+	"                            (repeatable; the longest match wins)\n"
+	"      --chunk-size SIZE     upload blobs larger than SIZE in chunks of SIZE\n"
+	"                            (default 64M)\n"
+	REGCLI_HELP
+	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
+	"  -q, --quiet               print errors only\n"
+	"  -v, --verbose             print more detail (-vv: HTTP headers, redacted)\n"
+	"  -h, --help                print this help and exit\n"
+	"      --version             print the version and exit\n"
+	"\n"
+	"Exit status: 0 success, 1 a corrupt blob in the bundle, 2 usage, 3 invalid\n"
+	"input, 4 registry or network error, 5 access refused, 6 local I/O error.\n";
+
+enum {
+	OPT_REGISTRY = CLI_OPT_FIRST_TOOL,
+	OPT_MAPPING,
+	OPT_CHUNK,
+};
+
+static const struct option longopts[] = {
+	{"chunk-size", required_argument, NULL, OPT_CHUNK},
+	{"mapping", required_argument, NULL, OPT_MAPPING},
+	{"registry", required_argument, NULL, OPT_REGISTRY},
+	REGCLI_LONGOPTS,
+	CLI_PROGRESS_LONGOPT,
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+static int is_bundle_file(const char *path)
 {
-	fputs("edge-push: not implemented\n", stderr);
-	return EDGE_EUSAGE;
+	unsigned char m[4];
+	size_t l = strlen(path);
+	int fd, n;
+
+	if (l > 11 && strcmp(path + l - 11, ".parts.json") == 0)
+		return 1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = (int)read(fd, m, 4);
+	close(fd);
+	return n == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
+}
+
+/* bundle.json of a bundle, as its manifest (without "blobs"). */
+static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
+{
+	struct bundle_stream s;
+	uint64_t off, size;
+	char *buf;
+	size_t got = 0;
+	int64_t n;
+	json_t *m;
+
+	if (bundle_entry(r, "bundle.json", &off, &size, err) != 0)
+		return NULL;
+	if (size > MANIFEST_MAX_BYTES) {
+		edge_errf(err, EDGE_EINPUT, "%s: bundle.json is too large", r->path);
+		return NULL;
+	}
+	if (bundle_stream_open(&s, r, off, size, err) != 0)
+		return NULL;
+	buf = xmalloc((size_t)size + 1);
+	while (got < size && (n = bundle_stream_read(&s, buf + got, (size_t)size - got, err)) > 0)
+		got += (size_t)n;
+	bundle_stream_close(&s);
+	if (got != size) {
+		free(buf);
+		if (err->msg[0] == '\0')
+			edge_errf(err, EDGE_EVERIFY, "%s: bundle.json is truncated", r->path);
+		return NULL;
+	}
+	m = manifest_parse(buf, got, r->path, err);
+	free(buf);
+	if (m != NULL) {
+		json_object_del(m, "blobs");
+		json_object_set_new(m, "bundle", json_pack("{s:s}", "path", r->path));
+	}
+	return m;
+}
+
+static char *registry_host(const char *target)
+{
+	return strndup(target, strcspn(target, "/"));
+}
+
+int main(int argc, char **argv)
+{
+	static char help_text[4096];
+	struct regcli rco;
+	struct push_opts o;
+	struct edge_err err = {0};
+	struct bundle_reader br;
+	struct store st;
+	struct push_source src = {NULL, NULL};
+	const char *input = NULL;
+	json_t *m = NULL, *pushed = NULL;
+	char *host = NULL;
+	int c, rc = EDGE_OK, have_bundle = 0, have_store = 0;
+	size_t i;
+
+	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
+	cli_init(argv[0], synopsis, help_text);
+	memset(&o, 0, sizeof(o));
+	o.chunk_size = 64u << 20;
+	regcli_init(&rco, DEFAULT_JOBS);
+	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg))
+			continue;
+		switch (c) {
+		case OPT_REGISTRY: o.registry = optarg; break;
+		case OPT_MAPPING: {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg || eq[1] == '\0')
+				cli_usage_error("--mapping: expected SRC=DST, got '%s'", optarg);
+			o.mappings = xrealloc(o.mappings, (o.nmappings + 1) * sizeof(*o.mappings));
+			o.mappings[o.nmappings].src = strndup(optarg, (size_t)(eq - optarg));
+			o.mappings[o.nmappings].dst = xstrdup(eq + 1);
+			o.nmappings++;
+			break;
+		}
+		case OPT_CHUNK:
+			o.chunk_size = (uint64_t)cli_parse_size("--chunk-size", optarg);
+			if (o.chunk_size < 4096)
+				cli_usage_error("--chunk-size: at least 4K, got '%s'", optarg);
+			break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	if (optind < argc)
+		input = argv[optind++];
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (o.registry == NULL && o.nmappings == 0)
+		cli_usage_error("--registry is required (or --mapping rules covering every image)");
+	if (o.registry != NULL) {
+		size_t l = strlen(o.registry);
+		while (l > 0 && o.registry[l - 1] == '/')
+			((char *)o.registry)[--l] = '\0';
+		if (l == 0 || strstr(o.registry, "://") != NULL)
+			cli_usage_error("--registry: expected HOST[:PORT][/PATH], got '%s'", o.registry);
+	}
+	if (rco.password_stdin && (input == NULL || strcmp(input, "-") == 0))
+		cli_usage_error("--password-stdin needs the bundle or manifest as a file argument");
+	host = o.registry ? registry_host(o.registry) : (o.nmappings ? registry_host(o.mappings[0].dst) : NULL);
+	if ((o.creds = regcli_creds(&rco, host, &err)) == NULL) {
+		if (err.code == EDGE_EUSAGE)
+			cli_usage_error("%s", err.msg);
+		goto fail;
+	}
+	regcli_http_opts(&rco, &o.http);
+	o.plain_http = rco.plain_http;
+	o.jobs = rco.jobs;
+	o.progress_tty = cli_progress_tty();
+
+	if (input != NULL && strcmp(input, "-") != 0 && is_bundle_file(input)) {
+		if (bundle_reader_open(&br, input, &err) != 0)
+			goto fail;
+		have_bundle = 1;
+		if ((m = bundle_manifest(&br, &err)) == NULL)
+			goto fail;
+	} else {
+		const char *bp, *sp;
+		if ((m = cli_load_manifest(input, &err)) == NULL) {
+			if (err.code == EDGE_EUSAGE)
+				cli_usage_error("no input: give a bundle, or a manifest (file or stdin)");
+			goto fail;
+		}
+		bp = manifest_str(json_object_get(m, "bundle"), "path");
+		sp = manifest_str(m, "store");
+		if (bp != NULL) {
+			if (bundle_reader_open(&br, bp, &err) != 0)
+				goto fail;
+			have_bundle = 1;
+		} else if (sp != NULL) {
+			if (store_open(&st, sp, 0, 0, &err) != 0)
+				goto fail;
+			have_store = 1;
+		} else {
+			edge_errf(&err, EDGE_EINPUT, "the manifest has neither \"bundle\" nor \"store\": nothing to push from");
+			goto fail;
+		}
+	}
+	if (have_bundle)
+		src.bundle = &br;
+	else
+		src.store = &st;
+	if (push_run(m, &src, &o, &pushed, &err) != 0)
+		goto fail;
+	json_object_set_new(m, "pushed", pushed);
+	pushed = NULL;
+	if (cli_write_manifest(m, &err) != 0)
+		goto fail;
+	goto out;
+fail:
+	rc = cli_fail(&err);
+out:
+	if (have_bundle)
+		bundle_reader_close(&br);
+	if (have_store)
+		store_close(&st);
+	for (i = 0; i < o.nmappings; i++) {
+		free(o.mappings[i].src);
+		free(o.mappings[i].dst);
+	}
+	free(o.mappings);
+	free(host);
+	cred_store_free(o.creds);
+	json_decref(pushed);
+	json_decref(m);
+	return cli_finish(rc);
 }

@@ -1,0 +1,995 @@
+#include "push.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "ref.h"
+#include "registry.h"
+#include "sha256.h"
+
+#define READ_BUF (1u << 20)
+
+/* --- target names ------------------------------------------------------------- */
+
+char *push_target(const struct push_opts *o, const char *ref, struct edge_err *err)
+{
+	const struct push_mapping *best = NULL;
+	size_t i, bl = 0;
+	char *t, *norm = NULL;
+
+	for (i = 0; i < o->nmappings; i++) {
+		size_t l = strlen(o->mappings[i].src);
+		char next;
+		if (strncmp(ref, o->mappings[i].src, l) != 0)
+			continue;
+		next = ref[l];
+		if ((next == '/' || next == ':' || next == '@' || next == '\0' || o->mappings[i].src[l - 1] == '/') &&
+		    l > bl) {
+			best = &o->mappings[i];
+			bl = l;
+		}
+	}
+	if (best != NULL)
+		t = xasprintf("%s%s", best->dst, ref + bl);
+	else if (o->registry != NULL) {
+		/* the source host becomes a path component: lower case, and a
+		 * port's ':' (not allowed in paths) becomes '_' */
+		size_t hl = strcspn(ref, "/");
+		char *host = strndup(ref, hl);
+		for (i = 0; host[i]; i++)
+			host[i] = host[i] == ':' ? '_' : (char)tolower((unsigned char)host[i]);
+		t = xasprintf("%s/%s%s", o->registry, host, ref + hl);
+		free(host);
+	}
+	else {
+		edge_errf(err, EDGE_EUSAGE, "%s: no --registry and no --mapping for it", ref);
+		return NULL;
+	}
+	if (ref_normalize(t, &norm, err) != 0) {
+		edge_err_prefix(err, "target of %s", ref);
+		free(t);
+		return NULL;
+	}
+	free(t);
+	return norm;
+}
+
+/* --- reading blobs from the source ---------------------------------------------- */
+
+struct blob_in {
+	int fd;                    /* store */
+	struct bundle_stream bs;   /* bundle */
+	int is_bundle;
+	uint64_t size, pos;
+	char digest[72];
+	struct sha256 h;
+	uint64_t hashed;           /* bytes hashed so far (from 0) */
+	struct edge_err err;
+	struct http_client *http;
+	uint64_t limit;            /* read at most this position (chunk end) */
+};
+
+static int blob_in_open(struct blob_in *b, struct push_source *src, const char *digest, uint64_t size,
+			struct edge_err *err)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	b->size = size;
+	b->limit = size;
+	snprintf(b->digest, sizeof(b->digest), "%s", digest);
+	if (src->bundle != NULL) {
+		char name[100];
+		uint64_t off, sz;
+		snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
+		if (bundle_entry(src->bundle, name, &off, &sz, err) != 0)
+			return -1;
+		if (sz != size)
+			return edge_errf(err, EDGE_EVERIFY, "%s: blob %s has %llu bytes, its descriptor says %llu",
+					 src->bundle->path, digest, (unsigned long long)sz, (unsigned long long)size);
+		if (bundle_stream_open(&b->bs, src->bundle, off, sz, err) != 0)
+			return -1;
+		b->is_bundle = 1;
+	} else {
+		char *p = store_blob_path(src->store, digest);
+		b->fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+		if (b->fd < 0) {
+			edge_err_errno(err, "store %s: blob %s", src->store->dir, digest);
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	sha256_init(&b->h);
+	return 0;
+}
+
+static void blob_in_close(struct blob_in *b)
+{
+	if (b->is_bundle)
+		bundle_stream_close(&b->bs);
+	if (b->fd >= 0)
+		close(b->fd);
+	if (b->h.md)
+		sha256_discard(&b->h);
+	b->fd = -1;
+}
+
+static int blob_in_seek(struct blob_in *b, uint64_t pos, struct edge_err *err)
+{
+	if (b->is_bundle) {
+		if (bundle_stream_seek(&b->bs, pos, err) != 0)
+			return -1;
+	} else if (lseek(b->fd, (off_t)pos, SEEK_SET) < 0) {
+		return edge_err_errno(err, "seek");
+	}
+	b->pos = pos;
+	return 0;
+}
+
+/* Reads the next bytes; hashes those not hashed yet (the hash runs from 0
+ * to the end exactly once, whatever the resumes). */
+static int64_t blob_in_read(struct blob_in *b, void *buf, size_t n, struct edge_err *err)
+{
+	int64_t got;
+
+	if (n > b->limit - b->pos)
+		n = (size_t)(b->limit - b->pos);
+	if (n == 0)
+		return 0;
+	if (b->is_bundle) {
+		got = bundle_stream_read(&b->bs, buf, n, err);
+	} else {
+		do
+			got = read(b->fd, buf, n);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return edge_err_errno(err, "read blob %s", b->digest);
+	}
+	if (got <= 0)
+		return got < 0 ? -1 : edge_errf(err, EDGE_EVERIFY, "blob %s ends early", b->digest);
+	if (b->pos + (uint64_t)got > b->hashed) {
+		uint64_t skip = b->hashed > b->pos ? b->hashed - b->pos : 0;
+		sha256_update(&b->h, (char *)buf + skip, (size_t)((uint64_t)got - skip));
+		b->hashed = b->pos + (uint64_t)got;
+	}
+	b->pos += (uint64_t)got;
+	return got;
+}
+
+/* The digest check once every byte was read. */
+static int blob_in_check(struct blob_in *b, struct edge_err *err)
+{
+	unsigned char raw[32];
+	char got[72];
+
+	if (b->hashed != b->size)
+		return edge_errf(err, EDGE_EVERIFY, "blob %s: read %llu of %llu bytes", b->digest,
+				 (unsigned long long)b->hashed, (unsigned long long)b->size);
+	sha256_final(&b->h, raw);
+	b->h.md = NULL;
+	memcpy(got, "sha256:", 7);
+	sha256_hex(raw, got + 7);
+	if (strcmp(got, b->digest) != 0)
+		return edge_errf(err, EDGE_EVERIFY, "blob %s is corrupt (content has %s)", b->digest, got);
+	return 0;
+}
+
+static size_t body_read(char *buf, size_t len, void *ctx)
+{
+	struct blob_in *b = ctx;
+	int64_t n = blob_in_read(b, buf, len, &b->err);
+
+	if (n < 0) {
+		http_sink_error(b->http, &b->err);
+		return HTTP_READ_ERROR;
+	}
+	return (size_t)n;
+}
+
+static int read_small(struct push_source *src, const char *digest, char **data, size_t *len, struct edge_err *err)
+{
+	struct blob_in b;
+	char *p = NULL;
+	size_t cap;
+	int64_t n;
+
+	if (src->store != NULL)
+		return store_read_blob(src->store, digest, STORE_MAX_MANIFEST, data, len, err);
+	{
+		char name[100];
+		uint64_t off, sz;
+		snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
+		if (bundle_entry(src->bundle, name, &off, &sz, err) != 0)
+			return -1;
+		if (sz > STORE_MAX_MANIFEST)
+			return edge_errf(err, EDGE_EINPUT, "manifest %s is too large", digest);
+		cap = (size_t)sz;
+		if (blob_in_open(&b, src, digest, sz, err) != 0)
+			return -1;
+	}
+	p = xmalloc(cap + 1);
+	*len = 0;
+	while (*len < cap && (n = blob_in_read(&b, p + *len, cap - *len, err)) > 0)
+		*len += (size_t)n;
+	if (*len != cap || blob_in_check(&b, err) != 0) {
+		if (*len != cap && err->msg[0] == '\0')
+			edge_errf(err, EDGE_EVERIFY, "manifest %s ends early", digest);
+		blob_in_close(&b);
+		free(p);
+		return -1;
+	}
+	blob_in_close(&b);
+	p[*len] = '\0';
+	*data = p;
+	return 0;
+}
+
+/* --- uploads ----------------------------------------------------------------------- */
+
+static char *abs_location(struct registry *reg, const char *loc)
+{
+	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
+		return xstrdup(loc);
+	return xasprintf("%s%s%s", reg->base, loc[0] == '/' ? "" : "/", loc);
+}
+
+static char *with_digest(const char *loc, const char *digest)
+{
+	return xasprintf("%s%cdigest=%s", loc, strchr(loc, '?') ? '&' : '?', digest);
+}
+
+static int reg_error(struct http_resp *resp, const char *what, struct edge_err *err)
+{
+	json_t *j = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	json_t *e = json_array_get(json_object_get(j, "errors"), 0);
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+
+	edge_errf(err, EDGE_EREMOTE, "%s: HTTP %ld%s%s%s%s", what, resp->status, code ? " " : "", code ? code : "",
+		  msg ? ": " : "", msg ? msg : "");
+	json_decref(j);
+	return -1;
+}
+
+/* POST an upload (or a mount); *location is the session, or NULL when the
+ * mount succeeded. */
+static int start_upload(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
+			const char *mount_from, char **location, struct edge_err *err)
+{
+	char *suffix = mount_from ? xasprintf("blobs/uploads/?mount=%s&from=%s", digest, mount_from)
+				  : xstrdup("blobs/uploads/");
+	char *url = registry_url(reg, repo, suffix);
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	const char *loc;
+	int rc = -1;
+
+	*location = NULL;
+	req.method = "POST";
+	req.url = url;
+	if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0)
+		goto out;
+	if (resp.status == 201 && mount_from) {
+		rc = 0;
+		goto out;
+	}
+	if (resp.status != 202) {
+		reg_error(&resp, url, err);
+		goto out;
+	}
+	loc = http_resp_header(&resp, "Location");
+	if (loc == NULL) {
+		edge_errf(err, EDGE_EREMOTE, "POST %s: no Location for the upload", url);
+		goto out;
+	}
+	*location = abs_location(reg, loc);
+	rc = 0;
+out:
+	http_resp_free(&resp);
+	free(suffix);
+	free(url);
+	return rc;
+}
+
+static int blob_exists(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
+		       struct edge_err *err)
+{
+	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(reg, repo, suffix);
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	int rc;
+
+	req.method = "HEAD";
+	req.url = url;
+	rc = registry_do(reg, http, repo, "pull,push", &req, &resp, err);
+	if (rc == 0)
+		rc = resp.status == 200 ? 1 : 0;
+	http_resp_free(&resp);
+	free(suffix);
+	free(url);
+	return rc;
+}
+
+static int put_monolithic(struct registry *reg, struct http_client *http, const char *repo, const char *loc,
+			  struct blob_in *b, struct edge_err *err)
+{
+	char *url = with_digest(loc, b->digest);
+	const char *headers[] = {"Content-Type: application/octet-stream", NULL, NULL};
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	int rc = -1;
+
+	req.method = "PUT";
+	req.url = url;
+	req.headers = headers;
+	req.body_read = body_read;
+	req.body_rewind = NULL; /* a failed PUT ends the session: the caller starts a new one */
+	req.body_ctx = b;
+	req.body_size = (long long)b->size;
+	req.no_retry = 1;
+	b->http = http;
+	if (blob_in_seek(b, 0, err) != 0)
+		goto out;
+	if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0)
+		goto out;
+	if (resp.status != 201) {
+		if (b->hashed == b->size && blob_in_check(b, err) != 0)
+			goto out;
+		reg_error(&resp, "PUT blob", err);
+		goto out;
+	}
+	rc = blob_in_check(b, err);
+out:
+	http_resp_free(&resp);
+	free(url);
+	return rc;
+}
+
+/* PATCH chunks, resuming from the registry's Range after a failure. */
+static int put_chunked(struct registry *reg, struct http_client *http, const char *repo, char **loc,
+		       struct blob_in *b, uint64_t chunk, int retries, struct edge_err *err)
+{
+	uint64_t off = 0;
+	int failures = 0;
+
+	b->http = http;
+	while (off < b->size) {
+		uint64_t n = b->size - off < chunk ? b->size - off : chunk;
+		char range[96], *url = xstrdup(*loc);
+		const char *headers[] = {"Content-Type: application/octet-stream", range, NULL};
+		struct http_req req = {0};
+		struct http_resp resp = {0};
+		int ok = 0;
+
+		snprintf(range, sizeof(range), "Content-Range: %llu-%llu", (unsigned long long)off,
+			 (unsigned long long)(off + n - 1));
+		if (blob_in_seek(b, off, err) != 0) {
+			free(url);
+			return -1;
+		}
+		b->limit = off + n;
+		req.method = "PATCH";
+		req.url = url;
+		req.headers = headers;
+		req.body_read = body_read;
+		req.body_ctx = b;
+		req.body_size = (long long)n;
+		req.no_retry = 1;
+		if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) == 0 && resp.status == 202) {
+			const char *l = http_resp_header(&resp, "Location");
+			if (l != NULL) {
+				free(*loc);
+				*loc = abs_location(reg, l);
+			}
+			off += n;
+			ok = 1;
+		} else if (err->code == EDGE_EVERIFY || err->code == EDGE_EIO || err->code == EDGE_EAUTH) {
+			http_resp_free(&resp);
+			free(url);
+			return -1;
+		}
+		http_resp_free(&resp);
+		free(url);
+		b->limit = b->size;
+		if (ok)
+			continue;
+		if (++failures > retries)
+			return edge_errf(err, EDGE_EREMOTE, "upload of %s failed %d times: %s", b->digest, failures, err->msg);
+		log_verbose("upload of %s interrupted at %llu: asking the registry where it stands", b->digest,
+			    (unsigned long long)off);
+		{
+			/* GET the session: Range 0-N is what the registry holds */
+			struct http_req sreq = {0};
+			struct http_resp sresp = {0};
+			const char *rg, *l;
+			sreq.method = "GET";
+			sreq.url = *loc;
+			if (registry_do(reg, http, repo, "pull,push", &sreq, &sresp, err) != 0 || sresp.status != 204) {
+				if (sresp.status != 0)
+					reg_error(&sresp, "upload status", err);
+				http_resp_free(&sresp);
+				return -1;
+			}
+			rg = http_resp_header(&sresp, "Range");
+			if (rg != NULL) {
+				const char *dash = strchr(rg, '-');
+				off = dash ? strtoull(dash + 1, NULL, 10) + 1 : 0;
+				if (strncmp(rg, "bytes=", 6) != 0 && rg[0] == '0' && dash && strtoull(dash + 1, NULL, 10) == 0 &&
+				    off == 1)
+					off = 0; /* "0-0": nothing yet */
+			} else {
+				off = 0;
+			}
+			if (off > b->size)
+				off = b->size;
+			l = http_resp_header(&sresp, "Location");
+			if (l != NULL) {
+				free(*loc);
+				*loc = abs_location(reg, l);
+			}
+			http_resp_free(&sresp);
+		}
+	}
+	/* every byte read: the digest must hold before the upload is committed */
+	if (blob_in_check(b, err) != 0)
+		return -1;
+	{
+		char *url = with_digest(*loc, b->digest);
+		struct http_req req = {0};
+		struct http_resp resp = {0};
+		int rc = 0;
+		req.method = "PUT";
+		req.url = url;
+		req.body = "";
+		req.body_len = 0;
+		if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0)
+			rc = -1;
+		else if (resp.status != 201)
+			rc = reg_error(&resp, "PUT blob", err);
+		http_resp_free(&resp);
+		free(url);
+		return rc;
+	}
+}
+
+/* --- the run ------------------------------------------------------------------------- */
+
+struct target {
+	char *ref;            /* source */
+	char *target;
+	struct edge_ref t;
+	struct registry *reg;
+	char digest[72];
+	char *top;            /* top manifest bytes */
+	size_t toplen;
+	char top_mt[128];
+	json_t *children;     /* [{digest, mediaType, data}] for an index */
+	int failed;
+	char *error;
+};
+
+struct bjob {
+	char digest[72];
+	uint64_t size;
+	size_t *targets;      /* target indices needing it */
+	size_t ntargets;
+	int failed;
+	char *error;
+	int error_code;
+};
+
+struct push {
+	pthread_mutex_t mu;
+	struct target *t;
+	size_t nt;
+	struct bjob *jobs;
+	size_t njobs, next;
+	json_t *job_index;
+	struct registry **regs;
+	size_t nregs;
+	struct push_source *src;
+	const struct push_opts *o;
+	struct http_share *share;
+	size_t uploaded, skipped, mounted;
+	uint64_t bytes;
+	struct edge_err first;
+	int have_first;
+};
+
+static struct registry *reg_for(struct push *p, const char *domain)
+{
+	struct registry_opts ro = {p->o->plain_http, p->o->creds};
+	size_t i;
+
+	for (i = 0; i < p->nregs; i++)
+		if (strcmp(p->regs[i]->domain, domain) == 0)
+			return p->regs[i];
+	p->regs = xrealloc(p->regs, (p->nregs + 1) * sizeof(*p->regs));
+	p->regs[p->nregs] = registry_new(domain, &ro);
+	return p->regs[p->nregs++];
+}
+
+static void need_blob(struct push *p, size_t ti, const char *digest, uint64_t size)
+{
+	json_t *hit = json_object_get(p->job_index, digest);
+	struct bjob *j;
+	size_t k;
+
+	if (hit == NULL) {
+		p->jobs = xrealloc(p->jobs, (p->njobs + 1) * sizeof(*p->jobs));
+		j = &p->jobs[p->njobs];
+		memset(j, 0, sizeof(*j));
+		snprintf(j->digest, sizeof(j->digest), "%s", digest);
+		j->size = size;
+		json_object_set_new(p->job_index, digest, json_integer((json_int_t)p->njobs));
+		p->njobs++;
+	} else {
+		j = &p->jobs[json_integer_value(hit)];
+	}
+	for (k = 0; k < j->ntargets; k++)
+		if (strcmp(p->t[j->targets[k]].t.path, p->t[ti].t.path) == 0 &&
+		    p->t[j->targets[k]].reg == p->t[ti].reg)
+			return;
+	j->targets = xrealloc(j->targets, (j->ntargets + 1) * sizeof(*j->targets));
+	j->targets[j->ntargets++] = ti;
+}
+
+static int add_manifest_blobs(struct push *p, size_t ti, const char *data, size_t len, struct edge_err *err)
+{
+	json_t *doc = json_loadb(data, len, 0, NULL), *l;
+	size_t i;
+
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return edge_errf(err, EDGE_EINPUT, "%s: a manifest is not JSON", p->t[ti].ref);
+	}
+	{
+		json_t *c = json_object_get(doc, "config");
+		const char *d = json_string_value(json_object_get(c, "digest"));
+		if (d == NULL || !sha256_digest_valid(d)) {
+			json_decref(doc);
+			return edge_errf(err, EDGE_EINPUT, "%s: a manifest without a config", p->t[ti].ref);
+		}
+		need_blob(p, ti, d, (uint64_t)json_integer_value(json_object_get(c, "size")));
+	}
+	json_array_foreach(json_object_get(doc, "layers"), i, l) {
+		const char *d = json_string_value(json_object_get(l, "digest"));
+		if (d == NULL || !sha256_digest_valid(d))
+			continue;
+		if (json_object_get(l, "urls") != NULL && p->src->store && !store_has_blob(p->src->store, d, -1))
+			continue;
+		need_blob(p, ti, d, (uint64_t)json_integer_value(json_object_get(l, "size")));
+	}
+	json_decref(doc);
+	return 0;
+}
+
+static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_err *err)
+{
+	struct target *t = &p->t[ti];
+	json_t *doc;
+	const char *mt;
+	size_t i;
+
+	t->ref = xstrdup(manifest_str(entry, "ref"));
+	snprintf(t->digest, sizeof(t->digest), "%s", manifest_str(entry, "digest"));
+	if ((t->target = push_target(p->o, t->ref, err)) == NULL)
+		return -1;
+	if (ref_parse(t->target, &t->t, err) != 0)
+		return -1;
+	t->reg = reg_for(p, t->t.domain);
+	if (read_small(p->src, t->digest, &t->top, &t->toplen, err) != 0)
+		return edge_err_prefix(err, "%s", t->ref);
+	doc = json_loadb(t->top, t->toplen, 0, NULL);
+	mt = manifest_media_type(doc);
+	snprintf(t->top_mt, sizeof(t->top_mt), "%s", mt);
+	t->children = json_array();
+	if (media_type_is_index(mt)) {
+		json_t *d;
+		json_array_foreach(json_object_get(doc, "manifests"), i, d) {
+			const char *cd = json_string_value(json_object_get(d, "digest"));
+			char *data;
+			size_t len;
+			json_t *cdoc;
+			if (cd == NULL || read_small(p->src, cd, &data, &len, err) != 0) {
+				json_decref(doc);
+				return cd ? edge_err_prefix(err, "%s", t->ref) : edge_errf(err, EDGE_EINPUT, "%s: bad index", t->ref);
+			}
+			cdoc = json_loadb(data, len, 0, NULL);
+			json_array_append_new(t->children, json_pack("{s:s, s:s, s:s%}", "digest", cd, "mediaType",
+								     manifest_media_type(cdoc), "data", data, len));
+			json_decref(cdoc);
+			if (add_manifest_blobs(p, ti, data, len, err) != 0) {
+				free(data);
+				json_decref(doc);
+				return -1;
+			}
+			free(data);
+		}
+	} else if (media_type_is_manifest(mt)) {
+		if (add_manifest_blobs(p, ti, t->top, t->toplen, err) != 0) {
+			json_decref(doc);
+			return -1;
+		}
+	} else {
+		json_decref(doc);
+		return edge_errf(err, EDGE_EINPUT, "%s: unsupported manifest type \"%s\"", t->ref, mt);
+	}
+	json_decref(doc);
+	return 0;
+}
+
+static void fail_job(struct push *p, struct bjob *j, struct edge_err *e)
+{
+	pthread_mutex_lock(&p->mu);
+	j->failed = 1;
+	j->error = xstrdup(e->msg);
+	j->error_code = e->code;
+	if (!p->have_first) {
+		p->first = *e;
+		p->have_first = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* One blob into every repository that needs it: HEAD, else mount from a
+ * repository it already went to on the same registry, else upload. */
+static void run_job(struct push *p, struct bjob *j, struct http_client *http)
+{
+	const char *done_repo[64];
+	struct registry *done_reg[64];
+	size_t ndone = 0, k;
+	struct edge_err e = {0};
+
+	for (k = 0; k < j->ntargets; k++) {
+		struct target *t = &p->t[j->targets[k]];
+		const char *from = NULL;
+		char *loc = NULL;
+		size_t d;
+		int st, attempt;
+
+		st = blob_exists(t->reg, http, t->t.path, j->digest, &e);
+		if (st < 0)
+			goto fail;
+		if (st == 1) {
+			pthread_mutex_lock(&p->mu);
+			p->skipped++;
+			pthread_mutex_unlock(&p->mu);
+			goto done;
+		}
+		for (d = 0; d < ndone; d++)
+			if (done_reg[d] == t->reg)
+				from = done_repo[d];
+		for (attempt = 0;; attempt++) {
+			struct blob_in b;
+			int rc;
+			if (start_upload(t->reg, http, t->t.path, j->digest, from, &loc, &e) != 0)
+				goto fail;
+			if (loc == NULL) {
+				pthread_mutex_lock(&p->mu);
+				p->mounted++;
+				pthread_mutex_unlock(&p->mu);
+				break;
+			}
+			if (blob_in_open(&b, p->src, j->digest, j->size, &e) != 0) {
+				free(loc);
+				goto fail;
+			}
+			if (j->size > p->o->chunk_size)
+				rc = put_chunked(t->reg, http, t->t.path, &loc, &b, p->o->chunk_size,
+						 p->o->http.retries < 0 ? 5 : p->o->http.retries, &e);
+			else
+				rc = put_monolithic(t->reg, http, t->t.path, loc, &b, &e);
+			blob_in_close(&b);
+			free(loc);
+			loc = NULL;
+			if (rc == 0) {
+				pthread_mutex_lock(&p->mu);
+				p->uploaded++;
+				p->bytes += j->size;
+				pthread_mutex_unlock(&p->mu);
+				break;
+			}
+			if (e.code != EDGE_EREMOTE || attempt >= (p->o->http.retries < 0 ? 5 : p->o->http.retries))
+				goto fail;
+			log_verbose("%s: upload of %s failed (%s), starting again", t->target, j->digest, e.msg);
+			from = NULL;
+		}
+done:
+		if (ndone < 64) {
+			done_repo[ndone] = t->t.path;
+			done_reg[ndone] = t->reg;
+			ndone++;
+		}
+		continue;
+fail:
+		{
+			char msg[EDGE_ERR_MAX];
+			snprintf(msg, sizeof(msg), "%s", e.msg);
+			if (strstr(msg, j->digest) == NULL)
+				edge_errf(&e, e.code, "%s: blob %s: %s", t->ref, j->digest, msg);
+			else
+				edge_errf(&e, e.code, "%s: %s", t->ref, msg);
+		}
+		fail_job(p, j, &e);
+		return;
+	}
+}
+
+static void *push_worker(void *arg)
+{
+	struct push *p = arg;
+	struct edge_err e = {0};
+	struct http_client *http = http_client_new(&p->o->http, p->share, &e);
+
+	if (http == NULL) {
+		pthread_mutex_lock(&p->mu);
+		if (!p->have_first) {
+			p->first = e;
+			p->have_first = 1;
+		}
+		p->next = p->njobs;
+		pthread_mutex_unlock(&p->mu);
+		return NULL;
+	}
+	for (;;) {
+		size_t i;
+		pthread_mutex_lock(&p->mu);
+		i = p->next < p->njobs ? p->next++ : p->njobs;
+		pthread_mutex_unlock(&p->mu);
+		if (i >= p->njobs)
+			break;
+		run_job(p, &p->jobs[i], http);
+	}
+	http_client_free(http);
+	return NULL;
+}
+
+static int put_manifest(struct registry *reg, struct http_client *http, const char *repo, const char *reference,
+			const char *mt, const char *data, size_t len, struct edge_err *err)
+{
+	char *suffix = xasprintf("manifests/%s", reference), *url = registry_url(reg, repo, suffix);
+	char ct[200];
+	const char *headers[] = {ct, NULL};
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	int rc = -1;
+
+	snprintf(ct, sizeof(ct), "Content-Type: %s", mt);
+	req.method = "PUT";
+	req.url = url;
+	req.headers = headers;
+	req.body = data;
+	req.body_len = len;
+	if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0)
+		goto out;
+	if (resp.status != 201 && resp.status != 200) {
+		reg_error(&resp, url, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	http_resp_free(&resp);
+	free(suffix);
+	free(url);
+	return rc;
+}
+
+int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
+	     struct edge_err *err)
+{
+	static const char *const lists[] = {"images", "charts"};
+	struct push p;
+	pthread_t *th = NULL;
+	struct http_client *http = NULL;
+	json_t *e;
+	size_t i, k, n = 0, failed = 0, nth;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.mu, NULL);
+	p.src = src;
+	p.o = o;
+	p.job_index = json_object();
+	*pushed = json_array();
+	for (k = 0; k < 2; k++)
+		n += json_array_size(json_object_get(manifest, lists[k]));
+	p.t = xcalloc(n ? n : 1, sizeof(*p.t));
+	for (k = 0; k < 2; k++) {
+		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
+			if (manifest_str(e, "digest") == NULL) {
+				edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: it was not pulled", lists[k], i,
+					  manifest_str(e, "ref") ? manifest_str(e, "ref") : "?");
+				goto out;
+			}
+			p.nt++;
+			if (prepare_target(&p, p.nt - 1, e, err) != 0)
+				goto out;
+		}
+	}
+	if (p.nt == 0) {
+		edge_errf(err, EDGE_EINPUT, "the manifest names no image or chart to push");
+		goto out;
+	}
+	if ((p.share = http_share_new()) == NULL) {
+		edge_errf(err, EDGE_EIO, "out of memory");
+		goto out;
+	}
+	nth = (size_t)(o->jobs > 0 ? o->jobs : 4);
+	if (nth > p.njobs)
+		nth = p.njobs ? p.njobs : 1;
+	th = xcalloc(nth, sizeof(*th));
+	for (i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, push_worker, &p) != 0)
+			break;
+	nth = i;
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	/* manifests: only for entries whose every blob arrived; children first */
+	if ((http = http_client_new(&o->http, p.share, err)) == NULL)
+		goto out;
+	for (i = 0; i < p.njobs; i++) {
+		if (!p.jobs[i].failed)
+			continue;
+		for (k = 0; k < p.jobs[i].ntargets; k++) {
+			struct target *t = &p.t[p.jobs[i].targets[k]];
+			if (!t->failed) {
+				t->failed = 1;
+				t->error = xstrdup(p.jobs[i].error);
+			}
+		}
+	}
+	for (i = 0; i < p.nt; i++) {
+		struct target *t = &p.t[i];
+		json_t *c;
+		size_t j;
+		struct edge_err e2 = {0};
+		if (t->failed) {
+			failed++;
+			continue;
+		}
+		json_array_foreach(t->children, j, c) {
+			const char *data = json_string_value(json_object_get(c, "data"));
+			if (put_manifest(t->reg, http, t->t.path, manifest_str(c, "digest"), manifest_str(c, "mediaType"), data,
+					 json_string_length(json_object_get(c, "data")), &e2) != 0)
+				break;
+		}
+		/* the top manifest by digest or tag (both when the ref has both) */
+		/* the top manifest by tag, or by its digest as stored (a trimmed
+		 * index has its own digest, not the one a digest ref names) */
+		if (e2.code == 0)
+			put_manifest(t->reg, http, t->t.path, t->t.tag ? t->t.tag : t->digest, t->top_mt, t->top, t->toplen,
+				     &e2);
+		if (e2.code != 0) {
+			edge_err_prefix(&e2, "%s", t->ref);
+			t->failed = 1;
+			t->error = xstrdup(e2.msg);
+			if (!p.have_first) {
+				p.first = e2;
+				p.have_first = 1;
+			}
+			failed++;
+			continue;
+		}
+		json_array_append_new(*pushed, json_pack("{s:s, s:s, s:s}", "ref", t->ref, "target", t->target, "digest",
+							 t->digest));
+	}
+	log_verbose("%zu blobs uploaded (%.1f MiB), %zu mounted, %zu already there; %zu of %zu entries pushed",
+		    p.uploaded, (double)p.bytes / (1 << 20), p.mounted, p.skipped, p.nt - failed, p.nt);
+	if (failed > 0) {
+		for (i = 0; i < p.nt; i++)
+			if (p.t[i].failed && failed > 1)
+				log_error("%s", p.t[i].error);
+		if (failed == 1)
+			*err = p.first;
+		else
+			edge_errf(err, p.first.code ? p.first.code : EDGE_EREMOTE, "%zu of %zu entries were not pushed", failed,
+				  p.nt);
+		goto out;
+	}
+	rc = 0;
+out:
+	http_client_free(http);
+	for (i = 0; i < p.nt; i++) {
+		free(p.t[i].ref);
+		free(p.t[i].target);
+		free(p.t[i].top);
+		free(p.t[i].error);
+		json_decref(p.t[i].children);
+		ref_free(&p.t[i].t);
+	}
+	for (i = 0; i < p.njobs; i++) {
+		free(p.jobs[i].targets);
+		free(p.jobs[i].error);
+	}
+	for (i = 0; i < p.nregs; i++)
+		registry_free(p.regs[i]);
+	free(p.regs);
+	free(p.t);
+	free(p.jobs);
+	free(th);
+	json_decref(p.job_index);
+	http_share_free(p.share);
+	pthread_mutex_destroy(&p.mu);
+	if (rc != 0 && json_array_size(*pushed) == 0) {
+		json_decref(*pushed);
+		*pushed = NULL;
+	}
+	return rc;
+}
+
+int push_check_registry(json_t *manifest, const struct push_opts *o, struct edge_err *err)
+{
+	static const char *const lists[] = {"images", "charts"};
+	struct push p;
+	struct http_client *http;
+	json_t *e;
+	size_t i, k, bad = 0, total = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.o = o;
+	if ((http = http_client_new(&o->http, NULL, err)) == NULL)
+		return -1;
+	for (k = 0; k < 2; k++) {
+		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
+			const char *ref = manifest_str(e, "ref"), *want = manifest_str(e, "digest");
+			char *target, digest[72] = "", mt[128];
+			struct edge_ref t;
+			struct edge_err e2 = {0};
+			int st;
+			if (ref == NULL)
+				continue;
+			total++;
+			if ((target = push_target(o, ref, &e2)) == NULL || ref_parse(target, &t, &e2) != 0) {
+				log_error("%s", e2.msg);
+				free(target);
+				bad++;
+				continue;
+			}
+			st = registry_head_manifest(reg_for(&p, t.domain), http, t.path,
+						    t.tag ? t.tag : (want ? want : t.digest), digest, mt, NULL, &e2);
+			if (st == 1) {
+				log_error("%s: missing (%s)", target, ref);
+				bad++;
+			} else if (st < 0) {
+				if (e2.code == EDGE_EAUTH || e2.code == EDGE_EREMOTE) {
+					*err = e2;
+					free(target);
+					ref_free(&t);
+					goto fail;
+				}
+				log_error("%s: %s", target, e2.msg);
+				bad++;
+			} else if (want != NULL && strcmp(digest, want) != 0) {
+				log_error("%s: digest %s, expected %s (%s)", target, digest[0] ? digest : "unknown", want, ref);
+				bad++;
+			} else {
+				log_verbose("%s: %s", target, digest);
+			}
+			free(target);
+			ref_free(&t);
+		}
+	}
+	http_client_free(http);
+	for (i = 0; i < p.nregs; i++)
+		registry_free(p.regs[i]);
+	free(p.regs);
+	if (bad > 0)
+		return edge_errf(err, EDGE_EVERIFY, "%zu of %zu entries missing or different in the registry", bad, total);
+	return 0;
+fail:
+	http_client_free(http);
+	for (i = 0; i < p.nregs; i++)
+		registry_free(p.regs[i]);
+	free(p.regs);
+	return -1;
+}

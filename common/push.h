@@ -1,0 +1,55 @@
+/*
+ * edge-push's engine (SPEC §7): images and charts from a bundle (read
+ * through its seek table, blobs checked as they are read) or a store, into
+ * a registry under their target names; and the check that a registry holds
+ * what a manifest names (edge-verify --registry).
+ */
+#ifndef EDGE_PUSH_H
+#define EDGE_PUSH_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include "bundle.h"
+#include "creds.h"
+#include "err.h"
+#include "http.h"
+#include "store.h"
+
+struct push_mapping {
+	char *src, *dst;
+};
+
+struct push_opts {
+	const char *registry;           /* HOST[:PORT][/PATH]: the prefix rule's target */
+	struct push_mapping *mappings;  /* SRC=DST prefix replacements */
+	size_t nmappings;
+	int jobs;                       /* default 4 */
+	uint64_t chunk_size;            /* PATCH chunks above this (default 64 MiB) */
+	int plain_http;
+	struct http_opts http;
+	struct cred_store *creds;
+	int progress_tty;
+};
+
+/* Where a blob comes from: a store or an open bundle. */
+struct push_source {
+	struct store *store;
+	struct bundle_reader *bundle;
+};
+
+/* The target name of ref (malloc'd), by the mapping rules, else the prefix
+ * rule; NULL with err when the result is not a valid reference. */
+char *push_target(const struct push_opts *o, const char *ref, struct edge_err *err);
+
+/* Pushes every image and chart with a digest; fills *pushed with
+ * [{ref, target, digest}]. Manifests go up only after all their blobs, and
+ * an entry whose blob failed is not tagged. */
+int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
+	     struct edge_err *err);
+
+/* Checks that the registry has every image and chart of the manifest under
+ * its target name with the expected digest; each problem is logged; -1 with
+ * EDGE_EVERIFY "N of M missing or different" when any. */
+int push_check_registry(json_t *manifest, const struct push_opts *o, struct edge_err *err);
+
+#endif
