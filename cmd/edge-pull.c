@@ -35,6 +35,8 @@ static const char help[] =
 	"                            with \"error\" and exit 4 at the end\n"
 	"      --offline             use the store alone (no network): checks that\n"
 	"                            everything is there\n"
+	"      --mirror REG=MIRROR   pull REG's images from MIRROR (HOST[:PORT][/PATH]),\n"
+	"                            keeping their names (repeatable)\n"
 	"      --registry HOST       the registry --username is for\n"
 	REGCLI_HELP
 	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
@@ -53,11 +55,13 @@ enum {
 	OPT_KEEP_GOING,
 	OPT_OFFLINE,
 	OPT_REGISTRY,
+	OPT_MIRROR,
 };
 
 static const struct option longopts[] = {
 	{"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
 	{"keep-going", no_argument, NULL, OPT_KEEP_GOING},
+	{"mirror", required_argument, NULL, OPT_MIRROR},
 	{"offline", no_argument, NULL, OPT_OFFLINE},
 	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"registry", required_argument, NULL, OPT_REGISTRY},
@@ -115,6 +119,17 @@ int main(int argc, char **argv)
 		case OPT_KEEP_GOING: o.keep_going = 1; break;
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REGISTRY: registry = optarg; break;
+		case OPT_MIRROR: {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg || eq[1] == '\0' || strchr(eq + 1, '=') != NULL ||
+			    memchr(optarg, '/', (size_t)(eq - optarg)) != NULL)
+				cli_usage_error("--mirror: expected REGISTRY=HOST[:PORT][/PATH], got '%s'", optarg);
+			o.mirrors = xrealloc(o.mirrors, (o.nmirrors + 1) * sizeof(*o.mirrors));
+			o.mirrors[o.nmirrors].registry = strndup(optarg, (size_t)(eq - optarg));
+			o.mirrors[o.nmirrors].mirror = xstrdup(eq + 1);
+			o.nmirrors++;
+			break;
+		}
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -181,6 +196,11 @@ out:
 	if (opened)
 		store_close(&store);
 	cred_store_free(o.creds);
+	for (size_t k = 0; k < o.nmirrors; k++) {
+		free(o.mirrors[k].registry);
+		free(o.mirrors[k].mirror);
+	}
+	free(o.mirrors);
 	free(o.platforms);
 	json_decref(m);
 	return cli_finish(rc);

@@ -31,6 +31,7 @@ struct item {
 	char *ref;        /* the name in the store */
 	struct edge_ref r;
 	struct registry *reg;
+	char *repo;       /* repository on reg: r.path, or under a mirror's prefix */
 	char *error;
 	int error_code;
 	size_t *blobs;    /* indices into pull.blobs */
@@ -221,7 +222,7 @@ static int get_manifest(struct pull *p, struct item *it, struct http_client *htt
 			struct mf *m, struct edge_err *err)
 {
 	char digest[72] = "", mt[128] = "";
-	const char *repo = it->r.path;
+	const char *repo = it->repo;
 
 	memset(m, 0, sizeof(*m));
 	if (strncmp(reference, "sha256:", 7) == 0) {
@@ -270,7 +271,7 @@ static int get_small_blob(struct pull *p, struct item *it, struct http_client *h
 		if (size > (int64_t)STORE_MAX_MANIFEST)
 			return edge_errf(err, EDGE_EREMOTE, "%s: config %s is too large (%lld bytes)", it->ref, digest,
 					 (long long)size);
-		if (registry_get_blob(it->reg, http, it->r.path, digest, size, 0, p->store, err) != 0)
+		if (registry_get_blob(it->reg, http, it->repo, digest, size, 0, p->store, err) != 0)
 			return -1;
 	}
 	return store_read_blob(p->store, digest, STORE_MAX_MANIFEST, data, len, err);
@@ -369,7 +370,7 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 			continue;
 		}
 		it->total += desc_size(l) > 0 ? desc_size(l) : 0;
-		want_blob(p, idx, it->reg, it->r.path, desc_digest(l), desc_size(l));
+		want_blob(p, idx, it->reg, it->repo, desc_digest(l), desc_size(l));
 	}
 	return 0;
 }
@@ -974,7 +975,24 @@ static int add_item(struct pull *p, json_t *entry, enum item_kind kind, const ch
 		return 0;
 	if (ref_parse(ref, &it->r, err) != 0)
 		return -1;
+	{
+		/* a mirror serves the registry's repositories under its own name */
+		const struct pull_mirror *m = NULL;
+		size_t i;
+		for (i = 0; i < p->o->nmirrors; i++)
+			if (strcmp(p->o->mirrors[i].registry, it->r.domain) == 0)
+				m = &p->o->mirrors[i];
+		if (m != NULL) {
+			size_t hl = strcspn(m->mirror, "/");
+			char *host = strndup(m->mirror, hl);
+			it->reg = registry_for(p, host);
+			it->repo = m->mirror[hl] ? xasprintf("%s/%s", m->mirror + hl + 1, it->r.path) : xstrdup(it->r.path);
+			free(host);
+			return 0;
+		}
+	}
 	it->reg = registry_for(p, it->r.domain);
+	it->repo = xstrdup(it->r.path);
 	return 0;
 }
 
@@ -1133,6 +1151,7 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 out:
 	for (i = 0; i < p.nitems; i++) {
 		free(p.items[i].ref);
+		free(p.items[i].repo);
 		free(p.items[i].error);
 		free(p.items[i].blobs);
 		json_decref(p.items[i].platforms);

@@ -14,6 +14,13 @@
 #include "platform.h"
 #include "store.h"
 
+/* Pull REGISTRY's repositories from MIRROR (HOST[:PORT][/PATH]) instead;
+ * the names in the store and the manifest stay the registry's. */
+struct pull_mirror {
+	char *registry;
+	char *mirror;
+};
+
 struct pull_opts {
 	struct platform *platforms; /* wanted platforms (at least one unless all_platforms) */
 	size_t nplatforms;
@@ -25,7 +32,9 @@ struct pull_opts {
 	int plain_http;
 	struct http_opts http;
 	struct cred_store *creds;
-	int progress_tty;  /* redraw a progress line on a terminal */
+	int progress_tty;  /* 1 a redrawn bar, 0 plain lines, -1 none */
+	struct pull_mirror *mirrors;
+	size_t nmirrors;
 };
 
 /* Pulls everything the manifest names into s and fills, per entry, digest,

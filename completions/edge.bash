@@ -24,7 +24,7 @@ _edge_opts_resolve='--images --charts --platform --var --system --name
 
 # edge-pull: pull images, charts and the definition into a store
 _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
-	--registry --username --password-stdin --password-file --cred-file
+	--mirror --registry --username --password-stdin --password-file --cred-file
 	--ca-file --insecure --plain-http --jobs --retries --progress
 	-q --quiet -v --verbose -h --help --version'
 
