@@ -1,10 +1,259 @@
-/* edge-verify: not implemented yet (see the open issues). */
+/* edge-verify: verify a bundle (signature and every entry) or a store. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-#include "exit.h"
+#include "bundle.h"
+#include "cli.h"
+#include "fsutil.h"
+#include "log.h"
+#include "manifest.h"
+#include "push.h"
+#include "regcli.h"
+#include "sign.h"
+#include "store.h"
+#include "verify.h"
 
-int main(void)
+static const char synopsis[] =
+	"edge-verify [-p KEY] [--require-signature] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
+
+static const char help[] =
+	"usage: edge-verify [options] [BUNDLE]\n"
+	"       edge-verify --store DIR [--quick] [MANIFEST]\n"
+	"       edge-verify --registry HOST[:PORT][/PATH] [--mapping SRC=DST] [MANIFEST]\n"
+	"\n"
+	"Verify a content bundle: its signature (FILE.minisig or FILE.sig beside it)\n"
+	"when a public key is given, then in one streaming pass every entry: names,\n"
+	"types, each blob's size and sha256, the OCI layout's references and the\n"
+	"entry index. Prints the verified manifest with \"bundle\", so that\n"
+	"'edge-verify -p KEY BUNDLE | edge-push …' works. BUNDLE may be a parts\n"
+	"descriptor (FILE.parts.json); without BUNDLE, the manifest on stdin names it.\n"
+	"With --store, re-hash every blob of a store and check its index instead.\n"
+	"With --registry, check that the registry holds every image and chart of the\n"
+	"manifest under its target name (as edge-push names it) with its digest.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --public-key KEY      minisign public key or PEM RSA public key to check\n"
+	"                            the bundle's signature with\n"
+	"      --require-signature   fail unless a signature is checked (needs -p)\n"
+	"      --max-size SIZE       refuse bundles that decompress to more than SIZE\n"
+	"                            (default: what bundle.json declares)\n"
+	"      --store DIR           verify the store DIR instead of a bundle\n"
+	"      --quick               with --store: check sizes only, do not re-hash\n"
+	"      --registry TARGET     verify a registry: HOST[:PORT][/PATH] as for edge-push\n"
+	"      --mapping SRC=DST     with --registry: the ref prefix rules edge-push used\n"
+	REGCLI_HELP
+	"  -q, --quiet               print errors only\n"
+	"  -v, --verbose             print more detail\n"
+	"  -h, --help                print this help and exit\n"
+	"      --version             print the version and exit\n"
+	"\n"
+	"Exit status: 0 verified, 1 verification failed (signature, digest, size,\n"
+	"missing blob, truncation, an image missing from the registry), 2 usage,\n"
+	"3 malformed bundle, key or manifest, 4 registry or network error, 5 access\n"
+	"refused, 6 local I/O error.\n";
+
+enum {
+	OPT_REQUIRE = CLI_OPT_FIRST_TOOL,
+	OPT_MAXSIZE,
+	OPT_STORE,
+	OPT_QUICK,
+	OPT_REGISTRY,
+	OPT_MAPPING,
+};
+
+static const struct option longopts[] = {
+	{"max-size", required_argument, NULL, OPT_MAXSIZE},
+	{"public-key", required_argument, NULL, 'p'},
+	{"quick", no_argument, NULL, OPT_QUICK},
+	{"require-signature", no_argument, NULL, OPT_REQUIRE},
+	{"mapping", required_argument, NULL, OPT_MAPPING},
+	{"registry", required_argument, NULL, OPT_REGISTRY},
+	{"store", required_argument, NULL, OPT_STORE},
+	REGCLI_LONGOPTS,
+	CLI_COMMON_LONGOPTS,
+	{NULL, 0, NULL, 0},
+};
+
+static int verify_store_mode(const char *dir, const char *input, int quick, struct edge_err *err)
 {
-	fputs("edge-verify: not implemented\n", stderr);
-	return EDGE_EUSAGE;
+	struct store s;
+	json_t *m = NULL;
+	int rc;
+
+	if (input != NULL || !isatty(0)) {
+		if (input == NULL) {
+			/* a manifest on stdin is optional here: an empty stdin is none */
+			char *data;
+			size_t len;
+			if (read_fd_max(0, "stdin", MANIFEST_MAX_BYTES, &data, &len, err) != 0)
+				return -1;
+			if (strspn(data, " \t\r\n") != len && (m = manifest_parse(data, len, "stdin", err)) == NULL) {
+				free(data);
+				return -1;
+			}
+			free(data);
+		} else if ((m = manifest_load(input, err)) == NULL) {
+			return -1;
+		}
+	}
+	if (store_open(&s, dir, 0, 0, err) != 0) {
+		json_decref(m);
+		return -1;
+	}
+	rc = verify_store(&s, m, quick, err);
+	store_close(&s);
+	if (rc == 0 && m != NULL)
+		rc = cli_write_manifest(m, err);
+	json_decref(m);
+	return rc;
+}
+
+static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, const char *input, struct edge_err *err)
+{
+	json_t *m;
+	char *host;
+	int rc;
+
+	host = strndup(o->registry ? o->registry : o->mappings[0].dst,
+		       strcspn(o->registry ? o->registry : o->mappings[0].dst, "/"));
+	o->creds = regcli_creds(rco, host, err);
+	free(host);
+	if (o->creds == NULL) {
+		if (err->code == EDGE_EUSAGE)
+			cli_usage_error("%s", err->msg);
+		return -1;
+	}
+	regcli_http_opts(rco, &o->http);
+	o->plain_http = rco->plain_http;
+	if ((m = cli_load_manifest(input, err)) == NULL) {
+		if (err->code == EDGE_EUSAGE)
+			cli_usage_error("%s", err->msg);
+		return -1;
+	}
+	rc = push_check_registry(m, o, err);
+	if (rc == 0)
+		rc = cli_write_manifest(m, err);
+	json_decref(m);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *key = NULL, *store_dir = NULL, *input = NULL;
+	int c, rc = EDGE_OK, require = 0, quick = 0;
+	uint64_t max_size = 0;
+	struct edge_err err = {0};
+	json_t *m = NULL, *from = NULL;
+	char *sidecar = NULL, *bundle_path = NULL;
+	static char help_text[6144];
+	struct regcli rco;
+	struct push_opts po;
+	size_t i;
+
+	snprintf(help_text, sizeof(help_text), help, 4);
+	cli_init(argv[0], synopsis, help_text);
+	regcli_init(&rco, 4);
+	memset(&po, 0, sizeof(po));
+	while ((c = getopt_long(argc, argv, "p:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg))
+			continue;
+		switch (c) {
+		case OPT_REGISTRY: po.registry = optarg; break;
+		case OPT_MAPPING: {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg || eq[1] == '\0')
+				cli_usage_error("--mapping: expected SRC=DST, got '%s'", optarg);
+			po.mappings = xrealloc(po.mappings, (po.nmappings + 1) * sizeof(*po.mappings));
+			po.mappings[po.nmappings].src = strndup(optarg, (size_t)(eq - optarg));
+			po.mappings[po.nmappings].dst = xstrdup(eq + 1);
+			po.nmappings++;
+			break;
+		}
+		case 'p': key = optarg; break;
+		case OPT_REQUIRE: require = 1; break;
+		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;
+		case OPT_STORE: store_dir = optarg; break;
+		case OPT_QUICK: quick = 1; break;
+		default: cli_usage_error(NULL);
+		}
+	}
+	if (optind < argc)
+		input = argv[optind++];
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (po.registry != NULL || po.nmappings > 0) {
+		if (store_dir || key || require || max_size || quick)
+			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size and --quick do not apply");
+		if (verify_registry_mode(&po, &rco, input, &err) != 0)
+			goto fail;
+		goto out;
+	}
+	if (store_dir != NULL) {
+		if (key || require || max_size)
+			cli_usage_error("--store checks a store: -p, --require-signature and --max-size are for bundles");
+		if (verify_store_mode(store_dir, input, quick, &err) != 0)
+			goto fail;
+		goto out;
+	}
+	if (quick)
+		cli_usage_error("--quick goes with --store");
+	if (require && key == NULL)
+		cli_usage_error("--require-signature needs -p KEY");
+	if (input == NULL) {
+		/* the manifest on stdin names the bundle */
+		if ((from = cli_load_manifest(NULL, &err)) == NULL) {
+			if (err.code == EDGE_EUSAGE)
+				cli_usage_error("no bundle: give BUNDLE, or a manifest with \"bundle\" on stdin");
+			goto fail;
+		}
+		if (manifest_str(json_object_get(from, "bundle"), "path") == NULL) {
+			edge_errf(&err, EDGE_EINPUT, "stdin: the manifest has no bundle.path: give BUNDLE");
+			goto fail;
+		}
+		bundle_path = xstrdup(manifest_str(json_object_get(from, "bundle"), "path"));
+	} else {
+		bundle_path = xstrdup(input);
+	}
+	sidecar = sig_find_sidecar(bundle_path);
+	if (key != NULL) {
+		struct sig_info info;
+		if (sidecar == NULL) {
+			edge_errf(&err, EDGE_EVERIFY, "%s: no signature (%s.minisig or %s.sig)", bundle_path, bundle_path,
+				  bundle_path);
+			goto fail;
+		}
+		if (sig_verify_file(bundle_path, key, &info, &err) != 0)
+			goto fail;
+		log_verbose("%s: good %s signature%s%s", bundle_path, info.algorithm, info.key_id[0] ? " by key " : "",
+			    info.key_id);
+		if (verify_bundle(bundle_path, max_size, &m, &err) != 0)
+			goto fail;
+		json_object_set_new(m, "signatures",
+				    json_pack("[{s:s, s:s, s:s, s:s}]", "path", info.sidecar, "for", "bundle", "algorithm",
+					      info.algorithm, "keyId", info.key_id));
+	} else {
+		if (sidecar != NULL)
+			log_warn("%s: signature %s not checked: no public key (-p)", bundle_path, sidecar);
+		if (verify_bundle(bundle_path, max_size, &m, &err) != 0)
+			goto fail;
+	}
+	if (cli_write_manifest(m, &err) != 0)
+		goto fail;
+	goto out;
+fail:
+	rc = cli_fail(&err);
+out:
+	for (i = 0; i < po.nmappings; i++) {
+		free(po.mappings[i].src);
+		free(po.mappings[i].dst);
+	}
+	free(po.mappings);
+	cred_store_free(po.creds);
+	free(sidecar);
+	free(bundle_path);
+	json_decref(m);
+	json_decref(from);
+	return cli_finish(rc);
 }
