@@ -1,0 +1,35 @@
+#!/usr/bin/env bats
+# make demo: the whole pipeline, and that it stops what it started.
+
+load test_helper
+
+@test "demo: the whole pipeline runs and leaves no registry behind" {
+	run --separate-stderr sh "$TOP/share/scripts/demo.sh"
+	assert_success
+	assert_line --partial "images      34, charts 1, pushed 35"
+	assert_line --regexp '^bundle      core-site-[0-9a-f]{12}\.tar\.zst'
+	assert_stderr_contains "== edge-verify --registry"
+	demo="$TOP/build/demo"
+	[ "$(jq '.pushed | length' "$demo/pushed.json")" = 35 ]
+	minisign -Vm "$demo/$(jq -r .bundle.path "$demo/packed.json")" -p "$demo/demo.pub" -q
+	! pgrep -f "docker-registry serve $demo/" >/dev/null
+}
+
+@test "demo: a failing step stops the registries too" {
+	# a PATH whose edge-pack fails halfway through the pipeline
+	mkdir fakebin
+	printf '#!/bin/sh\necho "edge-pack: simulated failure" >&2\nexit 6\n' > fakebin/edge-pack
+	chmod +x fakebin/edge-pack
+	cp "$TOP/share/scripts/demo.sh" demo.sh
+	sed -i 's|^PATH="\$bin:\$PATH"|PATH="'"$PWD"'/fakebin:$bin:$PATH"|' demo.sh
+	mkdir -p share/scripts && mv demo.sh share/scripts/
+	ln -s "$TOP/bin" bin
+	mkdir -p share/examples tests/fixtures build
+	cp "$TOP/share/examples/cluster-definition.tgz" share/examples/
+	cp "$TOP/tests/fixtures/make-images.py" tests/fixtures/
+	ln -s "$TOP/build/test-images" build/test-images
+	run --separate-stderr sh share/scripts/demo.sh
+	assert_failure 6
+	assert_stderr_contains "edge-pack: simulated failure"
+	! pgrep -f "docker-registry serve $PWD/build/demo/" >/dev/null
+}
