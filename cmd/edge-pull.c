@@ -119,17 +119,13 @@ int main(int argc, char **argv)
 		case OPT_KEEP_GOING: o.keep_going = 1; break;
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REGISTRY: registry = optarg; break;
-		case OPT_MIRROR: {
-			const char *eq = strchr(optarg, '=');
-			if (eq == NULL || eq == optarg || eq[1] == '\0' || strchr(eq + 1, '=') != NULL ||
-			    memchr(optarg, '/', (size_t)(eq - optarg)) != NULL)
-				cli_usage_error("--mirror: expected REGISTRY=HOST[:PORT][/PATH], got '%s'", optarg);
+		case OPT_MIRROR:
 			o.mirrors = xrealloc(o.mirrors, (o.nmirrors + 1) * sizeof(*o.mirrors));
-			o.mirrors[o.nmirrors].registry = strndup(optarg, (size_t)(eq - optarg));
-			o.mirrors[o.nmirrors].mirror = xstrdup(eq + 1);
+			if (cli_split_pair(optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror) != 0 ||
+			    strchr(o.mirrors[o.nmirrors].registry, '/') != NULL)
+				cli_usage_error("--mirror: expected REGISTRY=HOST[:PORT][/PATH], got '%s'", optarg);
 			o.nmirrors++;
 			break;
-		}
 		default: cli_usage_error(NULL);
 		}
 	}

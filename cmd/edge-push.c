@@ -113,11 +113,6 @@ static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 	return m;
 }
 
-static char *registry_host(const char *target)
-{
-	return strndup(target, strcspn(target, "/"));
-}
-
 int main(int argc, char **argv)
 {
 	static char help_text[4096];
@@ -131,7 +126,6 @@ int main(int argc, char **argv)
 	json_t *m = NULL, *pushed = NULL;
 	char *host = NULL;
 	int c, rc = EDGE_OK, have_bundle = 0, have_store = 0;
-	size_t i;
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
@@ -143,16 +137,10 @@ int main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case OPT_REGISTRY: o.registry = optarg; break;
-		case OPT_MAPPING: {
-			const char *eq = strchr(optarg, '=');
-			if (eq == NULL || eq == optarg || eq[1] == '\0')
-				cli_usage_error("--mapping: expected SRC=DST, got '%s'", optarg);
-			o.mappings = xrealloc(o.mappings, (o.nmappings + 1) * sizeof(*o.mappings));
-			o.mappings[o.nmappings].src = strndup(optarg, (size_t)(eq - optarg));
-			o.mappings[o.nmappings].dst = xstrdup(eq + 1);
-			o.nmappings++;
+		case OPT_MAPPING:
+			if (push_add_mapping(&o, optarg, &err) != 0)
+				cli_usage_error("%s", err.msg);
 			break;
-		}
 		case OPT_CHUNK:
 			o.chunk_size = (uint64_t)cli_parse_size("--chunk-size", optarg);
 			if (o.chunk_size < 4096)
@@ -176,7 +164,7 @@ int main(int argc, char **argv)
 	}
 	if (rco.password_stdin && (input == NULL || strcmp(input, "-") == 0))
 		cli_usage_error("--password-stdin needs the bundle or manifest as a file argument");
-	host = o.registry ? registry_host(o.registry) : (o.nmappings ? registry_host(o.mappings[0].dst) : NULL);
+	host = push_creds_host(&o);
 	if ((o.creds = regcli_creds(&rco, host, &err)) == NULL) {
 		if (err.code == EDGE_EUSAGE)
 			cli_usage_error("%s", err.msg);
@@ -233,13 +221,8 @@ out:
 		bundle_reader_close(&br);
 	if (have_store)
 		store_close(&st);
-	for (i = 0; i < o.nmappings; i++) {
-		free(o.mappings[i].src);
-		free(o.mappings[i].dst);
-	}
-	free(o.mappings);
+	push_opts_free(&o);
 	free(host);
-	cred_store_free(o.creds);
 	json_decref(pushed);
 	json_decref(m);
 	return cli_finish(rc);

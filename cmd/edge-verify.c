@@ -116,8 +116,7 @@ static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, c
 	char *host;
 	int rc;
 
-	host = strndup(o->registry ? o->registry : o->mappings[0].dst,
-		       strcspn(o->registry ? o->registry : o->mappings[0].dst, "/"));
+	host = push_creds_host(o);
 	o->creds = regcli_creds(rco, host, err);
 	free(host);
 	if (o->creds == NULL) {
@@ -150,7 +149,6 @@ int main(int argc, char **argv)
 	static char help_text[6144];
 	struct regcli rco;
 	struct push_opts po;
-	size_t i;
 
 	snprintf(help_text, sizeof(help_text), help, 4);
 	cli_init(argv[0], synopsis, help_text);
@@ -161,16 +159,10 @@ int main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case OPT_REGISTRY: po.registry = optarg; break;
-		case OPT_MAPPING: {
-			const char *eq = strchr(optarg, '=');
-			if (eq == NULL || eq == optarg || eq[1] == '\0')
-				cli_usage_error("--mapping: expected SRC=DST, got '%s'", optarg);
-			po.mappings = xrealloc(po.mappings, (po.nmappings + 1) * sizeof(*po.mappings));
-			po.mappings[po.nmappings].src = strndup(optarg, (size_t)(eq - optarg));
-			po.mappings[po.nmappings].dst = xstrdup(eq + 1);
-			po.nmappings++;
+		case OPT_MAPPING:
+			if (push_add_mapping(&po, optarg, &err) != 0)
+				cli_usage_error("%s", err.msg);
 			break;
-		}
 		case 'p': key = optarg; break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;
@@ -245,12 +237,7 @@ int main(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 out:
-	for (i = 0; i < po.nmappings; i++) {
-		free(po.mappings[i].src);
-		free(po.mappings[i].dst);
-	}
-	free(po.mappings);
-	cred_store_free(po.creds);
+	push_opts_free(&po);
 	free(sidecar);
 	free(bundle_path);
 	json_decref(m);

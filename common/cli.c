@@ -209,6 +209,17 @@ void cli_secret_free(char *s)
 	free(s);
 }
 
+int cli_split_pair(const char *arg, char **left, char **right)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return -1;
+	*left = strndup(arg, (size_t)(eq - arg));
+	*right = xstrdup(eq + 1);
+	return 0;
+}
+
 char **cli_split_list(const char *s, size_t *n)
 {
 	char **v = NULL;

@@ -70,6 +70,10 @@ int cli_finish(int rc);
 char *cli_read_secret_file(const char *path, struct edge_err *err);
 void cli_secret_free(char *s);
 
+/* Splits "LEFT=RIGHT" at the first '='; both sides must be non-empty.
+ * Returns 0 with malloc'd *left and *right, or -1. */
+int cli_split_pair(const char *arg, char **left, char **right);
+
 /* Splits "A,B, C" into trimmed items (malloc'd array of malloc'd strings). */
 char **cli_split_list(const char *s, size_t *n);
 void cli_free_list(char **v, size_t n);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -19,6 +20,41 @@
 #define READ_BUF (1u << 20)
 
 /* --- target names ------------------------------------------------------------- */
+
+int push_add_mapping(struct push_opts *o, const char *arg, struct edge_err *err)
+{
+	char *src, *dst;
+
+	if (cli_split_pair(arg, &src, &dst) != 0)
+		return edge_errf(err, EDGE_EUSAGE, "--mapping: expected SRC=DST, got '%s'", arg);
+	o->mappings = xrealloc(o->mappings, (o->nmappings + 1) * sizeof(*o->mappings));
+	o->mappings[o->nmappings].src = src;
+	o->mappings[o->nmappings].dst = dst;
+	o->nmappings++;
+	return 0;
+}
+
+char *push_creds_host(const struct push_opts *o)
+{
+	const char *t = o->registry ? o->registry : o->nmappings ? o->mappings[0].dst : NULL;
+
+	return t ? strndup(t, strcspn(t, "/")) : NULL;
+}
+
+void push_opts_free(struct push_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nmappings; i++) {
+		free(o->mappings[i].src);
+		free(o->mappings[i].dst);
+	}
+	free(o->mappings);
+	cred_store_free(o->creds);
+	o->mappings = NULL;
+	o->nmappings = 0;
+	o->creds = NULL;
+}
 
 char *push_target(const struct push_opts *o, const char *ref, struct edge_err *err)
 {

@@ -37,6 +37,14 @@ struct push_source {
 	struct bundle_reader *bundle;
 };
 
+/* Adds a --mapping "SRC=DST"; -1 (EDGE_EUSAGE) when it is not that shape. */
+int push_add_mapping(struct push_opts *o, const char *arg, struct edge_err *err);
+/* The registry host credentials are for: --registry's, else the first
+ * mapping's target host (malloc'd), or NULL. */
+char *push_creds_host(const struct push_opts *o);
+/* Frees the mappings and the credentials. */
+void push_opts_free(struct push_opts *o);
+
 /* The target name of ref (malloc'd), by the mapping rules, else the prefix
  * rule; NULL with err when the result is not a valid reference. */
 char *push_target(const struct push_opts *o, const char *ref, struct edge_err *err);
