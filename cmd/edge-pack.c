@@ -93,10 +93,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	if (optind < argc)
-		input = argv[optind++];
-	if (optind < argc)
-		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	input = cli_one_argument(argc, argv);
 	if (o.output != NULL && (strcmp(o.output, "-") == 0 || o.output[0] == '\0'))
 		cli_usage_error("-o: a file name is needed (stdout carries the manifest)");
 	if ((sde = getenv("SOURCE_DATE_EPOCH")) != NULL && sde[0] != '\0') {

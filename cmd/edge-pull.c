@@ -129,10 +129,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	if (optind < argc)
-		input = argv[optind++];
-	if (optind < argc)
-		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	input = cli_one_argument(argc, argv);
 	if (o.all_platforms && cli_platforms)
 		cli_usage_error("--platform and --all-platforms exclude each other");
 	if (rc_opts.password_stdin && (input == NULL || strcmp(input, "-") == 0))

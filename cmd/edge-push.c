@@ -149,10 +149,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	if (optind < argc)
-		input = argv[optind++];
-	if (optind < argc)
-		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	input = cli_one_argument(argc, argv);
 	if (o.registry == NULL && o.nmappings == 0)
 		cli_usage_error("--registry is required (or --mapping rules covering every image)");
 	if (o.registry != NULL) {

@@ -171,10 +171,7 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	if (optind < argc)
-		input = argv[optind++];
-	if (optind < argc)
-		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	input = cli_one_argument(argc, argv);
 	if (po.registry != NULL || po.nmappings > 0) {
 		if (store_dir || key || require || max_size || quick)
 			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size and --quick do not apply");

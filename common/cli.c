@@ -209,6 +209,17 @@ void cli_secret_free(char *s)
 	free(s);
 }
 
+const char *cli_one_argument(int argc, char **argv)
+{
+	const char *arg = NULL;
+
+	if (optind < argc)
+		arg = argv[optind++];
+	if (optind < argc)
+		cli_usage_error("unexpected argument '%s'", argv[optind]);
+	return arg;
+}
+
 int cli_split_pair(const char *arg, char **left, char **right)
 {
 	const char *eq = strchr(arg, '=');

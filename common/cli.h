@@ -70,6 +70,10 @@ int cli_finish(int rc);
 char *cli_read_secret_file(const char *path, struct edge_err *err);
 void cli_secret_free(char *s);
 
+/* The one optional positional argument after the options (NULL when none);
+ * more than one is a usage error. Call after getopt_long. */
+const char *cli_one_argument(int argc, char **argv);
+
 /* Splits "LEFT=RIGHT" at the first '='; both sides must be non-empty.
  * Returns 0 with malloc'd *left and *right, or -1. */
 int cli_split_pair(const char *arg, char **left, char **right);
