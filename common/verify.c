@@ -815,8 +815,12 @@ int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct
 	if (p.failed) {
 		*err = p.err;
 		/* name the entry the damage is in */
-		if (t.nentries > 0 && !t.ended)
-			edge_err_prefix(err, "%s %s", t.left > 0 ? "in entry" : "after entry", t.name);
+		if (t.nentries > 0 && !t.ended && strncmp(err->msg, path, strlen(path)) == 0 &&
+		    strncmp(err->msg + strlen(path), ": ", 2) == 0) {
+			char rest[EDGE_ERR_MAX];
+			snprintf(rest, sizeof(rest), "%s", err->msg + strlen(path) + 2);
+			edge_errf(err, err->code, "%s: %s %s: %s", path, t.left > 0 ? "in entry" : "after entry", t.name, rest);
+		}
 		goto out;
 	}
 	if (final_checks(&t, &r, p.decompressed, err) != 0)
