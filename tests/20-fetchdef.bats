@@ -36,7 +36,7 @@ fetch() {
 	[ "$(echo "$output" | jq -c '[.definition.profiles[].uid]')" = '["65c90a1b2c3d4e5f60718293","65c90a1b2c3d4e5f607182a4"]' ]
 	# the fake API saw exactly one request and rejected nothing
 	[ "$(grep -c '"event": "reject"' palette.log || true)" = 0 ]
-	! grep -q "$KEY" palette.log
+	! grep -q "$KEY" palette.log || false
 }
 
 @test "fetchdef: edge-fetchdef | edge-resolve" {

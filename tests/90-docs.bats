@@ -167,13 +167,13 @@ sys.exit(1 if errors else 0)
 	help_opts resolve | grep -qx -- --images
 	help_opts fetchdef | grep -qx -- -o
 	help_opts fetchdef | grep -qx -- --output
-	! help_opts fetchdef | grep -qx -- -vv
+	! help_opts fetchdef | grep -qx -- -vv || false
 	man_opts resolve | grep -qx -- --var
 	man_opts fetchdef | grep -qx -- -o
 	bash_opts resolve | grep -qx -- --platform
 	zsh_opts fetchdef | grep -qx -- --output
 	zsh_opts resolve | grep -qx -- --platform
-	! zsh_opts resolve | grep -qx -- -a
+	! zsh_opts resolve | grep -qx -- -a || false
 }
 
 # --- completions -------------------------------------------------------

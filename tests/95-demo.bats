@@ -12,7 +12,7 @@ load test_helper
 	demo="$TOP/build/demo"
 	[ "$(jq '.pushed | length' "$demo/pushed.json")" = 35 ]
 	minisign -Vm "$demo/$(jq -r .bundle.path "$demo/packed.json")" -p "$demo/demo.pub" -q
-	! pgrep -f "docker-registry serve $demo/" >/dev/null
+	! pgrep -f "docker-registry serve $demo/" >/dev/null || false
 }
 
 @test "demo: a failing step stops the registries too" {
@@ -31,5 +31,5 @@ load test_helper
 	run --separate-stderr sh share/scripts/demo.sh
 	assert_failure 6
 	assert_stderr_contains "edge-pack: simulated failure"
-	! pgrep -f "docker-registry serve $PWD/build/demo/" >/dev/null
+	! pgrep -f "docker-registry serve $PWD/build/demo/" >/dev/null || false
 }
