@@ -172,6 +172,10 @@ int main(int argc, char **argv)
 	o.jobs = rco.jobs;
 	o.progress_tty = cli_progress_tty();
 
+	if (input != NULL && strcmp(input, "-") != 0 && access(input, F_OK) != 0) {
+		edge_err_errno(&err, "open %s", input);
+		goto fail;
+	}
 	if (input != NULL && strcmp(input, "-") != 0 && is_bundle_file(input)) {
 		if (bundle_reader_open(&br, input, &err) != 0)
 			goto fail;

@@ -176,7 +176,9 @@ int cli_finish(int rc)
 	if (fclose(stdout) != 0 && errno != EBADF)
 		bad = 1;
 	if (bad) {
-		log_error("write error on stdout: %s", strerror(errno ? errno : EIO));
+		/* a failure already reported (e.g. the manifest's write) is enough */
+		if (rc == 0)
+			log_error("write error on stdout: %s", strerror(errno ? errno : EIO));
 		return rc ? rc : EDGE_EIO;
 	}
 	return rc;

@@ -317,7 +317,7 @@ int manifest_write(json_t *m, const char *path, struct edge_err *err)
 	text[len++] = '\n';
 	text[len] = '\0';
 	if (path == NULL) {
-		rc = fwrite(text, 1, len, stdout) == len ? 0 : edge_err_errno(err, "write stdout");
+		rc = fwrite(text, 1, len, stdout) == len ? 0 : edge_err_errno(err, "write error on stdout");
 	} else {
 		rc = atomic_write_file(path, text, len, 0644, err);
 	}

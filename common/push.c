@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -312,8 +313,22 @@ static int start_upload(struct registry *reg, struct http_client *http, const ch
 	*location = NULL;
 	req.method = "POST";
 	req.url = url;
-	if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0)
+	if (mount_from) {
+		char *from_scope = xasprintf("repository:%s:pull", mount_from);
+		int st = registry_do_scopes(reg, http, repo, "pull,push", from_scope, &req, &resp, err);
+		free(from_scope);
+		if (st != 0 || (resp.status != 201 && resp.status != 202)) {
+			/* no mount (not allowed, not supported): a plain upload */
+			log_verbose("%s: mount of %s from %s refused, uploading it", repo, digest, mount_from);
+			http_resp_free(&resp);
+			edge_err_clear(err);
+			free(url);
+			free(suffix);
+			return start_upload(reg, http, repo, digest, NULL, location, err);
+		}
+	} else if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0) {
 		goto out;
+	}
 	if (resp.status == 201 && mount_from) {
 		rc = 0;
 		goto out;
@@ -511,6 +526,7 @@ struct target {
 	json_t *children;     /* [{digest, mediaType, data}] for an index */
 	int failed;
 	char *error;
+	int error_code;
 };
 
 struct bjob {
@@ -535,8 +551,9 @@ struct push {
 	struct push_source *src;
 	const struct push_opts *o;
 	struct http_share *share;
-	size_t uploaded, skipped, mounted;
+	size_t uploaded, skipped, mounted, done;
 	uint64_t bytes;
+	long long last_report;
 	struct edge_err first;
 	int have_first;
 };
@@ -622,6 +639,18 @@ static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_
 		return -1;
 	if (ref_parse(t->target, &t->t, err) != 0)
 		return -1;
+	if (t->t.tag == NULL && t->t.digest != NULL && strcmp(t->t.digest, t->digest) != 0) {
+		/* a ref by digest whose index was trimmed: the registry gets the
+		 * stored index, which has its own digest */
+		char *repo = ref_repository(&t->t);
+		log_warn("%s: the stored index holds only the pulled platforms: it is pushed as %s@%s", t->ref, repo,
+			 t->digest);
+		free(t->target);
+		t->target = xasprintf("%s@%s", repo, t->digest);
+		free(repo);
+		free(t->t.digest);
+		t->t.digest = xstrdup(t->digest);
+	}
 	t->reg = reg_for(p, t->t.domain);
 	if (read_small(p->src, t->digest, &t->top, &t->toplen, err) != 0)
 		return edge_err_prefix(err, "%s", t->ref);
@@ -708,6 +737,7 @@ static void run_job(struct push *p, struct bjob *j, struct http_client *http)
 		for (attempt = 0;; attempt++) {
 			struct blob_in b;
 			int rc;
+			/* after a failed PUT, PATCH: a cut chunk resumes from what the registry holds */
 			if (start_upload(t->reg, http, t->t.path, j->digest, from, &loc, &e) != 0)
 				goto fail;
 			if (loc == NULL) {
@@ -720,7 +750,7 @@ static void run_job(struct push *p, struct bjob *j, struct http_client *http)
 				free(loc);
 				goto fail;
 			}
-			if (j->size > p->o->chunk_size)
+			if (j->size > p->o->chunk_size || attempt > 0)
 				rc = put_chunked(t->reg, http, t->t.path, &loc, &b, p->o->chunk_size,
 						 p->o->http.retries < 0 ? 5 : p->o->http.retries, &e);
 			else
@@ -735,6 +765,7 @@ static void run_job(struct push *p, struct bjob *j, struct http_client *http)
 				pthread_mutex_unlock(&p->mu);
 				break;
 			}
+			/* a PUT that failed without a response: try again on a new session */
 			if (e.code != EDGE_EREMOTE || attempt >= (p->o->http.retries < 0 ? 5 : p->o->http.retries))
 				goto fail;
 			log_verbose("%s: upload of %s failed (%s), starting again", t->target, j->digest, e.msg);
@@ -748,17 +779,36 @@ done:
 		}
 		continue;
 fail:
-		{
+		if (strstr(e.msg, j->digest) == NULL) {
 			char msg[EDGE_ERR_MAX];
 			snprintf(msg, sizeof(msg), "%s", e.msg);
-			if (strstr(msg, j->digest) == NULL)
-				edge_errf(&e, e.code, "%s: blob %s: %s", t->ref, j->digest, msg);
-			else
-				edge_errf(&e, e.code, "%s: %s", t->ref, msg);
+			edge_errf(&e, e.code, "blob %s: %s", j->digest, msg);
 		}
 		fail_job(p, j, &e);
 		return;
 	}
+}
+
+static void progress(struct push *p, int final)
+{
+	struct timespec ts;
+	long long t;
+	int mode = p->o->progress_tty;
+
+	if (mode < 0 || edge_log_verbosity() < 0 || (final && mode == 0))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	pthread_mutex_lock(&p->mu);
+	if (final || t - p->last_report >= (mode > 0 ? 250 : 5000)) {
+		p->last_report = t;
+		if (mode > 0)
+			fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f MiB uploaded%s", edge_progname(), p->done, p->njobs,
+				(double)p->bytes / (1 << 20), final ? "\n" : "\033[K");
+		else
+			log_info("%zu/%zu blobs, %.1f MiB uploaded", p->done, p->njobs, (double)p->bytes / (1 << 20));
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void *push_worker(void *arg)
@@ -785,6 +835,10 @@ static void *push_worker(void *arg)
 		if (i >= p->njobs)
 			break;
 		run_job(p, &p->jobs[i], http);
+		pthread_mutex_lock(&p->mu);
+		p->done++;
+		pthread_mutex_unlock(&p->mu);
+		progress(p, 0);
 	}
 	http_client_free(http);
 	return NULL;
@@ -836,6 +890,11 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	p.src = src;
 	p.o = o;
 	p.job_index = json_object();
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		p.last_report = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
 	*pushed = json_array();
 	for (k = 0; k < 2; k++)
 		n += json_array_size(json_object_get(manifest, lists[k]));
@@ -870,6 +929,7 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	nth = i;
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	progress(&p, 1);
 	/* manifests: only for entries whose every blob arrived; children first */
 	if ((http = http_client_new(&o->http, p.share, err)) == NULL)
 		goto out;
@@ -880,7 +940,8 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 			struct target *t = &p.t[p.jobs[i].targets[k]];
 			if (!t->failed) {
 				t->failed = 1;
-				t->error = xstrdup(p.jobs[i].error);
+				t->error = xasprintf("%s: %s", t->ref, p.jobs[i].error);
+				t->error_code = p.jobs[i].error_code;
 			}
 		}
 	}
@@ -909,6 +970,7 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 			edge_err_prefix(&e2, "%s", t->ref);
 			t->failed = 1;
 			t->error = xstrdup(e2.msg);
+			t->error_code = e2.code;
 			if (!p.have_first) {
 				p.first = e2;
 				p.have_first = 1;
@@ -925,9 +987,11 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 		for (i = 0; i < p.nt; i++)
 			if (p.t[i].failed && failed > 1)
 				log_error("%s", p.t[i].error);
-		if (failed == 1)
-			*err = p.first;
-		else
+		if (failed == 1) {
+			for (i = 0; i < p.nt; i++)
+				if (p.t[i].failed)
+					edge_errf(err, p.t[i].error_code ? p.t[i].error_code : p.first.code, "%s", p.t[i].error);
+		} else
 			edge_errf(err, p.first.code ? p.first.code : EDGE_EREMOTE, "%zu of %zu entries were not pushed", failed,
 				  p.nt);
 		goto out;

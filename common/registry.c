@@ -215,8 +215,20 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 		edge_errf(err, EDGE_EREMOTE, "%s: token auth without a realm", r->domain);
 		goto out;
 	}
-	esc_scope = url_escape(scope);
-	url = xasprintf("%s%cservice=%s&scope=%s", realm, strchr(realm, '?') ? '&' : '?', esc_service, esc_scope);
+	{
+		/* several scopes (space-separated) go as one scope= parameter each */
+		char *copy = xstrdup(scope), *save = NULL, *one;
+		size_t cap = strlen(scope) * 3 + 64, n = 0;
+		esc_scope = xmalloc(cap);
+		esc_scope[0] = '\0';
+		for (one = strtok_r(copy, " ", &save); one != NULL; one = strtok_r(NULL, " ", &save)) {
+			char *e = url_escape(one);
+			n += (size_t)snprintf(esc_scope + n, cap - n, "%sscope=%s", n ? "&" : "", e);
+			free(e);
+		}
+		free(copy);
+	}
+	url = xasprintf("%s%cservice=%s&%s", realm, strchr(realm, '?') ? '&' : '?', esc_service, esc_scope);
 	headers[1] = basic;
 	req.method = "GET";
 	req.url = url;
@@ -289,10 +301,17 @@ static void drop_token(struct registry *r, const char *scope)
 int registry_do(struct registry *r, struct http_client *http, const char *repo, const char *actions,
 		struct http_req *req, struct http_resp *resp, struct edge_err *err)
 {
+	return registry_do_scopes(r, http, repo, actions, NULL, req, resp, err);
+}
+
+int registry_do_scopes(struct registry *r, struct http_client *http, const char *repo, const char *actions,
+		       const char *extra_scope, struct http_req *req, struct http_resp *resp, struct edge_err *err)
+{
 	const char *const *orig = req->headers;
 	const char **headers;
 	size_t n = 0, i;
-	char *scope = xasprintf("repository:%s:%s", repo, actions);
+	char *scope = extra_scope ? xasprintf("repository:%s:%s %s", repo, actions, extra_scope)
+				  : xasprintf("repository:%s:%s", repo, actions);
 	int attempt, rc = -1;
 
 	while (orig && orig[n])

@@ -53,6 +53,11 @@ void registry_free(struct registry *r);
 int registry_do(struct registry *r, struct http_client *http, const char *repo, const char *actions,
 		struct http_req *req, struct http_resp *resp, struct edge_err *err);
 
+/* The same, asking the token server for an extra scope too (such as
+ * "repository:OTHER:pull" for a cross-repository mount). */
+int registry_do_scopes(struct registry *r, struct http_client *http, const char *repo, const char *actions,
+		       const char *extra_scope, struct http_req *req, struct http_resp *resp, struct edge_err *err);
+
 /* "BASE/v2/REPO/SUFFIX" (malloc'd). */
 char *registry_url(const struct registry *r, const char *repo, const char *suffix);
 

@@ -106,7 +106,9 @@ static const char *base_name(const char *path)
  * fifth, which is what lets edge-sign outrun minisign on large bundles.
  * ===================================================================== */
 
-static int g_b2_fast = -1; /* -1: not decided yet */
+static pthread_once_t g_b2_once = PTHREAD_ONCE_INIT;
+static int g_b2_cpu;            /* the CPU can run the AVX-512 code (set once) */
+static int g_b2_portable = -1;  /* sig_blake2b_select's choice, -1: none */
 
 struct b2 {
 	int fast;
@@ -215,17 +217,26 @@ static int b2_fast_available(void)
 #endif
 }
 
+static void b2_detect(void)
+{
+	g_b2_cpu = b2_fast_available();
+}
+
+static int b2_use_fast(void)
+{
+	pthread_once(&g_b2_once, b2_detect);
+	return g_b2_cpu && g_b2_portable != 1;
+}
+
 const char *sig_blake2b_select(int portable)
 {
-	g_b2_fast = portable ? 0 : b2_fast_available();
-	return g_b2_fast ? "avx512" : "libsodium";
+	g_b2_portable = portable != 0;
+	return b2_use_fast() ? "avx512" : "libsodium";
 }
 
 static void b2_init(struct b2 *s)
 {
-	if (g_b2_fast < 0)
-		g_b2_fast = b2_fast_available();
-	s->fast = g_b2_fast;
+	s->fast = b2_use_fast();
 	if (!s->fast) {
 		crypto_generichash_init(&s->gs, NULL, 0, 64);
 		return;
@@ -327,6 +338,7 @@ static void *hash_reader(void *arg)
 	for (;;) {
 		size_t slot;
 		ssize_t n;
+		int e;
 
 		pthread_mutex_lock(&p->mu);
 		while (p->produced - p->consumed == HASH_SLOTS && !p->stop)
@@ -339,12 +351,13 @@ static void *hash_reader(void *arg)
 		pthread_mutex_unlock(&p->mu);
 
 		n = read_full(p->fd, p->buf[slot], HASH_BLOCK);
+		e = errno;
 		if (n > 0 && p->sha != NULL)
 			sha256_update(p->sha, p->buf[slot], (size_t)n);
 
 		pthread_mutex_lock(&p->mu);
 		if (n < 0) {
-			p->error = errno ? errno : EIO;
+			p->error = e ? e : EIO;
 			p->eof = 1;
 		} else {
 			p->len[slot] = (size_t)n;
@@ -689,8 +702,8 @@ static int check_rsa(EVP_PKEY *pkey, const char *path, struct edge_err *err)
 {
 	if (!EVP_PKEY_is_a(pkey, "RSA")) {
 		const char *t = EVP_PKEY_get0_type_name(pkey);
-		return edge_errf(err, EDGE_EINPUT, "%s: a %s key: only RSA PEM keys (and minisign keys) are supported",
-				 path, t ? t : "non-RSA");
+		return edge_errf(err, EDGE_EINPUT, "%s: the key type is %s: only RSA PEM keys (and minisign keys) are supported",
+				 path, t ? t : "not RSA");
 	}
 	if (EVP_PKEY_get_bits(pkey) < RSA_MIN_BITS)
 		return edge_errf(err, EDGE_EINPUT, "%s: a %d-bit RSA key is too weak (at least %d bits)", path,

@@ -55,9 +55,11 @@ char *sig_find_sidecar(const char *file);
  * EDGE_EVERIFY "FILE: signature does not verify with KEY",
  * "FILE: signed by key ID X, not by key ID Y",
  * "FILE: no signature (FILE.minisig or FILE.sig)"; EDGE_EINPUT for a
- * malformed key or signature file (naming it and what is wrong); EDGE_EIO
- * for unreadable files. info may be NULL; when given it is filled as far as
- * the check got. */
+ * missing, unreadable or malformed key, a malformed signature file (naming
+ * it and what is wrong), a key that does not fit the sidecar; EDGE_EIO for
+ * an unreadable FILE or sidecar. When FILE has both sidecars, the one that
+ * fits the key is checked. info may be NULL; when given it is filled as far
+ * as the check got. */
 int sig_verify_file(const char *file, const char *pubkey_path, struct sig_info *info, struct edge_err *err);
 
 /* --- signing ----------------------------------------------------------- */

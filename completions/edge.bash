@@ -28,17 +28,26 @@ _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
 	--ca-file --insecure --plain-http --jobs --retries --progress
 	-q --quiet -v --verbose -h --help --version'
 
-# edge-pack: not implemented yet (common options only)
-_edge_opts_pack='-h --help -q --quiet -v --verbose --version'
+# edge-pack: pack a manifest's images, charts and definition into a bundle
+_edge_opts_pack='--name -o --output --store --level --threads --split --progress
+	-q --quiet -v --verbose -h --help --version'
 
-# edge-sign: not implemented yet (common options only)
-_edge_opts_sign='-h --help -q --quiet -v --verbose --version'
+# edge-sign: sign bundles and definitions, make minisign key pairs
+_edge_opts_sign='-k --key -t --trusted-comment --manifest --password-file
+	-G --generate -p --pubkey -W --no-password --force
+	-q --quiet -v --verbose -h --help --version'
 
-# edge-verify: not implemented yet (common options only)
-_edge_opts_verify='-h --help -q --quiet -v --verbose --version'
+# edge-verify: check a bundle (signature, every entry), a store or a registry
+_edge_opts_verify='-p --public-key --require-signature --max-size --store --quick
+	--registry --mapping --username --password-stdin --password-file --cred-file
+	--ca-file --insecure --plain-http --jobs --retries
+	-q --quiet -v --verbose -h --help --version'
 
-# edge-push: not implemented yet (common options only)
-_edge_opts_push='-h --help -q --quiet -v --verbose --version'
+# edge-push: push a bundle's (or a store's) images and charts to a registry
+_edge_opts_push='--registry --mapping --chunk-size
+	--username --password-stdin --password-file --cred-file
+	--ca-file --insecure --plain-http --jobs --retries --progress
+	-q --quiet -v --verbose -h --help --version'
 
 # --- option arguments --------------------------------------------------
 
