@@ -39,7 +39,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # --- the image set and a registry serving it ---------------------------------
 if [ ! -f "$work/images.$key.done" ]; then
 	echo "bench: making the image set ($images images, base $base_mb MiB, own $own_mb MiB, huge $huge_mb MiB)" >&2
-	rm -rf "$work/images" "$work/registry" "$work"/images.*.done
+	rm -rf "$work/images" "$work/registry" "$work"/images.*.done "$work"/registry.*.done
 	python3 "$top/tests/bench/make-bench-images.py" "$work/images" --images "$images" \
 		--base-mb "$base_mb" --own-mb "$own_mb" --huge-mb "$huge_mb"
 	touch "$work/images.$key.done"
