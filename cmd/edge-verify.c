@@ -205,6 +205,10 @@ int main(int argc, char **argv)
 	} else {
 		bundle_path = xstrdup(input);
 	}
+	if (access(bundle_path, F_OK) != 0) {
+		edge_err_errno(&err, "open %s", bundle_path);
+		goto fail;
+	}
 	sidecar = sig_find_sidecar(bundle_path);
 	if (key != NULL) {
 		struct sig_info info;
@@ -227,6 +231,16 @@ int main(int argc, char **argv)
 			log_warn("%s: signature %s not checked: no public key (-p)", bundle_path, sidecar);
 		if (verify_bundle(bundle_path, max_size, &m, &err) != 0)
 			goto fail;
+	}
+	if (from != NULL) {
+		/* the manifest on stdin names the bundle it expects */
+		const char *want = manifest_str(json_object_get(from, "bundle"), "digest");
+		const char *got = manifest_str(json_object_get(m, "bundle"), "digest");
+		if (want != NULL && got != NULL && strcmp(want, got) != 0) {
+			edge_errf(&err, EDGE_EVERIFY, "%s: digest %s, the manifest's bundle.digest is %s", bundle_path, got,
+				  want);
+			goto fail;
+		}
 	}
 	if (cli_write_manifest(m, &err) != 0)
 		goto fail;

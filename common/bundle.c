@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -100,49 +101,183 @@ static void out_abort(struct out *o)
 
 /* --- zstd frames and the seek table --------------------------------------- */
 
+/*
+ * Frames are compressed in parallel, each on its own (one-shot, single-
+ * threaded): the bytes depend only on the data and the level, never on the
+ * number of threads. A ring of threads+1 frame slots bounds the memory.
+ */
+struct zjob {
+	unsigned char *in, *out;
+	size_t inlen, outcap, outlen;
+	int state; /* 0 free (or filling), 1 queued, 2 compressing, 3 done */
+};
+
 struct zw {
-	ZSTD_CCtx *c;
 	struct out *out;
-	unsigned char *buf;
-	size_t cap;
-	uint64_t frame_in, frame_cstart, tar_off;
+	int level;
+	int nthreads;
+	pthread_t *th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct zjob *slots;
+	size_t nslots;
+	uint64_t seq_fill, seq_write; /* frame numbers: being filled, next to write */
+	int stop;
+	char zerr[128];
+	uint64_t frame_in, tar_off;
 	uint32_t *fc, *fd;
 	size_t nframes, fcap;
 };
 
-static int zw_drain(struct zw *z, ZSTD_inBuffer *in, ZSTD_EndDirective mode, struct edge_err *err)
+static void *zw_worker(void *arg)
 {
+	struct zw *z = arg;
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+
+	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, z->level);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	pthread_mutex_lock(&z->mu);
 	for (;;) {
-		ZSTD_outBuffer ob = {z->buf, z->cap, 0};
-		size_t left = ZSTD_compressStream2(z->c, &ob, in, mode);
-		if (ZSTD_isError(left))
-			return edge_errf(err, EDGE_EIO, "zstd: %s", ZSTD_getErrorName(left));
-		if (ob.pos > 0 && out_write(z->out, z->buf, ob.pos, err) != 0)
-			return -1;
-		if (mode == ZSTD_e_end ? left == 0 : in->pos == in->size)
-			return 0;
+		struct zjob *j = NULL;
+		uint64_t q;
+		for (q = z->seq_write; q < z->seq_fill; q++) {
+			struct zjob *cand = &z->slots[q % z->nslots];
+			if (cand->state == 1) {
+				j = cand;
+				break;
+			}
+		}
+		if (j == NULL) {
+			if (z->stop)
+				break;
+			pthread_cond_wait(&z->cv, &z->mu);
+			continue;
+		}
+		j->state = 2;
+		pthread_mutex_unlock(&z->mu);
+		j->outlen = ZSTD_compress2(c, j->out, j->outcap, j->in, j->inlen);
+		ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
+		pthread_mutex_lock(&z->mu);
+		if (ZSTD_isError(j->outlen) && z->zerr[0] == '\0')
+			snprintf(z->zerr, sizeof(z->zerr), "%s", ZSTD_getErrorName(j->outlen));
+		j->state = 3;
+		pthread_cond_broadcast(&z->cv);
 	}
+	pthread_mutex_unlock(&z->mu);
+	ZSTD_freeCCtx(c);
+	return NULL;
 }
 
-static int zw_end_frame(struct zw *z, struct edge_err *err)
+static int zw_init(struct zw *z, struct out *out, int level, int threads, struct edge_err *err)
 {
-	ZSTD_inBuffer in = {NULL, 0, 0};
+	size_t i;
 
-	if (z->frame_in == 0)
-		return 0;
-	if (zw_drain(z, &in, ZSTD_e_end, err) != 0)
+	memset(z, 0, sizeof(*z));
+	z->out = out;
+	z->level = level;
+	z->nthreads = threads > 0 ? threads : 1;
+	z->nslots = (size_t)z->nthreads + 1;
+	z->slots = xcalloc(z->nslots, sizeof(*z->slots));
+	for (i = 0; i < z->nslots; i++) {
+		z->slots[i].in = xmalloc(BUNDLE_FRAME_MAX);
+		z->slots[i].outcap = ZSTD_compressBound(BUNDLE_FRAME_MAX);
+		z->slots[i].out = xmalloc(z->slots[i].outcap);
+	}
+	pthread_mutex_init(&z->mu, NULL);
+	pthread_cond_init(&z->cv, NULL);
+	z->th = xcalloc((size_t)z->nthreads, sizeof(*z->th));
+	for (i = 0; i < (size_t)z->nthreads; i++) {
+		if (pthread_create(&z->th[i], NULL, zw_worker, z) != 0) {
+			z->nthreads = (int)i;
+			return edge_errf(err, EDGE_EIO, "cannot start compression threads");
+		}
+	}
+	return 0;
+}
+
+static void zw_free(struct zw *z)
+{
+	size_t i;
+
+	pthread_mutex_lock(&z->mu);
+	z->stop = 1;
+	pthread_cond_broadcast(&z->cv);
+	pthread_mutex_unlock(&z->mu);
+	for (i = 0; i < (size_t)z->nthreads; i++)
+		pthread_join(z->th[i], NULL);
+	for (i = 0; i < z->nslots; i++) {
+		free(z->slots[i].in);
+		free(z->slots[i].out);
+	}
+	free(z->slots);
+	free(z->th);
+	free(z->fc);
+	free(z->fd);
+	pthread_mutex_destroy(&z->mu);
+	pthread_cond_destroy(&z->cv);
+}
+
+/* Writes the oldest frame once it is compressed (z->mu held). */
+static int zw_write_oldest(struct zw *z, struct edge_err *err)
+{
+	struct zjob *j = &z->slots[z->seq_write % z->nslots];
+	int rc;
+
+	while (j->state != 3)
+		pthread_cond_wait(&z->cv, &z->mu);
+	if (z->zerr[0] != '\0')
+		return edge_errf(err, EDGE_EIO, "zstd: %s", z->zerr);
+	pthread_mutex_unlock(&z->mu);
+	rc = out_write(z->out, j->out, j->outlen, err);
+	pthread_mutex_lock(&z->mu);
+	if (rc != 0)
 		return -1;
 	if (z->nframes == z->fcap) {
 		z->fcap = z->fcap ? z->fcap * 2 : 1024;
 		z->fc = xrealloc(z->fc, z->fcap * sizeof(*z->fc));
 		z->fd = xrealloc(z->fd, z->fcap * sizeof(*z->fd));
 	}
-	z->fc[z->nframes] = (uint32_t)(z->out->total - z->frame_cstart);
-	z->fd[z->nframes] = (uint32_t)z->frame_in;
+	z->fc[z->nframes] = (uint32_t)j->outlen;
+	z->fd[z->nframes] = (uint32_t)j->inlen;
 	z->nframes++;
-	z->frame_in = 0;
-	z->frame_cstart = z->out->total;
+	j->state = 0;
+	j->inlen = 0;
+	z->seq_write++;
 	return 0;
+}
+
+/* Closes the frame being filled and hands it to the workers. */
+static int zw_end_frame(struct zw *z, struct edge_err *err)
+{
+	struct zjob *j;
+	int rc = 0;
+
+	if (z->frame_in == 0)
+		return 0;
+	pthread_mutex_lock(&z->mu);
+	j = &z->slots[z->seq_fill % z->nslots];
+	j->inlen = (size_t)z->frame_in;
+	j->state = 1;
+	z->seq_fill++;
+	pthread_cond_broadcast(&z->cv);
+	/* the next slot must be free before it is filled */
+	while (rc == 0 && z->seq_fill - z->seq_write >= z->nslots)
+		rc = zw_write_oldest(z, err);
+	pthread_mutex_unlock(&z->mu);
+	z->frame_in = 0;
+	return rc;
+}
+
+/* Writes every frame still in flight. */
+static int zw_flush(struct zw *z, struct edge_err *err)
+{
+	int rc = zw_end_frame(z, err);
+
+	pthread_mutex_lock(&z->mu);
+	while (rc == 0 && z->seq_write < z->seq_fill)
+		rc = zw_write_oldest(z, err);
+	pthread_mutex_unlock(&z->mu);
+	return rc;
 }
 
 static int zw_write(struct zw *z, const void *data, size_t len, struct edge_err *err)
@@ -150,17 +285,15 @@ static int zw_write(struct zw *z, const void *data, size_t len, struct edge_err 
 	const char *p = data;
 
 	while (len > 0) {
+		struct zjob *j;
 		size_t n = len;
-		ZSTD_inBuffer in;
 		if (z->frame_in == BUNDLE_FRAME_MAX && zw_end_frame(z, err) != 0)
 			return -1;
+		/* the filling slot belongs to this thread until it is queued */
+		j = &z->slots[z->seq_fill % z->nslots];
 		if (n > BUNDLE_FRAME_MAX - z->frame_in)
 			n = (size_t)(BUNDLE_FRAME_MAX - z->frame_in);
-		in.src = p;
-		in.size = n;
-		in.pos = 0;
-		if (zw_drain(z, &in, ZSTD_e_continue, err) != 0)
-			return -1;
+		memcpy(j->in + z->frame_in, p, n);
 		z->frame_in += n;
 		z->tar_off += n;
 		p += n;
@@ -529,19 +662,31 @@ static int collect(json_t *m, struct store *s, struct content *c, json_t **blobs
 
 	if (p0 != NULL && platform_parse(p0, &want, err) == 0)
 		wantp = &want;
+	json_t *done = json_object();
 	for (k = 0; k < 2; k++) {
 		json_array_foreach(json_object_get(m, lists[k]), i, e) {
 			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
-			if (manifest_str(e, "error") != NULL)
+			if (ref != NULL && json_object_get(done, ref) != NULL)
+				continue; /* listed twice: packed once */
+			if (ref != NULL)
+				json_object_set_new(done, ref, json_true());
+			if (manifest_str(e, "error") != NULL) {
+				json_decref(done);
 				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s failed to pull: %s", lists[k], i,
 						 ref ? ref : "?", manifest_str(e, "error"));
-			if (ref == NULL || digest == NULL)
+			}
+			if (ref == NULL || digest == NULL) {
+				json_decref(done);
 				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: run edge-pull first", lists[k], i,
 						 ref ? ref : manifest_str(e, "name") ? manifest_str(e, "name") : "?");
-			if (walk_entry(s, c, ref, digest, wantp, k == 0, err) != 0)
+			}
+			if (walk_entry(s, c, ref, digest, wantp, k == 0, err) != 0) {
+				json_decref(done);
 				return -1;
+			}
 		}
 	}
+	json_decref(done);
 	def = json_object_get(m, "definition");
 	if (def != NULL && manifest_str(def, "ref") != NULL) {
 		json_t *d = store_index_find(s, manifest_str(def, "ref"));
@@ -606,7 +751,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 	char *final = NULL, digest[72];
 	unsigned char raw[32];
 	size_t i;
-	int rc = -1;
+	int rc = -1, zw_started = 0;
 
 	memset(&pk, 0, sizeof(pk));
 	memset(&out, 0, sizeof(out));
@@ -629,19 +774,14 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 	out.split = o->split;
 	out.base = o->output ? xstrdup(o->output) : xasprintf("core-%s-packing.tar.zst", name ? name : "edge");
 	sha256_init(&out.h);
-	pk.z.out = &out;
 	pk.mtime = o->mtime;
 	pk.index = json_array();
 	pk.copybuf = xmalloc(COPY_BUF);
-	pk.z.cap = ZSTD_CStreamOutSize();
-	pk.z.buf = xmalloc(pk.z.cap);
-	pk.z.c = ZSTD_createCCtx();
-	ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_compressionLevel, o->level);
-	ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_checksumFlag, 1);
-	if (o->threads > 1) {
-		ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_nbWorkers, o->threads);
-		ZSTD_CCtx_setParameter(pk.z.c, ZSTD_c_jobSize, 1 << 20);
+	if (zw_init(&pk.z, &out, o->level, o->threads, err) != 0) {
+		zw_started = 1;
+		goto out;
 	}
+	zw_started = 1;
 	if (entry_json(&pk, "bundle.json", bj, err) != 0 ||
 	    entry_mem(&pk, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}", 30, err) != 0 ||
 	    entry_json(&pk, "index.json", c.index, err) != 0)
@@ -692,7 +832,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		static const unsigned char zero[1024];
 		int r = entry_json(&pk, "bundle.index.json", ix, err);
 		json_decref(ix);
-		if (r != 0 || zw_write(&pk.z, zero, sizeof(zero), err) != 0 || zw_end_frame(&pk.z, err) != 0 ||
+		if (r != 0 || zw_write(&pk.z, zero, sizeof(zero), err) != 0 || zw_flush(&pk.z, err) != 0 ||
 		    zw_seek_table(&pk.z, err) != 0)
 			goto out;
 	}
@@ -740,7 +880,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 			}
 		}
 		slash = strrchr(final, '/');
-		desc = json_pack("{s:s, s:s, s:s, s:I, s:o}", "apiVersion", BUNDLE_PARTS_VERSION, "bundle",
+		desc = json_pack("{s:s, s:s, s:s, s:I, s:O}", "apiVersion", BUNDLE_PARTS_VERSION, "bundle",
 				 slash ? slash + 1 : final, "digest", digest, "size", (json_int_t)out.total, "parts", plist);
 		text = json_dumps(desc, JSON_INDENT(2));
 		json_decref(desc);
@@ -751,13 +891,26 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 			text[l + 1] = '\0';
 		}
 		if (atomic_write_file(dpath, text, strlen(text), 0644, err) != 0) {
+			json_decref(plist);
 			free(text);
 			free(dpath);
 			goto out;
 		}
 		free(text);
-		*bundle = json_pack("{s:s, s:s, s:I, s:I}", "path", dpath, "digest", digest, "size", (json_int_t)out.total,
-				    "parts", (json_int_t)out.nparts);
+		{
+			json_t *mparts = json_array(), *pp;
+			char *dir = dir_of(final);
+			size_t k;
+			json_array_foreach(plist, k, pp)
+				json_array_append_new(mparts, json_pack("{s:o, s:O, s:O}", "path",
+									json_sprintf("%s%s", dir, manifest_str(pp, "name")),
+									"digest", json_object_get(pp, "digest"), "size",
+									json_object_get(pp, "size")));
+			free(dir);
+			json_decref(plist);
+			*bundle = json_pack("{s:s, s:s, s:I, s:o}", "path", dpath, "digest", digest, "size",
+					    (json_int_t)out.total, "parts", mparts);
+		}
 		free(dpath);
 	}
 	log_verbose("%s: %zu entries, %zu blobs, %llu bytes (%zu frames)", final, json_array_size(pk.index),
@@ -774,10 +927,8 @@ out:
 		free(out.parts);
 		free(out.base);
 	}
-	ZSTD_freeCCtx(pk.z.c);
-	free(pk.z.buf);
-	free(pk.z.fc);
-	free(pk.z.fd);
+	if (zw_started)
+		zw_free(&pk.z);
 	free(pk.copybuf);
 	json_decref(pk.index);
 	json_decref(c.blobs);
@@ -1243,27 +1394,26 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 		char *p;
 		if (r->frames == NULL || r->nframes == 0)
 			return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
-		/* every entry starts a frame: the index lives in the last frames */
-		f = r->nframes > 8 ? r->nframes - 8 : 0;
-		start = r->frames[f].doff;
-		if (r->tar_size - start > (64u << 20))
-			return edge_errf(err, EDGE_EINPUT, "%s: bundle.index.json not found", r->path);
-		if (bundle_read_range(r, start, r->tar_size - start, collect_cb, &c, err) != 0) {
-			free(c.buf);
-			return -1;
-		}
-		/* find the header named bundle.index.json on a 512-byte boundary */
+		/* every entry starts a frame: the index is in the last frames; read
+		 * as few as needed, so damage further up does not hide it */
 		doc = NULL;
-		for (i = 0; i + 512 <= c.len; i += 512) {
-			int ok;
-			uint64_t sz;
-			if (strncmp(c.buf + i, "bundle.index.json", 18) != 0)
-				continue;
-			sz = parse_octal_simple((unsigned char *)c.buf + i + 124, 12, &ok);
-			if (!ok || i + 512 + sz > c.len)
+		for (f = r->nframes; f > 0 && r->nframes - f < 8 && doc == NULL; f--) {
+			start = r->frames[f - 1].doff;
+			if (r->tar_size - start > (64u << 20))
 				break;
-			doc = json_loadb(c.buf + i + 512, (size_t)sz, 0, NULL);
-			break;
+			c.len = 0;
+			if (bundle_read_range(r, start, r->tar_size - start, collect_cb, &c, err) != 0)
+				break;
+			for (i = 0; i + 512 <= c.len; i += 512) {
+				int ok;
+				uint64_t sz;
+				if (strncmp(c.buf + i, "bundle.index.json", 18) != 0)
+					continue;
+				sz = parse_octal_simple((unsigned char *)c.buf + i + 124, 12, &ok);
+				if (ok && i + 512 + sz <= c.len)
+					doc = json_loadb(c.buf + i + 512, (size_t)sz, 0, NULL);
+				break;
+			}
 		}
 		free(c.buf);
 		if (!json_is_array(json_object_get(doc, "entries"))) {
@@ -1287,4 +1437,27 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 	if (*off + *size > r->tar_size)
 		return edge_errf(err, EDGE_EINPUT, "%s: entry %s lies past the end of the bundle", r->path, name);
 	return 0;
+}
+
+const char *bundle_entry_at(struct bundle_reader *r, uint64_t off)
+{
+	struct edge_err e;
+	uint64_t a, b, best_start = 0;
+	const char *key, *best = NULL;
+	json_t *v;
+
+	if (r->entries == NULL && bundle_entry(r, "bundle.json", &a, &b, &e) != 0)
+		return NULL;
+	/* entries follow each other: the first one that ends after off holds it
+	 * (in its data, or in its header blocks just before the data) */
+	json_object_foreach(r->entries, key, v) {
+		uint64_t start = (uint64_t)json_integer_value(json_array_get(v, 0));
+		uint64_t size = (uint64_t)json_integer_value(json_array_get(v, 1));
+		uint64_t end = start + (size + 511) / 512 * 512;
+		if (off < end && (best == NULL || start < best_start)) {
+			best = key;
+			best_start = start;
+		}
+	}
+	return best;
 }

@@ -13,7 +13,7 @@
 #include "err.h"
 #include "store.h"
 
-#define BUNDLE_FRAME_MAX (8u << 20)          /* input bytes per zstd frame (SPEC: at most 32 MiB) */
+#define BUNDLE_FRAME_MAX (4u << 20)          /* input bytes per zstd frame (SPEC: at most 32 MiB) */
 #define BUNDLE_SEEKABLE_MAGIC 0x8F92EAB1u
 #define BUNDLE_SKIPPABLE_MAGIC 0x184D2A5Eu
 #define BUNDLE_PARTS_VERSION "edge.parts/v1"
@@ -95,5 +95,9 @@ void bundle_stream_close(struct bundle_stream *s);
 /* The data offset and size of an entry, from bundle.index.json (read once
  * through the seek table and cached in the reader). */
 int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint64_t *size, struct edge_err *err);
+
+/* The entry whose header or data holds tar offset off (from
+ * bundle.index.json); NULL when unknown. Points into the reader. */
+const char *bundle_entry_at(struct bundle_reader *r, uint64_t off);
 
 #endif

@@ -44,6 +44,7 @@ struct pipe {
 	char digest[72];
 	uint64_t decompressed;
 	uint64_t limit;     /* 0: none */
+	uint64_t fail_coff; /* compressed offset of a zstd error (+1; 0: none) */
 };
 
 static void *produce(void *arg)
@@ -124,6 +125,41 @@ static void *produce(void *arg)
 				if (ZSTD_isError(ret)) {
 					edge_errf(&p->err, EDGE_EVERIFY, "%s: corrupt zstd data near byte %llu: %s", r->path,
 						  (unsigned long long)(off - (uint64_t)got + ib.pos), ZSTD_getErrorName(ret));
+					p->fail_coff = off - (uint64_t)got + ib.pos + 1;
+					if (have_ph) {
+						/* a damaged part says so better than zstd does */
+						uint64_t pend = r->part_off[part] + r->part_size[part];
+						const char *want_d = json_string_value(json_object_get(json_array_get(parts, part), "digest"));
+						char pd[72];
+						while (off < pend) {
+							size_t w = pend - off < CHUNK ? (size_t)(pend - off) : CHUNK;
+							int64_t g = bundle_pread(r, in, w, off, &p->err);
+							if (g <= 0)
+								break;
+							sha256_update(&ph, in, (size_t)g);
+							off += (uint64_t)g;
+						}
+						sha256_final(&ph, raw);
+						have_ph = 0;
+						memcpy(pd, "sha256:", 7);
+						sha256_hex(raw, pd + 7);
+						if (off == pend && want_d != NULL && strcmp(want_d, pd) != 0) {
+							edge_errf(&p->err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s",
+								  r->path, json_string_value(json_object_get(json_array_get(parts, part), "name")),
+								  pd, want_d);
+							p->fail_coff = 0;
+						}
+					}
+					/* hand over what was decoded, so the checker is in the
+					 * entry the damage is in when the error is reported */
+					if (ob.pos > 0) {
+						pthread_mutex_lock(&p->mu);
+						c->len = ob.pos;
+						p->full[p->head] = 1;
+						p->head = (p->head + 1) % NBUF;
+						pthread_cond_broadcast(&p->cv);
+						pthread_mutex_unlock(&p->mu);
+					}
 					goto out;
 				}
 			}
@@ -815,11 +851,24 @@ int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct
 	if (p.failed) {
 		*err = p.err;
 		/* name the entry the damage is in */
-		if (t.nentries > 0 && !t.ended && strncmp(err->msg, path, strlen(path)) == 0 &&
-		    strncmp(err->msg + strlen(path), ": ", 2) == 0) {
+		if (strncmp(err->msg, path, strlen(path)) == 0 && strncmp(err->msg + strlen(path), ": ", 2) == 0) {
 			char rest[EDGE_ERR_MAX];
+			const char *where = NULL;
 			snprintf(rest, sizeof(rest), "%s", err->msg + strlen(path) + 2);
-			edge_errf(err, err->code, "%s: %s %s: %s", path, t.left > 0 ? "in entry" : "after entry", t.name, rest);
+			if (p.fail_coff > 0 && r.frames != NULL) {
+				/* the seek table and the entry index say which entry */
+				size_t f;
+				for (f = 0; f < r.nframes; f++)
+					if (p.fail_coff - 1 < r.frames[f].coff + r.frames[f].csize)
+						break;
+				if (f < r.nframes)
+					where = bundle_entry_at(&r, r.frames[f].doff);
+			}
+			if (where != NULL)
+				edge_errf(err, err->code, "%s: in entry %s: %s", path, where, rest);
+			else if (t.nentries > 0 && !t.ended)
+				edge_errf(err, err->code, "%s: %s %s: %s", path, t.left > 0 ? "in entry" : "after entry", t.name,
+					  rest);
 		}
 		goto out;
 	}

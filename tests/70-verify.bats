@@ -1,0 +1,557 @@
+#!/usr/bin/env bats
+# edge-verify: good bundles (one file, parts, the manifest on stdin, into
+# edge-push), a corpus of bad bundles made here from a good one with
+# tests/fixtures/bundle-tool.py (each rejected by the check it targets, with
+# its exit code and a message naming the entry), signatures (edge-sign and
+# minisign keys, RSA), and stores.
+
+load test_helper
+load registry
+
+TOOL="$TOP/tests/fixtures/bundle-tool.py"
+
+setup_file() {
+	registry_start plain src
+	seed_images "$REGISTRY" base app1 app2 multi big chart
+	export SRC="$REGISTRY"
+	test_images
+	cd "$BATS_FILE_TMPDIR" || return 1
+	printf '%s\n' "$SRC/test/base:1" "$SRC/test/app1:1" "$SRC/test/app2:1" "$SRC/test/multi:1" \
+		"$SRC/test/big:1" > images.txt
+	printf 'oci://%s/test/charts demo 0.1.0\n' "$SRC" > charts.txt
+	cp "$DEFINITION" site.tgz
+	edge-resolve --images images.txt --charts charts.txt < /dev/null |
+		jq '.name = "site" | .definition = {path: "site.tgz"}' > m.json || return 1
+	edge-pull -q --plain-http --store "$BATS_FILE_TMPDIR/store" m.json > pulled.json || return 1
+	edge-pack -o good.tar.zst pulled.json > packed.json || return 1
+	python3 "$TOOL" unpack good.tar.zst good.tar || return 1
+	# keys: edge-sign's, minisign's, RSA
+	edge-sign -q -G -W -k k1 -p k1.pub && edge-sign -q -G -W -k k2 -p k2.pub || return 1
+	minisign -G -W -p m1.pub -s m1.key > /dev/null || return 1
+	for k in r1 r2; do
+		openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out $k.pem 2> /dev/null &&
+			openssl pkey -in $k.pem -pubout -out $k.pub.pem || return 1
+	done
+	export STORE="$BATS_FILE_TMPDIR/store" PULLED="$BATS_FILE_TMPDIR/pulled.json" \
+		PACKED="$BATS_FILE_TMPDIR/packed.json" GOOD="$BATS_FILE_TMPDIR/good.tar.zst" \
+		GOOD_TAR="$BATS_FILE_TMPDIR/good.tar" KEYS="$BATS_FILE_TMPDIR"
+}
+
+teardown_file() {
+	stop_servers
+}
+
+# Each test works in a directory of its own (run --separate-stderr keeps
+# files in $BATS_TEST_TMPDIR), with a copy of the good bundle as b.tar.zst.
+per_test_setup() {
+	mkdir work && cd work && cp "$GOOD" b.tar.zst || return 1
+}
+
+tool() {
+	python3 "$TOOL" "$@"
+}
+
+sha() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# blob REF: the entry name of a test image blob (test/app1:1#config ...).
+blob() {
+	echo "blobs/sha256/$(test_image_digest "$1" | cut -d: -f2)"
+}
+
+# bad NAME [--stream] OP...: NAME.tar.zst, the good bundle's tar edited with
+# bundle-tool OPs, compressed one frame per entry (--stream: one zstd stream).
+bad() {
+	local name=$1 mode=--frames
+	shift
+	if [ "${1:-}" = --stream ]; then
+		mode=""
+		shift
+	fi
+	tool edit "$GOOD_TAR" "$name.tar" "$@"
+	# shellcheck disable=SC2086
+	tool pack "$name.tar" "$name.tar.zst" $mode
+}
+
+# rejects CODE MESSAGE ARG...: edge-verify ARG... exits CODE, prints nothing
+# on stdout and exactly "edge-verify: MESSAGE" on stderr.
+rejects() {
+	local code=$1 msg=$2
+	shift 2
+	run --separate-stderr edge-verify "$@"
+	assert_failure "$code"
+	assert_output ""
+	assert_stderr_is "edge-verify: $msg"
+}
+
+# frame_of ENTRY BUNDLE: "COFF CSIZE" of the zstd frame that starts ENTRY.
+frame_of() {
+	local off
+	off=$(tar --zstd -xOf "$2" bundle.index.json | jq -r --arg n "$1" '.entries[] | select(.name == $n) | .offset')
+	tool frames "$2" | awk -v d=$((off - 512)) '$3 == d {print $1, $2}'
+}
+
+# flip_at FILE OFFSET: inverts one byte of FILE in place.
+flip_at() {
+	python3 -c 'import sys
+p, o = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(o)
+    b = f.read(1)[0]
+    f.seek(o)
+    f.write(bytes([b ^ 0xff]))' "$1" "$2"
+}
+
+# --- good bundles ------------------------------------------------------------
+
+@test "verify: a good bundle prints its manifest with bundle.path, digest and size, no blobs" {
+	run --separate-stderr edge-verify b.tar.zst
+	assert_success
+	assert_stderr_empty
+	echo "$output" > out.json
+	[ "$(jq -s length out.json)" = 1 ]
+	[ "$(jq -c .bundle out.json)" = "$(jq -c --arg d "sha256:$(sha b.tar.zst)" --argjson s "$(stat -c %s b.tar.zst)" -n '{path: "b.tar.zst", digest: $d, size: $s}')" ]
+	[ "$(jq 'has("blobs")' out.json)" = false ]
+	# what edge-pack printed, less the store
+	[ "$(jq -S 'del(.bundle)' out.json)" = "$(jq -S 'del(.bundle, .store)' "$PACKED")" ]
+	[ "$(jq -r .bundle.digest out.json)" = "$(jq -r .bundle.digest "$PACKED")" ]
+	# nothing written
+	[ "$(ls -A | tr '\n' ' ')" = "b.tar.zst out.json " ]
+}
+
+@test "verify: a bundle recompressed without our frames or seek table still verifies" {
+	bad plain --stream
+	run --separate-stderr edge-verify plain.tar.zst
+	assert_success
+	assert_stderr_empty
+	bad framed
+	tool pack framed.tar framed-st.tar.zst --frames --seek-table
+	for b in framed framed-st; do
+		run --separate-stderr edge-verify $b.tar.zst
+		assert_success
+		assert_stderr_empty
+	done
+}
+
+@test "verify: the manifest on stdin names the bundle (bundle.path)" {
+	jq '.bundle.path = "b.tar.zst"' "$PACKED" > packed.json
+	run --separate-stderr edge-verify < packed.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r .bundle.path)" = b.tar.zst ]
+	[ "$(echo "$output" | jq -r .bundle.digest)" = "sha256:$(sha b.tar.zst)" ]
+	# straight from edge-pack
+	run --separate-stderr bash -c 'edge-pack -o p.tar.zst "$1" | edge-verify' _ "$PULLED"
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r .bundle.path)" = p.tar.zst ]
+	jq 'del(.bundle)' "$PACKED" > nobundle.json
+	rejects 3 "stdin: the manifest has no bundle.path: give BUNDLE" < nobundle.json
+	rejects 3 "stdin: empty input, expected a manifest" < /dev/null
+}
+
+@test "verify: the manifest on stdin: a bundle that is not the manifest's (bundle.digest) fails" {
+	# another bundle under the manifest's bundle.path: the digest tells
+	edge-pack --name other -o b.tar.zst "$PULLED" > /dev/null
+	jq '.bundle.path = "b.tar.zst"' "$PACKED" > packed.json
+	run --separate-stderr edge-verify < packed.json
+	assert_failure 1
+	assert_output ""
+	[[ "$stderr" == "edge-verify: b.tar.zst: "* ]]
+	assert_stderr_contains "$(jq -r .bundle.digest "$PACKED")"
+}
+
+@test "verify: edge-verify BUNDLE | edge-push pushes the verified bundle" {
+	run --separate-stderr bash -c 'edge-verify b.tar.zst | edge-push -q --plain-http --registry "$1/site"' _ "$SRC"
+	assert_success
+	assert_stderr_empty
+	echo "$output" > pushed.json
+	[ "$(jq '.pushed | length' pushed.json)" = "$(jq '(.images + .charts) | length' "$PULLED")" ]
+	target=$(jq -r --arg r "$SRC/test/app1:1" '.pushed[] | select(.ref == $r) | .target' pushed.json)
+	[[ "$target" == "$SRC/site/"* ]]
+	[ "$(skopeo inspect --tls-verify=false --raw "docker://$target" | sha256sum | cut -d' ' -f1)" = \
+	  "$(test_image_digest test/app1:1 | cut -d: -f2)" ]
+}
+
+@test "verify: a split bundle verifies through its descriptor; a missing or altered part is caught" {
+	edge-pack --split 3M -o s.tar.zst "$PULLED" > split.json
+	run --separate-stderr edge-verify s.tar.zst.parts.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -c '.bundle | {path, digest, size}')" = "$(jq -c --arg d "sha256:$(sha b.tar.zst)" --argjson s "$(stat -c %s b.tar.zst)" -n '{path: "s.tar.zst.parts.json", digest: $d, size: $s}')" ]
+	run --separate-stderr edge-verify < split.json
+	assert_success
+	# the signature is the descriptor's, which holds every part's digest
+	edge-sign -q -k "$KEYS/k1" s.tar.zst.parts.json
+	run --separate-stderr edge-verify --require-signature -p "$KEYS/k1.pub" s.tar.zst.parts.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r '.signatures[0].path')" = s.tar.zst.parts.json.minisig ]
+	rm s.tar.zst.parts.json.minisig
+	mv s.tar.zst.part002 away
+	rejects 6 "open s.tar.zst.part002: No such file or directory" s.tar.zst.parts.json
+	mv away s.tar.zst.part002
+	# a part one byte short
+	cp s.tar.zst.part001 keep
+	truncate -s -1 s.tar.zst.part001
+	rejects 1 "s.tar.zst.part001: 3145727 bytes, the descriptor says 3145728" s.tar.zst.parts.json
+	# the same size, one byte changed
+	cp keep s.tar.zst.part001
+	flip_at s.tar.zst.part001 100
+	run --separate-stderr edge-verify s.tar.zst.parts.json
+	assert_failure 1
+	assert_output ""
+	[[ "$stderr" =~ ^"edge-verify: s.tar.zst.parts.json: ".*"part s.tar.zst.part001 has digest sha256:"[0-9a-f]{64}", the descriptor says sha256:$(sha keep)"$ ]]
+	cp keep s.tar.zst.part001
+	# the descriptor's digest of the whole
+	jq '.digest = "sha256:" + ("1" * 64)' s.tar.zst.parts.json > d.json && mv d.json s.tar.zst.parts.json
+	rejects 1 "s.tar.zst.parts.json: the parts have digest sha256:$(sha b.tar.zst), the descriptor says sha256:$(printf '1%.0s' $(seq 64))" s.tar.zst.parts.json
+}
+
+# --- the corpus of bad bundles -------------------------------------------------
+
+@test "verify: truncated bundles: in a blob, at a frame boundary, in the seek table" {
+	big=$(blob 'test/big:1#layer0')
+	read -r coff csize < <(frame_of "$big" b.tar.zst)
+	head -c $((coff + csize / 2)) b.tar.zst > t1.tar.zst
+	rejects 1 "t1.tar.zst: in entry $big: truncated (the last zstd frame is incomplete)" t1.tar.zst
+	# the whole frames before bundle.index.json: the archive does not end
+	read -r coff _ < <(tool frames b.tar.zst | tail -1)
+	head -c "$coff" b.tar.zst > t2.tar.zst
+	rejects 1 "t2.tar.zst: truncated (the archive does not end)" t2.tar.zst
+	# only the seek table cut short
+	head -c $(($(stat -c %s b.tar.zst) - 3)) b.tar.zst > t3.tar.zst
+	rejects 1 "t3.tar.zst: truncated (the last zstd frame is incomplete)" t3.tar.zst
+	: > t4.tar.zst
+	rejects 1 "t4.tar.zst: truncated (the archive does not end)" t4.tar.zst
+}
+
+@test "verify: a flipped byte in a blob: exit 1 naming the blob" {
+	cfg=$(blob 'test/app1:1#config')
+	bad flip flip "$cfg" 10
+	run --separate-stderr edge-verify flip.tar.zst
+	assert_failure 1
+	assert_output ""
+	[[ "$stderr" =~ ^"edge-verify: flip.tar.zst: blob sha256:${cfg#blobs/sha256/}: digest mismatch (content has sha256:"[0-9a-f]{64}")"$ ]]
+}
+
+@test "verify: a flipped byte in the compressed data: exit 1 naming the entry it damages" {
+	for e in "$(blob 'test/app1:1#config')" manifest.json; do
+		cp "$GOOD" z.tar.zst
+		read -r coff csize < <(frame_of "$e" z.tar.zst)
+		flip_at z.tar.zst $((coff + csize / 2))
+		run --separate-stderr edge-verify z.tar.zst
+		assert_failure 1
+		assert_output ""
+		# the message names the entry the damaged frame holds
+		[[ "$stderr" == "edge-verify: z.tar.zst: "* ]]
+		assert_stderr_contains "$e"
+	done
+}
+
+@test "verify: two blobs of the same size swapped: exit 1 on the first" {
+	a=$(blob 'test/app1:1#config')
+	b=$(blob 'test/app2:1#config')
+	[ "$(tar -xOf "$GOOD_TAR" "$a" | wc -c)" = "$(tar -xOf "$GOOD_TAR" "$b" | wc -c)" ]
+	bad swap swap "$a" "$b"
+	first=$(printf '%s\n' "$a" "$b" | LC_ALL=C sort | head -1)
+	other=$(printf '%s\n' "$a" "$b" | LC_ALL=C sort | tail -1)
+	rejects 1 "swap.tar.zst: blob sha256:${first#blobs/sha256/}: digest mismatch (content has sha256:${other#blobs/sha256/})" swap.tar.zst
+}
+
+@test "verify: an extra entry, an extra blob: exit 3 naming it" {
+	echo hello > hello.txt
+	bad extra add extra.txt hello.txt index.json
+	rejects 3 'extra.tar.zst: unexpected entry "extra.txt"' extra.tar.zst
+	bad extra2 add blobs/sha512/abc hello.txt index.json
+	rejects 3 'extra2.tar.zst: unexpected entry "blobs/sha512/abc"' extra2.tar.zst
+	h=$(sha hello.txt)
+	bad extrablob add "blobs/sha256/$h" hello.txt index.json
+	rejects 3 "extrablob.tar.zst: blob sha256:$h is not listed in bundle.json" extrablob.tar.zst
+}
+
+@test "verify: ../, absolute and ./ entry names: exit 3" {
+	echo x > x.txt
+	bad dotdot add ../x x.txt index.json
+	rejects 3 'dotdot.tar.zst: unsafe entry name "../x"' dotdot.tar.zst
+	bad dotdot2 add blobs/../../etc/x x.txt index.json
+	rejects 3 'dotdot2.tar.zst: unsafe entry name "blobs/../../etc/x"' dotdot2.tar.zst
+	bad abs add /etc/x x.txt index.json
+	rejects 3 'abs.tar.zst: unsafe entry name "/etc/x"' abs.tar.zst
+	bad dot rename oci-layout ./oci-layout
+	rejects 3 'dot.tar.zst: unsafe entry name "./oci-layout"' dot.tar.zst
+	# a long name goes in a pax header: it is checked all the same
+	long="blobs/$(printf 'a%.0s' $(seq 120))/../../../etc/x"
+	bad pax add "$long" x.txt index.json
+	[ "$(tool list pax.tar | sed -n 4p | cut -d' ' -f1)" = "$long" ]
+	rejects 3 "pax.tar.zst: unsafe entry name \"$long\"" pax.tar.zst
+}
+
+@test "verify: a damaged tar header: exit 3 naming its offset" {
+	cfg=$(blob 'test/app1:1#config')
+	bad hdr flip-header "$cfg" 140
+	off=$(tar --zstd -xOf "$GOOD" bundle.index.json | jq --arg n "$cfg" '.entries[] | select(.name == $n) | .offset - 512')
+	rejects 3 "hdr.tar.zst: damaged tar header at offset $off" hdr.tar.zst
+}
+
+@test "verify: links, devices, directories, FIFOs: exit 3" {
+	bad sym link symlink oci-layout /etc/passwd index.json
+	rejects 3 'sym.tar.zst: entry "oci-layout" is a symbolic link' sym.tar.zst
+	# a link named like a blob, pointing at a blob
+	cfg=$(blob 'test/app1:1#config')
+	bad hard link hardlink evil "$cfg" index.json
+	rejects 3 'hard.tar.zst: entry "evil" is a hard link' hard.tar.zst
+	bad chr link chardev evil "" index.json
+	rejects 3 'chr.tar.zst: entry "evil" is a character device' chr.tar.zst
+	bad blk link blockdev evil "" index.json
+	rejects 3 'blk.tar.zst: entry "evil" is a block device' blk.tar.zst
+	bad fifo link fifo evil "" index.json
+	rejects 3 'fifo.tar.zst: entry "evil" is a FIFO' fifo.tar.zst
+	bad dir link dir blobs "" index.json
+	rejects 3 'dir.tar.zst: entry "blobs/" is a directory' dir.tar.zst
+}
+
+@test "verify: a duplicate entry, bundle.json not first, an entry after bundle.index.json: exit 3" {
+	cfg=$(blob 'test/app1:1#config')
+	bad dup dup "$cfg" "$cfg"
+	rejects 3 "dup.tar.zst: entry \"$cfg\" appears twice" dup.tar.zst
+	bad dupjson dup index.json index.json
+	rejects 3 'dupjson.tar.zst: entry "index.json" appears twice' dupjson.tar.zst
+	bad first move index.json ^
+	rejects 3 'first.tar.zst: the first entry is "index.json", expected bundle.json' first.tar.zst
+	bad last move manifest.json '$'
+	rejects 3 'last.tar.zst: entry "manifest.json" after bundle.index.json' last.tar.zst
+	bad noindex del bundle.index.json
+	rejects 3 'noindex.tar.zst: the last entry is "manifest.json", expected bundle.index.json' noindex.tar.zst
+}
+
+@test "verify: a blob missing: listed in bundle.json, or referenced by a manifest: exit 1" {
+	layer=$(blob 'test/app1:1#layer2')
+	bad gone del "$layer"
+	rejects 1 "gone.tar.zst: blob sha256:${layer#blobs/sha256/} listed in bundle.json is missing" gone.tar.zst
+	# gone from bundle.json's list too: app1's manifest still needs it
+	tar -xOf "$GOOD_TAR" bundle.json | jq --arg d "sha256:${layer#blobs/sha256/}" '.blobs |= map(select(.digest != $d))' > bj.json
+	bad gone2 del "$layer" set bundle.json bj.json
+	rejects 1 "gone2.tar.zst: index.json: $SRC/test/app1:1: blob sha256:${layer#blobs/sha256/} is missing" gone2.tar.zst
+	# and the docker manifest.json's references
+	tar -xOf "$GOOD_TAR" manifest.json | jq '.[0].Layers += ["blobs/sha256/" + ("a" * 64)]' > mj.json
+	bad docker set manifest.json mj.json
+	rejects 1 "docker.tar.zst: manifest.json[0]: layer blobs/sha256/$(printf 'a%.0s' $(seq 64)) is missing" docker.tar.zst
+}
+
+@test "verify: a tampered bundle.json: exit 1 or 3 naming what it contradicts" {
+	tar -xOf "$GOOD_TAR" bundle.json > bj.json
+	ref=$(jq -r '.images[0].ref' bj.json)
+	zero="sha256:$(printf '0%.0s' $(seq 64))"
+	jq --arg z "$zero" '.images[0].digest = $z' bj.json > bj1.json
+	bad digest set bundle.json bj1.json
+	rejects 1 "digest.tar.zst: images $ref ($zero) is not in index.json" digest.tar.zst
+	jq '.images[0].ref = "evil.example.com/x:1"' bj.json > bj2.json
+	bad ref set bundle.json bj2.json
+	rejects 1 "ref.tar.zst: images evil.example.com/x:1 ($(jq -r '.images[0].digest' bj.json)) is not in index.json" ref.tar.zst
+	cfg=$(blob 'test/app1:1#config')
+	jq --arg d "sha256:${cfg#blobs/sha256/}" '.blobs |= map(if .digest == $d then .size += 1 else . end)' bj.json > bj3.json
+	bad size set bundle.json bj3.json
+	rejects 1 "size.tar.zst: blob sha256:${cfg#blobs/sha256/} has 719 bytes, bundle.json says 720" size.tar.zst
+	jq --arg d "sha256:${cfg#blobs/sha256/}" '.blobs |= map(select(.digest != $d))' bj.json > bj4.json
+	bad unlisted set bundle.json bj4.json
+	rejects 3 "unlisted.tar.zst: blob sha256:${cfg#blobs/sha256/} is not listed in bundle.json" unlisted.tar.zst
+	echo '{"apiVersion": ' > bj5.json
+	bad notjson set bundle.json bj5.json
+	rejects 3 "notjson.tar.zst: bundle.json:2:0: unexpected token near end of file" notjson.tar.zst
+	jq '.apiVersion = "edge.manifest/v9"' bj.json > bj6.json
+	bad api set bundle.json bj6.json
+	rejects 3 'api.tar.zst: bundle.json: apiVersion: expected "edge.manifest/v1", got edge.manifest/v9' api.tar.zst
+}
+
+@test "verify: index.json, oci-layout, bundle.index.json that do not match the archive" {
+	tar -xOf "$GOOD_TAR" index.json | jq --arg r "$SRC/test/app1:1" '.manifests |= map(select(.annotations["org.opencontainers.image.ref.name"] != $r))' > ij.json
+	bad index set index.json ij.json
+	rejects 1 "index.tar.zst: images $SRC/test/app1:1 ($(test_image_digest test/app1:1)) is not in index.json" index.tar.zst
+	echo '{"imageLayoutVersion":"2.0.0"}' > layout.json
+	bad layout set oci-layout layout.json
+	rejects 3 "layout.tar.zst: oci-layout: expected imageLayoutVersion 1.0.0" layout.tar.zst
+	bad nolayout del oci-layout
+	rejects 3 "nolayout.tar.zst: oci-layout is missing" nolayout.tar.zst
+	cfg=$(blob 'test/app1:1#config')
+	tar -xOf "$GOOD_TAR" bundle.index.json | jq --arg n "$cfg" '.entries |= map(if .name == $n then .offset += 512 else . end)' > bi.json
+	bad stale set bundle.index.json bi.json
+	rejects 1 "stale.tar.zst: bundle.index.json: entry $cfg does not match the archive" stale.tar.zst
+	tar -xOf "$GOOD_TAR" bundle.index.json | jq '.entries |= .[:-1]' > bi2.json
+	bad short set bundle.index.json bi2.json
+	n=$(tar -tf "$GOOD_TAR" | wc -l)
+	rejects 1 "short.tar.zst: bundle.index.json lists $((n - 2)) entries, the archive has $((n - 1))" short.tar.zst
+}
+
+@test "verify: a seek table that does not match the frames: exit 1" {
+	tool pack "$GOOD_TAR" lie.tar.zst --frames --seek-table --lie 512
+	size=$(stat -c %s "$GOOD_TAR")
+	rejects 1 "lie.tar.zst: the seek table covers $((size + 512)) bytes, the bundle holds $size" lie.tar.zst
+}
+
+@test "verify: decompression bombs: padding, data after the archive, a huge JSON entry, --max-size" {
+	head -c 2000000 /dev/zero > zeros
+	bad pad trailer zeros
+	rejects 3 "pad.tar.zst: over 1 MiB of padding after the archive" pad.tar.zst
+	printf 'x' > x
+	bad after trailer x
+	rejects 3 "after.tar.zst: data after the end of the archive" after.tar.zst
+	head -c $((65 << 20)) /dev/zero | tr '\0' ' ' > huge.json
+	bad huge set index.json huge.json
+	rejects 3 "huge.tar.zst: index.json is $((65 << 20)) bytes, larger than allowed" huge.tar.zst
+	big=$(blob 'test/big:1#layer0')
+	rejects 3 "b.tar.zst: in entry $big: decompresses to more than 1048576 bytes (a decompression bomb?)" --max-size 1M b.tar.zst
+	run --separate-stderr edge-verify --max-size 64M b.tar.zst
+	assert_success
+	assert_stderr_empty
+}
+
+# --- signatures ---------------------------------------------------------------------
+
+keyid() {
+	head -1 "$1" | awk '{print $NF}'
+}
+
+@test "verify: signatures by edge-sign and minisign keys; another key's signature fails" {
+	edge-sign -q -k "$KEYS/k1" b.tar.zst
+	run --separate-stderr edge-verify -p "$KEYS/k1.pub" b.tar.zst
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -c .signatures)" = "[{\"path\":\"b.tar.zst.minisig\",\"for\":\"bundle\",\"algorithm\":\"ed25519\",\"keyId\":\"$(keyid "$KEYS/k1.pub")\"}]" ]
+	run --separate-stderr edge-verify --require-signature -p "$KEYS/k1.pub" b.tar.zst
+	assert_success
+	assert_stderr_empty
+	rejects 1 "b.tar.zst: signed by key ID $(keyid "$KEYS/k1.pub"), not by key ID $(keyid "$KEYS/k2.pub")" -p "$KEYS/k2.pub" b.tar.zst
+	# minisign's own keys and signatures
+	cp "$GOOD" m.tar.zst
+	minisign -S -s "$KEYS/m1.key" -m m.tar.zst > /dev/null
+	run --separate-stderr edge-verify -p "$KEYS/m1.pub" m.tar.zst
+	assert_success
+	assert_stderr_empty
+	rejects 1 "m.tar.zst: signed by key ID $(keyid "$KEYS/m1.pub"), not by key ID $(keyid "$KEYS/k1.pub")" -p "$KEYS/k1.pub" m.tar.zst
+}
+
+@test "verify: a bundle changed after signing fails the signature before anything else" {
+	edge-sign -q -k "$KEYS/k1" b.tar.zst
+	tar -xOf "$GOOD_TAR" bundle.json | jq '.name = "evil"' > bj.json
+	bad evil set bundle.json bj.json
+	cp evil.tar.zst b.tar.zst
+	rejects 1 "b.tar.zst: signature does not verify with $KEYS/k1.pub" -p "$KEYS/k1.pub" b.tar.zst
+	# the same size, one byte flipped in the compressed data
+	cp "$GOOD" c.tar.zst
+	edge-sign -q -k "$KEYS/k1" c.tar.zst
+	flip_at c.tar.zst 1000
+	rejects 1 "c.tar.zst: signature does not verify with $KEYS/k1.pub" -p "$KEYS/k1.pub" c.tar.zst
+}
+
+@test "verify: RSA signatures made by openssl" {
+	openssl dgst -sha256 -sign "$KEYS/r1.pem" -out b.tar.zst.sig b.tar.zst
+	run --separate-stderr edge-verify -p "$KEYS/r1.pub.pem" b.tar.zst
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r '.signatures[0] | "\(.path) \(.for) \(.algorithm)"')" = "b.tar.zst.sig bundle rsa-sha256" ]
+	rejects 1 "b.tar.zst: signature does not verify with $KEYS/r2.pub.pem" -p "$KEYS/r2.pub.pem" b.tar.zst
+	rejects 3 "b.tar.zst.sig is an RSA signature but $KEYS/k1.pub is a minisign public key" -p "$KEYS/k1.pub" b.tar.zst
+}
+
+@test "verify: no signature with a key, a signature without a key, --require-signature" {
+	rejects 1 "b.tar.zst: no signature (b.tar.zst.minisig or b.tar.zst.sig)" -p "$KEYS/k1.pub" b.tar.zst
+	rejects 1 "b.tar.zst: no signature (b.tar.zst.minisig or b.tar.zst.sig)" --require-signature -p "$KEYS/k1.pub" b.tar.zst
+	run --separate-stderr edge-verify --require-signature b.tar.zst
+	assert_failure 2
+	assert_output ""
+	assert_stderr_contains "edge-verify: --require-signature needs -p KEY"
+	edge-sign -q -k "$KEYS/k1" b.tar.zst
+	run --separate-stderr edge-verify b.tar.zst
+	assert_success
+	assert_stderr_is "edge-verify: warning: b.tar.zst: signature b.tar.zst.minisig not checked: no public key (-p)"
+	[ "$(echo "$output" | jq 'has("signatures")')" = false ]
+	# a missing bundle is a missing file, key or not
+	rejects 6 "open nosuch.tar.zst: No such file or directory" nosuch.tar.zst
+	rejects 6 "open nosuch.tar.zst: No such file or directory" -p "$KEYS/k1.pub" nosuch.tar.zst
+}
+
+# --- stores ---------------------------------------------------------------------------
+
+@test "verify: --store: a sound store, with and without a manifest" {
+	run --separate-stderr edge-verify --store "$STORE" < /dev/null
+	assert_success
+	assert_output ""
+	assert_stderr_empty
+	run --separate-stderr edge-verify --store "$STORE" "$PULLED"
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -S .)" = "$(jq -S . "$PULLED")" ]
+	run --separate-stderr edge-verify --quick --store "$STORE" < "$PULLED"
+	assert_success
+	assert_stderr_empty
+	# the manifest names an image the store does not have
+	jq '.images[0].digest = "sha256:" + ("0" * 64)' "$PULLED" > m.json
+	run --separate-stderr edge-verify --store "$STORE" m.json
+	assert_failure 1
+	assert_output ""
+	assert_stderr_contains "edge-verify: store $STORE: $SRC/test/app1:1 is $(test_image_digest test/app1:1) in index.json, the manifest says sha256:$(printf '0%.0s' $(seq 64))"
+}
+
+@test "verify: --store: a corrupt blob, a missing blob; --quick checks sizes only" {
+	cp -r "$STORE" store
+	cfg=$(test_image_digest 'test/app2:1#config')
+	f="store/blobs/sha256/${cfg#sha256:}"
+	chmod u+w "$f"
+	printf 'X' | dd of="$f" bs=1 seek=10 conv=notrunc 2> /dev/null
+	run --separate-stderr edge-verify --store store < /dev/null
+	assert_failure 1
+	assert_output ""
+	[ "${#stderr_lines[@]}" = 2 ]
+	[[ "${stderr_lines[0]}" =~ ^"edge-verify: store store: blob $cfg is corrupt (content has sha256:"[0-9a-f]{64}")"$ ]]
+	[ "${stderr_lines[1]}" = "edge-verify: store store: 1 problem found" ]
+	# the same size: --quick does not see it
+	run --separate-stderr edge-verify --quick --store store < /dev/null
+	assert_success
+	assert_stderr_empty
+	# one byte more: it does
+	echo >> "$f"
+	run --separate-stderr edge-verify --quick --store store < /dev/null
+	assert_failure 1
+	assert_stderr_contains "edge-verify: store store: $SRC/test/app2:1: blob $cfg has 720 bytes, its descriptor says 719"
+	cp "$STORE/blobs/sha256/${cfg#sha256:}" "$f"
+	layer=$(test_image_digest 'test/app1:1#layer2')
+	rm "store/blobs/sha256/${layer#sha256:}"
+	for q in "" --quick; do
+		run --separate-stderr edge-verify $q --store store < /dev/null
+		assert_failure 1
+		assert_output ""
+		assert_stderr_is "edge-verify: store store: $SRC/test/app1:1: blob $layer is missing
+edge-verify: store store: 1 problem found"
+	done
+	rejects 6 "store nosuch: no such store" --store nosuch < /dev/null
+}
+
+# --- usage, output ---------------------------------------------------------------------
+
+@test "verify: usage errors" {
+	local -a cases=(
+		"--quick b.tar.zst|edge-verify: --quick goes with --store"
+		"--store x -p k.pub|edge-verify: --store checks a store: -p, --require-signature and --max-size are for bundles"
+		"--max-size 1q b.tar.zst|edge-verify: --max-size: expected a size such as 64M or 4G, got '1q'"
+		"b.tar.zst b.tar.zst|edge-verify: unexpected argument 'b.tar.zst'"
+		"--registry x --store y|edge-verify: --registry checks a registry: --store, -p, --require-signature, --max-size and --quick do not apply"
+		"--bogus|edge-verify: unrecognized option '--bogus'"
+	)
+	local c
+	for c in "${cases[@]}"; do
+		# shellcheck disable=SC2086 # the options are words
+		run --separate-stderr edge-verify ${c%%|*}
+		assert_failure 2
+		assert_output ""
+		[ "${stderr_lines[0]}" = "${c#*|}" ] || { echo "for '${c%%|*}': $stderr" >&2; return 1; }
+		assert_stderr_contains "try 'edge-verify --help'"
+	done
+}
+
+@test "verify: stdout on a full disk: exit 6" {
+	run --separate-stderr bash -c 'edge-verify b.tar.zst > /dev/full'
+	assert_failure 6
+	assert_stderr_is "edge-verify: write error on stdout: No space left on device"
+}

@@ -1,0 +1,56 @@
+# shellcheck shell=sh disable=SC2154,SC2016
+# edge-pack and edge-verify against the plain tools: sourced by
+# tests/bench/run.sh (POSIX sh, set -eu), which provides measure, say, ratio,
+# $work, $bin and $work/store (the store edge-pull filled from
+# $work/pull.json).
+#
+#   edge-pack of the pulled store  vs  tar -cf - -C STORE . | zstd -T0 -3
+#       target <= 1.2x the wall time, peak RSS < 64 MiB
+#   edge-verify of the bundle      vs  zstd -dc BUNDLE > /dev/null
+#       target <= 1.5x the wall time, peak RSS < 64 MiB
+#
+# Everything is in the page cache (the store was just written, the bundle
+# is read once before). Three runs each, alternating; the best of each is
+# compared. Leaves $work/bundle.tar.zst for the push stage.
+
+pv_bundle="$work/bundle.tar.zst"
+pv_tar="$work/pv-tar.tar.zst"
+# the manifest with digests: edge-pull's output, without the network
+"$bin/edge-pull" -q --offline --store "$work/store" "$work/pull.json" > "$work/pv-pulled.json"
+tar -cf - -C "$work/store" . > /dev/null
+
+# pv_best VAR: VAR = min(VAR, LAST_WALL)
+pv_best() {
+	eval "pv_cur=\${$1:-}"
+	eval "$1=\$(awk -v a=\"\$LAST_WALL\" -v b=\"\${pv_cur:-\$LAST_WALL}\" 'BEGIN { print (a < b ? a : b) }')"
+}
+
+say ""
+pv_pack='' pv_tarz='' pv_pack_rss=0
+for pv_run in 1 2 3; do
+	rm -f "$pv_bundle" "$pv_tar"
+	measure "edge-pack (run $pv_run)" "$bin/edge-pack" -q -o "$pv_bundle" "$work/pv-pulled.json"
+	pv_best pv_pack
+	[ "$LAST_RSS" -gt "$pv_pack_rss" ] && pv_pack_rss=$LAST_RSS
+	measure "tar | zstd -T0 -3 (run $pv_run)" sh -c 'tar -cf - -C "$1" . | zstd -q -T0 -3 > "$2"' sh \
+		"$work/store" "$pv_tar"
+	pv_best pv_tarz
+done
+pv_mb=$(du -sm "$work/store/blobs" | cut -f1)
+say "  edge-pack of a $pv_mb MiB store: $(du -m "$pv_bundle" | cut -f1) MiB bundle, tar | zstd: $(du -m "$pv_tar" | cut -f1) MiB"
+say "  edge-pack / tar | zstd wall time (best of 3): $pv_pack s / $pv_tarz s = $(ratio "$pv_pack" "$pv_tarz") (target <= 1.20); edge-pack peak RSS $((pv_pack_rss / 1024)) MiB (target < 64)"
+
+say ""
+cat "$pv_bundle" > /dev/null
+pv_verify='' pv_zstd='' pv_verify_rss=0
+for pv_run in 1 2 3; do
+	measure "edge-verify (run $pv_run)" "$bin/edge-verify" -q "$pv_bundle"
+	pv_best pv_verify
+	[ "$LAST_RSS" -gt "$pv_verify_rss" ] && pv_verify_rss=$LAST_RSS
+	measure "zstd -dc > /dev/null (run $pv_run)" sh -c 'zstd -q -dc "$1" > /dev/null' sh "$pv_bundle"
+	pv_best pv_zstd
+done
+say "  edge-verify / zstd -dc wall time (best of 3): $pv_verify s / $pv_zstd s = $(ratio "$pv_verify" "$pv_zstd") (target <= 1.50); edge-verify peak RSS $((pv_verify_rss / 1024)) MiB (target < 64)"
+measure "edge-verify --store (re-hash)" "$bin/edge-verify" -q --store "$work/store" "$work/pv-pulled.json"
+measure "edge-verify --store --quick" "$bin/edge-verify" -q --quick --store "$work/store" "$work/pv-pulled.json"
+rm -f "$pv_tar"
