@@ -93,11 +93,13 @@ _edge_value() {
 	--store)
 		_edge_dirs ;;
 	--images | --charts | -o | --output | --api-key-file | --ca-file | \
-		--password-file | --cred-file)
+		--password-file | --cred-file | -k | --key | -p | --public-key | \
+		--pubkey | --manifest)
 		_edge_files ;;
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
 		--retries | --timeout | --var | --system | --registry | \
-		--username | --jobs)
+		--username | --jobs | --level | --threads | --split | --max-size | \
+		--mapping | --mirror | --chunk-size | -t | --trusted-comment)
 		COMPREPLY=() ;; # free text: nothing to offer
 	*)
 		return 1 ;;
