@@ -52,7 +52,9 @@ static int out_new_part(struct out *o, struct edge_err *err)
 	if (rc != 0)
 		return -1;
 	p->open = 1;
-	sha256_init(&p->h);
+	/* a part's own digest matters only when there are parts */
+	if (o->split)
+		sha256_init(&p->h);
 	o->nparts++;
 	return 0;
 }
@@ -74,7 +76,8 @@ static int out_write(struct out *o, const void *data, size_t len, struct edge_er
 			n = (size_t)(o->split - p->size);
 		if (write_all(p->af.fd, d, n) != 0)
 			return edge_err_errno(err, "write %s", p->af.path);
-		sha256_update(&p->h, d, n);
+		if (o->split)
+			sha256_update(&p->h, d, n);
 		p->size += n;
 		d += n;
 		len -= n;
