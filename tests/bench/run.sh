@@ -14,6 +14,12 @@ own_mb=${BENCH_OWN_MB:-20}
 huge_mb=${BENCH_HUGE_MB:-1024}
 key="$images-$base_mb-$own_mb-$huge_mb"
 mkdir -p "$work"
+# one run at a time: runs share the image set, the store and the timing files
+exec 9> "$work/.lock"
+if ! flock -n 9; then
+	echo "bench: another run is using $work; waiting for it" >&2
+	flock 9
+fi
 results="$work/results.txt"
 : > "$results"
 
