@@ -1118,6 +1118,16 @@ static void sleep_ms(long ms)
 		;
 }
 
+void http_retry_wait(struct http_client *c, const struct http_resp *resp, int retry)
+{
+	long wait = resp != NULL ? retry_after_ms(http_resp_header(resp, "Retry-After")) : -1;
+
+	if (wait < 0)
+		wait = backoff_ms(c, retry);
+	if (wait > 0)
+		sleep_ms(wait);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;

@@ -166,6 +166,11 @@ struct http_req {
 int http_do(struct http_client *c, const struct http_req *req,
             struct http_resp *resp, struct edge_err *err);
 
+/* For callers that retry by themselves (e.g. resumable uploads): waits as
+ * http_do would before retry number retry (1, 2, …): the response's
+ * Retry-After when resp has one, else exponential backoff with jitter. */
+void http_retry_wait(struct http_client *c, const struct http_resp *resp, int retry);
+
 /* Lets a sink, sink_reset or body_read report why it failed (e.g. a write
  * error): the message and code are copied into the client and http_do
  * returns them (prefixed with the method and URL). */

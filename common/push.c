@@ -448,11 +448,15 @@ static int put_chunked(struct registry *reg, struct http_client *http, const cha
 			free(url);
 			return -1;
 		}
+		if (!ok)
+			http_retry_wait(http, resp.status ? &resp : NULL, failures + 1);
 		http_resp_free(&resp);
 		free(url);
 		b->limit = b->size;
-		if (ok)
+		if (ok) {
+			failures = 0; /* a long upload may meet many faults, one at a time */
 			continue;
+		}
 		if (++failures > retries)
 			return edge_errf(err, EDGE_EREMOTE, "upload of %s failed %d times: %s", b->digest, failures, err->msg);
 		log_verbose("upload of %s interrupted at %llu: asking the registry where it stands", b->digest,
@@ -769,6 +773,7 @@ static void run_job(struct push *p, struct bjob *j, struct http_client *http)
 			if (e.code != EDGE_EREMOTE || attempt >= (p->o->http.retries < 0 ? 5 : p->o->http.retries))
 				goto fail;
 			log_verbose("%s: upload of %s failed (%s), starting again", t->target, j->digest, e.msg);
+			http_retry_wait(http, NULL, attempt + 1);
 			from = NULL;
 		}
 done:
