@@ -802,10 +802,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 				goto out;
 			done += sz;
 			if (edge_log_verbosity() >= 0 && o->progress_tty >= 0) {
-				struct timespec ts;
-				long long t;
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+				long long t = mono_ms();
 				if (last == 0)
 					last = t;
 				if (o->progress_tty > 0 && (t - last >= 250 || i + 1 == n)) {

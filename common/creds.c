@@ -757,14 +757,6 @@ int cred_store_load_default(struct cred_store *s, struct edge_err *err)
 
 /* ---- credential helpers -------------------------------------------- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The helper's first stdout line, printable ASCII only and cut short: it
  * goes into an error message. */
 static void reply_excerpt(const char *buf, size_t len, char *out, size_t outsz)
@@ -846,10 +838,10 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 	close(out[1]);
 	out[1] = -1;
 
-	deadline = now_ms() + timeout_ms;
+	deadline = mono_ms() + timeout_ms;
 	for (;;) {
 		struct pollfd pfd = {out[0], POLLIN, 0};
-		long long left = deadline - now_ms();
+		long long left = deadline - mono_ms();
 		ssize_t r;
 
 		if (left <= 0) {
@@ -906,7 +898,7 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 			pid = -1;
 			goto out;
 		}
-		if (timed_out || too_big || ioerr || now_ms() >= deadline) {
+		if (timed_out || too_big || ioerr || mono_ms() >= deadline) {
 			if (!too_big && !ioerr)
 				timed_out = 1;
 			kill(pid, SIGKILL);

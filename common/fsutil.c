@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CLEANUP_SLOTS 256
@@ -23,6 +24,14 @@ static void oom(void)
 	ssize_t r = write(2, msg, sizeof(msg) - 1);
 	(void)r;
 	abort();
+}
+
+long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void *xmalloc(size_t n)

@@ -56,6 +56,9 @@ int mkdir_p(const char *path, mode_t mode, struct edge_err *err);
 /* Joins a directory and a name into a malloc'd path. */
 char *path_join(const char *dir, const char *name);
 
+/* Milliseconds of the monotonic clock (for timeouts, backoff, progress). */
+long long mono_ms(void);
+
 /* Duplicates a string; aborts on out-of-memory (a tool cannot go on). */
 char *xstrdup(const char *s);
 void *xmalloc(size_t n);

@@ -7,6 +7,7 @@
  * chain from the original URL (a pre-signed storage URL may have expired).
  */
 #include "http.h"
+#include "fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1128,14 +1129,6 @@ void http_retry_wait(struct http_client *c, const struct http_resp *resp, int re
 		sleep_ms(wait);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Same scheme, host and port as the origin of the request? */
 struct origin {
 	char *scheme, *host, *port;
@@ -1253,7 +1246,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 			a->code = EDGE_EIO;
 			goto out;
 		}
-		t0 = now_ms();
+		t0 = mono_ms();
 		rc = hop_perform(c, req, &s, up, &h);
 		a->sink_bytes += h.sink_bytes;
 		if (h.oom) {
@@ -1278,14 +1271,14 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 			goto out;
 		}
 		if (h.range_refused) {
-			log_hop(s.method, url, &h, CURLE_OK, NULL, now_ms() - t0, c->curl);
+			log_hop(s.method, url, &h, CURLE_OK, NULL, mono_ms() - t0, c->curl);
 			out = OUT_RESTART;
 			goto out;
 		}
 		retry = 0;
 		if (rc != CURLE_OK) {
 			retry = classify(c, rc, url, a->why, sizeof(a->why), &a->code);
-			log_hop(s.method, url, &h, rc, a->why, now_ms() - t0, c->curl);
+			log_hop(s.method, url, &h, rc, a->why, mono_ms() - t0, c->curl);
 			if (hops > 0) {
 				/* name the hop that failed: it is not the URL the caller knows */
 				char *red = http_redact_url(url);
@@ -1299,7 +1292,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 			out = retry ? OUT_TRANSIENT : OUT_FATAL;
 			goto out;
 		}
-		log_hop(s.method, url, &h, rc, NULL, now_ms() - t0, c->curl);
+		log_hop(s.method, url, &h, rc, NULL, mono_ms() - t0, c->curl);
 		if (h.restarted)
 			offset = 0;
 		if (!h.following)

@@ -84,14 +84,6 @@ struct pull {
 	int have_first;
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- queue (p->mu held) ------------------------------------------------ */
 
 static void enqueue(struct pull *p, int is_blob, size_t idx, struct registry *reg)

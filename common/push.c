@@ -796,14 +796,12 @@ fail:
 
 static void progress(struct push *p, int final)
 {
-	struct timespec ts;
 	long long t;
 	int mode = p->o->progress_tty;
 
 	if (mode < 0 || edge_log_verbosity() < 0 || (final && mode == 0))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	t = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	t = mono_ms();
 	pthread_mutex_lock(&p->mu);
 	if (final || t - p->last_report >= (mode > 0 ? 250 : 5000)) {
 		p->last_report = t;
@@ -895,11 +893,7 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	p.src = src;
 	p.o = o;
 	p.job_index = json_object();
-	{
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		p.last_report = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
+	p.last_report = mono_ms();
 	*pushed = json_array();
 	for (k = 0; k < 2; k++)
 		n += json_array_size(json_object_get(manifest, lists[k]));

@@ -14,14 +14,6 @@
 	"Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST \
 	", " MT_DOCKER_SCHEMA1_SIGNED ";q=0.1, " MT_DOCKER_SCHEMA1 ";q=0.1"
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct registry *registry_new(const char *domain, const struct registry_opts *o)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
@@ -190,7 +182,7 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	char *realm = NULL, *url = NULL, *esc_service = NULL, *esc_scope = NULL, *basic = NULL;
 	json_t *j = NULL;
 	const char *tok;
-	long long t = now_ms(), ttl = 60;
+	long long t = mono_ms(), ttl = 60;
 	size_t i;
 	int rc = -1;
 

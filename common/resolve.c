@@ -1017,10 +1017,9 @@ static int each_line(char *data, int (*fn)(void *, size_t, char *, struct edge_e
 		     struct edge_err *err)
 {
 	size_t lineno = 0;
-	char *save = NULL, *line;
+	char *line;
 
 	/* strtok_r would merge empty lines and lose numbering: walk by hand */
-	(void)save;
 	line = data;
 	while (line != NULL) {
 		char *nl = strchr(line, '\n'), *s;
