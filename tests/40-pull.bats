@@ -363,3 +363,31 @@ s.serve_forever()'
 	run --separate-stderr edge-pull --cred-file nosuch.json m.json
 	assert_failure 3
 }
+
+@test "pull: a Docker schema 1 manifest is refused with a clear error" {
+	# distribution 2.8 no longer serves schema 1: a tiny server that does
+	start_server s1 s1.port python3 -c '
+import http.server, json, os
+body = json.dumps({"schemaVersion": 1, "name": "old/app", "tag": "1", "fsLayers": [], "history": []}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, send_body):
+        if self.path == "/v2/":
+            self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers(); return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws")
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        if send_body: self.wfile.write(body)
+    def do_GET(self): self.reply(True)
+    def do_HEAD(self): self.reply(False)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open("s1.port.tmp", "w").write(str(s.server_address[1])); os.rename("s1.port.tmp", "s1.port")
+s.serve_forever()'
+	echo "127.0.0.1:$PORT/old/app:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 4
+	assert_output ""
+	assert_stderr_is "edge-pull: 127.0.0.1:$PORT/old/app:1: Docker schema 1 manifests are not supported (push the image again with a current client)"
+	[ "$(jq '.manifests | length' store/index.json)" = 0 ]
+}
