@@ -286,15 +286,10 @@ static char *with_digest(const char *loc, const char *digest)
 
 static int reg_error(struct http_resp *resp, const char *what, struct edge_err *err)
 {
-	json_t *j = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
-	json_t *e = json_array_get(json_object_get(j, "errors"), 0);
-	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *msg = json_string_value(json_object_get(e, "message"));
+	char why[512];
 
-	edge_errf(err, EDGE_EREMOTE, "%s: HTTP %ld%s%s%s%s", what, resp->status, code ? " " : "", code ? code : "",
-		  msg ? ": " : "", msg ? msg : "");
-	json_decref(j);
-	return -1;
+	registry_error_text(resp, why, sizeof(why));
+	return edge_errf(err, EDGE_EREMOTE, "%s: %s", what, why);
 }
 
 /* POST an upload (or a mount); *location is the session, or NULL when the

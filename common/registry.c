@@ -59,21 +59,20 @@ char *registry_url(const struct registry *r, const char *repo, const char *suffi
 	return xasprintf("%s/v2/%s/%s", r->base, repo, suffix);
 }
 
-/* "CODE: message" of a registry error body, or the HTTP status. */
-static void error_text(const struct http_resp *resp, char *buf, size_t len)
+void registry_error_text(const struct http_resp *resp, char *buf, size_t len)
 {
 	json_t *j = NULL, *e;
+	const char *code = NULL, *msg = NULL;
 
-	snprintf(buf, len, "HTTP %ld", resp->status);
 	if (resp->body != NULL && resp->body_len > 0)
 		j = json_loadb(resp->body, resp->body_len, 0, NULL);
 	e = json_array_get(json_object_get(j, "errors"), 0);
 	if (json_is_object(e)) {
-		const char *code = json_string_value(json_object_get(e, "code"));
-		const char *msg = json_string_value(json_object_get(e, "message"));
-		snprintf(buf, len, "HTTP %ld %s%s%s", resp->status, code ? code : "", msg ? ": " : "",
-			 msg ? msg : "");
+		code = json_string_value(json_object_get(e, "code"));
+		msg = json_string_value(json_object_get(e, "message"));
 	}
+	snprintf(buf, len, "HTTP %ld%s%s%s%s", resp->status, code ? " " : "", code ? code : "", msg ? ": " : "",
+		 msg ? msg : "");
 	json_decref(j);
 }
 
@@ -389,7 +388,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 	}
 	if (resp->status == 401 || resp->status == 403) {
 		char why[512];
-		error_text(resp, why, sizeof(why));
+		registry_error_text(resp, why, sizeof(why));
 		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)", r->domain, repo, why);
 		goto out;
 	}
@@ -523,7 +522,7 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 	}
 	if (resp.status != 200) {
 		char why[512];
-		error_text(&resp, why, sizeof(why));
+		registry_error_text(&resp, why, sizeof(why));
 		edge_errf(err, EDGE_EREMOTE, "GET %s: %s", url, why);
 		goto out;
 	}
@@ -649,7 +648,7 @@ int registry_get_blob(struct registry *r, struct http_client *http, const char *
 		}
 		if (resp.status != 200 && resp.status != 206) {
 			char why[512];
-			error_text(&resp, why, sizeof(why));
+			registry_error_text(&resp, why, sizeof(why));
 			edge_errf(err, EDGE_EREMOTE, "GET %s: %s", url, why);
 			blob_writer_abort(&w, 0);
 			http_resp_free(&resp);

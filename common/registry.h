@@ -58,6 +58,9 @@ int registry_do(struct registry *r, struct http_client *http, const char *repo, 
 int registry_do_scopes(struct registry *r, struct http_client *http, const char *repo, const char *actions,
 		       const char *extra_scope, struct http_req *req, struct http_resp *resp, struct edge_err *err);
 
+/* "HTTP 404 CODE: message" from a registry error body, or "HTTP 404". */
+void registry_error_text(const struct http_resp *resp, char *buf, size_t len);
+
 /* "BASE/v2/REPO/SUFFIX" (malloc'd). */
 char *registry_url(const struct registry *r, const char *repo, const char *suffix);
 
