@@ -47,6 +47,32 @@ struct pipe {
 	uint64_t fail_coff; /* compressed offset of a zstd error (+1; 0: none) */
 };
 
+/* The next chunk to fill, once the consumer has freed it; NULL when the
+ * consumer gave up. */
+static struct chunk *pipe_free_chunk(struct pipe *p)
+{
+	struct chunk *c = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->full[p->head] && !p->stop)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (!p->stop)
+		c = &p->bufs[p->head];
+	pthread_mutex_unlock(&p->mu);
+	return c;
+}
+
+/* Hands the chunk being filled (len bytes) to the consumer. */
+static void pipe_hand_over(struct pipe *p, size_t len)
+{
+	pthread_mutex_lock(&p->mu);
+	p->bufs[p->head].len = len;
+	p->full[p->head] = 1;
+	p->head = (p->head + 1) % NBUF;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *produce(void *arg)
 {
 	struct pipe *p = arg;
@@ -106,17 +132,10 @@ static void *produce(void *arg)
 		ib.size = (size_t)got;
 		ib.pos = 0;
 		while (ib.pos < ib.size) {
-			struct chunk *c;
+			struct chunk *c = pipe_free_chunk(p);
 			ZSTD_outBuffer ob;
-			pthread_mutex_lock(&p->mu);
-			while (p->full[p->head] && !p->stop)
-				pthread_cond_wait(&p->cv, &p->mu);
-			if (p->stop) {
-				pthread_mutex_unlock(&p->mu);
+			if (c == NULL)
 				goto out;
-			}
-			c = &p->bufs[p->head];
-			pthread_mutex_unlock(&p->mu);
 			ob.dst = c->data;
 			ob.size = CHUNK;
 			ob.pos = 0;
@@ -153,12 +172,7 @@ static void *produce(void *arg)
 					/* hand over what was decoded, so the checker is in the
 					 * entry the damage is in when the error is reported */
 					if (ob.pos > 0) {
-						pthread_mutex_lock(&p->mu);
-						c->len = ob.pos;
-						p->full[p->head] = 1;
-						p->head = (p->head + 1) % NBUF;
-						pthread_cond_broadcast(&p->cv);
-						pthread_mutex_unlock(&p->mu);
+						pipe_hand_over(p, ob.pos);
 					}
 					goto out;
 				}
@@ -171,25 +185,15 @@ static void *produce(void *arg)
 					  r->path, (unsigned long long)p->limit);
 				goto out;
 			}
-			pthread_mutex_lock(&p->mu);
-			c->len = ob.pos;
-			p->full[p->head] = 1;
-			p->head = (p->head + 1) % NBUF;
-			pthread_cond_broadcast(&p->cv);
-			pthread_mutex_unlock(&p->mu);
+			pipe_hand_over(p, ob.pos);
 		}
 	}
 	/* drain what zstd still holds */
 	for (;;) {
-		struct chunk *c;
+		struct chunk *c = pipe_free_chunk(p);
 		ZSTD_inBuffer ib = {NULL, 0, 0};
 		ZSTD_outBuffer ob;
-		pthread_mutex_lock(&p->mu);
-		while (p->full[p->head] && !p->stop)
-			pthread_cond_wait(&p->cv, &p->mu);
-		c = &p->bufs[p->head];
-		pthread_mutex_unlock(&p->mu);
-		if (p->stop)
+		if (c == NULL)
 			goto out;
 		ob.dst = c->data;
 		ob.size = CHUNK;
@@ -206,12 +210,7 @@ static void *produce(void *arg)
 			ret = more;
 		}
 		p->decompressed += ob.pos;
-		pthread_mutex_lock(&p->mu);
-		c->len = ob.pos;
-		p->full[p->head] = 1;
-		p->head = (p->head + 1) % NBUF;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
+		pipe_hand_over(p, ob.pos);
 	}
 	if (ret != 0) {
 		edge_errf(&p->err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", r->path);
