@@ -71,8 +71,7 @@ struct pull {
 	struct blob *blobs;
 	size_t nblobs, blobs_cap;
 	json_t *blob_index; /* digest -> idx */
-	struct registry **regs;
-	size_t nregs;
+	struct registry_set regs;
 	struct store *store;
 	const struct pull_opts *o;
 	struct http_share *share;
@@ -101,18 +100,9 @@ static void enqueue(struct pull *p, int is_blob, size_t idx, struct registry *re
 
 static struct registry *registry_for(struct pull *p, const char *domain)
 {
-	struct registry_opts ro;
-	size_t i;
-
-	for (i = 0; i < p->nregs; i++)
-		if (strcmp(p->regs[i]->domain, domain) == 0)
-			return p->regs[i];
-	memset(&ro, 0, sizeof(ro));
-	ro.plain_http = p->o->plain_http;
-	ro.creds = p->o->creds;
-	p->regs = xrealloc(p->regs, (p->nregs + 1) * sizeof(*p->regs));
-	p->regs[p->nregs] = registry_new(domain, &ro);
-	return p->regs[p->nregs++];
+	p->regs.opts.plain_http = p->o->plain_http;
+	p->regs.opts.creds = p->o->creds;
+	return registry_set_get(&p->regs, domain);
 }
 
 /* Records that item needs blob digest; queues one download per digest. */
@@ -1153,9 +1143,7 @@ out:
 		free(p.blobs[i].repo);
 		free(p.blobs[i].error);
 	}
-	for (i = 0; i < p.nregs; i++)
-		registry_free(p.regs[i]);
-	free(p.regs);
+	registry_set_free(&p.regs);
 	free(p.items);
 	free(p.blobs);
 	free(p.queue);

@@ -545,8 +545,7 @@ struct push {
 	struct bjob *jobs;
 	size_t njobs, next;
 	json_t *job_index;
-	struct registry **regs;
-	size_t nregs;
+	struct registry_set regs;
 	struct push_source *src;
 	const struct push_opts *o;
 	struct http_share *share;
@@ -559,15 +558,9 @@ struct push {
 
 static struct registry *reg_for(struct push *p, const char *domain)
 {
-	struct registry_opts ro = {p->o->plain_http, p->o->creds};
-	size_t i;
-
-	for (i = 0; i < p->nregs; i++)
-		if (strcmp(p->regs[i]->domain, domain) == 0)
-			return p->regs[i];
-	p->regs = xrealloc(p->regs, (p->nregs + 1) * sizeof(*p->regs));
-	p->regs[p->nregs] = registry_new(domain, &ro);
-	return p->regs[p->nregs++];
+	p->regs.opts.plain_http = p->o->plain_http;
+	p->regs.opts.creds = p->o->creds;
+	return registry_set_get(&p->regs, domain);
 }
 
 static void need_blob(struct push *p, size_t ti, const char *digest, uint64_t size)
@@ -1005,9 +998,7 @@ out:
 		free(p.jobs[i].targets);
 		free(p.jobs[i].error);
 	}
-	for (i = 0; i < p.nregs; i++)
-		registry_free(p.regs[i]);
-	free(p.regs);
+	registry_set_free(&p.regs);
 	free(p.t);
 	free(p.jobs);
 	free(th);
@@ -1074,16 +1065,12 @@ int push_check_registry(json_t *manifest, const struct push_opts *o, struct edge
 		}
 	}
 	http_client_free(http);
-	for (i = 0; i < p.nregs; i++)
-		registry_free(p.regs[i]);
-	free(p.regs);
+	registry_set_free(&p.regs);
 	if (bad > 0)
 		return edge_errf(err, EDGE_EVERIFY, "%zu of %zu entries missing or different in the registry", bad, total);
 	return 0;
 fail:
 	http_client_free(http);
-	for (i = 0; i < p.nregs; i++)
-		registry_free(p.regs[i]);
-	free(p.regs);
+	registry_set_free(&p.regs);
 	return -1;
 }

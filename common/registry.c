@@ -54,6 +54,29 @@ void registry_free(struct registry *r)
 	free(r);
 }
 
+struct registry *registry_set_get(struct registry_set *s, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->regs[i]->domain, domain) == 0)
+			return s->regs[i];
+	s->regs = xrealloc(s->regs, (s->n + 1) * sizeof(*s->regs));
+	s->regs[s->n] = registry_new(domain, &s->opts);
+	return s->regs[s->n++];
+}
+
+void registry_set_free(struct registry_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		registry_free(s->regs[i]);
+	free(s->regs);
+	s->regs = NULL;
+	s->n = 0;
+}
+
 char *registry_url(const struct registry *r, const char *repo, const char *suffix)
 {
 	return xasprintf("%s/v2/%s/%s", r->base, repo, suffix);

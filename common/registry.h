@@ -45,6 +45,16 @@ struct registry {
 struct registry *registry_new(const char *domain, const struct registry_opts *o);
 void registry_free(struct registry *r);
 
+/* The registries of one run, one per domain, made on first use with opts. */
+struct registry_set {
+	struct registry_opts opts;
+	struct registry **regs;
+	size_t n;
+};
+/* The set's registry for domain (created when new). Not thread-safe. */
+struct registry *registry_set_get(struct registry_set *s, const char *domain);
+void registry_set_free(struct registry_set *s);
+
 /* Performs req against the registry for repository repo with the given
  * actions ("pull", "pull,push"): adds the Authorization the registry asks
  * for (fetching and caching a token, or Basic), and on a 401 learns the
