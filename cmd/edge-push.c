@@ -79,32 +79,13 @@ static int is_bundle_file(const char *path)
 /* bundle.json of a bundle, as its manifest (without "blobs"). */
 static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 {
-	struct bundle_stream s;
-	uint64_t off, size;
 	char *buf;
-	size_t got = 0;
-	int64_t n;
+	size_t len;
 	json_t *m;
 
-	if (bundle_entry(r, "bundle.json", &off, &size, err) != 0)
+	if (bundle_read_entry(r, "bundle.json", MANIFEST_MAX_BYTES, &buf, &len, err) != 0)
 		return NULL;
-	if (size > MANIFEST_MAX_BYTES) {
-		edge_errf(err, EDGE_EINPUT, "%s: bundle.json is too large", r->path);
-		return NULL;
-	}
-	if (bundle_stream_open(&s, r, off, size, err) != 0)
-		return NULL;
-	buf = xmalloc((size_t)size + 1);
-	while (got < size && (n = bundle_stream_read(&s, buf + got, (size_t)size - got, err)) > 0)
-		got += (size_t)n;
-	bundle_stream_close(&s);
-	if (got != size) {
-		free(buf);
-		if (err->msg[0] == '\0')
-			edge_errf(err, EDGE_EVERIFY, "%s: bundle.json is truncated", r->path);
-		return NULL;
-	}
-	m = manifest_parse(buf, got, r->path, err);
+	m = manifest_parse(buf, len, r->path, err);
 	free(buf);
 	if (m != NULL) {
 		json_object_del(m, "blobs");

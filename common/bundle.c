@@ -1461,3 +1461,33 @@ const char *bundle_entry_at(struct bundle_reader *r, uint64_t off)
 	}
 	return best;
 }
+
+int bundle_read_entry(struct bundle_reader *r, const char *name, size_t max, char **data, size_t *len,
+		      struct edge_err *err)
+{
+	struct bundle_stream s;
+	uint64_t off, size;
+	size_t got = 0;
+	int64_t n = 0;
+	char *buf;
+
+	*data = NULL;
+	if (bundle_entry(r, name, &off, &size, err) != 0)
+		return -1;
+	if (size > max)
+		return edge_errf(err, EDGE_EINPUT, "%s: %s is larger than %zu bytes", r->path, name, max);
+	if (bundle_stream_open(&s, r, off, size, err) != 0)
+		return -1;
+	buf = xmalloc((size_t)size + 1);
+	while (got < size && (n = bundle_stream_read(&s, buf + got, (size_t)size - got, err)) > 0)
+		got += (size_t)n;
+	bundle_stream_close(&s);
+	if (got != size) {
+		free(buf);
+		return n < 0 ? -1 : edge_errf(err, EDGE_EVERIFY, "%s: %s is truncated", r->path, name);
+	}
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	return 0;
+}

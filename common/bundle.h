@@ -96,6 +96,11 @@ void bundle_stream_close(struct bundle_stream *s);
  * through the seek table and cached in the reader). */
 int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint64_t *size, struct edge_err *err);
 
+/* Reads a whole entry of at most max bytes into a malloc'd, NUL-terminated
+ * buffer (EDGE_EINPUT when larger). */
+int bundle_read_entry(struct bundle_reader *r, const char *name, size_t max, char **data, size_t *len,
+		      struct edge_err *err);
+
 /* The entry whose header or data holds tar offset off (from
  * bundle.index.json); NULL when unknown. Points into the reader. */
 const char *bundle_entry_at(struct bundle_reader *r, uint64_t off);

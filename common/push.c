@@ -234,39 +234,19 @@ static size_t body_read(char *buf, size_t len, void *ctx)
 
 static int read_small(struct push_source *src, const char *digest, char **data, size_t *len, struct edge_err *err)
 {
-	struct blob_in b;
-	char *p = NULL;
-	size_t cap;
-	int64_t n;
+	char name[100], got[72];
 
 	if (src->store != NULL)
 		return store_read_blob(src->store, digest, STORE_MAX_MANIFEST, data, len, err);
-	{
-		char name[100];
-		uint64_t off, sz;
-		snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
-		if (bundle_entry(src->bundle, name, &off, &sz, err) != 0)
-			return -1;
-		if (sz > STORE_MAX_MANIFEST)
-			return edge_errf(err, EDGE_EINPUT, "manifest %s is too large", digest);
-		cap = (size_t)sz;
-		if (blob_in_open(&b, src, digest, sz, err) != 0)
-			return -1;
-	}
-	p = xmalloc(cap + 1);
-	*len = 0;
-	while (*len < cap && (n = blob_in_read(&b, p + *len, cap - *len, err)) > 0)
-		*len += (size_t)n;
-	if (*len != cap || blob_in_check(&b, err) != 0) {
-		if (*len != cap && err->msg[0] == '\0')
-			edge_errf(err, EDGE_EVERIFY, "manifest %s ends early", digest);
-		blob_in_close(&b);
-		free(p);
+	snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
+	if (bundle_read_entry(src->bundle, name, STORE_MAX_MANIFEST, data, len, err) != 0)
 		return -1;
+	sha256_digest_buf(*data, *len, got);
+	if (strcmp(got, digest) != 0) {
+		free(*data);
+		*data = NULL;
+		return edge_errf(err, EDGE_EVERIFY, "blob %s is corrupt (content has %s)", digest, got);
 	}
-	blob_in_close(&b);
-	p[*len] = '\0';
-	*data = p;
 	return 0;
 }
 
