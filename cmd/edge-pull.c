@@ -74,24 +74,10 @@ static const struct option longopts[] = {
 
 static void add_platforms(struct pull_opts *o, const char *list)
 {
-	size_t n, i;
-	char **items = cli_split_list(list, &n);
 	struct edge_err err;
 
-	for (i = 0; i < n; i++) {
-		struct platform p;
-		size_t k;
-		int dup = 0;
-		if (platform_parse(items[i], &p, &err) != 0)
-			cli_usage_error("--platform: %s", err.msg);
-		for (k = 0; k < o->nplatforms; k++)
-			dup |= memcmp(&o->platforms[k], &p, sizeof(p)) == 0;
-		if (dup)
-			continue;
-		o->platforms = xrealloc(o->platforms, (o->nplatforms + 1) * sizeof(*o->platforms));
-		o->platforms[o->nplatforms++] = p;
-	}
-	cli_free_list(items, n);
+	if (platform_list_add(&o->platforms, &o->nplatforms, list, &err) != 0)
+		cli_usage_error("--platform: %s", err.msg);
 }
 
 int main(int argc, char **argv)

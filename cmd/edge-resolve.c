@@ -211,31 +211,24 @@ static int add_json_input(struct resolver *r, const char *path, json_t **manifes
 
 static json_t *platforms_json(struct strv *opt, json_t *manifest, struct edge_err *err)
 {
-	json_t *out = json_array(), *have;
-	size_t i, j, n;
+	struct platform *v = NULL;
+	size_t n = 0, i;
+	json_t *out, *have;
 
 	for (i = 0; i < opt->n; i++) {
-		char **items = cli_split_list(opt->v[i], &n);
-		for (j = 0; j < n; j++) {
-			struct platform p;
-			char buf[128];
-			size_t k;
-			json_t *x;
-			int dup = 0;
-			if (platform_parse(items[j], &p, err) != 0) {
-				cli_free_list(items, n);
-				json_decref(out);
-				err->code = EDGE_EUSAGE;
-				return NULL;
-			}
-			platform_format(&p, buf, sizeof(buf));
-			json_array_foreach(out, k, x)
-				dup |= strcmp(json_string_value(x), buf) == 0;
-			if (!dup)
-				json_array_append_new(out, json_string(buf));
+		if (platform_list_add(&v, &n, opt->v[i], err) != 0) {
+			free(v);
+			err->code = EDGE_EUSAGE;
+			return NULL;
 		}
-		cli_free_list(items, n);
 	}
+	out = json_array();
+	for (i = 0; i < n; i++) {
+		char buf[128];
+		platform_format(&v[i], buf, sizeof(buf));
+		json_array_append_new(out, json_string(buf));
+	}
+	free(v);
 	if (json_array_size(out) > 0)
 		return out;
 	have = json_object_get(manifest, "platforms");

@@ -1,7 +1,10 @@
 #include "platform.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "fsutil.h"
 
 static int token_ok(const char *s, size_t n)
 {
@@ -87,4 +90,35 @@ int platform_match(const struct platform *want, const char *os, const char *arch
 	if (want->variant[0] == '\0')
 		return 1;
 	return strcmp(want->variant, have.variant) == 0;
+}
+
+int platform_list_add(struct platform **v, size_t *n, const char *list, struct edge_err *err)
+{
+	char *copy = xstrdup(list), *item, *save = NULL;
+	int rc = 0;
+
+	for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		struct platform p;
+		char *end;
+		size_t k;
+		int dup = 0;
+		while (*item == ' ' || *item == '\t')
+			item++;
+		end = item + strlen(item);
+		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (platform_parse(item, &p, err) != 0) {
+			rc = -1;
+			break;
+		}
+		for (k = 0; k < *n; k++)
+			dup |= strcmp((*v)[k].os, p.os) == 0 && strcmp((*v)[k].arch, p.arch) == 0 &&
+			       strcmp((*v)[k].variant, p.variant) == 0;
+		if (dup)
+			continue;
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = p;
+	}
+	free(copy);
+	return rc;
 }

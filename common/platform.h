@@ -22,4 +22,8 @@ void platform_format(const struct platform *p, char *buf, size_t len);
 int platform_match(const struct platform *want, const char *os, const char *arch,
 		   const char *variant);
 
+/* Adds the platforms of a comma-separated list ("linux/amd64, linux/arm64")
+ * to *v (realloc'd), normalised, skipping ones already there. */
+int platform_list_add(struct platform **v, size_t *n, const char *list, struct edge_err *err);
+
 #endif

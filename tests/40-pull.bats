@@ -100,6 +100,10 @@ pull_manifest() {
 	[ "$(jq -r '.manifests[0].digest' "store/blobs/sha256/$d")" = "$(test_image_digest 'test/multi:1@linux/arm64/v8')" ]
 	[ ! -e "store/blobs/sha256/$(test_image_digest 'test/multi:1@linux/arm/v7' | cut -d: -f2)" ]
 	skopeo copy -q --override-arch arm64 "oci:store:$SRC/test/multi:1" dir:copy
+	# the same platform written twice is one
+	run --separate-stderr edge-pull --plain-http --platform linux/arm64 --platform linux/arm64/v8,linux/aarch64 m.json
+	assert_success
+	[ "$(echo "$output" | jq -c .platforms)" = '["linux/arm64"]' ]
 }
 
 @test "pull: --all-platforms keeps the index whole; manifest platforms are the default" {
