@@ -39,7 +39,7 @@ static const char help[] =
 	"      --version             print the version and exit\n"
 	"\n"
 	"Environment: SOURCE_DATE_EPOCH sets the entries' time (default 0).\n"
-	"Exit status: 0 success, 1 a corrupt blob in the store, 2 usage, 3 invalid\n"
+	"Exit status: 0 success, 1 a store blob of the wrong size, 2 usage, 3 invalid\n"
 	"input, 6 local I/O error (missing store or blob, disk full).\n";
 
 enum {

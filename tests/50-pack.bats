@@ -210,6 +210,11 @@ only_files() {
 	[ "$(awk -v m=$FRAME_MAX '$4 > m' frames)" = "" ]
 	# the 8 MiB layer of test/big takes two full frames and a third
 	[ "$(awk -v m=$FRAME_MAX '$4 == m' frames | wc -l)" = 2 ]
+	# its random data is stored as raw blocks: a 9-byte header, a 3-byte
+	# header per 128 KiB block and the 4-byte checksum around the data
+	[ "$(awk -v m=$FRAME_MAX '$4 == m && $2 == m + 9 + 3 * 32 + 4' frames | wc -l)" = 2 ]
+	# the text layer (3 MiB of words) is compressed
+	[ "$(awk '$4 > 2000000 && $2 < $4 / 2' frames | wc -l)" = 1 ]
 	tool unpack b.tar.zst b.tar
 	[ "$(awk '{s += $4} END {print s}' frames)" = "$(stat -c %s b.tar)" ]
 	tool list b.tar > entries
@@ -473,24 +478,45 @@ only_files() {
 	only_files m.json store
 }
 
-@test "pack: a corrupt blob in the store: exit 1, no bundle, no part, no temp file" {
+@test "pack: a store blob of the wrong size: exit 1, no bundle, no part, no temp file" {
 	cp -r "$STORE" store
-	# same size, one byte changed: only the digest can tell
+	layer=$(test_image_digest 'test/big:1#layer0')
+	f="store/blobs/sha256/${layer#sha256:}"
+	size=$(stat -c %s "$f")
+	chmod u+w "$f"
+	truncate -s $((size - 1)) "$f"
+	jq '.store = "store"' "$PULLED" > m.json
+	run --separate-stderr edge-pack m.json
+	assert_failure 1
+	assert_output ""
+	assert_stderr_is "edge-pack: store store: $SRC/test/big:1: blob $layer is corrupt (not the $size bytes its descriptor says)"
+	only_files m.json store
+	assert_no_file core-site-packing.tar.zst
+	truncate -s $((size + 1)) "$f"
+	run --separate-stderr edge-pack --split 1M -o s.tar.zst m.json
+	assert_failure 1
+	assert_stderr_is "edge-pack: store store: $SRC/test/big:1: blob $layer is corrupt (not the $size bytes its descriptor says)"
+	only_files m.json store
+}
+
+@test "pack: a store blob changed in place is packed as it is, and edge-verify names it" {
+	# edge-pack trusts the store's content (SPEC 4: blobs exist only once
+	# verified) and checks sizes; edge-verify re-hashes every blob
+	cp -r "$STORE" store
 	layer=$(test_image_digest 'test/big:1#layer0')
 	f="store/blobs/sha256/${layer#sha256:}"
 	chmod u+w "$f"
 	printf 'X' | dd of="$f" bs=1 seek=8000000 conv=notrunc 2> /dev/null
 	jq '.store = "store"' "$PULLED" > m.json
-	run --separate-stderr edge-pack m.json
+	run --separate-stderr edge-verify --store store m.json
+	assert_failure 1
+	assert_stderr_contains "$layer"
+	run --separate-stderr edge-pack -q -o b.tar.zst m.json
+	assert_success
+	run --separate-stderr edge-verify b.tar.zst
 	assert_failure 1
 	assert_output ""
-	assert_stderr_is "edge-pack: store store: blob $layer is corrupt (digest mismatch)"
-	only_files m.json store
-	assert_no_file core-site-packing.tar.zst
-	run --separate-stderr edge-pack --split 1M -o s.tar.zst m.json
-	assert_failure 1
-	assert_stderr_is "edge-pack: store store: blob $layer is corrupt (digest mismatch)"
-	only_files m.json store
+	assert_stderr_contains "b.tar.zst: blob $layer: digest mismatch"
 }
 
 @test "pack: interrupted (SIGINT, SIGTERM): no bundle, no part, no temp file" {

@@ -1,5 +1,5 @@
 /* Unit tests for the small common/ modules: YAML to JSON, manifest checks,
- * platforms, atomic files, SHA-256, list splitting. TAP output. */
+ * platforms, atomic files, SHA-256, XXH64, list splitting. TAP output. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "manifest.h"
 #include "platform.h"
 #include "sha256.h"
+#include "xxh64.h"
 #include "yamljson.h"
 
 static int n_run, n_fail;
@@ -82,7 +83,27 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	printf("1..43\n");
+	printf("1..48\n");
+	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
+	{
+		static const struct {
+			const char *in;
+			unsigned long long want;
+		} xv[] = {
+			{"", 0xef46db3751d8e999ull},
+			{"a", 0xd24ec4f1a98c6e5bull},
+			{"abc", 0x44bc2cf5ad770999ull},
+			{"Nobody inspects the spammish repetition", 0xfbcea83c8a378bf1ull},
+			{"0123456789abcdef0123456789abcdef0123456789", 0xa76190c3acf08a1cull},
+		};
+		for (size_t i = 0; i < sizeof(xv) / sizeof(xv[0]); i++) {
+			char got[32], want[32], desc[96];
+			snprintf(got, sizeof(got), "%016llx", (unsigned long long)xxh64(xv[i].in, strlen(xv[i].in), 0));
+			snprintf(want, sizeof(want), "%016llx", xv[i].want);
+			snprintf(desc, sizeof(desc), "xxh64: %zu bytes", strlen(xv[i].in));
+			ok(strcmp(got, want) == 0, desc, got, want);
+		}
+	}
 	/* YAML */
 	yaml_case("yaml: typed scalars", "a: 1\nb: true\nc: 1.5\nd: ~\ne: text\nf: '1'\n", 0,
 		  "{\"a\":1,\"b\":true,\"c\":1.5,\"d\":null,\"e\":\"text\",\"f\":\"1\"}");
