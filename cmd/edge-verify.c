@@ -16,7 +16,7 @@
 #include "verify.h"
 
 static const char synopsis[] =
-	"edge-verify [-p KEY] [--require-signature] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
+	"edge-verify [-p KEY] [--require-signature] [--digest] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
 
 static const char help[] =
 	"usage: edge-verify [options] [BUNDLE]\n"
@@ -24,9 +24,10 @@ static const char help[] =
 	"       edge-verify --registry HOST[:PORT][/PATH] [--mapping SRC=DST] [MANIFEST]\n"
 	"\n"
 	"Verify a content bundle: its signature (FILE.minisig or FILE.sig beside it)\n"
-	"when a public key is given, then in one streaming pass every entry: names,\n"
-	"types, each blob's size and sha256, the OCI layout's references and the\n"
-	"entry index. Prints the verified manifest with \"bundle\", so that\n"
+	"when a public key is given, then every entry: names, types, each blob's\n"
+	"size and sha256 (blobs hashed in parallel through the seek table), the OCI\n"
+	"layout's references and the entry index. Prints the verified manifest with\n"
+	"\"bundle\" (path, size, and digest when it was computed), so that\n"
 	"'edge-verify -p KEY BUNDLE | edge-push …' works. BUNDLE may be a parts\n"
 	"descriptor (FILE.parts.json); without BUNDLE, the manifest on stdin names it.\n"
 	"With --store, re-hash every blob of a store and check its index instead.\n"
@@ -37,6 +38,9 @@ static const char help[] =
 	"  -p, --public-key KEY      minisign public key or PEM RSA public key to check\n"
 	"                            the bundle's signature with\n"
 	"      --require-signature   fail unless a signature is checked (needs -p)\n"
+	"      --digest              also compute the bundle file's sha256 (bundle.digest);\n"
+	"                            done anyway for a parts descriptor or a manifest on\n"
+	"                            stdin that gives bundle.digest, which it must match\n"
 	"      --max-size SIZE       refuse bundles that decompress to more than SIZE\n"
 	"                            (default: what bundle.json declares)\n"
 	"      --store DIR           verify the store DIR instead of a bundle\n"
@@ -61,9 +65,11 @@ enum {
 	OPT_QUICK,
 	OPT_REGISTRY,
 	OPT_MAPPING,
+	OPT_DIGEST,
 };
 
 static const struct option longopts[] = {
+	{"digest", no_argument, NULL, OPT_DIGEST},
 	{"max-size", required_argument, NULL, OPT_MAXSIZE},
 	{"public-key", required_argument, NULL, 'p'},
 	{"quick", no_argument, NULL, OPT_QUICK},
@@ -141,7 +147,7 @@ static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, c
 int main(int argc, char **argv)
 {
 	const char *key = NULL, *store_dir = NULL, *input = NULL;
-	int c, rc = EDGE_OK, require = 0, quick = 0;
+	int c, rc = EDGE_OK, require = 0, quick = 0, want_digest = 0;
 	uint64_t max_size = 0;
 	struct edge_err err = {0};
 	json_t *m = NULL, *from = NULL;
@@ -165,6 +171,7 @@ int main(int argc, char **argv)
 			break;
 		case 'p': key = optarg; break;
 		case OPT_REQUIRE: require = 1; break;
+		case OPT_DIGEST: want_digest = 1; break;
 		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;
 		case OPT_STORE: store_dir = optarg; break;
 		case OPT_QUICK: quick = 1; break;
@@ -173,15 +180,15 @@ int main(int argc, char **argv)
 	}
 	input = cli_one_argument(argc, argv);
 	if (po.registry != NULL || po.nmappings > 0) {
-		if (store_dir || key || require || max_size || quick)
-			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size and --quick do not apply");
+		if (store_dir || key || require || max_size || quick || want_digest)
+			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size, --digest and --quick do not apply");
 		if (verify_registry_mode(&po, &rco, input, &err) != 0)
 			goto fail;
 		goto out;
 	}
 	if (store_dir != NULL) {
-		if (key || require || max_size)
-			cli_usage_error("--store checks a store: -p, --require-signature and --max-size are for bundles");
+		if (key || require || max_size || want_digest)
+			cli_usage_error("--store checks a store: -p, --require-signature, --max-size and --digest are for bundles");
 		if (verify_store_mode(store_dir, input, quick, &err) != 0)
 			goto fail;
 		goto out;
@@ -202,6 +209,9 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 		bundle_path = xstrdup(manifest_str(json_object_get(from, "bundle"), "path"));
+		/* the manifest's digest is checked: compute ours */
+		if (manifest_str(json_object_get(from, "bundle"), "digest") != NULL)
+			want_digest = 1;
 	} else {
 		bundle_path = xstrdup(input);
 	}
@@ -221,7 +231,7 @@ int main(int argc, char **argv)
 			goto fail;
 		log_verbose("%s: good %s signature%s%s", bundle_path, info.algorithm, info.key_id[0] ? " by key " : "",
 			    info.key_id);
-		if (verify_bundle(bundle_path, max_size, &m, &err) != 0)
+		if (verify_bundle(bundle_path, max_size, want_digest, &m, &err) != 0)
 			goto fail;
 		json_object_set_new(m, "signatures",
 				    json_pack("[{s:s, s:s, s:s, s:s}]", "path", info.sidecar, "for", "bundle", "algorithm",
@@ -229,7 +239,7 @@ int main(int argc, char **argv)
 	} else {
 		if (sidecar != NULL)
 			log_warn("%s: signature %s not checked: no public key (-p)", bundle_path, sidecar);
-		if (verify_bundle(bundle_path, max_size, &m, &err) != 0)
+		if (verify_bundle(bundle_path, max_size, want_digest, &m, &err) != 0)
 			goto fail;
 	}
 	if (from != NULL) {

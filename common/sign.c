@@ -86,10 +86,11 @@ static void put_le64(unsigned char *p, uint64_t v)
 		p[i] = (unsigned char)v;
 }
 
-/* minisign prints a key id as the 8 bytes read as a little-endian u64. */
+/* minisign prints a key id as the 8 bytes read as a little-endian u64, in
+ * hex without leading zeros. */
 static void keyid_hex(const unsigned char keynum[MS_KEYNUM_BYTES], char out[17])
 {
-	snprintf(out, 17, "%016" PRIX64, le64(keynum));
+	snprintf(out, 17, "%" PRIX64, le64(keynum));
 }
 
 static const char *base_name(const char *path)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "manifest.h"
 #include "registry.h"
 #include "sha256.h"
+#include "xxh64.h"
 
 #define CHUNK (1u << 20)
 #define NBUF 4
@@ -277,6 +279,7 @@ struct tarv {
 	struct kept *kept;
 	size_t nkept, kept_bytes;
 	uint64_t limit;
+	int defer;           /* hand blob data to jobs instead of hashing it here */
 };
 
 static int is_hex64(const char *s)
@@ -540,7 +543,8 @@ static int end_entry(struct tarv *t, struct edge_err *err)
 	return 0;
 }
 
-/* Feeds decompressed bytes to the tar state machine. */
+/* Feeds decompressed bytes to the tar state machine. Returns 1 when, with
+ * t->defer, a blob's header was read: the rest of the input is not used. */
 static int tar_feed(struct tarv *t, const unsigned char *d, size_t n, struct edge_err *err)
 {
 	while (n > 0) {
@@ -617,6 +621,11 @@ static int tar_feed(struct tarv *t, const unsigned char *d, size_t n, struct edg
 			}
 			if (begin_entry(t, err) != 0)
 				return -1;
+			if (t->defer && t->kind == 1 && t->left > 0 && !t->in_pax) {
+				/* a blob's data: its job hashes it */
+				sha256_discard(&t->h);
+				return 1;
+			}
 			if (t->left == 0 && !t->in_pax && end_entry(t, err) != 0)
 				return -1;
 		}
@@ -788,25 +797,60 @@ static int final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decomp
 	return 0;
 }
 
-int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct edge_err *err)
+/* bundle.json without its blob list, and "bundle": {path, [digest,] size}. */
+static json_t *verified_manifest(struct tarv *t, const char *path, const char *digest, uint64_t size)
 {
-	struct bundle_reader r;
+	json_t *m = json_deep_copy(t->bundle), *b = json_object();
+
+	json_object_del(m, "blobs");
+	json_object_set_new(b, "path", json_string(path));
+	if (digest != NULL)
+		json_object_set_new(b, "digest", json_string(digest));
+	json_object_set_new(b, "size", json_integer((json_int_t)size));
+	json_object_set_new(m, "bundle", b);
+	return m;
+}
+
+static void tarv_free(struct tarv *t)
+{
+	size_t i;
+
+	if (t->kind == 1 && t->h.md)
+		sha256_discard(&t->h);
+	for (i = 0; i < t->nkept; i++)
+		free(t->kept[i].data);
+	free(t->kept);
+	free(t->buf);
+	free(t->pax_buf);
+	free(t->pax_path);
+	json_decref(t->seen);
+	json_decref(t->bundle);
+	json_decref(t->expect);
+	json_decref(t->index);
+	json_decref(t->docker);
+	json_decref(t->bindex);
+	json_decref(t->layout);
+}
+
+/* The one-pass path, for bundles without a usable seek table: one thread
+ * decompresses (and hashes the file), this one walks the tar and hashes the
+ * blobs. */
+static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
+			 json_t **manifest, struct edge_err *err)
+{
 	struct pipe p;
 	struct tarv t;
 	pthread_t th;
 	size_t i;
 	int rc = -1, started = 0;
 
-	*manifest = NULL;
-	if (bundle_reader_open(&r, path, err) != 0)
-		return -1;
 	memset(&p, 0, sizeof(p));
 	memset(&t, 0, sizeof(t));
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	for (i = 0; i < NBUF; i++)
 		p.bufs[i].data = xmalloc(CHUNK);
-	p.r = &r;
+	p.r = r;
 	/* until bundle.json is read, only it may come */
 	p.limit = max_size ? max_size : (uint64_t)VERIFY_MAX_JSON_ENTRY + 4096;
 	t.path = path;
@@ -854,14 +898,14 @@ int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct
 			char rest[EDGE_ERR_MAX];
 			const char *where = NULL;
 			snprintf(rest, sizeof(rest), "%s", err->msg + strlen(path) + 2);
-			if (p.fail_coff > 0 && r.frames != NULL) {
+			if (p.fail_coff > 0 && r->frames != NULL) {
 				/* the seek table and the entry index say which entry */
 				size_t f;
-				for (f = 0; f < r.nframes; f++)
-					if (p.fail_coff - 1 < r.frames[f].coff + r.frames[f].csize)
+				for (f = 0; f < r->nframes; f++)
+					if (p.fail_coff - 1 < r->frames[f].coff + r->frames[f].csize)
 						break;
-				if (f < r.nframes)
-					where = bundle_entry_at(&r, r.frames[f].doff);
+				if (f < r->nframes)
+					where = bundle_entry_at(r, r->frames[f].doff);
 			}
 			if (where != NULL)
 				edge_errf(err, err->code, "%s: in entry %s: %s", path, where, rest);
@@ -871,16 +915,13 @@ int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct
 		}
 		goto out;
 	}
-	if (final_checks(&t, &r, p.decompressed, err) != 0)
+	if (final_checks(&t, r, p.decompressed, err) != 0)
 		goto out;
-	if (r.digest[0] && strcmp(r.digest, p.digest) != 0) {
-		edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, p.digest, r.digest);
+	if (r->digest[0] && strcmp(r->digest, p.digest) != 0) {
+		edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, p.digest, r->digest);
 		goto out;
 	}
-	*manifest = json_deep_copy(t.bundle);
-	json_object_del(*manifest, "blobs");
-	json_object_set_new(*manifest, "bundle",
-			    json_pack("{s:s, s:s, s:I}", "path", path, "digest", p.digest, "size", (json_int_t)r.size));
+	*manifest = verified_manifest(&t, path, want_digest || r->parts != NULL ? p.digest : NULL, r->size);
 	rc = 0;
 out:
 	if (started) {
@@ -890,25 +931,618 @@ out:
 		pthread_mutex_unlock(&p.mu);
 		pthread_join(th, NULL);
 	}
-	if (t.kind == 1 && t.h.md)
-		sha256_discard(&t.h);
 	for (i = 0; i < NBUF; i++)
 		free(p.bufs[i].data);
-	for (i = 0; i < t.nkept; i++)
-		free(t.kept[i].data);
-	free(t.kept);
-	free(t.buf);
-	free(t.pax_buf);
-	free(t.pax_path);
-	json_decref(t.seen);
-	json_decref(t.bundle);
-	json_decref(t.expect);
-	json_decref(t.index);
-	json_decref(t.docker);
-	json_decref(t.bindex);
-	json_decref(t.layout);
+	tarv_free(&t);
 	pthread_mutex_destroy(&p.mu);
 	pthread_cond_destroy(&p.cv);
+	return rc;
+}
+
+/* --- the parallel path, over the seek table ----------------------------------
+ *
+ * This thread walks the tar stream frame by frame, reading every header and
+ * the small JSON entries; a blob's data is left to a job, which decompresses
+ * the frames it spans on its own and hashes it, and the walk goes on at the
+ * frame holding the next header. Jobs run on every core, largest first, the
+ * bundle file's own digest (when wanted) being one of them. Every frame is
+ * decompressed in full, and checked against the seek table, by the walk or
+ * by the job that spans it. This needs the seek table edge-pack writes; a
+ * bundle without one takes the one-pass path.
+ */
+
+#define PAR_FRAME_MAX (32u << 20) /* SPEC: at most 32 MiB of input a frame */
+#define ZBLOCK_LIMIT (128u << 10) /* zstd's largest block */
+#define WALK_STEP (16u << 10)     /* the walk's first read of a frame */
+
+struct vjob {
+	int file;                /* the whole file's digest (and its parts') */
+	size_t first, last;      /* frames spanned */
+	uint64_t data_off, size; /* the blob's data in the tar stream */
+	char name[80];           /* blobs/sha256/HEX */
+	int keep;
+	/* results */
+	int failed;
+	struct edge_err err;
+	char got[72];
+	char *kept;
+	size_t kept_len;
+};
+
+struct vpool {
+	struct bundle_reader *r;
+	const char *path;
+	struct vjob **order;     /* largest first */
+	size_t njobs, next;
+	pthread_mutex_t mu;
+};
+
+/* The frame holding tar offset off (the last one whose start is at or before it). */
+static size_t frame_at(const struct bundle_reader *r, uint64_t off)
+{
+	size_t lo = 0, hi = r->nframes;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->frames[mid].doff <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int corrupt_frame(const char *path, const struct bundle_reader *r, size_t f, const char *entry,
+			 const char *why, struct edge_err *err)
+{
+	if (entry == NULL)
+		entry = bundle_entry_at((struct bundle_reader *)r, r->frames[f].doff);
+	if (entry != NULL)
+		return edge_errf(err, EDGE_EVERIFY, "%s: in entry %s: corrupt zstd data in the frame at byte %llu: %s", path,
+				 entry, (unsigned long long)r->frames[f].coff, why);
+	return edge_errf(err, EDGE_EVERIFY, "%s: corrupt zstd data in the frame at byte %llu: %s", path,
+			 (unsigned long long)r->frames[f].coff, why);
+}
+
+/* Frame f's compressed bytes, mapped (or read into in when it cannot be),
+ * checked to be one frame of the seek table's size. */
+static const unsigned char *read_frame(struct bundle_reader *r, const char *path, size_t f, unsigned char **in,
+				       size_t *incap, struct bundle_mapping *m, const char *entry, struct edge_err *err)
+{
+	const struct bundle_frame *fr = &r->frames[f];
+	const unsigned char *p = bundle_map(r, fr->coff, (size_t)fr->csize, m);
+	size_t c;
+
+	if (p == NULL) {
+		int64_t got;
+		if (*incap < fr->csize) {
+			*incap = (size_t)fr->csize;
+			*in = xrealloc(*in, *incap);
+		}
+		got = bundle_pread(r, *in, (size_t)fr->csize, fr->coff, err);
+		if (got < 0)
+			return NULL;
+		if ((uint64_t)got != fr->csize) {
+			edge_errf(err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", path);
+			return NULL;
+		}
+		p = *in;
+	}
+	c = ZSTD_findFrameCompressedSize(p, (size_t)fr->csize);
+	if (ZSTD_isError(c) || c != fr->csize) {
+		corrupt_frame(path, r, f, entry,
+			      ZSTD_isError(c) ? ZSTD_getErrorName(c) : "the frame is not the size the seek table gives", err);
+		bundle_unmap(m);
+		return NULL;
+	}
+	return p;
+}
+
+static uint32_t le24(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+
+/*
+ * A frame of raw blocks only (what edge-pack writes for data that does not
+ * compress) needs no decompressing: its content is the blocks' bytes, in
+ * place. raw_frame_check reads the frame header and block headers as zstd
+ * would; 1 means the frame is of another kind (or something zstd itself
+ * should judge), and the caller decompresses it. On 0, *hdr is where the
+ * first block header is and *check says whether a checksum follows.
+ */
+static int raw_frame_check(const unsigned char *p, size_t n, uint64_t dsize, size_t *hdr, int *check)
+{
+	unsigned fhd, fcs_len;
+	uint64_t window = 0, fcs = 0, content = 0, bmax;
+	size_t pos = 5, i;
+	int single;
+
+	if (n < 8 || (uint32_t)(le24(p) | (uint32_t)p[3] << 24) != 0xFD2FB528u)
+		return 1;
+	fhd = p[4];
+	single = (fhd >> 5) & 1;
+	if ((fhd & 0x0b) != 0) /* reserved bit, or a dictionary */
+		return 1;
+	if (!single) {
+		unsigned wd = p[pos++], wlog = 10 + (wd >> 3);
+		if (wlog > 27) /* beyond what decoders take by default: zstd says so */
+			return 1;
+		window = (1ull << wlog) + ((1ull << wlog) / 8) * (wd & 7);
+	}
+	fcs_len = (fhd >> 6) == 0 ? (unsigned)single : 1u << (fhd >> 6);
+	if (pos + fcs_len > n)
+		return 1;
+	for (i = 0; i < fcs_len; i++)
+		fcs |= (uint64_t)p[pos + i] << (8 * i);
+	if (fcs_len == 2)
+		fcs += 256;
+	pos += fcs_len;
+	if (single)
+		window = fcs;
+	bmax = window < ZBLOCK_LIMIT ? window : ZBLOCK_LIMIT;
+	*hdr = pos;
+	*check = (fhd >> 2) & 1;
+	for (;;) {
+		uint32_t h;
+		if (pos + 3 > n)
+			return 1;
+		h = le24(p + pos);
+		pos += 3;
+		if (((h >> 1) & 3) != 0 || (h >> 3) > bmax || pos + (h >> 3) > n)
+			return 1;
+		pos += h >> 3;
+		content += h >> 3;
+		if (h & 1)
+			break;
+	}
+	if (*check)
+		pos += 4;
+	if (pos != n || (fcs_len > 0 && fcs != content) || content != dsize)
+		return 1;
+	return 0;
+}
+
+/* Hands the content of frame f, decompressed or in place, to the job:
+ * the part of it in [a_off, b_off) of the tar stream is hashed (and kept). */
+static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha256 *h, ZSTD_DCtx *d,
+			 unsigned char **in, size_t *incap, unsigned char **out, size_t *outcap)
+{
+	struct bundle_reader *r = pl->r;
+	const struct bundle_frame *fr = &r->frames[f];
+	uint64_t end = j->data_off + j->size, dpos = fr->doff;
+	size_t hdr, n;
+	int check, rc = 0;
+	struct bundle_mapping m;
+	const unsigned char *src = read_frame(r, pl->path, f, in, incap, &m, j->name, &j->err);
+
+	if (src == NULL)
+		return -1;
+	if (raw_frame_check(src, (size_t)fr->csize, fr->dsize, &hdr, &check) == 0) {
+		struct xxh64_state x;
+		const unsigned char *p = src + hdr;
+		xxh64_init(&x, 0);
+		for (;;) {
+			uint32_t bh = le24(p);
+			size_t bn = bh >> 3;
+			uint64_t a = dpos > j->data_off ? dpos : j->data_off, b = dpos + bn < end ? dpos + bn : end;
+			p += 3;
+			/* SHA-256 first: at its pace the prefetcher keeps up with
+			 * memory, and XXH64 then finds the block in cache */
+			if (a < b) {
+				sha256_update(h, p + (a - dpos), (size_t)(b - a));
+				if (j->keep)
+					memcpy(j->kept + j->kept_len, p + (a - dpos), (size_t)(b - a));
+				j->kept_len += j->keep ? (size_t)(b - a) : 0;
+			}
+			if (check)
+				xxh64_update(&x, p, bn);
+			p += bn;
+			dpos += bn;
+			if (bh & 1)
+				break;
+		}
+		if (check && (uint32_t)xxh64_final(&x) != (uint32_t)(le24(p) | (uint32_t)p[3] << 24))
+			rc = corrupt_frame(pl->path, r, f, j->name, "Restored data doesn't match checksum", &j->err);
+		bundle_unmap(&m);
+		return rc;
+	}
+	if (*outcap < fr->dsize) {
+		*outcap = (size_t)fr->dsize;
+		*out = xrealloc(*out, *outcap ? *outcap : 1);
+	}
+	n = ZSTD_decompressDCtx(d, *out, (size_t)fr->dsize, src, (size_t)fr->csize);
+	bundle_unmap(&m);
+	if (ZSTD_isError(n))
+		return corrupt_frame(pl->path, r, f, j->name, ZSTD_getErrorName(n), &j->err);
+	if (n != fr->dsize)
+		return corrupt_frame(pl->path, r, f, j->name, "the frame holds fewer bytes than the seek table says", &j->err);
+	{
+		uint64_t a = fr->doff > j->data_off ? fr->doff : j->data_off;
+		uint64_t b = fr->doff + fr->dsize < end ? fr->doff + fr->dsize : end;
+		if (a < b) {
+			sha256_update(h, *out + (a - fr->doff), (size_t)(b - a));
+			if (j->keep)
+				memcpy(j->kept + j->kept_len, *out + (a - fr->doff), (size_t)(b - a));
+			j->kept_len += j->keep ? (size_t)(b - a) : 0;
+		}
+	}
+	return 0;
+}
+
+static void run_blob_job(struct vpool *pl, struct vjob *j, ZSTD_DCtx *d, unsigned char **in, size_t *incap,
+			 unsigned char **out, size_t *outcap)
+{
+	struct sha256 h;
+	unsigned char raw[32];
+	size_t f;
+
+	sha256_init(&h);
+	if (j->keep)
+		j->kept = xmalloc(j->size ? (size_t)j->size : 1);
+	for (f = j->first; f <= j->last; f++) {
+		if (frame_content(pl, j, f, &h, d, in, incap, out, outcap) != 0) {
+			j->failed = 1;
+			sha256_discard(&h);
+			return;
+		}
+	}
+	sha256_final(&h, raw);
+	memcpy(j->got, "sha256:", 7);
+	sha256_hex(raw, j->got + 7);
+}
+
+/* The file's sha256 (and each part's, against the descriptor). */
+static void run_file_job(struct vpool *pl, struct vjob *j, unsigned char *buf, size_t cap)
+{
+	struct bundle_reader *r = pl->r;
+	struct sha256 h, ph;
+	unsigned char raw[32];
+	uint64_t off = 0;
+	size_t part = 0;
+	int have_ph = 0;
+
+	sha256_init(&h);
+	while (off < r->size) {
+		size_t want = r->size - off < cap ? (size_t)(r->size - off) : cap;
+		int64_t got;
+		if (r->parts != NULL) {
+			uint64_t pend = r->part_off[part] + r->part_size[part];
+			if (!have_ph) {
+				sha256_init(&ph);
+				have_ph = 1;
+			}
+			if (want > pend - off)
+				want = (size_t)(pend - off);
+		}
+		got = bundle_pread(r, buf, want, off, &j->err);
+		if (got <= 0) {
+			if (got == 0)
+				edge_errf(&j->err, EDGE_EVERIFY, "%s: truncated", pl->path);
+			j->failed = 1;
+			break;
+		}
+		sha256_update(&h, buf, (size_t)got);
+		if (have_ph)
+			sha256_update(&ph, buf, (size_t)got);
+		off += (uint64_t)got;
+		if (have_ph && off == r->part_off[part] + r->part_size[part]) {
+			json_t *pe = json_array_get(r->parts, part);
+			const char *want_d = json_string_value(json_object_get(pe, "digest"));
+			char pd[72];
+			sha256_final(&ph, raw);
+			have_ph = 0;
+			memcpy(pd, "sha256:", 7);
+			sha256_hex(raw, pd + 7);
+			if (want_d == NULL || strcmp(want_d, pd) != 0) {
+				edge_errf(&j->err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s", pl->path,
+					  json_string_value(json_object_get(pe, "name")), pd, want_d ? want_d : "none");
+				j->failed = 1;
+				break;
+			}
+			part++;
+		}
+	}
+	if (have_ph)
+		sha256_discard(&ph);
+	if (j->failed) {
+		sha256_discard(&h);
+		return;
+	}
+	sha256_final(&h, raw);
+	memcpy(j->got, "sha256:", 7);
+	sha256_hex(raw, j->got + 7);
+}
+
+static void *pool_run(void *arg)
+{
+	struct vpool *pl = arg;
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	unsigned char *in = NULL, *out = NULL;
+	size_t incap = 0, outcap = 0;
+
+	for (;;) {
+		struct vjob *j;
+		pthread_mutex_lock(&pl->mu);
+		j = pl->next < pl->njobs ? pl->order[pl->next++] : NULL;
+		pthread_mutex_unlock(&pl->mu);
+		if (j == NULL)
+			break;
+		if (j->file) {
+			if (incap < CHUNK) {
+				incap = CHUNK;
+				in = xrealloc(in, incap);
+			}
+			run_file_job(pl, j, in, incap);
+		} else {
+			run_blob_job(pl, j, d, &in, &incap, &out, &outcap);
+		}
+	}
+	free(in);
+	free(out);
+	ZSTD_freeDCtx(d);
+	return NULL;
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+	const struct vjob *x = *(struct vjob *const *)a, *y = *(struct vjob *const *)b;
+	uint64_t sx = x->file ? UINT64_MAX : x->size, sy = y->file ? UINT64_MAX : y->size;
+
+	return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+/* Feeds frame f to the tar walk from tar offset from (earlier bytes are
+ * dropped). 0: the frame is done and checked; 1: a blob's header was read
+ * (the rest of the frame is the blob job's); -1: error. */
+static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_t from, ZSTD_DCtx *d,
+		      unsigned char *in, unsigned char *out, struct edge_err *err)
+{
+	const struct bundle_frame *fr = &r->frames[f];
+	uint64_t coff = fr->coff, cend = fr->coff + fr->csize, dpos = fr->doff;
+	size_t ret = 1;
+
+	/* small steps first: a blob's header is all the walk wants of its frame */
+	size_t step = WALK_STEP;
+
+	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+	while (coff < cend) {
+		size_t want = cend - coff < step ? (size_t)(cend - coff) : step;
+		int64_t got = bundle_pread(r, in, want, coff, err);
+		ZSTD_inBuffer ib;
+		if (got < 0)
+			return -1;
+		if ((uint64_t)got != want)
+			return edge_errf(err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", t->path);
+		ib.src = in;
+		ib.size = want;
+		ib.pos = 0;
+		for (;;) {
+			ZSTD_outBuffer ob = {out, step, 0};
+			uint64_t skip;
+			if (ret == 0 && ib.pos < ib.size)
+				return corrupt_frame(t->path, r, f, NULL, "data after the end of the frame", err);
+			ret = ZSTD_decompressStream(d, &ob, &ib);
+			if (ZSTD_isError(ret))
+				return corrupt_frame(t->path, r, f, NULL, ZSTD_getErrorName(ret), err);
+			if (dpos + ob.pos > fr->doff + fr->dsize)
+				return corrupt_frame(t->path, r, f, NULL, "the frame holds more bytes than the seek table says", err);
+			skip = from > dpos ? from - dpos : 0;
+			if (skip < ob.pos) {
+				int rc = tar_feed(t, out + skip, ob.pos - (size_t)skip, err);
+				if (rc != 0)
+					return rc;
+			}
+			dpos += ob.pos;
+			if (ib.pos == ib.size && ob.pos < ob.size)
+				break;
+		}
+		coff += want;
+		step = CHUNK;
+	}
+	if (ret != 0)
+		return corrupt_frame(t->path, r, f, NULL, "the frame is incomplete", err);
+	if (dpos != fr->doff + fr->dsize)
+		return corrupt_frame(t->path, r, f, NULL, "the frame holds fewer bytes than the seek table says", err);
+	return 0;
+}
+
+/* The seek table is one this path can use: frames of at most 32 MiB each
+ * way, covering a tar stream. */
+static int parallel_usable(const struct bundle_reader *r)
+{
+	size_t f;
+
+	if (r->frames == NULL || r->nframes == 0)
+		return 0;
+	for (f = 0; f < r->nframes; f++)
+		if (r->frames[f].dsize > PAR_FRAME_MAX || r->frames[f].csize > ZSTD_compressBound(PAR_FRAME_MAX))
+			return 0;
+	return 1;
+}
+
+/* A mapped file cut short under us raises SIGBUS: say so and exit 1
+ * rather than die of the signal. The message is made before the handler is
+ * set, as a handler may only write(2) and _exit(2). */
+static char g_sigbus_msg[EDGE_ERR_MAX + 64];
+static size_t g_sigbus_len;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	if (write(2, g_sigbus_msg, g_sigbus_len) < 0) {
+		/* nothing more to do */
+	}
+	_exit(EDGE_EVERIFY);
+}
+
+static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
+			   json_t **manifest, struct edge_err *err)
+{
+	struct tarv t;
+	struct vpool pl;
+	struct vjob *jobs = NULL, fjob;
+	size_t njobs = 0, cap = 0, f = 0, i, nth = 0;
+	uint64_t from = 0;
+	unsigned char *in = xmalloc(CHUNK), *out = xmalloc(CHUNK);
+	ZSTD_DCtx *d = ZSTD_createDCtx();
+	pthread_t th[7];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = -1, walk_rc = 0, with_file = want_digest || r->parts != NULL;
+	struct edge_err walk_err = {0};
+	const char *file_digest = NULL;
+	struct sigaction sa, old_sa;
+
+	memset(&t, 0, sizeof(t));
+	memset(&pl, 0, sizeof(pl));
+	memset(&fjob, 0, sizeof(fjob));
+	t.path = path;
+	t.pax_size = -1;
+	t.seen = json_object();
+	t.defer = 1;
+	if (max_size && r->tar_size > max_size) {
+		edge_errf(err, EDGE_EINPUT, "%s: decompresses to more than %llu bytes (a decompression bomb?)", path,
+			  (unsigned long long)max_size);
+		goto out;
+	}
+	/* the walk: headers and JSON entries here, blobs to jobs */
+	while (f < r->nframes) {
+		int w = walk_frame(&t, r, f, from, d, in, out, &walk_err);
+		uint64_t end;
+		struct vjob *j;
+		if (w < 0) {
+			walk_rc = -1;
+			break;
+		}
+		if (w == 0) {
+			f++;
+			from = f < r->nframes ? r->frames[f].doff : r->tar_size;
+			continue;
+		}
+		end = t.pos + t.size + t.pad;
+		if (end > r->tar_size) {
+			edge_errf(&walk_err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", path);
+			walk_rc = -1;
+			break;
+		}
+		if (njobs == cap) {
+			cap = cap ? cap * 2 : 64;
+			jobs = xrealloc(jobs, cap * sizeof(*jobs));
+		}
+		j = &jobs[njobs++];
+		memset(j, 0, sizeof(*j));
+		j->first = f;
+		j->last = frame_at(r, end - 1);
+		j->data_off = t.pos;
+		j->size = t.size;
+		j->keep = t.keep;
+		snprintf(j->name, sizeof(j->name), "%.79s", t.name);
+		/* on after the blob and its padding */
+		t.pos = end;
+		t.left = 0;
+		t.pad = 0;
+		from = end;
+		f = end < r->tar_size ? frame_at(r, end) : r->nframes;
+	}
+	if (walk_rc == 0 && t.limit && r->tar_size > t.limit) {
+		edge_errf(&walk_err, EDGE_EINPUT, "%s: decompresses to more than %llu bytes (a decompression bomb?)", path,
+			  (unsigned long long)t.limit);
+		walk_rc = -1;
+	}
+	/* the jobs, largest first, on every core */
+	snprintf(g_sigbus_msg, sizeof(g_sigbus_msg), "%s: %s: the file was cut short while it was read\n", edge_progname(),
+		 path);
+	g_sigbus_len = strlen(g_sigbus_msg);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_sa);
+	pl.r = r;
+	pl.path = path;
+	pl.order = xcalloc(njobs + 1, sizeof(*pl.order));
+	if (with_file && walk_rc == 0) {
+		fjob.file = 1;
+		pl.order[pl.njobs++] = &fjob;
+	}
+	for (i = 0; i < njobs; i++)
+		pl.order[pl.njobs++] = &jobs[i];
+	qsort(pl.order, pl.njobs, sizeof(*pl.order), by_size_desc);
+	pthread_mutex_init(&pl.mu, NULL);
+	for (nth = 0; (long)nth + 1 < ncpu && nth < sizeof(th) / sizeof(th[0]) && nth + 1 < pl.njobs; nth++)
+		if (pthread_create(&th[nth], NULL, pool_run, &pl) != 0)
+			break;
+	pool_run(&pl);
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&pl.mu);
+	sigaction(SIGBUS, &old_sa, NULL);
+	/* what the jobs found, in the order of the archive: a damaged part first */
+	if (fjob.failed) {
+		*err = fjob.err;
+		goto out;
+	}
+	for (i = 0; i < njobs; i++) {
+		struct vjob *j = &jobs[i];
+		if (j->failed) {
+			*err = j->err;
+			goto out;
+		}
+		if (strcmp(j->got + 7, j->name + 13) != 0) {
+			edge_errf(err, EDGE_EVERIFY, "%s: blob sha256:%s: digest mismatch (content has %s)", path, j->name + 13,
+				  j->got);
+			goto out;
+		}
+		if (j->keep && j->kept_len > 0 && j->kept[0] == '{' && t.kept_bytes + j->kept_len <= VERIFY_MAX_KEPT) {
+			struct kept *k;
+			t.kept = xrealloc(t.kept, (t.nkept + 1) * sizeof(*t.kept));
+			k = &t.kept[t.nkept++];
+			snprintf(k->digest, sizeof(k->digest), "%s", j->got);
+			k->data = j->kept;
+			k->len = j->kept_len;
+			t.kept_bytes += j->kept_len;
+			j->kept = NULL;
+		}
+	}
+	if (walk_rc != 0) {
+		*err = walk_err;
+		goto out;
+	}
+	if (final_checks(&t, r, r->tar_size, err) != 0)
+		goto out;
+	if (with_file) {
+		file_digest = fjob.got;
+		if (r->digest[0] && strcmp(r->digest, file_digest) != 0) {
+			edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, file_digest,
+				  r->digest);
+			goto out;
+		}
+	}
+	*manifest = verified_manifest(&t, path, file_digest, r->size);
+	rc = 0;
+out:
+	for (i = 0; i < njobs; i++)
+		free(jobs[i].kept);
+	free(jobs);
+	free(pl.order);
+	free(in);
+	free(out);
+	ZSTD_freeDCtx(d);
+	tarv_free(&t);
+	return rc;
+}
+
+int verify_bundle(const char *path, uint64_t max_size, int want_digest, json_t **manifest, struct edge_err *err)
+{
+	struct bundle_reader r;
+	int rc;
+
+	*manifest = NULL;
+	if (bundle_reader_open(&r, path, err) != 0)
+		return -1;
+	if (parallel_usable(&r))
+		rc = verify_parallel(&r, path, max_size, want_digest, manifest, err);
+	else
+		rc = verify_stream(&r, path, max_size, want_digest, manifest, err);
 	bundle_reader_close(&r);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * Verification of bundles (one streaming pass: every entry, blob digest and
- * size, the layout's references, the entry index) and of stores (every blob
+ * Verification of bundles (every entry, blob digest and size, the layout's
+ * references, the entry index: blobs hashed in parallel through the seek
+ * table, or in one streaming pass without one) and of stores (every blob
  * re-hashed, or sizes only).
  */
 #ifndef EDGE_VERIFY_H
@@ -16,11 +17,12 @@
 
 /* Verifies the bundle (or parts descriptor) at path. On success *manifest
  * is the bundle's manifest (bundle.json without "blobs") with "bundle" set
- * to {path, digest, size}. Errors: EDGE_EVERIFY (digest, size, truncation,
- * missing blob), EDGE_EINPUT (malformed: unexpected or unsafe entries),
- * EDGE_EIO. max_size bounds the decompressed size (0: no bound beyond what
- * bundle.json declares). */
-int verify_bundle(const char *path, uint64_t max_size, json_t **manifest, struct edge_err *err);
+ * to {path, size}, and "digest", the file's sha256, when want_digest or a
+ * parts descriptor (whose part digests are checked) asked for it. Errors:
+ * EDGE_EVERIFY (digest, size, truncation, missing blob), EDGE_EINPUT
+ * (malformed: unexpected or unsafe entries), EDGE_EIO. max_size bounds the
+ * decompressed size (0: no bound beyond what bundle.json declares). */
+int verify_bundle(const char *path, uint64_t max_size, int want_digest, json_t **manifest, struct edge_err *err);
 
 /* Verifies a store: every blob's sha256 (quick: sizes only) and that every
  * index.json entry has its manifests, configs and layers; with a manifest

@@ -49,30 +49,9 @@ static uint64_t merge(uint64_t acc, uint64_t v)
 	return acc * P1 + P4;
 }
 
-uint64_t xxh64(const void *data, size_t len, uint64_t seed)
+/* The tail and the avalanche, once the 32-byte stripes are done. */
+static uint64_t finish(uint64_t h, const unsigned char *p, const unsigned char *end)
 {
-	const unsigned char *p = data, *end = p + len;
-	uint64_t h;
-
-	if (len >= 32) {
-		uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
-		const unsigned char *limit = end - 32;
-		do {
-			v1 = round64(v1, ld64(p));
-			v2 = round64(v2, ld64(p + 8));
-			v3 = round64(v3, ld64(p + 16));
-			v4 = round64(v4, ld64(p + 24));
-			p += 32;
-		} while (p <= limit);
-		h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
-		h = merge(h, v1);
-		h = merge(h, v2);
-		h = merge(h, v3);
-		h = merge(h, v4);
-	} else {
-		h = seed + P5;
-	}
-	h += (uint64_t)len;
 	while (end - p >= 8) {
 		h ^= round64(0, ld64(p));
 		h = rotl(h, 27) * P1 + P4;
@@ -94,4 +73,82 @@ uint64_t xxh64(const void *data, size_t len, uint64_t seed)
 	h *= P3;
 	h ^= h >> 32;
 	return h;
+}
+
+static uint64_t converge(const uint64_t v[4])
+{
+	uint64_t h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+
+	h = merge(h, v[0]);
+	h = merge(h, v[1]);
+	h = merge(h, v[2]);
+	return merge(h, v[3]);
+}
+
+/* Whole stripes of p (n a multiple of 32). */
+static void stripes(uint64_t v[4], const unsigned char *p, size_t n)
+{
+	uint64_t v1 = v[0], v2 = v[1], v3 = v[2], v4 = v[3];
+	const unsigned char *end = p + n;
+
+	while (p < end) {
+		v1 = round64(v1, ld64(p));
+		v2 = round64(v2, ld64(p + 8));
+		v3 = round64(v3, ld64(p + 16));
+		v4 = round64(v4, ld64(p + 24));
+		p += 32;
+	}
+	v[0] = v1;
+	v[1] = v2;
+	v[2] = v3;
+	v[3] = v4;
+}
+
+uint64_t xxh64(const void *data, size_t len, uint64_t seed)
+{
+	struct xxh64_state s;
+
+	xxh64_init(&s, seed);
+	xxh64_update(&s, data, len);
+	return xxh64_final(&s);
+}
+
+void xxh64_init(struct xxh64_state *s, uint64_t seed)
+{
+	memset(s, 0, sizeof(*s));
+	s->seed = seed;
+	s->v[0] = seed + P1 + P2;
+	s->v[1] = seed + P2;
+	s->v[2] = seed;
+	s->v[3] = seed - P1;
+}
+
+void xxh64_update(struct xxh64_state *s, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t whole;
+
+	s->total += len;
+	if (s->buflen > 0) {
+		size_t n = 32 - s->buflen < len ? 32 - s->buflen : len;
+		memcpy(s->buf + s->buflen, p, n);
+		s->buflen += n;
+		p += n;
+		len -= n;
+		if (s->buflen < 32)
+			return;
+		stripes(s->v, s->buf, 32);
+		s->buflen = 0;
+	}
+	whole = len & ~(size_t)31;
+	stripes(s->v, p, whole);
+	memcpy(s->buf, p + whole, len - whole);
+	s->buflen = len - whole;
+}
+
+uint64_t xxh64_final(const struct xxh64_state *s)
+{
+	uint64_t h = s->total >= 32 ? converge(s->v) : s->seed + P5;
+
+	return finish(h + s->total, s->buf, s->buf + s->buflen);
 }

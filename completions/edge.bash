@@ -38,7 +38,7 @@ _edge_opts_sign='-k --key -t --trusted-comment --manifest --password-file
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-verify: check a bundle (signature, every entry), a store or a registry
-_edge_opts_verify='-p --public-key --require-signature --max-size --store --quick
+_edge_opts_verify='-p --public-key --require-signature --digest --max-size --store --quick
 	--registry --mapping --username --password-stdin --password-file --cred-file
 	--ca-file --insecure --plain-http --jobs --retries
 	-q --quiet -v --verbose -h --help --version'

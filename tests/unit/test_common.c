@@ -83,7 +83,7 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	printf("1..48\n");
+	printf("1..49\n");
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -103,6 +103,25 @@ int main(void)
 			snprintf(desc, sizeof(desc), "xxh64: %zu bytes", strlen(xv[i].in));
 			ok(strcmp(got, want) == 0, desc, got, want);
 		}
+	}
+	{
+		/* in pieces, as verify feeds it block by block */
+		unsigned char buf[1000];
+		struct xxh64_state st;
+		size_t i, n;
+		char got[32], want[32];
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = (unsigned char)(i * 31 + 7);
+		xxh64_init(&st, 0);
+		for (i = 0; i < sizeof(buf); i += n) {
+			n = 1 + i % 37;
+			if (n > sizeof(buf) - i)
+				n = sizeof(buf) - i;
+			xxh64_update(&st, buf + i, n);
+		}
+		snprintf(got, sizeof(got), "%016llx", (unsigned long long)xxh64_final(&st));
+		snprintf(want, sizeof(want), "%016llx", (unsigned long long)xxh64(buf, sizeof(buf), 0));
+		ok(strcmp(got, want) == 0, "xxh64: in pieces as in one", got, want);
 	}
 	/* YAML */
 	yaml_case("yaml: typed scalars", "a: 1\nb: true\nc: 1.5\nd: ~\ne: text\nf: '1'\n", 0,
