@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <time.h>
@@ -1254,42 +1253,6 @@ int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t of
 		}
 	}
 	return (int64_t)done;
-}
-
-const void *bundle_map(struct bundle_reader *r, uint64_t off, size_t len, struct bundle_mapping *m)
-{
-	size_t i;
-	long page = sysconf(_SC_PAGESIZE);
-
-	m->addr = NULL;
-	m->len = 0;
-	if (len == 0 || page <= 0)
-		return NULL;
-	for (i = 0; i < r->nparts; i++) {
-		uint64_t a = r->part_off[i], b = a + r->part_size[i], rel, start;
-		void *p;
-		if (off < a || off >= b)
-			continue;
-		if (off + len > b)
-			return NULL; /* across two parts */
-		rel = off - a;
-		start = rel - rel % (uint64_t)page;
-		p = mmap(NULL, (size_t)(rel - start) + len, PROT_READ, MAP_SHARED | MAP_POPULATE, r->fds[i], (off_t)start);
-		if (p == MAP_FAILED)
-			return NULL;
-		m->addr = p;
-		m->len = (size_t)(rel - start) + len;
-		return (const unsigned char *)p + (rel - start);
-	}
-	return NULL;
-}
-
-void bundle_unmap(struct bundle_mapping *m)
-{
-	if (m->addr != NULL)
-		munmap(m->addr, m->len);
-	m->addr = NULL;
-	m->len = 0;
 }
 
 /* Reads the seek table at the end, if there is one. */

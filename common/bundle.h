@@ -63,15 +63,6 @@ int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_er
 void bundle_reader_close(struct bundle_reader *r);
 /* pread over the joined parts. Returns bytes read (short only at the end). */
 int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t off, struct edge_err *err);
-/* Maps len bytes at off read-only when they lie in one file (NULL when
- * not, or when mmap fails: read them instead). A file cut short while
- * mapped raises SIGBUS on access. */
-struct bundle_mapping {
-	void *addr;
-	size_t len;
-};
-const void *bundle_map(struct bundle_reader *r, uint64_t off, size_t len, struct bundle_mapping *m);
-void bundle_unmap(struct bundle_mapping *m);
 /* Streams the decompressed bytes [off, off+len) of the tar stream to cb,
  * starting at the frame that holds off (needs the seek table). cb returns 0
  * to go on, -1 to stop (its error in err). */

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1004,38 +1003,32 @@ static int corrupt_frame(const char *path, const struct bundle_reader *r, size_t
 			 (unsigned long long)r->frames[f].coff, why);
 }
 
-/* Frame f's compressed bytes, mapped (or read into in when it cannot be),
- * checked to be one frame of the seek table's size. */
+/* Reads frame f into in, checking it is one frame of the seek table's size. */
 static const unsigned char *read_frame(struct bundle_reader *r, const char *path, size_t f, unsigned char **in,
-				       size_t *incap, struct bundle_mapping *m, const char *entry, struct edge_err *err)
+				       size_t *incap, const char *entry, struct edge_err *err)
 {
 	const struct bundle_frame *fr = &r->frames[f];
-	const unsigned char *p = bundle_map(r, fr->coff, (size_t)fr->csize, m);
+	int64_t got;
 	size_t c;
 
-	if (p == NULL) {
-		int64_t got;
-		if (*incap < fr->csize) {
-			*incap = (size_t)fr->csize;
-			*in = xrealloc(*in, *incap);
-		}
-		got = bundle_pread(r, *in, (size_t)fr->csize, fr->coff, err);
-		if (got < 0)
-			return NULL;
-		if ((uint64_t)got != fr->csize) {
-			edge_errf(err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", path);
-			return NULL;
-		}
-		p = *in;
+	if (*incap < fr->csize) {
+		*incap = (size_t)fr->csize;
+		*in = xrealloc(*in, *incap);
 	}
-	c = ZSTD_findFrameCompressedSize(p, (size_t)fr->csize);
+	got = bundle_pread(r, *in, (size_t)fr->csize, fr->coff, err);
+	if (got < 0)
+		return NULL;
+	if ((uint64_t)got != fr->csize) {
+		edge_errf(err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", path);
+		return NULL;
+	}
+	c = ZSTD_findFrameCompressedSize(*in, (size_t)fr->csize);
 	if (ZSTD_isError(c) || c != fr->csize) {
 		corrupt_frame(path, r, f, entry,
 			      ZSTD_isError(c) ? ZSTD_getErrorName(c) : "the frame is not the size the seek table gives", err);
-		bundle_unmap(m);
 		return NULL;
 	}
-	return p;
+	return *in;
 }
 
 static uint32_t le24(const unsigned char *p)
@@ -1113,8 +1106,7 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 	uint64_t end = j->data_off + j->size, dpos = fr->doff;
 	size_t hdr, n;
 	int check, rc = 0;
-	struct bundle_mapping m;
-	const unsigned char *src = read_frame(r, pl->path, f, in, incap, &m, j->name, &j->err);
+	const unsigned char *src = read_frame(r, pl->path, f, in, incap, j->name, &j->err);
 
 	if (src == NULL)
 		return -1;
@@ -1144,7 +1136,6 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 		}
 		if (check && (uint32_t)xxh64_final(&x) != (uint32_t)(le24(p) | (uint32_t)p[3] << 24))
 			rc = corrupt_frame(pl->path, r, f, j->name, "Restored data doesn't match checksum", &j->err);
-		bundle_unmap(&m);
 		return rc;
 	}
 	if (*outcap < fr->dsize) {
@@ -1152,7 +1143,6 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 		*out = xrealloc(*out, *outcap ? *outcap : 1);
 	}
 	n = ZSTD_decompressDCtx(d, *out, (size_t)fr->dsize, src, (size_t)fr->csize);
-	bundle_unmap(&m);
 	if (ZSTD_isError(n))
 		return corrupt_frame(pl->path, r, f, j->name, ZSTD_getErrorName(n), &j->err);
 	if (n != fr->dsize)
@@ -1361,21 +1351,6 @@ static int parallel_usable(const struct bundle_reader *r)
 	return 1;
 }
 
-/* A mapped file cut short under us raises SIGBUS: say so and exit 1
- * rather than die of the signal. The message is made before the handler is
- * set, as a handler may only write(2) and _exit(2). */
-static char g_sigbus_msg[EDGE_ERR_MAX + 64];
-static size_t g_sigbus_len;
-
-static void on_sigbus(int sig)
-{
-	(void)sig;
-	if (write(2, g_sigbus_msg, g_sigbus_len) < 0) {
-		/* nothing more to do */
-	}
-	_exit(EDGE_EVERIFY);
-}
-
 static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
 			   json_t **manifest, struct edge_err *err)
 {
@@ -1391,7 +1366,6 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 	int rc = -1, walk_rc = 0, with_file = want_digest || r->parts != NULL;
 	struct edge_err walk_err = {0};
 	const char *file_digest = NULL;
-	struct sigaction sa, old_sa;
 
 	memset(&t, 0, sizeof(t));
 	memset(&pl, 0, sizeof(pl));
@@ -1450,13 +1424,6 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		walk_rc = -1;
 	}
 	/* the jobs, largest first, on every core */
-	snprintf(g_sigbus_msg, sizeof(g_sigbus_msg), "%s: %s: the file was cut short while it was read\n", edge_progname(),
-		 path);
-	g_sigbus_len = strlen(g_sigbus_msg);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigbus;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old_sa);
 	pl.r = r;
 	pl.path = path;
 	pl.order = xcalloc(njobs + 1, sizeof(*pl.order));
@@ -1475,7 +1442,6 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&pl.mu);
-	sigaction(SIGBUS, &old_sa, NULL);
 	/* what the jobs found, in the order of the archive: a damaged part first */
 	if (fjob.failed) {
 		*err = fjob.err;
