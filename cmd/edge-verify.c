@@ -47,7 +47,9 @@ static const char help[] =
 	"      --quick               with --store: check sizes only, do not re-hash\n"
 	"      --registry TARGET     verify a registry: HOST[:PORT][/PATH] as for edge-push\n"
 	"      --mapping SRC=DST     with --registry: the ref prefix rules edge-push used\n"
-	REGCLI_HELP
+	"      --jobs N              threads hashing a bundle's blobs (default: all cores)\n"
+	REGCLI_HELP_ACCESS
+	REGCLI_HELP_RETRIES
 	"  -q, --quiet               print errors only\n"
 	"  -v, --verbose             print more detail\n"
 	"  -h, --help                print this help and exit\n"
@@ -156,9 +158,9 @@ int main(int argc, char **argv)
 	struct regcli rco;
 	struct push_opts po;
 
-	snprintf(help_text, sizeof(help_text), help, 4);
+	snprintf(help_text, sizeof(help_text), "%s", help);
 	cli_init(argv[0], synopsis, help_text);
-	regcli_init(&rco, 4);
+	regcli_init(&rco, 0); /* --jobs: 0, every core */
 	memset(&po, 0, sizeof(po));
 	while ((c = getopt_long(argc, argv, "p:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg))
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
 			goto fail;
 		log_verbose("%s: good %s signature%s%s", bundle_path, info.algorithm, info.key_id[0] ? " by key " : "",
 			    info.key_id);
-		if (verify_bundle(bundle_path, max_size, want_digest, &m, &err) != 0)
+		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &err) != 0)
 			goto fail;
 		json_object_set_new(m, "signatures",
 				    json_pack("[{s:s, s:s, s:s, s:s}]", "path", info.sidecar, "for", "bundle", "algorithm",
@@ -239,7 +241,7 @@ int main(int argc, char **argv)
 	} else {
 		if (sidecar != NULL)
 			log_warn("%s: signature %s not checked: no public key (-p)", bundle_path, sidecar);
-		if (verify_bundle(bundle_path, max_size, want_digest, &m, &err) != 0)
+		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &err) != 0)
 			goto fail;
 	}
 	if (from != NULL) {

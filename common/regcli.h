@@ -34,8 +34,8 @@ enum {
 	{"retries", required_argument, NULL, REG_OPT_RETRIES},                     \
 	{"username", required_argument, NULL, REG_OPT_USERNAME}
 
-/* The --help lines for these options. */
-#define REGCLI_HELP                                                                          \
+/* The --help lines for these options (REGCLI_HELP: all of them). */
+#define REGCLI_HELP_ACCESS                                                                   \
 	"      --username USER       user name for the registry named by --registry\n"          \
 	"      --password-stdin      read that user's password from stdin\n"                     \
 	"      --password-file FILE  read that user's password from FILE\n"                      \
@@ -43,9 +43,13 @@ enum {
 	"      --cred-file FILE      Palette credentials file {\"image\":[…],\"helm\":[…]}\n"    \
 	"      --ca-file FILE        trust the CA certificates in FILE as well\n"                \
 	"      --insecure            do not verify registries' TLS certificates\n"               \
-	"      --plain-http          talk plain HTTP to registries (no TLS at all)\n"            \
-	"      --jobs N              concurrent transfers (default %d)\n"                        \
+	"      --plain-http          talk plain HTTP to registries (no TLS at all)\n"
+#define REGCLI_HELP_RETRIES                                                                  \
 	"      --retries N           retries on network errors, 429 and 5xx (default 5)\n"
+#define REGCLI_HELP                                                                          \
+	REGCLI_HELP_ACCESS                                                                   \
+	"      --jobs N              concurrent transfers (default %d)\n"                        \
+	REGCLI_HELP_RETRIES
 
 struct regcli {
 	const char *username;

@@ -1352,7 +1352,7 @@ static int parallel_usable(const struct bundle_reader *r)
 }
 
 static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
-			   json_t **manifest, struct edge_err *err)
+			   int threads, json_t **manifest, struct edge_err *err)
 {
 	struct tarv t;
 	struct vpool pl;
@@ -1361,8 +1361,8 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 	uint64_t from = 0;
 	unsigned char *in = xmalloc(CHUNK), *out = xmalloc(CHUNK);
 	ZSTD_DCtx *d = ZSTD_createDCtx();
-	pthread_t th[7];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[63];
+	long ncpu = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
 	int rc = -1, walk_rc = 0, with_file = want_digest || r->parts != NULL;
 	struct edge_err walk_err = {0};
 	const char *file_digest = NULL;
@@ -1497,7 +1497,8 @@ out:
 	return rc;
 }
 
-int verify_bundle(const char *path, uint64_t max_size, int want_digest, json_t **manifest, struct edge_err *err)
+int verify_bundle(const char *path, uint64_t max_size, int want_digest, int threads, json_t **manifest,
+		  struct edge_err *err)
 {
 	struct bundle_reader r;
 	int rc;
@@ -1506,7 +1507,7 @@ int verify_bundle(const char *path, uint64_t max_size, int want_digest, json_t *
 	if (bundle_reader_open(&r, path, err) != 0)
 		return -1;
 	if (parallel_usable(&r))
-		rc = verify_parallel(&r, path, max_size, want_digest, manifest, err);
+		rc = verify_parallel(&r, path, max_size, want_digest, threads, manifest, err);
 	else
 		rc = verify_stream(&r, path, max_size, want_digest, manifest, err);
 	bundle_reader_close(&r);

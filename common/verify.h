@@ -21,8 +21,10 @@
  * parts descriptor (whose part digests are checked) asked for it. Errors:
  * EDGE_EVERIFY (digest, size, truncation, missing blob), EDGE_EINPUT
  * (malformed: unexpected or unsafe entries), EDGE_EIO. max_size bounds the
- * decompressed size (0: no bound beyond what bundle.json declares). */
-int verify_bundle(const char *path, uint64_t max_size, int want_digest, json_t **manifest, struct edge_err *err);
+ * decompressed size (0: no bound beyond what bundle.json declares); threads
+ * hash the blobs (0: one per core). */
+int verify_bundle(const char *path, uint64_t max_size, int want_digest, int threads, json_t **manifest,
+		  struct edge_err *err);
 
 /* Verifies a store: every blob's sha256 (quick: sizes only) and that every
  * index.json entry has its manifests, configs and layers; with a manifest

@@ -110,7 +110,12 @@ with open(p, "r+b") as f:
 	assert_success
 	assert_stderr_empty
 	[ "$(echo "$output" | jq -c .bundle)" = "$(jq -c --argjson s "$(stat -c %s b.tar.zst)" -n '{path: "b.tar.zst", size: $s}')" ]
-	run --separate-stderr edge-verify --digest b.tar.zst
+	# one hashing thread or many: the same result
+	run --separate-stderr edge-verify --jobs 1 b.tar.zst
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -c .bundle)" = "$(jq -c --argjson s "$(stat -c %s b.tar.zst)" -n '{path: "b.tar.zst", size: $s}')" ]
+	run --separate-stderr edge-verify --digest --jobs 3 b.tar.zst
 	assert_success
 	assert_stderr_empty
 	echo "$output" > out.json
