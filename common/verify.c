@@ -23,6 +23,98 @@
 #define NBUF 4
 #define KEEP_MAX (4u << 20) /* blobs up to this size are kept if they look like JSON */
 
+/* --- the file's own digest ------------------------------------------------
+ * The sha256 of the bundle file as it is read from start to end and, with a
+ * parts descriptor, each part's, checked against the descriptor as each part
+ * ends. Reads must not cross a part's end: file_sum_room says how far. */
+
+struct file_sum {
+	struct bundle_reader *r;
+	struct sha256 h, ph;
+	uint64_t off;
+	size_t part;
+	int have_ph;
+};
+
+static void file_sum_init(struct file_sum *s, struct bundle_reader *r)
+{
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	sha256_init(&s->h);
+}
+
+static size_t file_sum_room(struct file_sum *s, size_t want)
+{
+	uint64_t end = s->r->parts != NULL ? s->r->part_off[s->part] + s->r->part_size[s->part] : s->r->size;
+
+	return want > end - s->off ? (size_t)(end - s->off) : want;
+}
+
+/* Adds the n bytes read at s->off; -1 when a part ends with another digest
+ * than the descriptor gives. */
+static int file_sum_add(struct file_sum *s, const unsigned char *buf, size_t n, struct edge_err *err)
+{
+	struct bundle_reader *r = s->r;
+
+	if (r->parts != NULL && !s->have_ph) {
+		sha256_init(&s->ph);
+		s->have_ph = 1;
+	}
+	sha256_update(&s->h, buf, n);
+	if (s->have_ph)
+		sha256_update(&s->ph, buf, n);
+	s->off += n;
+	if (s->have_ph && s->off == r->part_off[s->part] + r->part_size[s->part]) {
+		json_t *pe = json_array_get(r->parts, s->part);
+		const char *want = json_string_value(json_object_get(pe, "digest"));
+		unsigned char raw[32];
+		char pd[72];
+		sha256_final(&s->ph, raw);
+		s->have_ph = 0;
+		memcpy(pd, "sha256:", 7);
+		sha256_hex(raw, pd + 7);
+		if (want == NULL || strcmp(want, pd) != 0)
+			return edge_errf(err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s", r->path,
+					 json_string_value(json_object_get(pe, "name")), pd, want ? want : "none");
+		s->part++;
+	}
+	return 0;
+}
+
+/* Reads and adds the rest of the current part (after damage elsewhere, the
+ * part's digest says more than zstd does). */
+static int file_sum_part_rest(struct file_sum *s, unsigned char *buf, size_t cap, struct edge_err *err)
+{
+	size_t part = s->part;
+
+	while (s->have_ph && s->part == part) {
+		int64_t g = bundle_pread(s->r, buf, file_sum_room(s, cap), s->off, err);
+		if (g <= 0)
+			return 0;
+		if (file_sum_add(s, buf, (size_t)g, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void file_sum_final(struct file_sum *s, char digest[72])
+{
+	unsigned char raw[32];
+
+	sha256_final(&s->h, raw);
+	memcpy(digest, "sha256:", 7);
+	sha256_hex(raw, digest + 7);
+}
+
+static void file_sum_discard(struct file_sum *s)
+{
+	if (s->h.md)
+		sha256_discard(&s->h);
+	if (s->have_ph)
+		sha256_discard(&s->ph);
+	s->have_ph = 0;
+}
+
 /* --- the decompressing producer ------------------------------------------- */
 
 struct chunk {
@@ -79,56 +171,25 @@ static void *produce(void *arg)
 	struct pipe *p = arg;
 	struct bundle_reader *r = p->r;
 	ZSTD_DCtx *d = ZSTD_createDCtx();
-	unsigned char *in = xmalloc(CHUNK), raw[32];
-	struct sha256 h, ph;
-	uint64_t off = 0;
-	size_t part = 0, ret = 0;
-	int ok = 0, have_ph = 0;
-	json_t *parts = r->parts;
+	unsigned char *in = xmalloc(CHUNK);
+	struct file_sum fs;
+	size_t ret = 0;
+	int ok = 0;
 
-	sha256_init(&h);
-	while (off < r->size) {
-		size_t want = CHUNK;
-		int64_t got;
+	file_sum_init(&fs, r);
+	while (fs.off < r->size) {
+		uint64_t off;
+		int64_t got = bundle_pread(r, in, file_sum_room(&fs, CHUNK), fs.off, &p->err);
 		ZSTD_inBuffer ib;
 
-		if (parts != NULL) {
-			/* per-part digests come from the descriptor */
-			uint64_t pend = r->part_off[part] + r->part_size[part];
-			if (!have_ph) {
-				sha256_init(&ph);
-				have_ph = 1;
-			}
-			if (want > pend - off)
-				want = (size_t)(pend - off);
-		} else if (want > r->size - off) {
-			want = (size_t)(r->size - off);
-		}
-		got = bundle_pread(r, in, want, off, &p->err);
 		if (got <= 0) {
 			if (got == 0)
 				edge_errf(&p->err, EDGE_EVERIFY, "%s: truncated", r->path);
 			goto out;
 		}
-		sha256_update(&h, in, (size_t)got);
-		if (have_ph)
-			sha256_update(&ph, in, (size_t)got);
-		off += (uint64_t)got;
-		if (parts != NULL && off == r->part_off[part] + r->part_size[part]) {
-			const char *want_d = json_string_value(json_object_get(json_array_get(parts, part), "digest"));
-			char pd[72];
-			sha256_final(&ph, raw);
-			have_ph = 0;
-			memcpy(pd, "sha256:", 7);
-			sha256_hex(raw, pd + 7);
-			if (want_d == NULL || strcmp(want_d, pd) != 0) {
-				edge_errf(&p->err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s", r->path,
-					  json_string_value(json_object_get(json_array_get(parts, part), "name")), pd,
-					  want_d ? want_d : "none");
-				goto out;
-			}
-			part++;
-		}
+		if (file_sum_add(&fs, in, (size_t)got, &p->err) != 0)
+			goto out;
+		off = fs.off;
 		ib.src = in;
 		ib.size = (size_t)got;
 		ib.pos = 0;
@@ -146,35 +207,13 @@ static void *produce(void *arg)
 					edge_errf(&p->err, EDGE_EVERIFY, "%s: corrupt zstd data near byte %llu: %s", r->path,
 						  (unsigned long long)(off - (uint64_t)got + ib.pos), ZSTD_getErrorName(ret));
 					p->fail_coff = off - (uint64_t)got + ib.pos + 1;
-					if (have_ph) {
-						/* a damaged part says so better than zstd does */
-						uint64_t pend = r->part_off[part] + r->part_size[part];
-						const char *want_d = json_string_value(json_object_get(json_array_get(parts, part), "digest"));
-						char pd[72];
-						while (off < pend) {
-							size_t w = pend - off < CHUNK ? (size_t)(pend - off) : CHUNK;
-							int64_t g = bundle_pread(r, in, w, off, &p->err);
-							if (g <= 0)
-								break;
-							sha256_update(&ph, in, (size_t)g);
-							off += (uint64_t)g;
-						}
-						sha256_final(&ph, raw);
-						have_ph = 0;
-						memcpy(pd, "sha256:", 7);
-						sha256_hex(raw, pd + 7);
-						if (off == pend && want_d != NULL && strcmp(want_d, pd) != 0) {
-							edge_errf(&p->err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s",
-								  r->path, json_string_value(json_object_get(json_array_get(parts, part), "name")),
-								  pd, want_d);
-							p->fail_coff = 0;
-						}
-					}
+					/* a damaged part says so better than zstd does */
+					if (file_sum_part_rest(&fs, in, CHUNK, &p->err) != 0)
+						p->fail_coff = 0;
 					/* hand over what was decoded, so the checker is in the
 					 * entry the damage is in when the error is reported */
-					if (ob.pos > 0) {
+					if (ob.pos > 0)
 						pipe_hand_over(p, ob.pos);
-					}
 					goto out;
 				}
 			}
@@ -217,16 +256,10 @@ static void *produce(void *arg)
 		edge_errf(&p->err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", r->path);
 		goto out;
 	}
-	sha256_final(&h, raw);
-	h.md = NULL;
-	memcpy(p->digest, "sha256:", 7);
-	sha256_hex(raw, p->digest + 7);
+	file_sum_final(&fs, p->digest);
 	ok = 1;
 out:
-	if (h.md)
-		sha256_discard(&h);
-	if (have_ph)
-		sha256_discard(&ph);
+	file_sum_discard(&fs);
 	ZSTD_freeDCtx(d);
 	free(in);
 	pthread_mutex_lock(&p->mu);
@@ -1096,6 +1129,22 @@ static int raw_frame_check(const unsigned char *p, size_t n, uint64_t dsize, siz
 	return 0;
 }
 
+/* The part of the n bytes at tar offset dpos that is the job's blob:
+ * hashed, and kept when the job keeps it. */
+static void job_take(struct vjob *j, struct sha256 *h, const unsigned char *p, uint64_t dpos, size_t n)
+{
+	uint64_t end = j->data_off + j->size;
+	uint64_t a = dpos > j->data_off ? dpos : j->data_off, b = dpos + n < end ? dpos + n : end;
+
+	if (a >= b)
+		return;
+	sha256_update(h, p + (a - dpos), (size_t)(b - a));
+	if (j->keep) {
+		memcpy(j->kept + j->kept_len, p + (a - dpos), (size_t)(b - a));
+		j->kept_len += (size_t)(b - a);
+	}
+}
+
 /* Hands the content of frame f, decompressed or in place, to the job:
  * the part of it in [a_off, b_off) of the tar stream is hashed (and kept). */
 static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha256 *h, ZSTD_DCtx *d,
@@ -1103,7 +1152,7 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 {
 	struct bundle_reader *r = pl->r;
 	const struct bundle_frame *fr = &r->frames[f];
-	uint64_t end = j->data_off + j->size, dpos = fr->doff;
+	uint64_t dpos = fr->doff;
 	size_t hdr, n;
 	int check, rc = 0;
 	const unsigned char *src = read_frame(r, pl->path, f, in, incap, j->name, &j->err);
@@ -1117,16 +1166,10 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 		for (;;) {
 			uint32_t bh = le24(p);
 			size_t bn = bh >> 3;
-			uint64_t a = dpos > j->data_off ? dpos : j->data_off, b = dpos + bn < end ? dpos + bn : end;
 			p += 3;
 			/* SHA-256 first: at its pace the prefetcher keeps up with
 			 * memory, and XXH64 then finds the block in cache */
-			if (a < b) {
-				sha256_update(h, p + (a - dpos), (size_t)(b - a));
-				if (j->keep)
-					memcpy(j->kept + j->kept_len, p + (a - dpos), (size_t)(b - a));
-				j->kept_len += j->keep ? (size_t)(b - a) : 0;
-			}
+			job_take(j, h, p, dpos, bn);
 			if (check)
 				xxh64_update(&x, p, bn);
 			p += bn;
@@ -1147,16 +1190,7 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 		return corrupt_frame(pl->path, r, f, j->name, ZSTD_getErrorName(n), &j->err);
 	if (n != fr->dsize)
 		return corrupt_frame(pl->path, r, f, j->name, "the frame holds fewer bytes than the seek table says", &j->err);
-	{
-		uint64_t a = fr->doff > j->data_off ? fr->doff : j->data_off;
-		uint64_t b = fr->doff + fr->dsize < end ? fr->doff + fr->dsize : end;
-		if (a < b) {
-			sha256_update(h, *out + (a - fr->doff), (size_t)(b - a));
-			if (j->keep)
-				memcpy(j->kept + j->kept_len, *out + (a - fr->doff), (size_t)(b - a));
-			j->kept_len += j->keep ? (size_t)(b - a) : 0;
-		}
-	}
+	job_take(j, h, *out, fr->doff, (size_t)fr->dsize);
 	return 0;
 }
 
@@ -1185,63 +1219,25 @@ static void run_blob_job(struct vpool *pl, struct vjob *j, ZSTD_DCtx *d, unsigne
 /* The file's sha256 (and each part's, against the descriptor). */
 static void run_file_job(struct vpool *pl, struct vjob *j, unsigned char *buf, size_t cap)
 {
-	struct bundle_reader *r = pl->r;
-	struct sha256 h, ph;
-	unsigned char raw[32];
-	uint64_t off = 0;
-	size_t part = 0;
-	int have_ph = 0;
+	struct file_sum fs;
 
-	sha256_init(&h);
-	while (off < r->size) {
-		size_t want = r->size - off < cap ? (size_t)(r->size - off) : cap;
-		int64_t got;
-		if (r->parts != NULL) {
-			uint64_t pend = r->part_off[part] + r->part_size[part];
-			if (!have_ph) {
-				sha256_init(&ph);
-				have_ph = 1;
-			}
-			if (want > pend - off)
-				want = (size_t)(pend - off);
-		}
-		got = bundle_pread(r, buf, want, off, &j->err);
+	file_sum_init(&fs, pl->r);
+	while (fs.off < pl->r->size) {
+		int64_t got = bundle_pread(pl->r, buf, file_sum_room(&fs, cap), fs.off, &j->err);
 		if (got <= 0) {
 			if (got == 0)
 				edge_errf(&j->err, EDGE_EVERIFY, "%s: truncated", pl->path);
 			j->failed = 1;
 			break;
 		}
-		sha256_update(&h, buf, (size_t)got);
-		if (have_ph)
-			sha256_update(&ph, buf, (size_t)got);
-		off += (uint64_t)got;
-		if (have_ph && off == r->part_off[part] + r->part_size[part]) {
-			json_t *pe = json_array_get(r->parts, part);
-			const char *want_d = json_string_value(json_object_get(pe, "digest"));
-			char pd[72];
-			sha256_final(&ph, raw);
-			have_ph = 0;
-			memcpy(pd, "sha256:", 7);
-			sha256_hex(raw, pd + 7);
-			if (want_d == NULL || strcmp(want_d, pd) != 0) {
-				edge_errf(&j->err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s", pl->path,
-					  json_string_value(json_object_get(pe, "name")), pd, want_d ? want_d : "none");
-				j->failed = 1;
-				break;
-			}
-			part++;
+		if (file_sum_add(&fs, buf, (size_t)got, &j->err) != 0) {
+			j->failed = 1;
+			break;
 		}
 	}
-	if (have_ph)
-		sha256_discard(&ph);
-	if (j->failed) {
-		sha256_discard(&h);
-		return;
-	}
-	sha256_final(&h, raw);
-	memcpy(j->got, "sha256:", 7);
-	sha256_hex(raw, j->got + 7);
+	if (!j->failed)
+		file_sum_final(&fs, j->got);
+	file_sum_discard(&fs);
 }
 
 static void *pool_run(void *arg)
