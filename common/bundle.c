@@ -1137,8 +1137,9 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		}
 		free(dpath);
 	}
-	log_verbose("%s: %zu entries, %zu blobs, %llu bytes (%zu frames)", final, json_array_size(pk.index),
-		    json_array_size(blobs), (unsigned long long)out.total, pk.z.nframes);
+	log_verbose("%s: %zu entries, %zu blobs, %llu bytes (%zu frames, %llu of them raw blocks)", final,
+		    json_array_size(pk.index), json_array_size(blobs), (unsigned long long)out.total, pk.z.nframes,
+		    (unsigned long long)pk.z.raw_frames);
 	rc = 0;
 out:
 	if (rc != 0) {

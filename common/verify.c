@@ -311,7 +311,8 @@ struct tarv {
 	struct kept *kept;
 	size_t nkept, kept_bytes;
 	uint64_t limit;
-	int defer;           /* hand blob data to jobs instead of hashing it here */
+	int defer;           /* hand blob data to jobs instead of hashing it here, */
+	uint64_t defer_after;/* for blobs that go on past this tar offset */
 };
 
 static int is_hex64(const char *s)
@@ -653,7 +654,7 @@ static int tar_feed(struct tarv *t, const unsigned char *d, size_t n, struct edg
 			}
 			if (begin_entry(t, err) != 0)
 				return -1;
-			if (t->defer && t->kind == 1 && t->left > 0 && !t->in_pax) {
+			if (t->defer && t->kind == 1 && t->left > 0 && !t->in_pax && t->pos + t->left > t->defer_after) {
 				/* a blob's data: its job hashes it */
 				sha256_discard(&t->h);
 				return 1;
@@ -973,10 +974,11 @@ out:
 
 /* --- the parallel path, over the seek table ----------------------------------
  *
- * This thread walks the tar stream frame by frame, reading every header and
- * the small JSON entries; a blob's data is left to a job, which decompresses
- * the frames it spans on its own and hashes it, and the walk goes on at the
- * frame holding the next header. Jobs run on every core, largest first, the
+ * This thread walks the tar stream frame by frame, reading every header, the
+ * JSON entries and the blobs that end in the frame they start in; a blob
+ * that goes on is left to a job, which decompresses the frames it spans on
+ * its own and hashes it, and the walk goes on at the frame holding the next
+ * header. Jobs run on every core, largest first, the
  * bundle file's own digest (when wanted) being one of them. Every frame is
  * decompressed in full, and checked against the seek table, by the walk or
  * by the job that spans it. This needs the seek table edge-pack writes; a
@@ -1291,6 +1293,9 @@ static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_
 	/* small steps first: a blob's header is all the walk wants of its frame */
 	size_t step = WALK_STEP;
 
+	/* a blob that ends in this frame is hashed here: a job would decompress
+	 * the frame again (for each such blob, were there many) */
+	t->defer_after = fr->doff + fr->dsize;
 	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
 	while (coff < cend) {
 		size_t want = cend - coff < step ? (size_t)(cend - coff) : step;
