@@ -39,6 +39,8 @@ import sys
 import threading
 import time
 
+from serverlib import start_watchdog, write_port_file
+
 PATH = "/v1/spectroclusters/spc/download"
 MODES = ("ok", "401", "403", "404", "500-then-ok", "500", "garbage", "empty", "slow")
 REDACTED = "<redacted>"
@@ -278,16 +280,6 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def write_port_file(path, port):
-    d = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
-    with open(tmp, "w") as f:
-        f.write("%d\n" % port)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def main():
     ap = argparse.ArgumentParser(description="fake Palette spc/download API")
     ap.add_argument("--port-file", required=True)
@@ -317,19 +309,16 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    def watchdog():
-        while True:
-            time.sleep(0.5)
-            st = srv.state
-            with st.lock:
-                idle = time.monotonic() - st.last_activity
-                busy = st.busy
-            if busy == 0 and idle >= args.idle_timeout:
-                st.log(event="idle-exit", idle=round(idle, 1))
-                srv.shutdown()
-                return
+    def idle_for():
+        st = srv.state
+        with st.lock:
+            return None if st.busy else time.monotonic() - st.last_activity
 
-    threading.Thread(target=watchdog, daemon=True).start()
+    def idle_exit():
+        srv.state.log(event="idle-exit")
+        srv.shutdown()
+
+    start_watchdog(idle_for, args.idle_timeout, on_idle=idle_exit, interval=0.5)
     write_port_file(args.port_file, srv.server_address[1])
     try:
         srv.serve_forever(poll_interval=0.2)

@@ -42,14 +42,15 @@ import signal
 import socket
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from serverlib import Activity, start_watchdog, write_port_file
 
 ARGS = None
 LOCK = threading.Lock()
 STATE = {"n": 0, "faults": 0, "cut": set(), "cut_upload": set()}
-LAST_ACTIVITY = [time.monotonic()]
+ACTIVITY = Activity()
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
        "trailer", "trailers", "transfer-encoding", "upgrade", "expect", "proxy-connection"}
 BLOB_GET = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
@@ -58,7 +59,7 @@ CHUNK = 64 * 1024
 
 
 def touch():
-    LAST_ACTIVITY[0] = time.monotonic()
+    ACTIVITY.touch()
 
 
 def log(entry):
@@ -323,13 +324,6 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def watchdog(idle, parent):
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != parent or time.monotonic() - LAST_ACTIVITY[0] > idle:
-            os._exit(0)
-
-
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -355,11 +349,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     srv = Server(("127.0.0.1", 0), Handler)
-    tmp = ARGS.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, ARGS.port_file)
-    threading.Thread(target=watchdog, args=(ARGS.idle_timeout, os.getppid()), daemon=True).start()
+    write_port_file(ARGS.port_file, srv.server_address[1])
+    start_watchdog(ACTIVITY.idle, ARGS.idle_timeout, parent=os.getppid())
     srv.serve_forever(poll_interval=0.2)
 
 

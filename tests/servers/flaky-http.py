@@ -41,9 +41,11 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from serverlib import Activity, start_watchdog, write_port_file
+
 COUNTS = {}
 LOCK = threading.Lock()
-LAST_ACTIVITY = [time.monotonic()]
+ACTIVITY = Activity()
 PATTERNS = {}
 
 
@@ -110,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
             "Content-Range": "bytes %d-%d/%d" % (start, len(data) - 1, len(data))})
 
     def handle_any(self):
-        LAST_ACTIVITY[0] = time.monotonic()
+        ACTIVITY.touch()
         url = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         body = self.read_body()  # always: keep-alive needs the body consumed
@@ -184,15 +186,6 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def watchdog(idle, parent):
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != parent:
-            os._exit(0)
-        if time.monotonic() - LAST_ACTIVITY[0] > idle:
-            os._exit(0)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
@@ -203,19 +196,16 @@ def main():
 
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     srv = Server(("127.0.0.1", 0), Handler)
-    ports = "%d" % srv.server_address[1]
+    ports = [srv.server_address[1]]
     if args.tls_cert:
         tls = Server(("127.0.0.1", 0), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
-        ports += " %d" % tls.server_address[1]
+        ports.append(tls.server_address[1])
         threading.Thread(target=tls.serve_forever, args=(0.2,), daemon=True).start()
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(ports + "\n")
-    os.rename(tmp, args.port_file)
-    threading.Thread(target=watchdog, args=(args.idle, os.getppid()), daemon=True).start()
+    write_port_file(args.port_file, *ports)
+    start_watchdog(ACTIVITY.idle, args.idle, parent=os.getppid())
     srv.serve_forever(poll_interval=0.2)
 
 

@@ -42,10 +42,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from serverlib import Activity, start_watchdog, write_port_file
+
 ARGS = None
 LOCK = threading.Lock()
 STATS = {"requests": 0, "anonymous": 0, "authenticated": 0, "denied": 0}
-LAST_ACTIVITY = [time.monotonic()]
+ACTIVITY = Activity()
 
 
 def b64url(data):
@@ -162,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
         return (user, password) if sep else False
 
     def handle_any(self):
-        LAST_ACTIVITY[0] = time.monotonic()
+        ACTIVITY.touch()
         url = urlsplit(self.path)
         body = self.read_body()
         q = parse_qs(url.query)
@@ -237,13 +239,6 @@ class Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def watchdog(idle, parent):
-    while True:
-        time.sleep(0.2)
-        if os.getppid() != parent or time.monotonic() - LAST_ACTIVITY[0] > idle:
-            os._exit(0)
-
-
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -269,11 +264,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     srv = Server(("127.0.0.1", 0), Handler)
-    tmp = ARGS.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(tmp, ARGS.port_file)
-    threading.Thread(target=watchdog, args=(ARGS.idle_timeout, os.getppid()), daemon=True).start()
+    write_port_file(ARGS.port_file, srv.server_address[1])
+    start_watchdog(ACTIVITY.idle, ARGS.idle_timeout, parent=os.getppid())
     srv.serve_forever(poll_interval=0.2)
 
 

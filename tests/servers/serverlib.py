@@ -1,0 +1,51 @@
+"""What the test servers share (python3 stdlib only): the port file the
+tests wait for, and the watchdog that ends a server left running."""
+
+import os
+import threading
+import time
+
+
+class Activity:
+    """When the server last handled a request: touch() on each one."""
+
+    def __init__(self):
+        self.last = time.monotonic()
+
+    def touch(self):
+        self.last = time.monotonic()
+
+    def idle(self):
+        return time.monotonic() - self.last
+
+
+def write_port_file(path, *ports):
+    """Writes the ports, on one line, whole: a temp file beside PATH,
+    fsynced, then renamed, so a test never reads half a number."""
+    d = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(d, ".%s.%d.tmp" % (os.path.basename(path), os.getpid()))
+    with open(tmp, "w") as f:
+        f.write(" ".join("%d" % p for p in ports) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def start_watchdog(idle_for, limit, parent=None, on_idle=None, interval=0.2):
+    """A daemon thread that calls on_idle() (default: exit at once) when
+    idle_for() -- seconds without a request, or None while busy -- reaches
+    limit, or when the parent process (a pid) is gone."""
+
+    def run():
+        while True:
+            time.sleep(interval)
+            if parent is not None and os.getppid() != parent:
+                break
+            idle = idle_for()
+            if idle is not None and idle >= limit:
+                break
+        if on_idle is None:
+            os._exit(0)
+        on_idle()
+
+    threading.Thread(target=run, daemon=True).start()
