@@ -1008,6 +1008,7 @@ struct vpool {
 	const char *path;
 	struct vjob **order;     /* largest first */
 	size_t njobs, next;
+	size_t kept_bytes;       /* JSON-looking blobs kept, all jobs (at most VERIFY_MAX_KEPT) */
 	pthread_mutex_t mu;
 };
 
@@ -1216,6 +1217,21 @@ static void run_blob_job(struct vpool *pl, struct vjob *j, ZSTD_DCtx *d, unsigne
 	sha256_final(&h, raw);
 	memcpy(j->got, "sha256:", 7);
 	sha256_hex(raw, j->got + 7);
+	/* only JSON is wanted later (manifests), within the bound of all kept */
+	if (j->kept != NULL) {
+		int keep = j->kept_len > 0 && j->kept[0] == '{';
+		pthread_mutex_lock(&pl->mu);
+		if (keep && pl->kept_bytes + j->kept_len <= VERIFY_MAX_KEPT)
+			pl->kept_bytes += j->kept_len;
+		else
+			keep = 0;
+		pthread_mutex_unlock(&pl->mu);
+		if (!keep) {
+			free(j->kept);
+			j->kept = NULL;
+			j->kept_len = 0;
+		}
+	}
 }
 
 /* The file's sha256 (and each part's, against the descriptor). */
@@ -1459,7 +1475,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 				  j->got);
 			goto out;
 		}
-		if (j->keep && j->kept_len > 0 && j->kept[0] == '{' && t.kept_bytes + j->kept_len <= VERIFY_MAX_KEPT) {
+		if (j->kept != NULL && t.kept_bytes + j->kept_len <= VERIFY_MAX_KEPT) {
 			struct kept *k;
 			t.kept = xrealloc(t.kept, (t.nkept + 1) * sizeof(*t.kept));
 			k = &t.kept[t.nkept++];
