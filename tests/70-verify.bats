@@ -129,16 +129,20 @@ with open(p, "r+b") as f:
 	[ "$(ls -A | tr '\n' ' ')" = "b.tar.zst out.json " ]
 }
 
-@test "verify: a bundle recompressed without our frames or seek table (or with one frame) still verifies" {
+@test "verify: a bundle recompressed without our frames or seek table, or with other frames, still verifies" {
 	bad plain --stream
 	run --separate-stderr edge-verify plain.tar.zst
 	assert_success
 	assert_stderr_empty
 	bad framed
 	tool pack framed.tar framed-st.tar.zst --frames --seek-table
-	# one frame for the whole tar, with a seek table: every entry in it
-	tool pack framed.tar one-st.tar.zst --seek-table
-	for b in framed framed-st one-st; do
+	# frames that ignore where entries start, with a seek table: entries
+	# share frames, headers and blobs straddle them (64 KiB), or one frame
+	# holds most of the archive (8 MiB)
+	tool pack framed.tar small-st.tar.zst --frame-size 65536 --seek-table
+	tool pack framed.tar large-st.tar.zst --frame-size 8388608 --seek-table
+	[ "$(tool frames small-st.tar.zst | wc -l)" -gt 100 ]
+	for b in framed framed-st small-st large-st; do
 		run --separate-stderr edge-verify $b.tar.zst
 		assert_success
 		assert_stderr_empty
@@ -245,6 +249,17 @@ with open(p, "r+b") as f:
 	assert_failure 1
 	assert_output ""
 	[[ "$stderr" =~ ^"edge-verify: flip.tar.zst: blob sha256:${cfg#blobs/sha256/}: digest mismatch (content has sha256:"[0-9a-f]{64}")"$ ]]
+	# the same, and a layer, in 64 KiB frames (blobs hashed by parallel jobs)
+	big=$(blob 'test/big:1#layer0')
+	for e in "$cfg:10" "$big:70000"; do
+		tool edit "$GOOD_TAR" f.tar flip "${e%:*}" "${e##*:}"
+		e=${e%:*}
+		tool pack f.tar f.tar.zst --frame-size 65536 --seek-table
+		run --separate-stderr edge-verify f.tar.zst
+		assert_failure 1
+		assert_output ""
+		[[ "$stderr" =~ ^"edge-verify: f.tar.zst: blob sha256:${e#blobs/sha256/}: digest mismatch (content has sha256:"[0-9a-f]{64}")"$ ]]
+	done
 }
 
 @test "verify: a flipped byte in the compressed data: exit 1 naming the entry it damages" {
