@@ -135,7 +135,9 @@ static void hashing(void)
 static void pub_key_id(const char *pub, char id[17])
 {
 	char *t = read_text(pub), *s = strstr(t, "public key ");
-	snprintf(id, 17, "%s", s ? s + strlen("public key ") : "");
+	/* minisign writes the id in hex without leading zeros: up to the newline */
+	snprintf(id, 17, "%.*s", s ? (int)strcspn(s + strlen("public key "), "\n") : 0,
+		 s ? s + strlen("public key ") : "");
 	free(t);
 }
 
@@ -151,7 +153,8 @@ static void minisign_cases(void)
 	int rc;
 
 	rc = sig_keygen(key, pub, NULL, 0, id, &err);
-	ok(rc == 0 && strlen(id) == 16 && stat(key, &st) == 0 && (st.st_mode & 0777) == 0600, "keygen -W: key 0600",
+	ok(rc == 0 && strlen(id) >= 1 && strlen(id) <= 16 && strspn(id, "0123456789ABCDEF") == strlen(id) && id[0] != '0' &&
+	   stat(key, &st) == 0 && (st.st_mode & 0777) == 0600, "keygen -W: key 0600",
 	   err.msg, "0600");
 	ok(stat(pub, &st) == 0 && (st.st_mode & 0777) == 0644, "keygen: public key 0644", "", "0644");
 	pub_key_id(pub, fid);
