@@ -154,12 +154,10 @@ int main(int argc, char **argv)
 	struct edge_err err = {0};
 	json_t *m = NULL, *from = NULL;
 	char *sidecar = NULL, *bundle_path = NULL;
-	static char help_text[6144];
 	struct regcli rco;
 	struct push_opts po;
 
-	snprintf(help_text, sizeof(help_text), "%s", help);
-	cli_init(argv[0], synopsis, help_text);
+	cli_init(argv[0], synopsis, help);
 	regcli_init(&rco, 0); /* --jobs: 0, every core */
 	memset(&po, 0, sizeof(po));
 	while ((c = getopt_long(argc, argv, "p:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {

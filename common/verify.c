@@ -166,6 +166,13 @@ static void pipe_hand_over(struct pipe *p, size_t len)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* A bundle that decompresses to more than it may (EDGE_EINPUT). */
+static int too_large(struct edge_err *err, const char *path, uint64_t limit)
+{
+	return edge_errf(err, EDGE_EINPUT, "%s: decompresses to more than %llu bytes (a decompression bomb?)", path,
+			 (unsigned long long)limit);
+}
+
 static void *produce(void *arg)
 {
 	struct pipe *p = arg;
@@ -221,8 +228,7 @@ static void *produce(void *arg)
 				continue;
 			p->decompressed += ob.pos;
 			if (p->limit && p->decompressed > p->limit) {
-				edge_errf(&p->err, EDGE_EINPUT, "%s: decompresses to more than %llu bytes (a decompression bomb?)",
-					  r->path, (unsigned long long)p->limit);
+				too_large(&p->err, r->path, p->limit);
 				goto out;
 			}
 			pipe_hand_over(p, ob.pos);
@@ -844,6 +850,20 @@ static json_t *verified_manifest(struct tarv *t, const char *path, const char *d
 	return m;
 }
 
+/* The end of both paths, once everything else checked out: a parts
+ * descriptor's whole digest matches the file's (computed whenever there
+ * are parts), and the verified manifest. digest: the file's sha256, or
+ * NULL when it was not wanted. */
+static int verified_end(struct tarv *t, struct bundle_reader *r, const char *path, const char *digest,
+			json_t **manifest, struct edge_err *err)
+{
+	if (digest != NULL && r->digest[0] && strcmp(r->digest, digest) != 0)
+		return edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, digest,
+				 r->digest);
+	*manifest = verified_manifest(t, path, digest, r->size);
+	return 0;
+}
+
 static void tarv_free(struct tarv *t)
 {
 	size_t i;
@@ -948,13 +968,9 @@ static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max
 		}
 		goto out;
 	}
-	if (final_checks(&t, r, p.decompressed, err) != 0)
+	if (final_checks(&t, r, p.decompressed, err) != 0 ||
+	    verified_end(&t, r, path, want_digest ? p.digest : NULL, manifest, err) != 0)
 		goto out;
-	if (r->digest[0] && strcmp(r->digest, p.digest) != 0) {
-		edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, p.digest, r->digest);
-		goto out;
-	}
-	*manifest = verified_manifest(&t, path, want_digest || r->parts != NULL ? p.digest : NULL, r->size);
 	rc = 0;
 out:
 	if (started) {
@@ -1027,11 +1043,11 @@ static size_t frame_at(const struct bundle_reader *r, uint64_t off)
 	return lo;
 }
 
-static int corrupt_frame(const char *path, const struct bundle_reader *r, size_t f, const char *entry,
+static int corrupt_frame(const char *path, struct bundle_reader *r, size_t f, const char *entry,
 			 const char *why, struct edge_err *err)
 {
 	if (entry == NULL)
-		entry = bundle_entry_at((struct bundle_reader *)r, r->frames[f].doff);
+		entry = bundle_entry_at(r, r->frames[f].doff);
 	if (entry != NULL)
 		return edge_errf(err, EDGE_EVERIFY, "%s: in entry %s: corrupt zstd data in the frame at byte %llu: %s", path,
 				 entry, (unsigned long long)r->frames[f].coff, why);
@@ -1380,9 +1396,8 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	pthread_t th[63];
 	long ncpu = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
-	int rc = -1, walk_rc = 0, with_file = want_digest || r->parts != NULL;
+	int rc = -1, walk_rc = 0;
 	struct edge_err walk_err = {0};
-	const char *file_digest = NULL;
 
 	memset(&t, 0, sizeof(t));
 	memset(&pl, 0, sizeof(pl));
@@ -1392,8 +1407,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 	t.seen = json_object();
 	t.defer = 1;
 	if (max_size && r->tar_size > max_size) {
-		edge_errf(err, EDGE_EINPUT, "%s: decompresses to more than %llu bytes (a decompression bomb?)", path,
-			  (unsigned long long)max_size);
+		too_large(err, path, max_size);
 		goto out;
 	}
 	/* the walk: headers and JSON entries here, blobs to jobs */
@@ -1436,15 +1450,14 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		f = end < r->tar_size ? frame_at(r, end) : r->nframes;
 	}
 	if (walk_rc == 0 && t.limit && r->tar_size > t.limit) {
-		edge_errf(&walk_err, EDGE_EINPUT, "%s: decompresses to more than %llu bytes (a decompression bomb?)", path,
-			  (unsigned long long)t.limit);
+		too_large(&walk_err, path, t.limit);
 		walk_rc = -1;
 	}
 	/* the jobs, largest first, on every core */
 	pl.r = r;
 	pl.path = path;
 	pl.order = xcalloc(njobs + 1, sizeof(*pl.order));
-	if (with_file && walk_rc == 0) {
+	if (want_digest && walk_rc == 0) {
 		fjob.file = 1;
 		pl.order[pl.njobs++] = &fjob;
 	}
@@ -1490,17 +1503,9 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		*err = walk_err;
 		goto out;
 	}
-	if (final_checks(&t, r, r->tar_size, err) != 0)
+	if (final_checks(&t, r, r->tar_size, err) != 0 ||
+	    verified_end(&t, r, path, want_digest ? fjob.got : NULL, manifest, err) != 0)
 		goto out;
-	if (with_file) {
-		file_digest = fjob.got;
-		if (r->digest[0] && strcmp(r->digest, file_digest) != 0) {
-			edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, file_digest,
-				  r->digest);
-			goto out;
-		}
-	}
-	*manifest = verified_manifest(&t, path, file_digest, r->size);
 	rc = 0;
 out:
 	for (i = 0; i < njobs; i++)
@@ -1523,6 +1528,8 @@ int verify_bundle(const char *path, uint64_t max_size, int want_digest, int thre
 	*manifest = NULL;
 	if (bundle_reader_open(&r, path, err) != 0)
 		return -1;
+	/* a descriptor's part digests are checked as the file is hashed */
+	want_digest = want_digest || r.parts != NULL;
 	if (parallel_usable(&r))
 		rc = verify_parallel(&r, path, max_size, want_digest, threads, manifest, err);
 	else
