@@ -36,16 +36,14 @@ SIGTERM/SIGINT.
 import argparse
 import http.client
 import json
-import os
 import re
-import signal
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from serverlib import Activity, start_watchdog, write_port_file
+from serverlib import Activity, serve
 
 ARGS = None
 LOCK = threading.Lock()
@@ -346,12 +344,7 @@ def main():
         ap.error("--upstream must be http://HOST:PORT")
     ARGS.match = re.compile(ARGS.match)
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-    srv = Server(("127.0.0.1", 0), Handler)
-    write_port_file(ARGS.port_file, srv.server_address[1])
-    start_watchdog(ACTIVITY.idle, ARGS.idle_timeout, parent=os.getppid())
-    srv.serve_forever(poll_interval=0.2)
+    serve(Server(("127.0.0.1", 0), Handler), ARGS.port_file, ACTIVITY, ARGS.idle_timeout)
 
 
 if __name__ == "__main__":

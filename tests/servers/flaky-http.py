@@ -30,8 +30,6 @@ so a test can count retries, and X-Seen-Range: the Range header it got.
 """
 
 import argparse
-import os
-import signal
 import socket
 import ssl
 import sys
@@ -41,7 +39,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from serverlib import Activity, start_watchdog, write_port_file
+from serverlib import Activity, serve
 
 COUNTS = {}
 LOCK = threading.Lock()
@@ -194,7 +192,6 @@ def main():
     ap.add_argument("--tls-key")
     args = ap.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     srv = Server(("127.0.0.1", 0), Handler)
     ports = [srv.server_address[1]]
     if args.tls_cert:
@@ -204,9 +201,7 @@ def main():
         tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
         ports.append(tls.server_address[1])
         threading.Thread(target=tls.serve_forever, args=(0.2,), daemon=True).start()
-    write_port_file(args.port_file, *ports)
-    start_watchdog(ACTIVITY.idle, args.idle, parent=os.getppid())
-    srv.serve_forever(poll_interval=0.2)
+    serve(srv, args.port_file, ACTIVITY, args.idle, ports)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 tests wait for, and the watchdog that ends a server left running."""
 
 import os
+import signal
 import threading
 import time
 
@@ -49,3 +50,14 @@ def start_watchdog(idle_for, limit, parent=None, on_idle=None, interval=0.2):
         on_idle()
 
     threading.Thread(target=run, daemon=True).start()
+
+
+def serve(srv, port_file, activity, idle, ports=None):
+    """Runs srv until SIGTERM or SIGINT, its parent going away, or idle
+    seconds without a request: the port file (srv's port, or ports) is
+    written once srv listens."""
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+    write_port_file(port_file, *(ports or [srv.server_address[1]]))
+    start_watchdog(activity.idle, idle, parent=os.getppid())
+    srv.serve_forever(poll_interval=0.2)

@@ -34,7 +34,6 @@ import binascii
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -42,7 +41,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from serverlib import Activity, start_watchdog, write_port_file
+from serverlib import Activity, serve
 
 ARGS = None
 LOCK = threading.Lock()
@@ -261,12 +260,7 @@ def main():
         ap.error("--password or --password-file is required")
     ARGS.chain = load_chain(ARGS.cert)
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-    srv = Server(("127.0.0.1", 0), Handler)
-    write_port_file(ARGS.port_file, srv.server_address[1])
-    start_watchdog(ACTIVITY.idle, ARGS.idle_timeout, parent=os.getppid())
-    srv.serve_forever(poll_interval=0.2)
+    serve(Server(("127.0.0.1", 0), Handler), ARGS.port_file, ACTIVITY, ARGS.idle_timeout)
 
 
 if __name__ == "__main__":
