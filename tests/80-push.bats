@@ -327,7 +327,7 @@ summary_line() {
 
 @test "push: intermittent 503 and 429 are retried" {
 	REGISTRY=$DST fault_proxy_start 503,429 --every 5
-	run --separate-stderr edge-push --plain-http --chunk-size 1M --registry "$PROXY/flaky" "$BUNDLE"
+	run --separate-stderr edge-push --progress=never --plain-http --chunk-size 1M --registry "$PROXY/flaky" "$BUNDLE"
 	assert_success
 	assert_stderr_empty
 	grep -q '"status": 503' "$PROXY_LOG"
@@ -431,8 +431,11 @@ summary_line() {
 
 @test "push: kill -9 mid-push, then a rerun completes and reuses what arrived" {
 	local i
-	for i in 0.05 0.1 0.2; do
+	# kill it later each time until some blob has arrived (a loaded machine
+	# may need longer than an idle one before the first upload ends)
+	for i in 0.05 0.1 0.2 0.4 0.8 1.6 3.2; do
 		timeout -s KILL "$i" edge-push --plain-http --chunk-size 1M --registry "$DST/killed" "$BUNDLE" > /dev/null 2>&1 || true
+		[ -n "$(find "$DST_REGISTRY_STORAGE/docker/registry/v2/repositories/killed" -path '*/_layers/sha256/*' -name link 2>/dev/null | head -1)" ] && break
 	done
 	run --separate-stderr edge-push -v --plain-http --registry "$DST/killed" "$BUNDLE"
 	assert_success

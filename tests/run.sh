@@ -2,7 +2,8 @@
 # Runs every suite (C unit tests, then BATS), keeps their TAP output under
 # build/tap/, and ends with one plain line "N passed, N failed" that CI reads.
 # In CI (CI=true) a skipped test counts as failed.
-# Usage: tests/run.sh UNIT_BINARY...   (BATS files: $BATS_FILES or tests/*.bats)
+# Usage: tests/run.sh UNIT_BINARY...   (BATS files: $BATS_FILES or tests/*.bats;
+# $TEST_JOBS suites at a time, default one more than the cores)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -29,11 +30,17 @@ done
 
 files=${BATS_FILES:-$(ls tests/*.bats 2>/dev/null)}
 if [ -n "$files" ]; then
-	echo "== bats"
+	jobs=${TEST_JOBS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
+	echo "== bats ($jobs suites at a time)"
+	# Each suite runs in its own bats process (its own servers and temp
+	# dirs), so they can run side by side; each writes its own TAP file.
 	# shellcheck disable=SC2086
-	bats --tap $files > "$tapdir/bats.tap" 2>&1
-	[ $? -eq 0 ] || status=1
-	grep -E '^not ok ' -A 12 "$tapdir/bats.tap" | head -200
+	printf '%s\n' $files | xargs -P "$jobs" -I{} sh -c \
+		'f={}; n=$(basename "$f" .bats); bats --tap "$f" > "'"$tapdir"'/bats-$n.tap" 2>&1 || echo "$f" >> "'"$tapdir"'/failed-suites"'
+	[ -f "$tapdir/failed-suites" ] && status=1
+	for f in "$tapdir"/bats-*.tap; do
+		grep -E '^not ok ' -A 12 "$f" | sed "s|^|$(basename "$f" .tap): |" | head -100
+	done
 fi
 
 passed=0
