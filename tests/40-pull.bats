@@ -433,7 +433,7 @@ s.serve_forever()'
 	assert_failure 4
 	assert_output ""
 	[ "${#stderr_lines[@]}" = 1 ]
-	[[ "$stderr" =~ ^"edge-pull: 127.0.0.1:$PORT/evil/app@sha256:"[0-9a-f]{64}": media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)"$ ]]
+	[[ "$stderr" =~ ^"edge-pull: 127.0.0.1:$PORT/evil/app:1: 127.0.0.1:$PORT/evil/app@sha256:"[0-9a-f]{64}": media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)"$ ]]
 	[ "$(jq '.manifests | length' store/index.json)" = 0 ]
 }
 
