@@ -595,16 +595,16 @@ s.serve_forever()' "$1"
 	python3 "$TOP/tests/fixtures/bundle-tool.py" unpack "$BUNDLE" site.tar
 	: > requests.log
 	listener requests.log
-	i=$(digest_of test/multi:1)
-	tar -xOf site.tar "blobs/sha256/${i#sha256:}" | jq -c '.manifests[0].digest = "x"' > i1.json
-	python3 "$TOP/tests/fixtures/bundle-tool.py" edit site.tar short.tar reblob "blobs/sha256/${i#sha256:}" i1.json
+	idx=$(digest_of test/multi:1)
+	tar -xOf site.tar "blobs/sha256/${idx#sha256:}" | jq -c '.manifests[0].digest = "x"' > i1.json
+	python3 "$TOP/tests/fixtures/bundle-tool.py" edit site.tar short.tar reblob "blobs/sha256/${idx#sha256:}" i1.json
 	python3 "$TOP/tests/fixtures/bundle-tool.py" pack short.tar short.tar.zst --frames --seek-table
 	run --separate-stderr edge-push --plain-http --registry "127.0.0.1:$PORT/x" short.tar.zst
 	assert_failure 3
 	assert_output ""
 	assert_stderr_is "edge-push: $SRC/test/multi:1: manifest sha256:$(sha256sum i1.json | cut -d' ' -f1): manifests[0]: digest \"x\": expected \"sha256:\" and 64 lower-case hex digits"
 	# a header injection through the child manifest's mediaType
-	c=$(tar -xOf site.tar "blobs/sha256/${i#sha256:}" | jq -r '.manifests[0].digest')
+	c=$(test_image_digest 'test/multi:1@linux/amd64')
 	tar -xOf site.tar "blobs/sha256/${c#sha256:}" | jq -c '.mediaType += "\r\nX-Injected: yes"' > c1.json
 	python3 "$TOP/tests/fixtures/bundle-tool.py" edit site.tar crlf.tar reblob "blobs/sha256/${c#sha256:}" c1.json
 	python3 "$TOP/tests/fixtures/bundle-tool.py" pack crlf.tar crlf.tar.zst --frames --seek-table
