@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "oci.h"
 #include "platform.h"
 #include "registry.h"
 #include "sha256.h"
@@ -728,8 +729,8 @@ static int add_blob(struct store *s, json_t *blobs, json_t *desc, const char *ow
 	const char *d = json_string_value(json_object_get(desc, "digest"));
 	json_t *sz = json_object_get(desc, "size");
 
-	if (d == NULL || !sha256_digest_valid(d) || !json_is_integer(sz))
-		return edge_errf(err, EDGE_EINPUT, "%s: a descriptor without a sha256 digest and size", owner);
+	if (oci_desc_read(desc, NULL, EDGE_EINPUT, owner, err) != 0)
+		return -1;
 	if (!store_has_blob(s, d, (int64_t)json_integer_value(sz))) {
 		if (store_has_blob(s, d, -1))
 			return edge_errf(err, EDGE_EVERIFY, "store %s: %s: blob %s is corrupt (not the %lld bytes its descriptor says)",
@@ -755,6 +756,17 @@ static json_t *read_json_blob(struct store *s, const char *digest, const char *o
 	if (!json_is_object(j)) {
 		json_decref(j);
 		edge_errf(err, EDGE_EINPUT, "%s: manifest %s is not JSON", owner, digest);
+		return NULL;
+	}
+	{
+		/* a store can be edited by hand: every digest, media type and
+		 * size in the manifest, before any goes into the bundle */
+		char what[EDGE_ERR_MAX];
+		snprintf(what, sizeof(what), "%s: manifest %s", owner, digest);
+		if (oci_doc_check(j, NULL, EDGE_EINPUT, what, err) < 0) {
+			json_decref(j);
+			return NULL;
+		}
 	}
 	return j;
 }
@@ -1184,6 +1196,16 @@ static int open_parts(struct bundle_reader *r, const char *path, struct edge_err
 		edge_errf(err, EDGE_EINPUT, "%s: not a parts descriptor%s%s", path, doc ? "" : ": ", doc ? "" : je.text);
 		goto out;
 	}
+	if (json_object_get(doc, "digest") != NULL && !oci_digest_valid(manifest_str(doc, "digest"))) {
+		edge_errf(err, EDGE_EINPUT, "%s: digest: expected \"sha256:\" and 64 lower-case hex digits", path);
+		goto out;
+	}
+	json_array_foreach(json_object_get(doc, "parts"), i, p)
+		if (json_object_get(p, "digest") != NULL && !oci_digest_valid(manifest_str(p, "digest"))) {
+			edge_errf(err, EDGE_EINPUT, "%s: parts[%zu]: digest: expected \"sha256:\" and 64 lower-case hex digits",
+				  path, i);
+			goto out;
+		}
 	snprintf(r->digest, sizeof(r->digest), "%s", manifest_str(doc, "digest") ? manifest_str(doc, "digest") : "");
 	dir = dir_of(path);
 	r->nparts = json_array_size(json_object_get(doc, "parts"));
@@ -1605,6 +1627,24 @@ static int collect_cb(const void *data, size_t len, void *ctx, struct edge_err *
 	return 0;
 }
 
+int bundle_index_check(json_t *doc, const char *what, struct edge_err *err)
+{
+	json_t *v = json_object_get(doc, "version"), *x;
+	size_t i;
+
+	if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "entries")) ||
+	    (v != NULL && (!json_is_integer(v) || json_integer_value(v) != 1)))
+		return edge_errf(err, EDGE_EINPUT, "%s: expected {\"version\": 1, \"entries\": [...]}", what);
+	json_array_foreach(json_object_get(doc, "entries"), i, x) {
+		const char *name = manifest_str(x, "name");
+		if (name == NULL || name[0] == '\0' || !oci_size_valid(json_object_get(x, "offset")) ||
+		    !oci_size_valid(json_object_get(x, "size")))
+			return edge_errf(err, EDGE_EINPUT, "%s: entries[%zu]: expected {name, offset, size} with a byte offset and size",
+					 what, i);
+	}
+	return 0;
+}
+
 int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint64_t *size, struct edge_err *err)
 {
 	json_t *e;
@@ -1645,6 +1685,14 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 			json_decref(doc);
 			return edge_errf(err, EDGE_EINPUT, "%s: bundle.index.json not found or damaged", r->path);
 		}
+		{
+			char what[EDGE_ERR_MAX];
+			snprintf(what, sizeof(what), "%s: bundle.index.json", r->path);
+			if (bundle_index_check(doc, what, err) != 0) {
+				json_decref(doc);
+				return -1;
+			}
+		}
 		r->entries = json_object();
 		json_array_foreach(json_object_get(doc, "entries"), i, x) {
 			p = (char *)json_string_value(json_object_get(x, "name"));
@@ -1659,6 +1707,7 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 		return edge_errf(err, EDGE_EINPUT, "%s: no entry %s", r->path, name);
 	*off = (uint64_t)json_integer_value(json_array_get(e, 0));
 	*size = (uint64_t)json_integer_value(json_array_get(e, 1));
+	/* both at most OCI_SIZE_MAX (bundle_index_check): the sum cannot wrap */
 	if (*off + *size > r->tar_size)
 		return edge_errf(err, EDGE_EINPUT, "%s: entry %s lies past the end of the bundle", r->path, name);
 	return 0;

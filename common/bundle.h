@@ -96,6 +96,11 @@ void bundle_stream_close(struct bundle_stream *s);
  * through the seek table and cached in the reader). */
 int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint64_t *size, struct edge_err *err);
 
+/* Checks a parsed bundle.index.json: {"version": 1, "entries": [{name,
+ * offset, size}]}, offsets and sizes byte counts (oci_size_valid). what
+ * names it in errors (EDGE_EINPUT "WHAT: reason"). */
+int bundle_index_check(json_t *doc, const char *what, struct edge_err *err);
+
 /* Reads a whole entry of at most max bytes into a malloc'd, NUL-terminated
  * buffer (EDGE_EINPUT when larger). */
 int bundle_read_entry(struct bundle_reader *r, const char *name, size_t max, char **data, size_t *len,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "oci.h"
 #include "platform.h"
 #include "ref.h"
 #include "sha256.h"
@@ -60,7 +61,7 @@ static int check_digest(json_t *obj, const char *key, const char *path, struct e
 	if (v == NULL)
 		return 0;
 	snprintf(p, sizeof(p), "%s.%s", path, key);
-	if (!json_is_string(v) || !sha256_digest_valid(json_string_value(v)))
+	if (!oci_digest_valid(json_string_value(v)))
 		return bad(err, p, "expected \"sha256:\" and 64 lower-case hex digits%s", NULL);
 	return 0;
 }
@@ -75,6 +76,25 @@ static int check_size(json_t *obj, const char *key, const char *path, struct edg
 	snprintf(p, sizeof(p), "%s.%s", path, key);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return bad(err, p, "expected a non-negative integer%s", NULL);
+	if (!oci_size_valid(v))
+		return bad(err, p, "larger than any blob can be (4 TiB)%s", NULL);
+	return 0;
+}
+
+static int check_media_type(json_t *obj, const char *key, const char *path, struct edge_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256], q[128];
+
+	if (v == NULL)
+		return 0;
+	snprintf(p, sizeof(p), "%s.%s", path, key);
+	if (!json_is_string(v))
+		return bad(err, p, "expected a string%s", NULL);
+	if (!oci_media_type_valid(json_string_value(v))) {
+		oci_quote(q, sizeof(q), json_string_value(v));
+		return bad(err, p, "\"%s\" is not a media type (RFC 6838 type/subtype)", q);
+	}
 	return 0;
 }
 
@@ -132,7 +152,7 @@ static int check_images(json_t *m, struct edge_err *err)
 		}
 		ref_free(&r);
 		if (check_digest(im, "digest", path, err) || check_digest(im, "sourceDigest", path, err) ||
-		    check_size(im, "size", path, err) || check_string(im, "mediaType", path, 0, err))
+		    check_size(im, "size", path, err) || check_media_type(im, "mediaType", path, err))
 			return -1;
 		if (json_object_get(im, "from") && !json_is_array(json_object_get(im, "from"))) {
 			char p[80];

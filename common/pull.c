@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "oci.h"
 #include "ref.h"
 #include "registry.h"
 #include "resolve.h"
@@ -190,11 +191,20 @@ static int mf_parse(struct mf *m, const char *what, struct edge_err *err)
 {
 	json_error_t je;
 
+	const char *mt;
+	char owner[EDGE_ERR_MAX];
+
 	m->doc = json_loadb(m->data, m->len, 0, &je);
 	if (!json_is_object(m->doc))
 		return edge_errf(err, EDGE_EREMOTE, "%s: manifest %s is not JSON", what, m->digest);
+	/* from the registry (registry_get_manifest checked it too) or the
+	 * store, which can be edited by hand: every digest, media type and
+	 * size, before any is used */
+	snprintf(owner, sizeof(owner), "%s: manifest %s", what, m->digest);
+	if (oci_doc_check(m->doc, &mt, EDGE_EREMOTE, owner, err) < 0)
+		return -1;
 	if (m->media_type[0] == '\0')
-		snprintf(m->media_type, sizeof(m->media_type), "%s", manifest_media_type(m->doc));
+		snprintf(m->media_type, sizeof(m->media_type), "%s", mt);
 	return 0;
 }
 
@@ -312,7 +322,7 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 	char *cdata = NULL;
 	size_t clen, i;
 
-	if (!json_is_object(config) || !sha256_digest_valid(desc_digest(config)))
+	if (!json_is_object(config) || !oci_digest_valid(desc_digest(config)))
 		return edge_errf(err, EDGE_EREMOTE, "%s: manifest %s has no valid config", it->ref, m->digest);
 	if (get_small_blob(p, it, http, desc_digest(config), desc_size(config), &cdata, &clen, err) != 0)
 		return -1;
@@ -344,7 +354,7 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 	}
 	free(cdata);
 	json_array_foreach(layers, i, l) {
-		if (!sha256_digest_valid(desc_digest(l)))
+		if (!oci_digest_valid(desc_digest(l)))
 			return edge_errf(err, EDGE_EREMOTE, "%s: layer %zu has an unsupported digest", it->ref, i);
 		if (json_object_get(l, "urls") != NULL && !store_has_blob(p->store, desc_digest(l), -1)) {
 			/* foreign (non-distributable) layers stay where they are */
@@ -421,7 +431,7 @@ static int do_oci_item(struct pull *p, size_t idx, struct http_client *http, str
 		json_array_foreach(chosen, i, d) {
 			struct mf child;
 			char text[128];
-			if (!sha256_digest_valid(desc_digest(d))) {
+			if (!oci_digest_valid(desc_digest(d))) {
 				edge_errf(err, EDGE_EREMOTE, "%s: index entry %zu has an unsupported digest", it->ref, i);
 				json_decref(chosen);
 				goto out;
@@ -653,7 +663,7 @@ static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, s
 	int rc = -1;
 
 	json_t *existing = store_index_find(p->store, it->ref);
-	if (existing != NULL && sha256_digest_valid(desc_digest(existing)) &&
+	if (existing != NULL && oci_digest_valid(desc_digest(existing)) &&
 	    store_has_blob(p->store, desc_digest(existing), -1)) {
 		/* the chart was stored by an earlier run */
 		struct mf m;

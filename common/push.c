@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "oci.h"
 #include "ref.h"
 #include "registry.h"
 #include "sha256.h"
@@ -236,6 +237,8 @@ static int read_small(struct push_source *src, const char *digest, char **data, 
 {
 	char name[100], got[72];
 
+	if (!oci_digest_valid(digest))
+		return edge_errf(err, EDGE_EINPUT, "not a sha256 digest");
 	if (src->store != NULL)
 		return store_read_blob(src->store, digest, STORE_MAX_MANIFEST, data, len, err);
 	snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
@@ -568,34 +571,43 @@ static void need_blob(struct push *p, size_t ti, const char *digest, uint64_t si
 	j->targets[j->ntargets++] = ti;
 }
 
-static int add_manifest_blobs(struct push *p, size_t ti, const char *data, size_t len, struct edge_err *err)
+/* An image manifest's blobs (doc passed parse_doc): its config and layers. */
+static void add_manifest_blobs(struct push *p, size_t ti, json_t *doc)
 {
-	json_t *doc = json_loadb(data, len, 0, NULL), *l;
+	json_t *c = json_object_get(doc, "config"), *l;
 	size_t i;
 
-	if (!json_is_object(doc)) {
-		json_decref(doc);
-		return edge_errf(err, EDGE_EINPUT, "%s: a manifest is not JSON", p->t[ti].ref);
-	}
-	{
-		json_t *c = json_object_get(doc, "config");
-		const char *d = json_string_value(json_object_get(c, "digest"));
-		if (d == NULL || !sha256_digest_valid(d)) {
-			json_decref(doc);
-			return edge_errf(err, EDGE_EINPUT, "%s: a manifest without a config", p->t[ti].ref);
-		}
-		need_blob(p, ti, d, (uint64_t)json_integer_value(json_object_get(c, "size")));
-	}
+	need_blob(p, ti, json_string_value(json_object_get(c, "digest")),
+		  (uint64_t)json_integer_value(json_object_get(c, "size")));
 	json_array_foreach(json_object_get(doc, "layers"), i, l) {
 		const char *d = json_string_value(json_object_get(l, "digest"));
-		if (d == NULL || !sha256_digest_valid(d))
-			continue;
 		if (json_object_get(l, "urls") != NULL && p->src->store && !store_has_blob(p->src->store, d, -1))
 			continue;
 		need_blob(p, ti, d, (uint64_t)json_integer_value(json_object_get(l, "size")));
 	}
-	json_decref(doc);
-	return 0;
+}
+
+/* Parses a manifest or index read from the source and checks every
+ * digest, media type and size in it (oci_doc_check) before any is used:
+ * its media type goes into a Content-Type header, its digests into entry
+ * names and URLs. Returns the document and its kind and type, or NULL. */
+static json_t *parse_doc(struct push *p, size_t ti, const char *digest, const char *data, size_t len, int *kind,
+			 const char **mt, struct edge_err *err)
+{
+	json_t *doc = json_loadb(data, len, 0, NULL);
+	char what[EDGE_ERR_MAX];
+
+	snprintf(what, sizeof(what), "%s: manifest %s", p->t[ti].ref, digest);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		edge_errf(err, EDGE_EINPUT, "%s is not JSON", what);
+		return NULL;
+	}
+	if ((*kind = oci_doc_check(doc, mt, EDGE_EINPUT, what, err)) < 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_err *err)
@@ -604,6 +616,7 @@ static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_
 	json_t *doc;
 	const char *mt;
 	size_t i;
+	int kind;
 
 	t->ref = xstrdup(manifest_str(entry, "ref"));
 	snprintf(t->digest, sizeof(t->digest), "%s", manifest_str(entry, "digest"));
@@ -624,42 +637,46 @@ static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_
 		t->t.digest = xstrdup(t->digest);
 	}
 	t->reg = reg_for(p, t->t.domain);
+	if (!oci_digest_valid(t->digest))
+		return edge_errf(err, EDGE_EINPUT, "%s: digest: expected \"sha256:\" and 64 lower-case hex digits", t->ref);
 	if (read_small(p->src, t->digest, &t->top, &t->toplen, err) != 0)
 		return edge_err_prefix(err, "%s", t->ref);
-	doc = json_loadb(t->top, t->toplen, 0, NULL);
-	mt = manifest_media_type(doc);
+	if ((doc = parse_doc(p, ti, t->digest, t->top, t->toplen, &kind, &mt, err)) == NULL)
+		return -1;
 	snprintf(t->top_mt, sizeof(t->top_mt), "%s", mt);
 	t->children = json_array();
-	if (media_type_is_index(mt)) {
+	if (kind == OCI_KIND_INDEX) {
 		json_t *d;
 		json_array_foreach(json_object_get(doc, "manifests"), i, d) {
 			const char *cd = json_string_value(json_object_get(d, "digest"));
 			char *data;
 			size_t len;
 			json_t *cdoc;
-			if (cd == NULL || read_small(p->src, cd, &data, &len, err) != 0) {
+			const char *cmt;
+			int ckind;
+			if (read_small(p->src, cd, &data, &len, err) != 0) {
 				json_decref(doc);
-				return cd ? edge_err_prefix(err, "%s", t->ref) : edge_errf(err, EDGE_EINPUT, "%s: bad index", t->ref);
+				return edge_err_prefix(err, "%s", t->ref);
 			}
-			cdoc = json_loadb(data, len, 0, NULL);
-			json_array_append_new(t->children, json_pack("{s:s, s:s, s:s%}", "digest", cd, "mediaType",
-								     manifest_media_type(cdoc), "data", data, len));
-			json_decref(cdoc);
-			if (add_manifest_blobs(p, ti, data, len, err) != 0) {
+			if ((cdoc = parse_doc(p, ti, cd, data, len, &ckind, &cmt, err)) == NULL) {
 				free(data);
 				json_decref(doc);
 				return -1;
 			}
+			if (ckind != OCI_KIND_MANIFEST) {
+				json_decref(cdoc);
+				free(data);
+				json_decref(doc);
+				return edge_errf(err, EDGE_EINPUT, "%s: manifest %s: nested image indexes are not supported", t->ref, cd);
+			}
+			json_array_append_new(t->children, json_pack("{s:s, s:s, s:s%}", "digest", cd, "mediaType", cmt, "data",
+								     data, len));
+			add_manifest_blobs(p, ti, cdoc);
+			json_decref(cdoc);
 			free(data);
 		}
-	} else if (media_type_is_manifest(mt)) {
-		if (add_manifest_blobs(p, ti, t->top, t->toplen, err) != 0) {
-			json_decref(doc);
-			return -1;
-		}
 	} else {
-		json_decref(doc);
-		return edge_errf(err, EDGE_EINPUT, "%s: unsupported manifest type \"%s\"", t->ref, mt);
+		add_manifest_blobs(p, ti, doc);
 	}
 	json_decref(doc);
 	return 0;

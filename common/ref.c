@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci.h"
+
 #define DEFAULT_DOMAIN "docker.io"
 #define LEGACY_DOMAIN "index.docker.io"
 #define DOCKER_API_HOST "registry-1.docker.io"
@@ -160,21 +162,7 @@ int ref_valid_tag(const char *s)
 
 int ref_valid_digest(const char *s)
 {
-	size_t want, i;
-
-	if (s == NULL)
-		return 0;
-	if (strncmp(s, "sha256:", 7) == 0)
-		want = 64;
-	else if (strncmp(s, "sha512:", 7) == 0)
-		want = 128;
-	else
-		return 0;
-	s += 7;
-	for (i = 0; s[i] != '\0'; i++)
-		if (!is_lower_hex((unsigned char)s[i]))
-			return 0;
-	return i == want;
+	return oci_digest_valid(s);
 }
 
 /* domainNameComponent: [A-Za-z0-9] | [A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9] */
@@ -326,7 +314,19 @@ int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err)
 		goto out;
 	}
 	if (r.digest != NULL && !ref_valid_digest(r.digest)) {
-		bad_ref(err, s, "invalid digest");
+		/* distribution's grammar allows other algorithms (sha512:…);
+		 * edge checks what a registry sends against sha256 only, and a
+		 * pin that is not checked is no pin: refuse it */
+		size_t alg = strcspn(r.digest, ":");
+		if (r.digest[alg] == ':' && alg > 0 && alg <= 16 && strncmp(r.digest, "sha256", alg) != 0 &&
+		    strspn(r.digest, "abcdefghijklmnopqrstuvwxyz0123456789") == alg) {
+			char why[96];
+			snprintf(why, sizeof(why), "%.*s digests cannot be checked (pin the image by its sha256 digest)",
+				 (int)alg, r.digest);
+			bad_ref(err, s, why);
+		} else {
+			bad_ref(err, s, "invalid digest");
+		}
 		goto out;
 	}
 	if (r.tag == NULL && r.digest == NULL) {

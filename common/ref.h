@@ -18,7 +18,7 @@ struct edge_ref {
 	char *domain; /* "docker.io", "quay.io", "localhost:5000", "[::1]:5000" */
 	char *path;   /* "library/nginx", "kairos/core"; always lowercase */
 	char *tag;    /* NULL when the ref has only a digest */
-	char *digest; /* "sha256:<64 hex>", "sha512:<128 hex>" or NULL */
+	char *digest; /* "sha256:<64 hex>" or NULL */
 };
 
 /* Longest "domain/path" accepted, as in distribution/reference. */
@@ -61,8 +61,10 @@ int ref_valid_tag(const char *s);
  * [a-z0-9]+ joined by '.', '_', '__' or one or more '-'. Else 0. */
 int ref_valid_path(const char *s);
 
-/* 1 when s is a digest we accept: "sha256:" + 64 or "sha512:" + 128
- * lowercase hex digits. Else 0. */
+/* 1 when s is a digest we accept: "sha256:" + 64 lowercase hex digits
+ * (oci_digest_valid). Other algorithms, which the grammar allows, are
+ * refused: edge checks what a registry sends against sha256 only, so a
+ * sha512 pin would enforce nothing. Else 0. */
 int ref_valid_digest(const char *s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "oci.h"
 #include "sha256.h"
 
 #define MANIFEST_ACCEPT                                                                      \
@@ -577,7 +578,16 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 				  r->domain, repo, reference);
 			goto out;
 		}
-		if (body_mt[0] != '\0')
+		/* every digest, media type and size in it, before any is used:
+		 * the media type goes into headers and the store's index.json */
+		char what[EDGE_ERR_MAX];
+		int kind;
+		snprintf(what, sizeof(what), "%s/%s%s%s", r->domain, repo, strncmp(reference, "sha256:", 7) == 0 ? "@" : ":",
+			 reference);
+		if ((kind = oci_doc_check(doc, &body_mt, EDGE_EREMOTE, what, err)) < 0)
+			goto out;
+		if (json_object_get(doc, "mediaType") != NULL ||
+		    (kind == OCI_KIND_INDEX ? !media_type_is_index(m->media_type) : !media_type_is_manifest(m->media_type)))
 			snprintf(m->media_type, sizeof(m->media_type), "%s", body_mt);
 	}
 	if (!media_type_is_index(m->media_type) && !media_type_is_manifest(m->media_type)) {

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oci.h"
+
 int sha256_init(struct sha256 *h)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -116,14 +118,5 @@ int sha256_digest_file(const char *path, char out[72], uint64_t *size, struct ed
 
 int sha256_digest_valid(const char *s)
 {
-	int i;
-
-	if (strncmp(s, "sha256:", 7) != 0)
-		return 0;
-	for (i = 0; i < 64; i++) {
-		char c = s[7 + i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return 0;
-	}
-	return s[71] == '\0';
+	return oci_digest_valid(s);
 }

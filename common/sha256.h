@@ -23,7 +23,8 @@ void sha256_hex(const unsigned char d[32], char hex[65]);
 void sha256_digest_buf(const void *data, size_t len, char out[72]);
 /* Hashes a file: "sha256:<hex>" into out[72] and its size. */
 int sha256_digest_file(const char *path, char out[72], uint64_t *size, struct edge_err *err);
-/* Is s "sha256:" followed by 64 lower-case hex digits? */
+/* Is s (may be NULL) "sha256:" followed by 64 lower-case hex digits?
+ * The same check as oci_digest_valid, kept for the callers of this module. */
 int sha256_digest_valid(const char *s);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "oci.h"
 
 static int write_small(const char *path, const char *text, struct edge_err *err)
 {
@@ -82,6 +83,14 @@ int store_open(struct store *s, const char *dir, int create, int lock, struct ed
 				  s->index ? "no manifests list" : je.text);
 			goto fail;
 		}
+		{
+			/* every entry's digest, media type and size, before any is
+			 * used (in a path, in a header) */
+			char what[EDGE_ERR_MAX];
+			snprintf(what, sizeof(what), "store %s: index.json is damaged", dir);
+			if (oci_doc_check(s->index, NULL, EDGE_EIO, what, err) < 0)
+				goto fail;
+		}
 	} else {
 		s->index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
 	}
@@ -108,7 +117,7 @@ void store_close(struct store *s)
 
 char *store_blob_path(const struct store *s, const char *digest)
 {
-	if (!sha256_digest_valid(digest))
+	if (!oci_digest_valid(digest))
 		return NULL;
 	return xasprintf("%s/blobs/sha256/%s", s->dir, digest + 7);
 }
@@ -134,7 +143,7 @@ int blob_writer_open(struct blob_writer *w, struct store *s, const char *digest,
 	w->slot = -1;
 	w->s = s;
 	w->expect = size;
-	if (!sha256_digest_valid(digest))
+	if (!oci_digest_valid(digest))
 		return edge_errf(err, EDGE_EINPUT, "unsupported digest \"%s\" (only sha256)", digest);
 	snprintf(w->digest, sizeof(w->digest), "%s", digest);
 	/* a resumable download has one partial file per digest (the caller

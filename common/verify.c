@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "oci.h"
 #include "registry.h"
 #include "sha256.h"
 #include "xxh64.h"
@@ -557,14 +558,15 @@ static int end_entry(struct tarv *t, struct edge_err *err)
 		json_decref(b);
 		t->expect = json_object();
 		json_array_foreach(json_object_get(t->bundle, "blobs"), i, bl) {
-			const char *d = json_string_value(json_object_get(bl, "digest"));
-			json_t *sz = json_object_get(bl, "size");
-			if (d == NULL || !sha256_digest_valid(d) || !json_is_integer(sz) || json_integer_value(sz) < 0)
-				return edge_errf(err, EDGE_EINPUT, "%s: bundle.json: blobs[%zu]: expected a digest and a size", t->path, i);
-			if (json_object_get(t->expect, d) != NULL)
-				return edge_errf(err, EDGE_EINPUT, "%s: bundle.json: blob %s listed twice", t->path, d);
-			json_object_set(t->expect, d, sz);
-			total += (uint64_t)json_integer_value(sz) + 1024;
+			struct oci_desc od;
+			char what[EDGE_ERR_MAX];
+			snprintf(what, sizeof(what), "%s: bundle.json: blobs[%zu]", t->path, i);
+			if (oci_desc_read(bl, &od, EDGE_EINPUT, what, err) != 0)
+				return -1;
+			if (json_object_get(t->expect, od.digest) != NULL)
+				return edge_errf(err, EDGE_EINPUT, "%s: bundle.json: blob %s listed twice", t->path, od.digest);
+			json_object_set(t->expect, od.digest, json_object_get(bl, "size"));
+			total += (uint64_t)od.size + 1024;
 		}
 		if (!json_is_array(json_object_get(t->bundle, "blobs")))
 			return edge_errf(err, EDGE_EINPUT, "%s: bundle.json has no blobs list", t->path);
@@ -685,20 +687,23 @@ static struct kept *find_kept(struct tarv *t, const char *digest)
 /* A descriptor's blob is in the bundle with the size it says. */
 static int check_desc(struct tarv *t, json_t *desc, const char *owner, struct edge_err *err)
 {
-	const char *d = json_string_value(json_object_get(desc, "digest"));
-	json_t *sz = json_object_get(desc, "size"), *have;
-	char name[100];
+	struct oci_desc od;
+	json_t *have;
+	char name[100], what[EDGE_ERR_MAX];
 
-	if (d == NULL || !sha256_digest_valid(d))
-		return edge_errf(err, EDGE_EINPUT, "%s: %s: a descriptor without a sha256 digest", t->path, owner);
-	snprintf(name, sizeof(name), "blobs/sha256/%s", d + 7);
+	/* the documents holding desc were checked (oci_doc_check): this
+	 * only keeps a descriptor from anywhere else from being used unchecked */
+	snprintf(what, sizeof(what), "%s: %s", t->path, owner);
+	if (oci_desc_read(desc, &od, EDGE_EINPUT, what, err) != 0)
+		return -1;
+	snprintf(name, sizeof(name), "blobs/sha256/%s", od.digest + 7);
 	have = json_object_get(t->seen, name);
 	if (have == NULL)
-		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s is missing", t->path, owner, d);
-	if (!json_is_integer(sz) || json_integer_value(sz) != json_integer_value(json_array_get(have, 1)))
+		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s is missing", t->path, owner, od.digest);
+	if (od.size != json_integer_value(json_array_get(have, 1)))
 		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s has %lld bytes, its descriptor says %lld", t->path,
-				 owner, d, (long long)json_integer_value(json_array_get(have, 1)),
-				 (long long)json_integer_value(sz));
+				 owner, od.digest, (long long)json_integer_value(json_array_get(have, 1)),
+				 (long long)od.size);
 	return 0;
 }
 
@@ -707,9 +712,8 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 	const char *d = json_string_value(json_object_get(desc, "digest"));
 	struct kept *k;
 	json_t *doc, *x;
-	const char *mt;
 	size_t i;
-	int rc = -1;
+	int rc = -1, kind;
 
 	if (check_desc(t, desc, owner, err) != 0)
 		return -1;
@@ -720,8 +724,14 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 		json_decref(doc);
 		return edge_errf(err, EDGE_EINPUT, "%s: %s: manifest %s is not JSON", t->path, owner, d);
 	}
-	mt = manifest_media_type(doc);
-	if (media_type_is_index(mt)) {
+	{
+		/* every digest, media type and size in it, before any is used */
+		char what[EDGE_ERR_MAX];
+		snprintf(what, sizeof(what), "%s: %s: manifest %s", t->path, owner, d);
+		if ((kind = oci_doc_check(doc, NULL, EDGE_EVERIFY, what, err)) < 0)
+			goto out;
+	}
+	if (kind == OCI_KIND_INDEX) {
 		if (depth > 0) {
 			edge_errf(err, EDGE_EINPUT, "%s: %s: nested index %s", t->path, owner, d);
 			goto out;
@@ -735,7 +745,7 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 		json_array_foreach(json_object_get(doc, "layers"), i, x) {
 			const char *ld = json_string_value(json_object_get(x, "digest"));
 			char name[100];
-			if (json_object_get(x, "urls") != NULL && ld != NULL) {
+			if (json_object_get(x, "urls") != NULL) {
 				snprintf(name, sizeof(name), "blobs/sha256/%s", ld + 7);
 				if (json_object_get(t->seen, name) == NULL)
 					continue; /* a foreign layer */
@@ -748,6 +758,76 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 out:
 	json_decref(doc);
 	return rc;
+}
+
+/* "blobs/sha256/<64 hex>" */
+static int blob_path_valid(const char *s)
+{
+	char d[80];
+
+	if (s == NULL || strncmp(s, "blobs/sha256/", 13) != 0 || strlen(s) > 13 + 64)
+		return 0;
+	snprintf(d, sizeof(d), "sha256:%s", s + 13);
+	return oci_digest_valid(d);
+}
+
+/* docker-archive's manifest.json: [{Config, RepoTags, Layers}], the paths
+ * those of blobs (whether each is there is checked later). */
+static int check_docker_json(struct tarv *t, struct edge_err *err)
+{
+	json_t *e, *v, *x;
+	size_t i, j;
+
+	if (!json_is_array(t->docker))
+		return edge_errf(err, EDGE_EINPUT, "%s: manifest.json: expected an array of {Config, RepoTags, Layers}", t->path);
+	json_array_foreach(t->docker, i, e) {
+		const char *cfg = manifest_str(e, "Config");
+		if (!json_is_object(e))
+			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: expected {Config, RepoTags, Layers}", t->path, i);
+		if (!blob_path_valid(cfg))
+			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: Config: expected a blob path", t->path, i);
+		v = json_object_get(e, "RepoTags");
+		if (!json_is_array(v))
+			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: RepoTags: expected an array of strings", t->path, i);
+		json_array_foreach(v, j, x)
+			if (!json_is_string(x))
+				return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: RepoTags: expected an array of strings",
+						 t->path, i);
+		v = json_object_get(e, "Layers");
+		if (!json_is_array(v))
+			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: Layers: expected an array of blob paths", t->path, i);
+		json_array_foreach(v, j, x) {
+			const char *l = json_string_value(x);
+			if (!blob_path_valid(l))
+				return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: Layers: expected an array of blob paths",
+						 t->path, i);
+		}
+	}
+	return 0;
+}
+
+/* The bundle's own JSON files against their schemas, before anything in
+ * them is used: index.json an OCI image index (every descriptor checked),
+ * manifest.json, bundle.index.json (oci-layout and bundle.json have their
+ * own checks). */
+static int check_bundle_files(struct tarv *t, struct edge_err *err)
+{
+	const char *imt = manifest_str(t->index, "mediaType");
+	char what[EDGE_ERR_MAX], q[128];
+
+	snprintf(what, sizeof(what), "%s: index.json", t->path);
+	if (imt != NULL && strcmp(imt, MT_OCI_INDEX) != 0) {
+		oci_quote(q, sizeof(q), imt);
+		return edge_errf(err, EDGE_EINPUT, "%s: expected an image index, not %s", what, q);
+	}
+	if (!json_is_array(json_object_get(t->index, "manifests")))
+		return edge_errf(err, EDGE_EINPUT, "%s: index.json has no manifests list", t->path);
+	if (oci_doc_check(t->index, NULL, EDGE_EINPUT, what, err) < 0)
+		return -1;
+	if (check_docker_json(t, err) != 0)
+		return -1;
+	snprintf(what, sizeof(what), "%s: bundle.index.json", t->path);
+	return bundle_index_check(t->bindex, what, err);
 }
 
 static int final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompressed, struct edge_err *err)
@@ -766,6 +846,8 @@ static int final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decomp
 	if (t->index == NULL || t->layout == NULL || t->docker == NULL)
 		return edge_errf(err, EDGE_EINPUT, "%s: %s is missing", t->path,
 				 t->index == NULL ? "index.json" : t->layout == NULL ? "oci-layout" : "manifest.json");
+	if (check_bundle_files(t, err) != 0)
+		return -1;
 	json_object_foreach(t->expect, key, v) {
 		char name[100];
 		snprintf(name, sizeof(name), "blobs/sha256/%s", key + 7);
@@ -775,8 +857,6 @@ static int final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decomp
 	if (strcmp(manifest_str(t->layout, "imageLayoutVersion") ? manifest_str(t->layout, "imageLayoutVersion") : "",
 		   "1.0.0") != 0)
 		return edge_errf(err, EDGE_EINPUT, "%s: oci-layout: expected imageLayoutVersion 1.0.0", t->path);
-	if (!json_is_array(json_object_get(t->index, "manifests")))
-		return edge_errf(err, EDGE_EINPUT, "%s: index.json has no manifests list", t->path);
 	json_array_foreach(json_object_get(t->index, "manifests"), i, e) {
 		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"), ANNOT_REF_NAME));
 		char owner[600];
@@ -1562,15 +1642,18 @@ static void problem(struct sv *v, const char *fmt, ...)
 
 static int sv_blob(struct sv *v, json_t *desc, const char *owner)
 {
-	const char *d = json_string_value(json_object_get(desc, "digest"));
+	const char *d;
 	json_t *sz = json_object_get(desc, "size");
 	char *p;
 	struct stat st;
+	struct oci_desc od;
+	struct edge_err e;
 
-	if (d == NULL || !sha256_digest_valid(d)) {
-		problem(v, "%s: a descriptor without a sha256 digest", owner);
+	if (oci_desc_read(desc, &od, EDGE_EVERIFY, owner, &e) != 0) {
+		problem(v, "%s", e.msg);
 		return -1;
 	}
+	d = od.digest;
 	if (json_object_get(v->checked, d) != NULL)
 		return 0;
 	json_object_set_new(v->checked, d, json_true());
@@ -1596,6 +1679,7 @@ static void sv_tree(struct sv *v, json_t *desc, const char *owner, int depth)
 	size_t len, i;
 	json_t *doc, *x;
 	struct edge_err e;
+	int kind;
 
 	if (sv_blob(v, desc, owner) != 0)
 		return;
@@ -1610,7 +1694,17 @@ static void sv_tree(struct sv *v, json_t *desc, const char *owner, int depth)
 		json_decref(doc);
 		return;
 	}
-	if (media_type_is_index(manifest_media_type(doc)) && depth == 0) {
+	{
+		/* every digest, media type and size in it, before any is used */
+		char what[EDGE_ERR_MAX];
+		snprintf(what, sizeof(what), "%s: manifest %s", owner, d);
+		if ((kind = oci_doc_check(doc, NULL, EDGE_EVERIFY, what, &e)) < 0) {
+			problem(v, "%s", e.msg);
+			json_decref(doc);
+			return;
+		}
+	}
+	if (kind == OCI_KIND_INDEX && depth == 0) {
 		json_array_foreach(json_object_get(doc, "manifests"), i, x)
 			sv_tree(v, x, owner, depth + 1);
 	} else {

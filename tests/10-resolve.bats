@@ -152,6 +152,20 @@ load test_helper
 	assert_stderr_is 'edge-resolve: images.txt:2: invalid reference "quay.io/Foo/bar:1": repository name must be lowercase'
 }
 
+@test "resolve: a reference pinned with sha512 is refused: edge checks sha256 pins only" {
+	pin="sha512:$(printf 'ab%.0s' $(seq 64))"
+	printf 'nginx:1.25\nquay.io/foo/bar@%s\n' "$pin" > images.txt
+	run --separate-stderr edge-resolve --images images.txt < /dev/null
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-resolve: images.txt:2: invalid reference \"quay.io/foo/bar@$pin\": sha512 digests cannot be checked (pin the image by its sha256 digest)"
+	# a sha256 pin is kept as it is
+	printf 'quay.io/foo/bar@sha256:%s\n' "$(printf 'ab%.0s' $(seq 32))" > images.txt
+	run --separate-stderr edge-resolve --images images.txt < /dev/null
+	assert_success
+	[ "$(echo "$output" | jq -r '.images[0].ref')" = "quay.io/foo/bar@sha256:$(printf 'ab%.0s' $(seq 32))" ]
+}
+
 @test "resolve: --charts reads REPO NAME VERSION lines and YAML" {
 	printf '# charts\nhttps://charts.jetstack.io cert-manager 1.11.0\noci://ghcr.io/x/charts app 1.0.0+build.1\n' > charts.txt
 	printf 'charts:\n  - repo: https://Charts.Example.com/helm/\n    name: demo\n    version: "2.0"\n' > charts.yaml

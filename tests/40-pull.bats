@@ -395,3 +395,54 @@ s.serve_forever()'
 	assert_stderr_is "edge-pull: 127.0.0.1:$PORT/old/app:1: Docker schema 1 manifests are not supported (push the image again with a current client)"
 	[ "$(jq '.manifests | length' store/index.json)" = 0 ]
 }
+
+@test "pull: a child manifest with a CR LF in its media type is refused (exit 4), escaped, nothing stored under a name" {
+	# distribution refuses such a manifest on push: a tiny server serves it
+	start_server crlf crlf.port python3 -c '
+import hashlib, http.server, json, os
+def blob(doc):
+    b = json.dumps(doc).encode()
+    return b, "sha256:" + hashlib.sha256(b).hexdigest()
+cfg, cfgd = blob({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})
+child, childd = blob({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json\r\nX-Injected: yes",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfgd, "size": len(cfg)}, "layers": []})
+index, indexd = blob({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+    {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": childd, "size": len(child),
+     "platform": {"os": "linux", "architecture": "amd64"}}]})
+docs = {"/v2/evil/app/manifests/1": (index, indexd, "application/vnd.oci.image.index.v1+json"),
+        "/v2/evil/app/manifests/" + indexd: (index, indexd, "application/vnd.oci.image.index.v1+json"),
+        "/v2/evil/app/manifests/" + childd: (child, childd, "application/vnd.oci.image.manifest.v1+json"),
+        "/v2/evil/app/blobs/" + cfgd: (cfg, cfgd, "application/octet-stream")}
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, send_body):
+        body, d, mt = docs.get(self.path, (b"", "", ""))
+        self.send_response(200 if self.path == "/v2/" or d else 404)
+        if d:
+            self.send_header("Content-Type", mt); self.send_header("Docker-Content-Digest", d)
+        self.send_header("Content-Length", str(len(body))); self.end_headers()
+        if send_body: self.wfile.write(body)
+    def do_GET(self): self.reply(True)
+    def do_HEAD(self): self.reply(False)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open("crlf.port.tmp", "w").write(str(s.server_address[1])); os.rename("crlf.port.tmp", "crlf.port")
+s.serve_forever()'
+	echo "127.0.0.1:$PORT/evil/app:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http --platform linux/amd64 m.json
+	assert_failure 4
+	assert_output ""
+	[ "${#stderr_lines[@]}" = 1 ]
+	[[ "$stderr" =~ ^"edge-pull: 127.0.0.1:$PORT/evil/app:1: 127.0.0.1:$PORT/evil/app@sha256:"[0-9a-f]{64}": media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)"$ ]]
+	[ "$(jq '.manifests | length' store/index.json)" = 0 ]
+}
+
+@test "pull: a reference pinned with sha512 is refused (exit 3): such a pin could not be checked" {
+	pin="sha512:$(printf 'ab%.0s' $(seq 64))"
+	echo "{\"apiVersion\": \"edge.manifest/v1\", \"images\": [{\"ref\": \"127.0.0.1:9/test/app1@$pin\"}]}" > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-pull: m.json: images[0].ref: invalid reference \"127.0.0.1:9/test/app1@$pin\": sha512 digests cannot be checked (pin the image by its sha256 digest)"
+	[ ! -e store ]
+}

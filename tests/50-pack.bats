@@ -466,6 +466,33 @@ only_files() {
 	only_files m1.json m2.json m3.json m4.json
 }
 
+@test "pack: a store manifest edited by hand: a short digest or a CR LF media type is refused (exit 3), nothing written" {
+	cp -r "$STORE" store
+	chmod -R u+w store
+	jq '.store = "store"' "$PULLED" > m.json
+	m=$(test_image_digest test/app1:1)
+	# a foreign layer whose digest "x" was read 7 bytes past its end
+	jq -c '.layers += [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: "x", size: 1, urls: ["http://127.0.0.1:9/x"]}]' \
+		"store/blobs/sha256/${m#sha256:}" > m1.json
+	m1=$(python3 "$TOOL" store-reblob store "$m" m1.json m.json)
+	[ "$(jq -r --arg r "$SRC/test/app1:1" '.images[] | select(.ref == $r) | .digest' m.json)" = "$m1" ]
+	run --separate-stderr edge-pack -o b.tar.zst m.json
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-pack: $SRC/test/app1:1: manifest $m1: layers[3]: digest \"x\": expected \"sha256:\" and 64 lower-case hex digits"
+	only_files m.json m1.json store
+	# a CR LF in the media type of an index's child
+	jq '.store = "store"' "$PULLED" > m.json
+	c=$(test_image_digest 'test/multi:1@linux/amd64')
+	jq -c '.mediaType += "\r\nX-Injected: yes"' "store/blobs/sha256/${c#sha256:}" > c1.json
+	c1=$(python3 "$TOOL" store-reblob store "$c" c1.json m.json)
+	run --separate-stderr edge-pack -o b.tar.zst m.json
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-pack: $SRC/test/multi:1: manifest $c1: media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)"
+	only_files m.json m1.json c1.json store
+}
+
 @test "pack: a store missing a blob: exit 6 naming the image and the blob, nothing written" {
 	cp -r "$STORE" store
 	layer=$(test_image_digest 'test/app1:1#layer2')

@@ -367,6 +367,88 @@ with open(p, "r+b") as f:
 	rejects 1 "docker.tar.zst: manifest.json[0]: layer blobs/sha256/$(printf 'a%.0s' $(seq 64)) is missing" docker.tar.zst
 }
 
+# ref_digest REF TAR: the digest index.json gives REF in the bundle tar TAR
+ref_digest() {
+	tar -xOf "$2" index.json | jq -r --arg r "$1" \
+		'.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .digest'
+}
+
+@test "verify: a manifest's descriptor with a short, missing or sha512 digest, or a bad size: exit 1 naming it" {
+	m=$(blob test/app1:1)
+	owner="index.json: $SRC/test/app1:1"
+	tar -xOf "$GOOD_TAR" "$m" > man.json
+	hexmsg='expected "sha256:" and 64 lower-case hex digits'
+	# a foreign layer (urls) whose digest "x" was read 7 bytes past its end
+	jq -c '.layers += [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: "x", size: 1, urls: ["http://127.0.0.1:9/x"]}]' man.json > m1.json
+	bad short reblob "$m" m1.json
+	rejects 1 "short.tar.zst: $owner: manifest sha256:$(sha m1.json): layers[3]: digest \"x\": $hexmsg" short.tar.zst
+	jq -c 'del(.layers[0].digest) | .layers[0].urls = ["http://127.0.0.1:9/x"]' man.json > m2.json
+	bad none reblob "$m" m2.json
+	rejects 1 "none.tar.zst: $owner: manifest sha256:$(sha m2.json): layers[0]: no digest" none.tar.zst
+	jq -c '.layers[1].digest = "sha512:" + ("ab" * 64)' man.json > m3.json
+	bad sha512 reblob "$m" m3.json
+	# a long value is cut in the message
+	long="sha512:$(printf 'ab%.0s' $(seq 64))"
+	rejects 1 "sha512.tar.zst: $owner: manifest sha256:$(sha m3.json): layers[1]: digest \"${long:0:96}...\": $hexmsg" sha512.tar.zst
+	jq -c '.config.size = -1' man.json > m4.json
+	bad neg reblob "$m" m4.json
+	rejects 1 "neg.tar.zst: $owner: manifest sha256:$(sha m4.json): config: size -1 is not a byte count" neg.tar.zst
+	# the same descriptors in index.json
+	tar -xOf "$GOOD_TAR" index.json | jq '.manifests[0].digest = "x"' > ij.json
+	bad ixshort set index.json ij.json
+	rejects 3 "ixshort.tar.zst: index.json: manifests[0]: digest \"x\": $hexmsg" ixshort.tar.zst
+}
+
+@test "verify: a CR LF in a child manifest's or a descriptor's media type: exit 1, the bytes escaped" {
+	c=$(blob 'test/multi:1@linux/amd64')
+	tar -xOf "$GOOD_TAR" "$c" | jq -c '.mediaType += "\r\nX-Injected: yes"' > c1.json
+	bad crlf reblob "$c" c1.json
+	rejects 1 "crlf.tar.zst: index.json: $SRC/test/multi:1: manifest sha256:$(sha c1.json): media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)" crlf.tar.zst
+	i=$(ref_digest "$SRC/test/multi:1" "$GOOD_TAR")
+	tar -xOf "$GOOD_TAR" "blobs/sha256/${i#sha256:}" | jq -c '.manifests[0].mediaType += "\r\nX: y"' > i1.json
+	bad crlf2 reblob "blobs/sha256/${i#sha256:}" i1.json
+	rejects 1 "crlf2.tar.zst: index.json: $SRC/test/multi:1: manifest sha256:$(sha i1.json): manifests[0]: media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX: y\" is not a type/subtype (RFC 6838)" crlf2.tar.zst
+	# a media type with parameters is no type/subtype either
+	tar -xOf "$GOOD_TAR" "$c" | jq -c '.config.mediaType += "; charset=utf-8"' > c2.json
+	bad param reblob "$c" c2.json
+	rejects 1 "param.tar.zst: index.json: $SRC/test/multi:1: manifest sha256:$(sha c2.json): config: media type \"application/vnd.oci.image.config.v1+json; charset=utf-8\" is not a type/subtype (RFC 6838)" param.tar.zst
+}
+
+@test "verify: every bundle JSON file is checked against its schema: exit 3 naming it" {
+	# reindex: bundle.index.json still matches the archive, so only the
+	# schema can catch what was changed
+	tar -xOf "$GOOD_TAR" manifest.json | jq '.[0]' > mj1.json
+	bad dobj set manifest.json mj1.json reindex
+	rejects 3 "dobj.tar.zst: manifest.json: expected an array of {Config, RepoTags, Layers}" dobj.tar.zst
+	tar -xOf "$GOOD_TAR" manifest.json | jq '.[0].Layers = {}' > mj2.json
+	bad dlayers set manifest.json mj2.json reindex
+	rejects 3 "dlayers.tar.zst: manifest.json[0]: Layers: expected an array of blob paths" dlayers.tar.zst
+	tar -xOf "$GOOD_TAR" manifest.json | jq '.[0].RepoTags = [1]' > mj3.json
+	bad dtags set manifest.json mj3.json reindex
+	rejects 3 "dtags.tar.zst: manifest.json[0]: RepoTags: expected an array of strings" dtags.tar.zst
+	tar -xOf "$GOOD_TAR" index.json | jq 'del(.schemaVersion)' > ij1.json
+	bad ischema set index.json ij1.json reindex
+	rejects 3 "ischema.tar.zst: index.json: schemaVersion missing: expected 2" ischema.tar.zst
+	tar -xOf "$GOOD_TAR" index.json | jq '.mediaType = "application/vnd.oci.image.manifest.v1+json"' > ij2.json
+	bad imt set index.json ij2.json reindex
+	rejects 3 "imt.tar.zst: index.json: expected an image index, not application/vnd.oci.image.manifest.v1+json" imt.tar.zst
+	echo '["1.0.0"]' > layout.json
+	bad layout set oci-layout layout.json reindex
+	rejects 3 "layout.tar.zst: oci-layout: expected imageLayoutVersion 1.0.0" layout.tar.zst
+	tar -xOf "$GOOD_TAR" bundle.index.json | jq '.entries[1].offset = "0"' > bi1.json
+	bad boff set bundle.index.json bi1.json
+	rejects 3 "boff.tar.zst: bundle.index.json: entries[1]: expected {name, offset, size} with a byte offset and size" boff.tar.zst
+	tar -xOf "$GOOD_TAR" bundle.index.json | jq '.entries = {}' > bi2.json
+	bad bobj set bundle.index.json bi2.json
+	rejects 3 "bobj.tar.zst: bundle.index.json: expected {\"version\": 1, \"entries\": [...]}" bobj.tar.zst
+	tar -xOf "$GOOD_TAR" bundle.json | jq '.blobs[0].size = -1' > bj1.json
+	bad bsize set bundle.json bj1.json reindex
+	rejects 3 "bsize.tar.zst: bundle.json: blobs[0]: size -1 is not a byte count" bsize.tar.zst
+	tar -xOf "$GOOD_TAR" bundle.json | jq '.images[0].mediaType += "\n"' > bj2.json
+	bad bmt set bundle.json bj2.json reindex
+	rejects 3 "bmt.tar.zst: bundle.json: images[0].mediaType: \"application/vnd.oci.image.manifest.v1+json\\x0a\" is not a media type (RFC 6838 type/subtype)" bmt.tar.zst
+}
+
 @test "verify: a tampered bundle.json: exit 1 or 3 naming what it contradicts" {
 	tar -xOf "$GOOD_TAR" bundle.json > bj.json
 	ref=$(jq -r '.images[0].ref' bj.json)
@@ -557,6 +639,27 @@ keyid() {
 edge-verify: store store: 1 problem found"
 	done
 	rejects 6 "store nosuch: no such store" --store nosuch < /dev/null
+}
+
+@test "verify: --store: a foreign layer without a digest or with a short one is a problem named, not a crash" {
+	cp -r "$STORE" store
+	chmod -R u+w store
+	m=$(test_image_digest test/app1:1)
+	jq -c 'del(.layers[2].digest) | .layers[2].urls = ["http://127.0.0.1:9/x"]' "store/blobs/sha256/${m#sha256:}" > m1.json
+	m1=$(tool store-reblob store "$m" m1.json)
+	for q in "" --quick; do
+		run --separate-stderr edge-verify $q --store store < /dev/null
+		assert_failure 1
+		assert_output ""
+		assert_stderr_is "edge-verify: store store: $SRC/test/app1:1: manifest $m1: layers[2]: no digest
+edge-verify: store store: 1 problem found"
+	done
+	jq -c '.layers[2].digest = "x" | .layers[2].urls = ["http://127.0.0.1:9/x"]' "store/blobs/sha256/${m#sha256:}" > m2.json
+	m2=$(tool store-reblob store "$m1" m2.json)
+	run --separate-stderr edge-verify --quick --store store < /dev/null
+	assert_failure 1
+	assert_stderr_is "edge-verify: store store: $SRC/test/app1:1: manifest $m2: layers[2]: digest \"x\": expected \"sha256:\" and 64 lower-case hex digits
+edge-verify: store store: 1 problem found"
 }
 
 # --- usage, output ---------------------------------------------------------------------

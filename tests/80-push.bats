@@ -577,6 +577,51 @@ edge-verify: 2 of 7 entries missing or different in the registry"
 	assert_failure
 }
 
+# listener LOG: a registry stand-in on 127.0.0.1 that writes every request
+# line and header it gets to LOG and answers 500; sets PORT
+listener() {
+	start_server listener listener.port python3 -c '
+import http.server, os, sys
+log = open(sys.argv[1], "ab", buffering=0)
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def any(self):
+        log.write(self.requestline.encode() + b"\n" + bytes(self.headers))
+        self.send_response(500); self.send_header("Content-Length", "0"); self.end_headers()
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = any
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open("listener.port.tmp", "w").write(str(s.server_address[1])); os.rename("listener.port.tmp", "listener.port")
+s.serve_forever()' "$1"
+}
+
+@test "push: a bundle with an index child digest \"x\" or a CR LF media type is refused before any request (exit 3)" {
+	python3 "$TOP/tests/fixtures/bundle-tool.py" unpack "$BUNDLE" site.tar
+	: > requests.log
+	listener requests.log
+	idx=$(digest_of test/multi:1)
+	tar -xOf site.tar "blobs/sha256/${idx#sha256:}" | jq -c '.manifests[0].digest = "x"' > i1.json
+	python3 "$TOP/tests/fixtures/bundle-tool.py" edit site.tar short.tar reblob "blobs/sha256/${idx#sha256:}" i1.json
+	python3 "$TOP/tests/fixtures/bundle-tool.py" pack short.tar short.tar.zst --frames --seek-table
+	run --separate-stderr edge-push --plain-http --registry "127.0.0.1:$PORT/x" short.tar.zst
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-push: $SRC/test/multi:1: manifest sha256:$(sha256sum i1.json | cut -d' ' -f1): manifests[0]: digest \"x\": expected \"sha256:\" and 64 lower-case hex digits"
+	# a header injection through the child manifest's mediaType
+	c=$(test_image_digest 'test/multi:1@linux/amd64')
+	tar -xOf site.tar "blobs/sha256/${c#sha256:}" | jq -c '.mediaType += "\r\nX-Injected: yes"' > c1.json
+	python3 "$TOP/tests/fixtures/bundle-tool.py" edit site.tar crlf.tar reblob "blobs/sha256/${c#sha256:}" c1.json
+	python3 "$TOP/tests/fixtures/bundle-tool.py" pack crlf.tar crlf.tar.zst --frames --seek-table
+	run --separate-stderr edge-push --plain-http --registry "127.0.0.1:$PORT/x" crlf.tar.zst
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-push: $SRC/test/multi:1: manifest sha256:$(sha256sum c1.json | cut -d' ' -f1): media type \"application/vnd.oci.image.manifest.v1+json\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)"
+	# not one request went out, so no header either
+	[ ! -s requests.log ]
+	# edge-verify refuses that bundle too
+	run --separate-stderr edge-verify crlf.tar.zst
+	assert_failure 1
+}
+
 # Same failure, same status as edge-verify BUNDLE and a manifest's
 # bundle.path: a missing bundle file is a local I/O failure (6), not a bad
 # manifest (3).

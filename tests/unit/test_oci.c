@@ -1,0 +1,165 @@
+/* Unit tests for common/oci.c: digests, media types, sizes, descriptors and
+ * the shape of manifests and indexes, as read from hostile JSON. TAP. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oci.h"
+#include "store.h"
+
+#define H16 "0123456789abcdef"
+#define H64 H16 H16 H16 H16
+#define D64 "sha256:" H64
+
+static int n_run, n_fail;
+
+static void ok(int cond, const char *desc, const char *got, const char *want)
+{
+	n_run++;
+	if (cond) {
+		printf("ok %d - %s\n", n_run, desc);
+	} else {
+		n_fail++;
+		printf("not ok %d - %s\n", n_run, desc);
+		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
+	}
+}
+
+static void desc_case(const char *desc, const char *json, const char *want_err)
+{
+	json_error_t je;
+	json_t *j = json_loads(json, JSON_DECODE_ANY, &je);
+	struct edge_err err = {0};
+	struct oci_desc d;
+	int rc;
+
+	if (j == NULL) {
+		ok(0, desc, je.text, "valid test JSON");
+		return;
+	}
+	rc = oci_desc_read(j, &d, EDGE_EVERIFY, "t", &err);
+	if (want_err == NULL)
+		ok(rc == 0 && strcmp(d.digest, D64) == 0 && d.size >= 0, desc, err.msg, "(valid)");
+	else
+		ok(rc == -1 && err.code == EDGE_EVERIFY && strcmp(err.msg, want_err) == 0, desc,
+		   rc == 0 ? "(valid)" : err.msg, want_err);
+	json_decref(j);
+}
+
+static void doc_case(const char *desc, const char *json, int want_kind, const char *want_mt, const char *want_err)
+{
+	json_error_t je;
+	json_t *j = json_loads(json, JSON_DECODE_ANY, &je);
+	struct edge_err err = {0};
+	const char *mt = NULL;
+	int kind;
+
+	if (j == NULL) {
+		ok(0, desc, je.text, "valid test JSON");
+		return;
+	}
+	kind = oci_doc_check(j, &mt, EDGE_EREMOTE, "m", &err);
+	if (want_err == NULL)
+		ok(kind == want_kind && mt != NULL && strcmp(mt, want_mt) == 0, desc, kind < 0 ? err.msg : mt, want_mt);
+	else
+		ok(kind == -1 && err.code == EDGE_EREMOTE && strcmp(err.msg, want_err) == 0, desc,
+		   kind >= 0 ? "(valid)" : err.msg, want_err);
+	json_decref(j);
+}
+
+#define LAYER "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D64 "\",\"size\":3}"
+#define CONFIG "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D64 "\",\"size\":2}"
+
+int main(void)
+{
+	char q[16], big[300];
+
+	printf("1..42\n");
+	/* digests */
+	ok(oci_digest_valid(D64), "sha256 digest", NULL, NULL);
+	ok(!oci_digest_valid(NULL), "no digest", NULL, NULL);
+	ok(!oci_digest_valid("x"), "a short digest is not read past its end", NULL, NULL);
+	ok(!oci_digest_valid("sha256:"), "empty hex", NULL, NULL);
+	ok(!oci_digest_valid("sha256:" H16), "short hex", NULL, NULL);
+	ok(!oci_digest_valid(D64 "0"), "long hex", NULL, NULL);
+	ok(!oci_digest_valid("sha256:0123456789ABCDEF" H16 H16 H16), "upper-case hex", NULL, NULL);
+	ok(!oci_digest_valid("sha512:" H64 H64), "sha512 is refused, never trusted", NULL, NULL);
+	ok(!oci_digest_valid("SHA256:" H64), "upper-case algorithm", NULL, NULL);
+	/* media types (RFC 6838) */
+	ok(oci_media_type_valid(MT_OCI_MANIFEST) && oci_media_type_valid(MT_HELM_CHART) &&
+		   oci_media_type_valid("application/vnd.docker.image.rootfs.diff.tar.gzip") &&
+		   oci_media_type_valid("a/b") && oci_media_type_valid("x-Type/s!#$&^_.+-"),
+	   "media types of the registries and RFC 6838 names", NULL, NULL);
+	ok(!oci_media_type_valid(MT_OCI_MANIFEST "\r\nX-Injected: yes"), "CR LF refused", NULL, NULL);
+	ok(!oci_media_type_valid(MT_OCI_MANIFEST "\n"), "a trailing LF refused", NULL, NULL);
+	ok(!oci_media_type_valid("application/json; charset=utf-8"), "parameters refused", NULL, NULL);
+	ok(!oci_media_type_valid("application") && !oci_media_type_valid("/json") && !oci_media_type_valid("application/") &&
+		   !oci_media_type_valid("a/b/c") && !oci_media_type_valid("") && !oci_media_type_valid(NULL),
+	   "no type, no subtype, two slashes, empty, NULL", NULL, NULL);
+	ok(!oci_media_type_valid(".a/b") && !oci_media_type_valid("a/+b") && !oci_media_type_valid("a b/c") &&
+		   !oci_media_type_valid("a/b\x7f") && !oci_media_type_valid("a/\xc3\xa9"),
+	   "a name starts with a letter or digit; no space, DEL or UTF-8", NULL, NULL);
+	memset(big, 'a', 127);
+	strcpy(big + 127, "/b");
+	ok(oci_media_type_valid(big), "a 127-character type", NULL, NULL);
+	memset(big, 'a', 128);
+	strcpy(big + 128, "/b");
+	ok(!oci_media_type_valid(big), "a 128-character type refused", NULL, NULL);
+	/* sizes */
+	{
+		json_t *a = json_integer(0), *b = json_integer(OCI_SIZE_MAX), *c = json_integer(-1),
+		       *d = json_integer(OCI_SIZE_MAX + 1), *e = json_real(1.0), *f = json_string("1");
+		ok(oci_size_valid(a) && oci_size_valid(b), "sizes 0 and the bound", NULL, NULL);
+		ok(!oci_size_valid(c) && !oci_size_valid(d) && !oci_size_valid(e) && !oci_size_valid(f) &&
+			   !oci_size_valid(NULL),
+		   "negative, too large, real, string, absent", NULL, NULL);
+		json_decref(a), json_decref(b), json_decref(c), json_decref(d), json_decref(e), json_decref(f);
+	}
+	/* descriptors */
+	desc_case("a layer descriptor", LAYER, NULL);
+	desc_case("no mediaType is allowed", "{\"digest\":\"" D64 "\",\"size\":0}", NULL);
+	desc_case("not an object", "[1]", "t: expected a descriptor (an object)");
+	desc_case("no digest", "{\"size\":1,\"urls\":[\"http://x/y\"]}", "t: no digest");
+	desc_case("a short digest", "{\"digest\":\"x\",\"size\":1}",
+		  "t: digest \"x\": expected \"sha256:\" and 64 lower-case hex digits");
+	desc_case("a digest that is not a string", "{\"digest\":7,\"size\":1}",
+		  "t: digest \"(not a string)\": expected \"sha256:\" and 64 lower-case hex digits");
+	desc_case("a CR LF media type, escaped in the message",
+		  "{\"mediaType\":\"a/b\\r\\nX: y\",\"digest\":\"" D64 "\",\"size\":1}",
+		  "t: media type \"a/b\\x0d\\x0aX: y\" is not a type/subtype (RFC 6838)");
+	desc_case("no size", "{\"digest\":\"" D64 "\"}", "t: no size");
+	desc_case("a negative size", "{\"digest\":\"" D64 "\",\"size\":-1}", "t: size -1 is not a byte count");
+	desc_case("a size of 8 EiB", "{\"digest\":\"" D64 "\",\"size\":9223372036854775807}",
+		  "t: size 9223372036854775807 is not a byte count");
+	desc_case("a size that is a string", "{\"digest\":\"" D64 "\",\"size\":\"1\"}", "t: size 1 is not a byte count");
+	desc_case("urls not strings", "{\"digest\":\"" D64 "\",\"size\":1,\"urls\":[1]}", "t: urls: expected strings");
+	desc_case("an annotation that is not a string", "{\"digest\":\"" D64 "\",\"size\":1,\"annotations\":{\"k\":1}}",
+		  "t: annotation \"k\": expected a string");
+	/* documents */
+	doc_case("an OCI manifest", "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":" CONFIG
+				    ",\"layers\":[" LAYER "]}",
+		 OCI_KIND_MANIFEST, MT_OCI_MANIFEST, NULL);
+	doc_case("a Docker list", "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_LIST "\",\"manifests\":[" LAYER "]}",
+		 OCI_KIND_INDEX, MT_DOCKER_LIST, NULL);
+	doc_case("an index told by its shape", "{\"schemaVersion\":2,\"manifests\":[]}", OCI_KIND_INDEX, MT_OCI_INDEX, NULL);
+	doc_case("a child manifest with a CR LF media type",
+		 "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\\r\\nX-Injected: yes\",\"config\":" CONFIG
+		 ",\"layers\":[]}",
+		 0, NULL, "m: media type \"" MT_OCI_MANIFEST "\\x0d\\x0aX-Injected: yes\" is not a type/subtype (RFC 6838)");
+	doc_case("a foreign layer with a short digest",
+		 "{\"schemaVersion\":2,\"config\":" CONFIG ",\"layers\":[" LAYER
+		 ",{\"digest\":\"x\",\"size\":1,\"urls\":[\"http://x/y\"]}]}",
+		 0, NULL, "m: layers[1]: digest \"x\": expected \"sha256:\" and 64 lower-case hex digits");
+	doc_case("an index child without a digest", "{\"schemaVersion\":2,\"manifests\":[{\"size\":1}]}", 0, NULL,
+		 "m: manifests[0]: no digest");
+	doc_case("an unknown manifest type", "{\"schemaVersion\":2,\"mediaType\":\"application/json\",\"config\":" CONFIG
+					     ",\"layers\":[]}",
+		 0, NULL, "m: unsupported manifest type \"application/json\"");
+	doc_case("schema 1", "{\"schemaVersion\":1,\"fsLayers\":[]}", 0, NULL, "m: schemaVersion 1: expected 2");
+	doc_case("layers not an array", "{\"schemaVersion\":2,\"config\":" CONFIG ",\"layers\":{}}", 0, NULL,
+		 "m: layers: expected an array");
+	/* messages stay one line and short */
+	oci_quote(q, sizeof(q), "ab\r\ncdefghijkl");
+	ok(strcmp(q, "ab\\x0d\\x0acd...") == 0, "quote: escaped and cut", q, "ab\\x0d\\x0acd...");
+	return n_fail != 0 || n_run != 42;
+}
