@@ -322,6 +322,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		       const char *extra_scope, struct http_req *req, struct http_resp *resp, struct edge_err *err)
 {
 	const char *const *orig = req->headers;
+	const char *orig_cred_origin = req->cred_origin;
 	const char **headers;
 	size_t n = 0, i;
 	char *scope = extra_scope ? xasprintf("repository:%s:%s %s", repo, actions, extra_scope)
@@ -333,6 +334,10 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 	headers = xcalloc(n + 2, sizeof(*headers));
 	for (i = 0; i < n; i++)
 		headers[i] = orig[i];
+	/* the registry's credentials and tokens go to its own origin only: not
+	 * to an upload Location or a redirect that names another one */
+	if (req->cred_origin == NULL)
+		req->cred_origin = r->base;
 	pthread_mutex_lock(&r->mu);
 	rc = ensure_basic(r, err);
 	pthread_mutex_unlock(&r->mu);
@@ -372,6 +377,17 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		if (rc != 0)
 			goto out;
 		rc = -1;
+		if (resp->status == 401 && !http_same_origin(req->cred_origin, resp->effective_url)) {
+			/* a challenge from elsewhere is not the registry's to learn:
+			 * answering it would hand that host the credentials */
+			char *red = http_redact_url(resp->effective_url);
+			edge_errf(err, EDGE_EAUTH,
+				  "%s %s: HTTP 401 from another origin than the registry's (%s): "
+				  "its credentials are not sent there", req->method ? req->method : "GET",
+				  red ? red : "<url>", r->base);
+			free(red);
+			goto out;
+		}
 		if (resp->status == 401 && attempt == 0) {
 			const char *h = http_resp_header(resp, "WWW-Authenticate");
 			char *realm = NULL, *service = NULL;
@@ -418,6 +434,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 	rc = 0;
 out:
 	req->headers = orig;
+	req->cred_origin = orig_cred_origin;
 	free(headers);
 	free(scope);
 	return rc;
