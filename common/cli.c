@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +138,33 @@ long long cli_parse_size(const char *opt, const char *s)
 	if (*end != '\0' || v == 0 || v > (unsigned long long)(1LL << 62) / mul)
 		cli_usage_error("%s: expected a size such as 64M or 4G, got '%s'", opt, s);
 	return (long long)(v * mul);
+}
+
+int cli_timeout_option(int c, const char *arg, struct http_opts *o)
+{
+	switch (c) {
+	case CLI_OPT_TIMEOUT:
+		o->timeout_ms = cli_parse_long("--timeout", arg, 0, 7 * 86400) * 1000;
+		return 1;
+	case CLI_OPT_STALL_TIMEOUT:
+		o->low_speed_time_s = cli_parse_long("--stall-timeout", arg, 1, 86400);
+		return 1;
+	case CLI_OPT_CONNECT_TIMEOUT:
+		o->connect_timeout_ms = cli_parse_long("--connect-timeout", arg, 1, 3600) * 1000;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void cli_protect_secrets(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		log_warn("cannot turn core dumps off: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("cannot make the process undumpable: %s", strerror(errno));
 }
 
 int cli_progress_tty(void)

@@ -1026,10 +1026,10 @@ static void timeout_reason(struct http_client *c, const char *url, long limit_ms
 	curl_easy_getinfo(c->curl, CURLINFO_APPCONNECT_TIME_T, &app);
 	if (limit_ms > 0 && elapsed_ms + 50 >= limit_ms) {
 		fmt_duration(d, sizeof(d), c->timeout_ms);
-		snprintf(why, whylen, "no complete response within %s", d);
+		snprintf(why, whylen, "timed out: no complete response within %s", d);
 	} else if (conn == 0 || (app == 0 && strncasecmp(url, "https:", 6) == 0)) {
 		fmt_duration(d, sizeof(d), c->connect_timeout_ms);
-		snprintf(why, whylen, "cannot connect within %s", d);
+		snprintf(why, whylen, "timed out: no connection within %s", d);
 	} else {
 		snprintf(why, whylen, "stalled: less than %ld bytes/s for %ld s", c->low_speed_bytes,
 		         c->low_speed_time_s);
@@ -1310,7 +1310,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 			if (left <= 0) {
 				/* the time ran out between two hops */
 				fmt_duration(d, sizeof(d), c->timeout_ms);
-				snprintf(a->why, sizeof(a->why), "no complete response within %s", d);
+				snprintf(a->why, sizeof(a->why), "timed out: no complete response within %s", d);
 				out = OUT_TRANSIENT;
 				goto out;
 			}
