@@ -1088,9 +1088,13 @@ static int classify(struct http_client *c, CURLcode rc, const char *url, long li
 		*code = EDGE_EINPUT;
 		return 0;
 	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
 		snprintf(why, whylen, "%s", detail);
 		*code = EDGE_EINPUT;
+		return 0;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* a redirect to another scheme, or a reply that is not HTTP:
+		 * the server's doing (the URLs we build are http or https) */
+		snprintf(why, whylen, "%s", detail);
 		return 0;
 	default:
 		snprintf(why, whylen, "%s", detail);

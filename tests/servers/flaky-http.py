@@ -36,7 +36,8 @@ byte every 0.2 s (5 bytes/s, more than curl's 1 byte/s low-speed floor), for
 at most --dribble-for seconds (default 120), then the connection is dropped:
   slow-headers                   the status line and headers, byte by byte
   slow-body                      200 with Content-Length 1000000 at once,
-                                 then the body byte by byte
+                                 then the body byte by byte (a HEAD gets
+                                 its headers dribbled instead)
 """
 
 import argparse
@@ -135,7 +136,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def slow(self, kind):
         start = time.monotonic()
-        if kind == "slow-headers":
+        if kind == "slow-headers" or self.command == "HEAD":
             head = ("HTTP/1.1 200 OK\r\nX-Attempt: %d\r\n" % self.attempt).encode()
             head += b"".join(b"X-Pad-%d: %s\r\n" % (i, b"x" * 64) for i in range(64))
             return self.dribble(head + b"Content-Length: 0\r\n\r\n", start)
