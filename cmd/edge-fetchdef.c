@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	} else if (getenv("EDGE_API_KEY") != NULL && getenv("EDGE_API_KEY")[0] != '\0') {
-		key = xstrdup(getenv("EDGE_API_KEY"));
+		key = cli_take_secret_env("EDGE_API_KEY");
 	} else if (keyarg != NULL) {
 		log_warn("--api-key exposes the key to other users of this machine: use $EDGE_API_KEY or --api-key-file");
 		key = xstrdup(keyarg);

@@ -240,6 +240,18 @@ void cli_secret_free(char *s)
 	free(s);
 }
 
+char *cli_take_secret_env(const char *name)
+{
+	char *v = getenv(name), *copy;
+
+	if (v == NULL)
+		return NULL;
+	copy = xstrdup(v);
+	explicit_bzero(v, strlen(v));
+	unsetenv(name);
+	return copy;
+}
+
 const char *cli_one_argument(int argc, char **argv)
 {
 	const char *arg = NULL;

@@ -104,6 +104,12 @@ int cli_finish(int rc);
 char *cli_read_secret_file(const char *path, struct edge_err *err);
 void cli_secret_free(char *s);
 
+/* A secret from the environment (NULL when unset): a malloc'd copy; the
+ * variable's value is wiped and the variable removed, so that neither
+ * /proc/PID/environ nor a child process (a credential helper) sees it.
+ * Wipe the copy with cli_secret_free. */
+char *cli_take_secret_env(const char *name);
+
 /* The one optional positional argument after the options (NULL when none);
  * more than one is a usage error. Call after getopt_long. */
 const char *cli_one_argument(int argc, char **argv);

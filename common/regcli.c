@@ -50,7 +50,7 @@ static char *read_password(const struct regcli *r, struct edge_err *err)
 		return p;
 	}
 	if (getenv("EDGE_REGISTRY_PASSWORD") != NULL)
-		return xstrdup(getenv("EDGE_REGISTRY_PASSWORD"));
+		return cli_take_secret_env("EDGE_REGISTRY_PASSWORD");
 	edge_errf(err, EDGE_EUSAGE,
 		  "--username needs a password: --password-stdin, --password-file or $EDGE_REGISTRY_PASSWORD");
 	return NULL;

@@ -193,6 +193,21 @@ static int ensure_basic(struct registry *r, struct edge_err *err)
 	return 0;
 }
 
+/* Zeroes the token fields of a token server's reply before it is freed. */
+static void wipe_token_reply(json_t *j, struct http_resp *resp)
+{
+	static const char *const fields[] = {"token", "access_token", "refresh_token"};
+	size_t i;
+
+	for (i = 0; j != NULL && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *v = json_object_get(j, fields[i]);
+		if (json_is_string(v))
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	}
+	if (resp->body != NULL)
+		explicit_bzero(resp->body, resp->body_len);
+}
+
 /* A token for scope from the cache or the token server; malloc'd header
  * value "Bearer …" in *out. Called without r->mu held. */
 static int bearer_for(struct registry *r, struct http_client *http, const char *scope, char **out,
@@ -287,6 +302,7 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	*out = xasprintf("Bearer %s", tok);
 	rc = 0;
 out:
+	wipe_token_reply(j, &resp);
 	json_decref(j);
 	http_resp_free(&resp);
 	if (basic) {
