@@ -38,8 +38,7 @@ static const char help[] =
 	"      --ca-file FILE        trust the CA certificates in FILE as well\n"
 	"      --insecure            do not verify the server's TLS certificate\n"
 	"      --retries N           retries on network errors, 429 and 5xx (default 5)\n"
-	"      --timeout SECONDS     give up an attempt after SECONDS (default: none;\n"
-	"                            a stalled transfer is abandoned after 60 s)\n"
+	CLI_TIMEOUT_HELP
 	"  -q, --quiet               print errors only\n"
 	"  -v, --verbose             print each request (-vv: headers, secrets redacted)\n"
 	"  -h, --help                print this help and exit\n"
@@ -58,7 +57,6 @@ enum {
 	OPT_CAFILE,
 	OPT_INSECURE,
 	OPT_RETRIES,
-	OPT_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -72,7 +70,7 @@ static const struct option longopts[] = {
 	{"profile-ids", required_argument, NULL, OPT_PROFILES},
 	{"project-id", required_argument, NULL, OPT_PROJECT},
 	{"retries", required_argument, NULL, OPT_RETRIES},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	CLI_TIMEOUT_LONGOPTS,
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
@@ -166,8 +164,9 @@ int main(int argc, char **argv)
 	d.af.fd = -1;
 	hopts.retries = -1;
 	cli_init(argv[0], synopsis, help);
+	cli_protect_secrets(); /* the API key */
 	while ((c = getopt_long(argc, argv, "o:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (cli_common_option(c, optarg))
+		if (cli_common_option(c, optarg) || cli_timeout_option(c, optarg, &hopts))
 			continue;
 		switch (c) {
 		case OPT_PROJECT: project = optarg; break;
@@ -180,7 +179,6 @@ int main(int argc, char **argv)
 		case OPT_CAFILE: hopts.ca_file = optarg; break;
 		case OPT_INSECURE: hopts.insecure = 1; break;
 		case OPT_RETRIES: hopts.retries = (int)cli_parse_long("--retries", optarg, 0, 100); break;
-		case OPT_TIMEOUT: hopts.timeout_ms = cli_parse_long("--timeout", optarg, 1, 86400) * 1000; break;
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -226,7 +224,7 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	} else if (getenv("EDGE_API_KEY") != NULL && getenv("EDGE_API_KEY")[0] != '\0') {
-		key = xstrdup(getenv("EDGE_API_KEY"));
+		key = cli_take_secret_env("EDGE_API_KEY");
 	} else if (keyarg != NULL) {
 		log_warn("--api-key exposes the key to other users of this machine: use $EDGE_API_KEY or --api-key-file");
 		key = xstrdup(keyarg);

@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
+	cli_protect_secrets(); /* registry passwords and tokens */
 	memset(&o, 0, sizeof(o));
 	regcli_init(&rc_opts, DEFAULT_JOBS);
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
+	cli_protect_secrets(); /* registry passwords and tokens */
 	memset(&o, 0, sizeof(o));
 	o.chunk_size = 64u << 20;
 	regcli_init(&rco, DEFAULT_JOBS);

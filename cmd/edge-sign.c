@@ -294,6 +294,7 @@ int main(int argc, char **argv)
 	int c, rc = EDGE_OK, generate = 0, nopass = 0, force = 0, files, i;
 
 	cli_init(argv[0], synopsis, help);
+	cli_protect_secrets(); /* the secret key and its password */
 	while ((c = getopt_long(argc, argv, "Gk:p:t:W" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_common_option(c, optarg))
 			continue;

@@ -158,6 +158,7 @@ int main(int argc, char **argv)
 	struct push_opts po;
 
 	cli_init(argv[0], synopsis, help);
+	cli_protect_secrets(); /* registry passwords and tokens (--registry) */
 	regcli_init(&rco, 0); /* --jobs: 0, every core */
 	memset(&po, 0, sizeof(po));
 	while ((c = getopt_long(argc, argv, "p:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {

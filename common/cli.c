@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +140,33 @@ long long cli_parse_size(const char *opt, const char *s)
 	return (long long)(v * mul);
 }
 
+int cli_timeout_option(int c, const char *arg, struct http_opts *o)
+{
+	switch (c) {
+	case CLI_OPT_TIMEOUT:
+		o->timeout_ms = cli_parse_long("--timeout", arg, 0, 7 * 86400) * 1000;
+		return 1;
+	case CLI_OPT_STALL_TIMEOUT:
+		o->low_speed_time_s = cli_parse_long("--stall-timeout", arg, 1, 86400);
+		return 1;
+	case CLI_OPT_CONNECT_TIMEOUT:
+		o->connect_timeout_ms = cli_parse_long("--connect-timeout", arg, 1, 3600) * 1000;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void cli_protect_secrets(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		log_warn("cannot turn core dumps off: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("cannot make the process undumpable: %s", strerror(errno));
+}
+
 int cli_progress_tty(void)
 {
 	if (g_progress == CLI_PROGRESS_ALWAYS)
@@ -209,6 +238,18 @@ void cli_secret_free(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+char *cli_take_secret_env(const char *name)
+{
+	char *v = getenv(name), *copy;
+
+	if (v == NULL)
+		return NULL;
+	copy = xstrdup(v);
+	explicit_bzero(v, strlen(v));
+	unsetenv(name);
+	return copy;
 }
 
 const char *cli_one_argument(int argc, char **argv)

@@ -10,10 +10,14 @@
 #include <getopt.h>
 #include <jansson.h>
 #include "err.h"
+#include "http.h"
 
 enum {
 	CLI_OPT_VERSION = 0x1000,
 	CLI_OPT_PROGRESS,
+	CLI_OPT_TIMEOUT,
+	CLI_OPT_STALL_TIMEOUT,
+	CLI_OPT_CONNECT_TIMEOUT,
 	CLI_OPT_FIRST_TOOL = 0x1100, /* tools number their long-only options from here */
 };
 
@@ -25,6 +29,36 @@ enum {
 	{"version", no_argument, NULL, CLI_OPT_VERSION}
 #define CLI_PROGRESS_LONGOPT {"progress", required_argument, NULL, CLI_OPT_PROGRESS}
 #define CLI_COMMON_SHORTOPTS "hqv"
+
+/* The time limits of every networked tool (SPEC §9): put
+ * CLI_TIMEOUT_LONGOPTS in its table and CLI_TIMEOUT_HELP in its --help. */
+#define CLI_TIMEOUT_LONGOPTS                                                 \
+	{"connect-timeout", required_argument, NULL, CLI_OPT_CONNECT_TIMEOUT}, \
+	{"stall-timeout", required_argument, NULL, CLI_OPT_STALL_TIMEOUT},     \
+	{"timeout", required_argument, NULL, CLI_OPT_TIMEOUT}
+#define CLI_TIMEOUT_STR_(x) #x
+#define CLI_TIMEOUT_STR(x) CLI_TIMEOUT_STR_(x)
+#define CLI_TIMEOUT_HELP                                                                     \
+	"      --timeout SECONDS     give up one attempt of a request after SECONDS, and\n"     \
+	"                            retry it (default 0: no limit)\n"                          \
+	"      --stall-timeout SECONDS\n"                                                      \
+	"                            give up an attempt that moves less than 1 KiB/s for\n"    \
+	"                            SECONDS, and retry it (default "                           \
+	CLI_TIMEOUT_STR(HTTP_DEFAULT_STALL_TIMEOUT_S) ")\n"                                     \
+	"      --connect-timeout SECONDS\n"                                                    \
+	"                            give up a connection not made within SECONDS, and\n"      \
+	"                            retry (default " CLI_TIMEOUT_STR(HTTP_DEFAULT_CONNECT_TIMEOUT_S) ")\n"
+
+/* Handles --timeout, --stall-timeout and --connect-timeout into o (usage
+ * error on a bad value). Returns 1 when c was one of them, else 0. */
+int cli_timeout_option(int c, const char *arg, struct http_opts *o);
+
+/* Core dumps off for the rest of the run (RLIMIT_CORE 0, and
+ * PR_SET_DUMPABLE 0, which also keeps other users' debuggers out): call it
+ * first in every tool that will hold a secret (a password, a token, an API
+ * key, a secret key), so that a crash never writes one to disk. Warns when
+ * the system refuses. */
+void cli_protect_secrets(void);
 
 enum cli_progress { CLI_PROGRESS_AUTO, CLI_PROGRESS_ALWAYS, CLI_PROGRESS_NEVER };
 
@@ -69,6 +103,12 @@ int cli_finish(int rc);
  * when the file is readable by others. malloc'd; wipe with cli_secret_free. */
 char *cli_read_secret_file(const char *path, struct edge_err *err);
 void cli_secret_free(char *s);
+
+/* A secret from the environment (NULL when unset): a malloc'd copy; the
+ * variable's value is wiped and the variable removed, so that neither
+ * /proc/PID/environ nor a child process (a credential helper) sees it.
+ * Wipe the copy with cli_secret_free. */
+char *cli_take_secret_env(const char *name);
 
 /* The one optional positional argument after the options (NULL when none);
  * more than one is a usage error. Call after getopt_long. */

@@ -31,8 +31,6 @@
 #define EDGE_VERSION "0.1.0"
 #endif
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 30000L
-#define DEFAULT_LOW_SPEED_TIME_S 60L
 #define DEFAULT_BASE_MS 500L
 #define BACKOFF_CAP_MS 30000L
 #define RETRY_AFTER_CAP_MS 120000L
@@ -140,6 +138,7 @@ struct http_client {
 	int retries;
 	long connect_timeout_ms;
 	long low_speed_time_s;
+	long low_speed_bytes;
 	long timeout_ms;
 	long base_ms;
 	uint64_t rng;
@@ -191,9 +190,10 @@ struct http_client *http_client_new(const struct http_opts *o,
 	c->insecure = o->insecure;
 	c->retries = o->retries < 0 ? HTTP_DEFAULT_RETRIES : o->retries;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
-	                                                  : DEFAULT_CONNECT_TIMEOUT_MS;
+	                                                  : HTTP_DEFAULT_CONNECT_TIMEOUT_S * 1000L;
 	c->low_speed_time_s = o->low_speed_time_s > 0 ? o->low_speed_time_s
-	                                              : DEFAULT_LOW_SPEED_TIME_S;
+	                                              : HTTP_DEFAULT_STALL_TIMEOUT_S;
+	c->low_speed_bytes = o->low_speed_bytes > 0 ? o->low_speed_bytes : HTTP_STALL_MIN_RATE;
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 0;
 	c->base_ms = env_base_ms();
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
@@ -834,12 +834,24 @@ static int method_is(const char *m, const char *name)
 	return strcmp(m, name) == 0;
 }
 
+/* Frees a header list, its credentials wiped first. */
+static void slist_wipe_free(struct curl_slist *list)
+{
+	struct curl_slist *l;
+
+	for (l = list; l != NULL; l = l->next)
+		if (l->data != NULL && credential_header(l->data))
+			explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
 struct hop_spec {
 	const char *method;
 	const char *url;
 	int with_body;      /* send the request body */
-	int strip_creds;    /* another origin than req->url */
+	int strip_creds;    /* another origin than the credentials' */
 	long long range;    /* resume offset, 0 = none */
+	long timeout_ms;    /* what is left of the attempt's time, 0 = no limit */
 };
 
 /* Runs one transfer; h is filled with what came back. */
@@ -872,9 +884,9 @@ static CURLcode hop_perform(struct http_client *c, const struct http_req *req,
 	curl_easy_setopt(cu, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(cu, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT, c->low_speed_bytes);
 	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, c->low_speed_time_s);
-	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, s->timeout_ms);
 	curl_easy_setopt(cu, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(cu, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curl_easy_setopt(cu, CURLOPT_USERAGENT, c->user_agent);
@@ -940,10 +952,10 @@ static CURLcode hop_perform(struct http_client *c, const struct http_req *req,
 	rc = curl_easy_perform(cu);
 	/* the list must outlive the transfer only */
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-	curl_slist_free_all(list);
+	slist_wipe_free(list);
 	return rc;
 oom:
-	curl_slist_free_all(list);
+	slist_wipe_free(list);
 	h->oom = 1;
 	return CURLE_OUT_OF_MEMORY;
 }
@@ -991,9 +1003,42 @@ static void lower_first(char *s)
 		s[0] = (char)tolower((unsigned char)s[0]);
 }
 
+/* "30 s", or "1500 ms" when not whole seconds. */
+static void fmt_duration(char *buf, size_t len, long ms)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, len, "%ld s", ms / 1000);
+	else
+		snprintf(buf, len, "%ld ms", ms);
+}
+
+/* Which of the three timeouts ended a transfer: the attempt's limit
+ * (limit_ms left of it when the hop started, elapsed_ms spent in the hop),
+ * the connect timeout (no TCP connection, or no TLS session, yet), else
+ * the stall timeout. */
+static void timeout_reason(struct http_client *c, const char *url, long limit_ms,
+                           long long elapsed_ms, char *why, size_t whylen)
+{
+	curl_off_t conn = 0, app = 0;
+	char d[32];
+
+	curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &conn);
+	curl_easy_getinfo(c->curl, CURLINFO_APPCONNECT_TIME_T, &app);
+	if (limit_ms > 0 && elapsed_ms + 50 >= limit_ms) {
+		fmt_duration(d, sizeof(d), c->timeout_ms);
+		snprintf(why, whylen, "timed out: no complete response within %s", d);
+	} else if (conn == 0 || (app == 0 && strncasecmp(url, "https:", 6) == 0)) {
+		fmt_duration(d, sizeof(d), c->connect_timeout_ms);
+		snprintf(why, whylen, "timed out: no connection within %s", d);
+	} else {
+		snprintf(why, whylen, "stalled: less than %ld bytes/s for %ld s", c->low_speed_bytes,
+		         c->low_speed_time_s);
+	}
+}
+
 /* The reason a transfer failed, and whether trying again may help. */
-static int classify(struct http_client *c, CURLcode rc, const char *url,
-                    char *why, size_t whylen, int *code)
+static int classify(struct http_client *c, CURLcode rc, const char *url, long limit_ms,
+                    long long elapsed_ms, char *why, size_t whylen, int *code)
 {
 	char detail[CURL_ERROR_SIZE];
 	long oserr = 0;
@@ -1022,6 +1067,8 @@ static int classify(struct http_client *c, CURLcode rc, const char *url,
 		snprintf(why, whylen, "%s", detail);
 		return !host_does_not_exist(url);
 	case CURLE_OPERATION_TIMEDOUT:
+		timeout_reason(c, url, limit_ms, elapsed_ms, why, whylen);
+		return 1;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_PARTIAL_FILE:
@@ -1041,9 +1088,13 @@ static int classify(struct http_client *c, CURLcode rc, const char *url,
 		*code = EDGE_EINPUT;
 		return 0;
 	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
 		snprintf(why, whylen, "%s", detail);
 		*code = EDGE_EINPUT;
+		return 0;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* a redirect to another scheme, or a reply that is not HTTP:
+		 * the server's doing (the URLs we build are http or https) */
+		snprintf(why, whylen, "%s", detail);
 		return 0;
 	default:
 		snprintf(why, whylen, "%s", detail);
@@ -1174,6 +1225,18 @@ static int same_origin(const struct origin *a, const char *url)
 	return same;
 }
 
+int http_same_origin(const char *a, const char *b)
+{
+	struct origin o;
+	int same;
+
+	if (a == NULL || b == NULL || origin_of(a, &o) < 0)
+		return 0;
+	same = same_origin(&o, b);
+	origin_free(&o);
+	return same;
+}
+
 /* ---- the request ---- */
 
 enum outcome {
@@ -1227,7 +1290,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 	const char *loc;
 	int hops, retry, with_body;
 	enum outcome out = OUT_FATAL;
-	long long t0;
+	long long t0, deadline = 0;
 	CURLcode rc;
 
 	memset(&h, 0, sizeof(h));
@@ -1236,11 +1299,27 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 	url = strdup(req->url);
 	if (url == NULL)
 		goto oom;
+	if (c->timeout_ms > 0)
+		deadline = mono_ms() + c->timeout_ms;
 	for (hops = 0;; hops++) {
 		s.url = url;
 		s.with_body = with_body;
 		s.strip_creds = !same_origin(orig, url);
 		s.range = offset;
+		s.timeout_ms = 0;
+		if (deadline > 0) {
+			long long left = deadline - mono_ms();
+			char d[32];
+
+			if (left <= 0) {
+				/* the time ran out between two hops */
+				fmt_duration(d, sizeof(d), c->timeout_ms);
+				snprintf(a->why, sizeof(a->why), "timed out: no complete response within %s", d);
+				out = OUT_TRANSIENT;
+				goto out;
+			}
+			s.timeout_ms = (long)left;
+		}
 		if (with_body && upload_rewind(up) < 0) {
 			snprintf(a->why, sizeof(a->why), "cannot rewind the request body");
 			a->code = EDGE_EIO;
@@ -1277,7 +1356,8 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 		}
 		retry = 0;
 		if (rc != CURLE_OK) {
-			retry = classify(c, rc, url, a->why, sizeof(a->why), &a->code);
+			retry = classify(c, rc, url, s.timeout_ms, mono_ms() - t0, a->why,
+			                 sizeof(a->why), &a->code);
 			log_hop(s.method, url, &h, rc, a->why, mono_ms() - t0, c->curl);
 			if (hops > 0) {
 				/* name the hop that failed: it is not the URL the caller knows */
@@ -1394,6 +1474,15 @@ int http_do(struct http_client *c, const struct http_req *req,
 		edge_errf(err, EDGE_EINPUT, "%s %s: malformed URL", method,
 		          red ? red : req->url);
 		goto out;
+	}
+	if (req->cred_origin != NULL) {
+		/* credentials belong to another origin than the URL's, maybe */
+		origin_free(&orig);
+		if (origin_of(req->cred_origin, &orig) < 0) {
+			edge_errf(err, EDGE_EINPUT, "%s %s: malformed credentials origin", method,
+			          red ? red : req->url);
+			goto out;
+		}
 	}
 	memset(&up, 0, sizeof(up));
 	up.req = req;

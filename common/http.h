@@ -32,13 +32,27 @@ struct http_opts {
 	                             directory stays trusted), NULL = system */
 	int insecure;             /* skip TLS verification */
 	int retries;              /* retries after the first attempt (default 5 when <0) */
-	long connect_timeout_ms;  /* default 30000 when 0 */
-	long low_speed_time_s;    /* abort an attempt after this many seconds below
-	                             1 byte/s; default 60 when 0 */
-	long timeout_ms;          /* limit for each transfer (each redirect hop
-	                             of an attempt), 0 = none */
+	long connect_timeout_ms;  /* TCP and TLS set-up of one connection; default
+	                             HTTP_DEFAULT_CONNECT_TIMEOUT_S when 0 */
+	long low_speed_time_s;    /* the stall timeout: abort an attempt that moves
+	                             fewer than low_speed_bytes per second (sent
+	                             and received, headers waited for included)
+	                             for this many seconds; default
+	                             HTTP_DEFAULT_STALL_TIMEOUT_S when 0 */
+	long low_speed_bytes;     /* default HTTP_STALL_MIN_RATE when 0 */
+	long timeout_ms;          /* limit for one attempt of a request, all its
+	                             redirect hops together, 0 = none */
 	const char *user_agent;   /* default "edge/VERSION" */
 };
+
+/* Timeouts (SPEC §9). Each one ends an attempt as a network error does: it
+ * is retried, and the request fails (EDGE_EREMOTE) once retries run out. The
+ * stall timeout, not a limit on the whole request, is what ends a transfer
+ * from a server that dribbles bytes: a multi-GB blob on a slow link may take
+ * hours, but never moves under 1 KiB/s for a whole minute. */
+#define HTTP_DEFAULT_CONNECT_TIMEOUT_S 30
+#define HTTP_DEFAULT_STALL_TIMEOUT_S 60
+#define HTTP_STALL_MIN_RATE 1024 /* bytes per second */
 
 /* Environment: EDGE_RETRY_BASE_MS overrides the 500 ms backoff base (read
  * when a client is created; the tests use 10). */
@@ -137,13 +151,15 @@ struct http_req {
 	size_t max_body;
 
 	int follow_redirects;          /* follow 301/302/303/307/308 (at most 10).
-	                                  Authorization, Proxy-Authorization,
-	                                  Cookie, ApiKey and X-*-Token headers are
-	                                  sent only to the origin (scheme, host,
-	                                  port) of req->url. 303, and 301/302
-	                                  after POST, continue as GET (HEAD stays
-	                                  HEAD) without body. 0: 3xx responses
-	                                  are returned. */
+	                                  303, and 301/302 after POST, continue
+	                                  as GET (HEAD stays HEAD) without body.
+	                                  0: 3xx responses are returned. */
+	/* Authorization, Proxy-Authorization, Cookie, ApiKey and X-*-Token
+	 * headers are sent only to the origin (scheme, host, port) of
+	 * cred_origin, or of req->url when it is NULL: never to another origin,
+	 * be it req->url itself (an upload Location a registry named) or a
+	 * redirect. */
+	const char *cred_origin;
 	int no_retry;                  /* a single attempt */
 };
 
@@ -175,6 +191,10 @@ void http_retry_wait(struct http_client *c, const struct http_resp *resp, int re
  * error): the message and code are copied into the client and http_do
  * returns them (prefixed with the method and URL). */
 void http_sink_error(struct http_client *c, const struct edge_err *why);
+
+/* Do two absolute URLs have the same origin: scheme, host and port (the
+ * scheme's default port when none is given)? 0 when either is malformed. */
+int http_same_origin(const char *a, const char *b);
 
 /* Copy of one header line (trailing CR/LF removed) fit for logs: the values
  * of Authorization, Proxy-Authorization, ApiKey, Cookie, Set-Cookie and

@@ -512,19 +512,6 @@ static char *helm_auth_header(struct pull *p, const char *url, struct edge_err *
 	return h;
 }
 
-/* Same scheme, host and port (the part before the first '/' after "//"). */
-static int same_origin(const char *a, const char *b)
-{
-	const char *ea = strstr(a, "://"), *eb = strstr(b, "://");
-	size_t la, lb;
-
-	if (ea == NULL || eb == NULL)
-		return 0;
-	la = (size_t)(ea - a) + 3 + strcspn(ea + 3, "/?#");
-	lb = (size_t)(eb - b) + 3 + strcspn(eb + 3, "/?#");
-	return la == lb && strncasecmp(a, b, la) == 0;
-}
-
 static int http_get_buffer(struct pull *p, struct http_client *http, const char *url, const char *auth_for,
 			   size_t max, struct http_resp *resp, struct edge_err *err)
 {
@@ -533,7 +520,7 @@ static int http_get_buffer(struct pull *p, struct http_client *http, const char 
 	char *auth;
 	int st, rc;
 
-	if (same_origin(url, auth_for)) {
+	if (http_same_origin(url, auth_for)) {
 		auth = helm_auth_header(p, auth_for, err, &st);
 		if (st < 0)
 			return -1;
@@ -545,6 +532,7 @@ static int http_get_buffer(struct pull *p, struct http_client *http, const char 
 	req.method = "GET";
 	req.url = url;
 	req.headers = headers;
+	req.cred_origin = auth_for;
 	req.follow_redirects = 1;
 	req.max_body = max;
 	rc = http_do(http, &req, resp, err);

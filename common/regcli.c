@@ -27,7 +27,7 @@ int regcli_option(struct regcli *r, int c, const char *arg)
 	case REG_OPT_PLAIN_HTTP: r->plain_http = 1; return 1;
 	case REG_OPT_RETRIES: r->retries = (int)cli_parse_long("--retries", arg, 0, 100); return 1;
 	case REG_OPT_JOBS: r->jobs = (int)cli_parse_long("--jobs", arg, 1, 256); return 1;
-	default: return 0;
+	default: return cli_timeout_option(c, arg, &r->timeouts);
 	}
 }
 
@@ -50,7 +50,7 @@ static char *read_password(const struct regcli *r, struct edge_err *err)
 		return p;
 	}
 	if (getenv("EDGE_REGISTRY_PASSWORD") != NULL)
-		return xstrdup(getenv("EDGE_REGISTRY_PASSWORD"));
+		return cli_take_secret_env("EDGE_REGISTRY_PASSWORD");
 	edge_errf(err, EDGE_EUSAGE,
 		  "--username needs a password: --password-stdin, --password-file or $EDGE_REGISTRY_PASSWORD");
 	return NULL;
@@ -97,4 +97,7 @@ void regcli_http_opts(const struct regcli *r, struct http_opts *o)
 	o->ca_file = r->ca_file;
 	o->insecure = r->insecure;
 	o->retries = r->retries;
+	o->timeout_ms = r->timeouts.timeout_ms;
+	o->low_speed_time_s = r->timeouts.low_speed_time_s;
+	o->connect_timeout_ms = r->timeouts.connect_timeout_ms;
 }

@@ -7,6 +7,7 @@
 #define EDGE_REGCLI_H
 
 #include <getopt.h>
+#include "cli.h"
 #include "creds.h"
 #include "err.h"
 #include "http.h"
@@ -32,7 +33,8 @@ enum {
 	{"password-stdin", no_argument, NULL, REG_OPT_PASSWORD_STDIN},             \
 	{"plain-http", no_argument, NULL, REG_OPT_PLAIN_HTTP},                     \
 	{"retries", required_argument, NULL, REG_OPT_RETRIES},                     \
-	{"username", required_argument, NULL, REG_OPT_USERNAME}
+	{"username", required_argument, NULL, REG_OPT_USERNAME},                   \
+	CLI_TIMEOUT_LONGOPTS
 
 /* The --help lines for these options (REGCLI_HELP: all of them). */
 #define REGCLI_HELP_ACCESS                                                                   \
@@ -45,7 +47,8 @@ enum {
 	"      --insecure            do not verify registries' TLS certificates\n"               \
 	"      --plain-http          talk plain HTTP to registries (no TLS at all)\n"
 #define REGCLI_HELP_RETRIES                                                                  \
-	"      --retries N           retries on network errors, 429 and 5xx (default 5)\n"
+	"      --retries N           retries on network errors, 429 and 5xx (default 5)\n"      \
+	CLI_TIMEOUT_HELP
 #define REGCLI_HELP                                                                          \
 	REGCLI_HELP_ACCESS                                                                   \
 	"      --jobs N              concurrent transfers (default %d)\n"                        \
@@ -61,6 +64,7 @@ struct regcli {
 	int plain_http;
 	int retries;
 	int jobs;
+	struct http_opts timeouts; /* --timeout, --stall-timeout, --connect-timeout */
 };
 
 /* Sets defaults (jobs as given). */

@@ -194,6 +194,21 @@ static int ensure_basic(struct registry *r, struct edge_err *err)
 	return 0;
 }
 
+/* Zeroes the token fields of a token server's reply before it is freed. */
+static void wipe_token_reply(json_t *j, struct http_resp *resp)
+{
+	static const char *const fields[] = {"token", "access_token", "refresh_token"};
+	size_t i;
+
+	for (i = 0; j != NULL && i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *v = json_object_get(j, fields[i]);
+		if (json_is_string(v))
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	}
+	if (resp->body != NULL)
+		explicit_bzero(resp->body, resp->body_len);
+}
+
 /* A token for scope from the cache or the token server; malloc'd header
  * value "Bearer …" in *out. Called without r->mu held. */
 static int bearer_for(struct registry *r, struct http_client *http, const char *scope, char **out,
@@ -288,6 +303,7 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	*out = xasprintf("Bearer %s", tok);
 	rc = 0;
 out:
+	wipe_token_reply(j, &resp);
 	json_decref(j);
 	http_resp_free(&resp);
 	if (basic) {
@@ -323,6 +339,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		       const char *extra_scope, struct http_req *req, struct http_resp *resp, struct edge_err *err)
 {
 	const char *const *orig = req->headers;
+	const char *orig_cred_origin = req->cred_origin;
 	const char **headers;
 	size_t n = 0, i;
 	char *scope = extra_scope ? xasprintf("repository:%s:%s %s", repo, actions, extra_scope)
@@ -334,6 +351,10 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 	headers = xcalloc(n + 2, sizeof(*headers));
 	for (i = 0; i < n; i++)
 		headers[i] = orig[i];
+	/* the registry's credentials and tokens go to its own origin only: not
+	 * to an upload Location or a redirect that names another one */
+	if (req->cred_origin == NULL)
+		req->cred_origin = r->base;
 	pthread_mutex_lock(&r->mu);
 	rc = ensure_basic(r, err);
 	pthread_mutex_unlock(&r->mu);
@@ -373,6 +394,17 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		if (rc != 0)
 			goto out;
 		rc = -1;
+		if (resp->status == 401 && !http_same_origin(req->cred_origin, resp->effective_url)) {
+			/* a challenge from elsewhere is not the registry's to learn:
+			 * answering it would hand that host the credentials */
+			char *red = http_redact_url(resp->effective_url);
+			edge_errf(err, EDGE_EAUTH,
+				  "%s %s: HTTP 401 from another origin than the registry's (%s): "
+				  "its credentials are not sent there", req->method ? req->method : "GET",
+				  red ? red : "<url>", r->base);
+			free(red);
+			goto out;
+		}
 		if (resp->status == 401 && attempt == 0) {
 			const char *h = http_resp_header(resp, "WWW-Authenticate");
 			char *realm = NULL, *service = NULL;
@@ -419,6 +451,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 	rc = 0;
 out:
 	req->headers = orig;
+	req->cred_origin = orig_cred_origin;
 	free(headers);
 	free(scope);
 	return rc;

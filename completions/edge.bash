@@ -16,6 +16,7 @@
 # edge-fetchdef: download a cluster definition from the Palette API
 _edge_opts_fetchdef='--project-id --profile-ids --name -o --output --endpoint
 	--api-key-file --api-key --ca-file --insecure --retries --timeout
+	--stall-timeout --connect-timeout
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-resolve: list the images and charts of cluster profiles
@@ -25,7 +26,8 @@ _edge_opts_resolve='--images --charts --platform --var --system --name
 # edge-pull: pull images, charts and the definition into a store
 _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
 	--mirror --registry --username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --retries --progress
+	--ca-file --insecure --plain-http --jobs --retries --timeout --stall-timeout
+	--connect-timeout --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-pack: pack a manifest's images, charts and definition into a bundle
@@ -40,13 +42,15 @@ _edge_opts_sign='-k --key -t --trusted-comment --manifest --password-file
 # edge-verify: check a bundle (signature, every entry), a store or a registry
 _edge_opts_verify='-p --public-key --require-signature --digest --max-size --store --quick
 	--registry --mapping --username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --retries
+	--ca-file --insecure --plain-http --jobs --retries --timeout --stall-timeout
+	--connect-timeout
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-push: push a bundle's (or a store's) images and charts to a registry
 _edge_opts_push='--registry --mapping --chunk-size
 	--username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --retries --progress
+	--ca-file --insecure --plain-http --jobs --retries --timeout --stall-timeout
+	--connect-timeout --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # --- option arguments --------------------------------------------------
@@ -97,7 +101,8 @@ _edge_value() {
 		--pubkey | --manifest)
 		_edge_files ;;
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
-		--retries | --timeout | --var | --system | --registry | \
+		--retries | --timeout | --stall-timeout | --connect-timeout | \
+		--var | --system | --registry | \
 		--username | --jobs | --level | --threads | --split | --max-size | \
 		--mapping | --mirror | --chunk-size | -t | --trusted-comment)
 		COMPREPLY=() ;; # free text: nothing to offer

@@ -304,6 +304,31 @@ summary_line() {
 	assert_pushed out.json "$REGISTRY" site
 }
 
+# A registry whose upload Location names another origin (the proxy's second
+# listener, on another port): the upload goes there, but neither the
+# password nor a token does, and that origin's 401 is not answered with them.
+@test "push: credentials never follow an upload Location to another origin" {
+	local mode
+	jq -n --arg r "$SRC/test/base:1" --arg d "$(digest_of test/base:1)" --arg s "$STORE" \
+		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
+	for mode in basic token; do
+		registry_start "$mode"
+		fault_proxy_start foreign-location
+		run --separate-stderr edge-push --plain-http --jobs 1 --registry "$PROXY/site" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" m.json
+		assert_failure 5
+		assert_output ""
+		assert_stderr_contains ": HTTP 401 from another origin than the registry's (http://$PROXY): its credentials are not sent there"
+		assert_stderr_contains " http://$PROXY_FOREIGN/v2/site/"
+		# the registry's origin got the credentials, the other one never
+		jq -s -e '[.[] | select(.listener == "main" and .authorization != null)] | length > 0' "$PROXY_LOG" > /dev/null
+		jq -s -e '[.[] | select(.listener == "foreign")] | length > 0' "$PROXY_LOG" > /dev/null
+		jq -s -e '[.[] | select(.listener == "foreign" and .authorization != null)] | length == 0' "$PROXY_LOG" > /dev/null
+		no_line "$REGISTRY_PASS" <<< "$stderr"
+		stop_servers
+		rm -f "$PROXY_LOG"
+	done
+}
+
 @test "push: TLS with --ca-file, --insecure; refused without" {
 	registry_start tls
 	run --separate-stderr edge-push --registry "$REGISTRY/site" "$BUNDLE"

@@ -498,7 +498,8 @@ seed_images() {
 # fault_proxy_start MODE [ARG...]: tests/servers/fault-proxy.py --mode MODE in
 # front of $REGISTRY (a plain-HTTP registry); more ARGs go to the proxy
 # (--every N, --match REGEX, --min-size N). Exports PROXY=127.0.0.1:PORT,
-# PROXY_URL and PROXY_LOG (one JSON line per request).
+# PROXY_URL and PROXY_LOG (one JSON line per request); with foreign-location
+# also PROXY_FOREIGN=127.0.0.1:PORT, the listener upload Locations name.
 fault_proxy_start() {
 	local mode=${1:?fault_proxy_start MODE [ARG...]} d
 	shift
@@ -507,9 +508,10 @@ fault_proxy_start() {
 	_reg_spawn_portfile fault-proxy "$d/fault-proxy.port" \
 		python3 "$REGISTRY_SERVERS_DIR/fault-proxy.py" --upstream "http://${REGISTRY:?no registry}" \
 		--port-file "$d/fault-proxy.port" --log "$PROXY_LOG" --mode "$mode" "$@" || return 1
-	PROXY="127.0.0.1:$PORT"
+	PROXY="127.0.0.1:${PORT%% *}"
 	PROXY_URL="http://$PROXY"
-	export PROXY PROXY_URL PROXY_LOG
+	PROXY_FOREIGN="127.0.0.1:${PORT##* }"
+	export PROXY PROXY_URL PROXY_LOG PROXY_FOREIGN
 	# seed_images and skopeo flags: the proxy speaks plain HTTP without auth
 	printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$(_reg_statedir)/$PROXY.env"
 }

@@ -23,11 +23,19 @@ Faults apply only to requests whose path matches --match (default: all):
               (/v2/NAME/blobs/uploads/UUID) reads half of the body, then drops
               the connection; nothing reaches the upstream, so the upload is
               as it was before the request
+  foreign-location
+              a second listener (another port: another origin) proxies the
+              same way, and every upload Location (/v2/NAME/blobs/uploads/…)
+              names it instead of the proxy: what a registry that sends its
+              uploads to another host looks like
   none        no faults (the default)
 
-Binds 127.0.0.1 on an ephemeral port, written (atomically) to --port-file.
---log gets one JSON object per request: n, method, path, range, chunked
-(the request body was chunked), status (a number, or "dropped"), fault,
+Binds 127.0.0.1 on an ephemeral port, written (atomically) to --port-file
+(with foreign-location, the second listener's port follows on the same line).
+--log gets one JSON object per request: n, listener ("main" or "foreign"),
+method, path, range, chunked (the request body was chunked), authorization
+(the scheme of the request's Authorization header, e.g. "Basic", or null;
+never the credentials), status (a number, or "dropped"), fault,
 bytes (body bytes sent to the client). Exits after --idle-timeout
 seconds without a request (default 120), when its parent goes away, and on
 SIGTERM/SIGINT.
@@ -48,6 +56,7 @@ from serverlib import Activity, serve
 ARGS = None
 LOCK = threading.Lock()
 STATE = {"n": 0, "faults": 0, "cut": set(), "cut_upload": set()}
+FOREIGN = {"port": None}  # the second listener of foreign-location
 ACTIVITY = Activity()
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
        "trailer", "trailers", "transfer-encoding", "upgrade", "expect", "proxy-connection"}
@@ -164,6 +173,11 @@ class Handler(BaseHTTPRequestHandler):
         if name.lower() == "location":
             up = urlsplit(ARGS.upstream)
             mine = "%s:%d" % self.server.server_address[:2]
+            if FOREIGN["port"] is not None and UPLOAD.match(urlsplit(value).path):
+                # uploads go to the other origin, whichever listener asked
+                mine = "127.0.0.1:%d" % FOREIGN["port"]
+                if value.startswith("/"):
+                    return "http://" + mine + value
             for host in {up.netloc, "127.0.0.1:%d" % (up.port or 80),
                          "localhost:%d" % (up.port or 80)}:
                 value = value.replace("//" + host + "/", "//" + mine + "/")
@@ -178,7 +192,10 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATE["n"] += 1
             n = STATE["n"]
+        auth = self.headers.get("Authorization")
         entry = {"n": n, "method": self.command, "path": self.path,
+                 "listener": "foreign" if getattr(self.server, "foreign", False) else "main",
+                 "authorization": auth.split(" ", 1)[0] if auth else None,
                  "range": self.headers.get("Range"), "fault": None, "bytes": 0,
                  "chunked": self.headers.get("Transfer-Encoding", "").lower() == "chunked"}
         try:
@@ -335,7 +352,7 @@ def main():
     ap.add_argument("--idle-timeout", type=float, default=120.0)
     ARGS = ap.parse_args()
     ARGS.modes = {m.strip() for m in ARGS.mode.split(",") if m.strip()} - {"none"}
-    bad = ARGS.modes - {"503", "429", "cut", "flip", "cut-upload"}
+    bad = ARGS.modes - {"503", "429", "cut", "flip", "cut-upload", "foreign-location"}
     if bad:
         ap.error("unknown mode: " + ",".join(sorted(bad)))
     if ARGS.every < 1:
@@ -344,7 +361,15 @@ def main():
         ap.error("--upstream must be http://HOST:PORT")
     ARGS.match = re.compile(ARGS.match)
 
-    serve(Server(("127.0.0.1", 0), Handler), ARGS.port_file, ACTIVITY, ARGS.idle_timeout)
+    srv = Server(("127.0.0.1", 0), Handler)
+    ports = [srv.server_address[1]]
+    if "foreign-location" in ARGS.modes:
+        other = Server(("127.0.0.1", 0), Handler)
+        other.foreign = True
+        FOREIGN["port"] = other.server_address[1]
+        ports.append(FOREIGN["port"])
+        threading.Thread(target=other.serve_forever, args=(0.2,), daemon=True).start()
+    serve(srv, ARGS.port_file, ACTIVITY, ARGS.idle_timeout, ports)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,24 @@ so a test can count retries, and X-Seen-Range: the Range header it got.
   /echo                          200 with the request body; X-Method,
                                  X-Content-Length, X-Transfer-Encoding, X-Content-Type
   /headers                       200, the request headers, one per line
-  /redirect?to=URL[&code=C]      C (default 302) to URL
+  /redirect?to=URL[&code=C][&ms=N]
+                                 C (default 302) to URL, after N ms
   /loop                          302 to itself
   /sleep?ms=N                    waits, then 200
+
+A path with a segment "slow-headers" or "slow-body" anywhere (so that a tool
+pointed at http://127.0.0.1:PORT/slow-body, or at a registry repository
+named slow-body/x, meets it), whatever the method, dribbles its answer: one
+byte every 0.2 s (5 bytes/s, more than curl's 1 byte/s low-speed floor), for
+at most --dribble-for seconds (default 120), then the connection is dropped:
+  slow-headers                   the status line and headers, byte by byte
+  slow-body                      200 with Content-Length 1000000 at once,
+                                 then the body byte by byte (a HEAD gets
+                                 its headers dribbled instead)
 """
 
 import argparse
+import re
 import socket
 import ssl
 import sys
@@ -45,6 +57,8 @@ COUNTS = {}
 LOCK = threading.Lock()
 ACTIVITY = Activity()
 PATTERNS = {}
+DRIBBLE = {"for": 120.0, "interval": 0.2}
+SLOW = re.compile(r"(?:^|/)(slow-headers|slow-body)(?:/|$)")
 
 
 def pattern(n):
@@ -109,6 +123,30 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(206, part, {
             "Content-Range": "bytes %d-%d/%d" % (start, len(data) - 1, len(data))})
 
+    def dribble(self, data, start):
+        """Sends data one byte per interval until done or --dribble-for ends."""
+        for i in range(len(data)):
+            if time.monotonic() - start > DRIBBLE["for"]:
+                break
+            ACTIVITY.touch()
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+            time.sleep(DRIBBLE["interval"])
+        self.close_connection = True
+
+    def slow(self, kind):
+        start = time.monotonic()
+        if kind == "slow-headers" or self.command == "HEAD":
+            head = ("HTTP/1.1 200 OK\r\nX-Attempt: %d\r\n" % self.attempt).encode()
+            head += b"".join(b"X-Pad-%d: %s\r\n" % (i, b"x" * 64) for i in range(64))
+            return self.dribble(head + b"Content-Length: 0\r\n\r\n", start)
+        self.send_response(200)
+        self.send_header("X-Attempt", str(self.attempt))
+        self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        self.wfile.flush()
+        return self.dribble(pattern(1000000), start)
+
     def handle_any(self):
         ACTIVITY.touch()
         url = urlsplit(self.path)
@@ -116,6 +154,10 @@ class Handler(BaseHTTPRequestHandler):
         body = self.read_body()  # always: keep-alive needs the body consumed
         self.attempt = bump(q.get("key", url.path))
         path = url.path
+
+        slow = SLOW.search(path)
+        if slow:
+            return self.slow(slow.group(1))
 
         if path == "/hello":
             return self.reply(200, b"hello world\n", {"Content-Type": "text/plain"})
@@ -162,6 +204,7 @@ class Handler(BaseHTTPRequestHandler):
             lines = "".join("%s: %s\n" % (k, v) for k, v in self.headers.items())
             return self.reply(200, lines.encode(), {"X-Method": self.command})
         if path == "/redirect":
+            time.sleep(int(q.get("ms", "0")) / 1000.0)
             return self.reply(int(q.get("code", "302")), b"moved\n", {"Location": q["to"]})
         if path == "/loop":
             return self.reply(302, b"", {"Location": "/loop"})
@@ -190,7 +233,9 @@ def main():
     ap.add_argument("--idle", type=float, default=60.0)
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--dribble-for", type=float, default=120.0)
     args = ap.parse_args()
+    DRIBBLE["for"] = args.dribble_for
 
     srv = Server(("127.0.0.1", 0), Handler)
     ports = [srv.server_address[1]]

@@ -743,6 +743,56 @@ fail:
 	return ok;
 }
 
+/* An upload Location on another origin: the request goes there, but the
+ * credentials stay with the origin they belong to (cred_origin). */
+static int t_cred_origin(void)
+{
+	struct http_client *c = client(0);
+	struct http_req req = { .method = "GET", .headers = auth_hdrs };
+	struct http_resp r = { 0 };
+	struct edge_err err = { 0 };
+	char u[512];
+	int ok = 0;
+
+	CHECK(c != NULL);
+	snprintf(u, sizeof(u), "%s/headers", g_base_alt);
+	req.url = u;
+	req.cred_origin = g_base;
+	CHECK(http_do(c, &req, &r, &err) == 0);
+	CHECK(r.status == 200);
+	CHECK(strstr(r.body, "X-Custom: visible") != NULL);
+	CHECK(strstr(r.body, "s3cret") == NULL);
+	http_resp_free(&r);
+	/* the same URL as the credentials' origin (another path) gets them */
+	snprintf(u, sizeof(u), "%s/headers", g_base);
+	req.cred_origin = g_base_alt;
+	CHECK(http_do(c, &req, &r, &err) == 0);
+	CHECK(strstr(r.body, "s3cret") == NULL);
+	http_resp_free(&r);
+	snprintf(u, sizeof(u), "%s/v2/x", g_base);
+	req.cred_origin = u;
+	snprintf(u + 256, sizeof(u) - 256, "%s/headers", g_base);
+	req.url = u + 256;
+	CHECK(http_do(c, &req, &r, &err) == 0);
+	CHECK(strstr(r.body, "Authorization: Bearer s3cret-token") != NULL);
+	/* origins: scheme, host (any case) and port (the default one too) */
+	CHECK(http_same_origin("http://Reg.example/v2/", "http://reg.example:80/x?y=1"));
+	CHECK(http_same_origin("https://reg.example/", "https://reg.example:443"));
+	CHECK(http_same_origin("http://user@reg.example/", "http://reg.example/"));
+	CHECK(!http_same_origin("https://reg.example/", "http://reg.example/"));
+	CHECK(!http_same_origin("http://reg.example:5000/", "http://reg.example:5001/"));
+	CHECK(!http_same_origin("http://reg.example/", "http://reg.example.evil/"));
+	CHECK(!http_same_origin("http://reg.example/", "/v2/relative"));
+	CHECK(!http_same_origin(NULL, "http://reg.example/"));
+	ok = 1;
+fail:
+	if (!ok)
+		diag("err: %s; body: %s", err.msg, r.body ? r.body : "(none)");
+	http_resp_free(&r);
+	http_client_free(c);
+	return ok;
+}
+
 static int t_redirect_not_followed_and_loop(void)
 {
 	struct http_client *c = client(2);
@@ -1115,6 +1165,130 @@ static int t_threads_shared(void)
 	return ok;
 }
 
+/* A server that dribbles (5 bytes/s, above libcurl's 1 byte/s floor) is
+ * cut off by the stall timeout, each attempt, and the request fails as a
+ * network error after its retries. */
+static int stalled(const char *path)
+{
+	struct http_opts o = { .retries = 1, .low_speed_time_s = 1 };
+	struct edge_err err = { 0 };
+	struct http_client *c = http_client_new(&o, NULL, &err);
+	struct http_req req = { .method = "GET" };
+	struct http_resp r = { 0 };
+	char u[256];
+	long long t0, dt = -1;
+	int ok = 0;
+
+	CHECK(c != NULL);
+	req.url = url(u, sizeof(u), "%s?key=%s-%d", path, path, g_key++);
+	t0 = now_ms();
+	CHECK(http_do(c, &req, &r, &err) == -1);
+	dt = now_ms() - t0;
+	CHECK(dt < 8000);
+	CHECK(err.code == EDGE_EREMOTE);
+	CHECK(strstr(err.msg, ": stalled: less than 1024 bytes/s for 1 s (after 2 attempts)") != NULL);
+	ok = 1;
+fail:
+	if (!ok)
+		diag("%s: %lld ms, err: %s", path, dt, err.msg);
+	http_resp_free(&r);
+	http_client_free(c);
+	return ok;
+}
+
+static int t_stall_headers(void)
+{
+	return stalled("/slow-headers");
+}
+
+static int t_stall_body(void)
+{
+	return stalled("/slow-body");
+}
+
+/* timeout_ms bounds an attempt, its redirects included: two hops of 500 ms
+ * each fit a 800 ms limit one by one, not together. */
+static int t_timeout_redirects(void)
+{
+	struct http_opts o = { .retries = 1, .timeout_ms = 800 };
+	struct edge_err err = { 0 };
+	struct http_client *c = http_client_new(&o, NULL, &err);
+	struct http_req req = { .method = "GET", .follow_redirects = 1 };
+	struct http_resp r = { 0 };
+	char u[256];
+	long long t0, dt = -1;
+	int ok = 0;
+
+	CHECK(c != NULL);
+	req.url = url(u, sizeof(u), "/redirect?ms=500&to=/sleep%%3Fms%%3D500");
+	t0 = now_ms();
+	CHECK(http_do(c, &req, &r, &err) == -1);
+	dt = now_ms() - t0;
+	CHECK(dt < 3000);
+	CHECK(err.code == EDGE_EREMOTE);
+	CHECK(strstr(err.msg, "timed out: no complete response within 800 ms (after 2 attempts)") != NULL);
+	ok = 1;
+fail:
+	if (!ok)
+		diag("%lld ms, err: %s", dt, err.msg);
+	http_resp_free(&r);
+	http_client_free(c);
+	return ok;
+}
+
+/* A listener whose accept queue is full drops new SYNs: connecting hangs
+ * until the connect timeout, a retryable fault. */
+static int t_connect_timeout(void)
+{
+	struct http_opts o = { .retries = 1, .connect_timeout_ms = 300 };
+	struct edge_err err = { 0 };
+	struct http_client *c = http_client_new(&o, NULL, &err);
+	struct http_req req = { .method = "GET" };
+	struct http_resp r = { 0 };
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int lfd = -1, cfd[2] = { -1, -1 }, i, ok = 0;
+	char u[128];
+	long long t0, dt = -1;
+
+	CHECK(c != NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(lfd >= 0);
+	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(lfd, 0) == 0);
+	CHECK(getsockname(lfd, (struct sockaddr *)&sa, &sl) == 0);
+	/* fill the accept queue (backlog 0 holds one) and then some */
+	for (i = 0; i < 2; i++) {
+		cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		CHECK(cfd[i] >= 0);
+		connect(cfd[i], (struct sockaddr *)&sa, sizeof(sa));
+	}
+	usleep(100000);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%d/x", ntohs(sa.sin_port));
+	req.url = u;
+	t0 = now_ms();
+	CHECK(http_do(c, &req, &r, &err) == -1);
+	dt = now_ms() - t0;
+	CHECK(dt < 3000);
+	CHECK(err.code == EDGE_EREMOTE);
+	CHECK(strstr(err.msg, "timed out: no connection within 300 ms (after 2 attempts)") != NULL);
+	ok = 1;
+fail:
+	if (!ok)
+		diag("%lld ms, err: %s", dt, err.msg);
+	for (i = 0; i < 2; i++)
+		if (cfd[i] >= 0)
+			close(cfd[i]);
+	if (lfd >= 0)
+		close(lfd);
+	http_resp_free(&r);
+	http_client_free(c);
+	return ok;
+}
+
 struct test {
 	int (*fn)(void);
 	const char *desc;
@@ -1143,6 +1317,11 @@ static const struct test tests[] = {
 	{ t_sink_error, "sink failure: -1 EDGE_EIO with the sink's reason, no retry", 1 },
 	{ t_too_large, "buffered body over max_body: response too large", 1 },
 	{ t_timeout, "timeout_ms aborts a slow attempt", 1 },
+	{ t_timeout_redirects, "timeout_ms bounds an attempt with its redirects together", 1 },
+	{ t_stall_headers, "headers dribbled at 5 bytes/s: stalled, retried, EDGE_EREMOTE", 1 },
+	{ t_stall_body, "a body dribbled at 5 bytes/s: stalled, retried, EDGE_EREMOTE", 1 },
+	{ t_connect_timeout, "a connect that hangs: timed out, retried, EDGE_EREMOTE", 0 },
+	{ t_cred_origin, "cred_origin: credentials only to their origin, not the URL's", 1 },
 	{ t_verbose_log_redacted, "-vv logs headers redacted, -v one line per attempt and retry", 1 },
 	{ t_tls, "TLS: unknown CA fails unretried; --ca-file and --insecure work", 1 },
 	{ t_threads_shared, "four threads, one client each, one share", 1 },
