@@ -193,6 +193,26 @@ static int ensure_basic(struct registry *r, struct edge_err *err)
 	return 0;
 }
 
+int registry_parse_token(const char *body, size_t len, char **token, long long *ttl_s)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *tok = json_string_value(json_object_get(j, "token"));
+
+	*token = NULL;
+	*ttl_s = 60;
+	if (tok == NULL || tok[0] == '\0')
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (tok == NULL || tok[0] == '\0') {
+		json_decref(j);
+		return -1;
+	}
+	if (json_is_integer(json_object_get(j, "expires_in")) && json_integer_value(json_object_get(j, "expires_in")) > 0)
+		*ttl_s = json_integer_value(json_object_get(j, "expires_in"));
+	*token = xstrdup(tok);
+	json_decref(j);
+	return 0;
+}
+
 /* A token for scope from the cache or the token server; malloc'd header
  * value "Bearer …" in *out. Called without r->mu held. */
 static int bearer_for(struct registry *r, struct http_client *http, const char *scope, char **out,
@@ -202,8 +222,7 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	struct http_req req = {0};
 	const char *headers[3] = {"Accept: application/json", NULL, NULL};
 	char *realm = NULL, *url = NULL, *esc_service = NULL, *esc_scope = NULL, *basic = NULL;
-	json_t *j = NULL;
-	const char *tok;
+	char *tok = NULL;
 	long long t = mono_ms(), ttl = 60;
 	size_t i;
 	int rc = -1;
@@ -259,16 +278,10 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 		edge_errf(err, EDGE_EREMOTE, "%s: token server %s: HTTP %ld", r->domain, realm, resp.status);
 		goto out;
 	}
-	j = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
-	tok = json_string_value(json_object_get(j, "token"));
-	if (tok == NULL || tok[0] == '\0')
-		tok = json_string_value(json_object_get(j, "access_token"));
-	if (tok == NULL || tok[0] == '\0') {
+	if (registry_parse_token(resp.body ? resp.body : "", resp.body_len, &tok, &ttl) != 0) {
 		edge_errf(err, EDGE_EREMOTE, "%s: token server %s sent no token", r->domain, realm);
 		goto out;
 	}
-	if (json_is_integer(json_object_get(j, "expires_in")) && json_integer_value(json_object_get(j, "expires_in")) > 0)
-		ttl = json_integer_value(json_object_get(j, "expires_in"));
 	pthread_mutex_lock(&r->mu);
 	for (i = 0; i < r->ntokens; i++)
 		if (strcmp(r->tokens[i].scope, scope) == 0)
@@ -287,7 +300,10 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	*out = xasprintf("Bearer %s", tok);
 	rc = 0;
 out:
-	json_decref(j);
+	if (tok != NULL) {
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	}
 	http_resp_free(&resp);
 	if (basic) {
 		explicit_bzero(basic, strlen(basic));
@@ -691,4 +707,9 @@ out:
 	free(suffix);
 	free(url);
 	return rc;
+}
+
+int registry_parse_challenge(const char *h, int *bearer, char **realm, char **service)
+{
+	return parse_challenge(h, bearer, realm, service);
 }
