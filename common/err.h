@@ -17,13 +17,29 @@ struct edge_err {
 	char msg[EDGE_ERR_MAX]; /* "context: reason", no program name, no newline */
 };
 
-/* Sets code and message (printf-style). Always returns -1 so callers can
- * write `return edge_errf(err, EDGE_EINPUT, "...")`. err may be NULL. */
-int edge_errf(struct edge_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Sets code and message (vprintf-style). Control characters that came in
+ * through the arguments (an entry name, a header, a file's text) are
+ * written as \xNN, so a message is always one line and cannot drive a
+ * terminal. err may be NULL. */
+void edge_err_vset(struct edge_err *err, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* Sets code and message (printf-style) as edge_err_vset. Always returns -1
+ * so callers can write `return edge_errf(err, EDGE_EINPUT, "...")`. err may
+ * be NULL. Inline, so that static analyzers see the -1. */
+__attribute__((format(printf, 3, 4), unused)) static inline int edge_errf(struct edge_err *err, int code,
+									   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	edge_err_vset(err, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 /* Prepends "context: " to the existing message, keeping the code.
- * Returns -1. err may be NULL. */
+ * Returns -1. err may be NULL. Control characters as for edge_err_vset. */
 int edge_err_prefix(struct edge_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
