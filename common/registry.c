@@ -196,7 +196,7 @@ static int ensure_basic(struct registry *r, struct edge_err *err)
 int registry_parse_token(const char *body, size_t len, char **token, long long *ttl_s)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
-	const char *tok = json_string_value(json_object_get(j, "token"));
+	const char *tok = json_string_value(json_object_get(j, "token")), *p;
 
 	*token = NULL;
 	*ttl_s = 60;
@@ -206,8 +206,17 @@ int registry_parse_token(const char *body, size_t len, char **token, long long *
 		json_decref(j);
 		return -1;
 	}
+	/* it goes into an Authorization header: visible ASCII only (RFC 6750's
+	 * b64token is a subset), so a reply cannot add lines to a request */
+	for (p = tok; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			json_decref(j);
+			return -1;
+		}
 	if (json_is_integer(json_object_get(j, "expires_in")) && json_integer_value(json_object_get(j, "expires_in")) > 0)
 		*ttl_s = json_integer_value(json_object_get(j, "expires_in"));
+	if (*ttl_s > REGISTRY_TOKEN_TTL_MAX)
+		*ttl_s = REGISTRY_TOKEN_TTL_MAX; /* and no overflow of the expiry time */
 	*token = xstrdup(tok);
 	json_decref(j);
 	return 0;

@@ -78,7 +78,10 @@ int registry_parse_challenge(const char *h, int *bearer, char **realm, char **se
 
 /* Parses a token server's reply {"token"|"access_token", "expires_in"}:
  * *token malloc'd (the caller wipes and frees it), *ttl_s its lifetime in
- * seconds (60 when not given). Returns 0, or -1 when there is no token. */
+ * seconds (60 when not given, at most REGISTRY_TOKEN_TTL_MAX). Returns 0,
+ * or -1 when there is no token or it holds a byte that cannot go in a
+ * header (only visible ASCII can). */
+#define REGISTRY_TOKEN_TTL_MAX 86400
 int registry_parse_token(const char *body, size_t len, char **token, long long *ttl_s);
 
 /* "BASE/v2/REPO/SUFFIX" (malloc'd). */
