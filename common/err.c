@@ -60,6 +60,15 @@ void edge_err_vset(struct edge_err *err, int code, const char *fmt, va_list ap)
 	one_line(err->msg);
 }
 
+void edge_err_set(struct edge_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	edge_err_vset(err, code, fmt, ap);
+	va_end(ap);
+}
+
 int edge_err_prefix(struct edge_err *err, const char *fmt, ...)
 {
 	char ctx[EDGE_ERR_MAX], old[EDGE_ERR_MAX];
