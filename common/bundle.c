@@ -1596,6 +1596,8 @@ static int collect_cb(const void *data, size_t len, void *ctx, struct edge_err *
 	struct { char *buf; size_t len, cap; } *c = ctx;
 
 	(void)err;
+	if (len == 0)
+		return 0; /* c->buf may still be NULL: no memcpy to it */
 	if (c->len + len > c->cap) {
 		c->cap = (c->len + len) * 2;
 		c->buf = xrealloc(c->buf, c->cap + 1);
