@@ -40,7 +40,9 @@ for t in "$@"; do
 	else
 		status=1
 		echo "not ok $n - $what: exit $rc (log $log)"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|    #[0-9]+ )' "$log" | head -30 | sed 's/^/# /'
+		# the report, the frames in edge's own code, where the input went
+		grep -E '^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written|[a-z].*(abort|error|would|lifetime|changed|survive|normalises))|^    #[0-9]+ .* in [a-z_]+ /' "$log" |
+			grep -v -E 'compiler-rt|/usr/' | head -30 | sed 's/^/# /'
 	fi
 done
 exit $status
