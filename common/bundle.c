@@ -1661,7 +1661,7 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 		return edge_errf(err, EDGE_EINPUT, "%s: no entry %s", r->path, name);
 	*off = (uint64_t)json_integer_value(json_array_get(e, 0));
 	*size = (uint64_t)json_integer_value(json_array_get(e, 1));
-	if (*off + *size > r->tar_size)
+	if (*off > r->tar_size || *size > r->tar_size - *off) /* no wrap: both come from the bundle */
 		return edge_errf(err, EDGE_EINPUT, "%s: entry %s lies past the end of the bundle", r->path, name);
 	return 0;
 }

@@ -168,19 +168,23 @@ static void read_entries(const char *path)
 	char *data = NULL;
 	size_t len = 0;
 	uint64_t off, size;
+	static const char *const names[] = {"bundle.json", "index.json", "oci-layout"};
+	size_t i;
 
 	if (bundle_reader_open(&r, path, &err) != 0) {
 		fz_debug("bundle_reader_open", -1, err.msg);
 		check_err(-1, &err);
 		return;
 	}
-	if (bundle_read_entry(&r, "bundle.json", 1u << 20, &data, &len, &err) == 0) {
-		fz_debug("bundle_read_entry", 0, "");
-		if (strlen(data) > len)
-			abort();
-		free(data);
-	} else {
-		check_err(-1, &err);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (bundle_read_entry(&r, names[i], 1u << 20, &data, &len, &err) == 0) {
+			fz_debug("bundle_read_entry", 0, "");
+			if (strlen(data) > len)
+				abort();
+			free(data);
+		} else {
+			check_err(-1, &err);
+		}
 	}
 	if (bundle_entry(&r, "index.json", &off, &size, &err) == 0 && (off > r.tar_size || size > r.tar_size - off)) {
 		fprintf(stderr, "index.json at %llu+%llu, past the end (%llu)\n", (unsigned long long)off,
