@@ -1,5 +1,6 @@
 # edge — airgap content toolkit. Hand-written GNU Makefile.
 # Knobs: PREFIX DESTDIR BINDIR MANDIR CC CFLAGS PKG_CONFIG SANITIZE=1 V=1
+#        FUZZ_CC FUZZ_SECONDS FUZZ_CHECK_SECONDS (make fuzz, make check)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -24,7 +25,7 @@ Q :=
 endif
 
 # Targets that need no compiler or library: do not probe pkg-config for them.
-NOBUILD_GOALS := deps clean uninstall check demo bench
+NOBUILD_GOALS := deps clean uninstall check demo bench fuzz
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -49,9 +50,36 @@ COMMON_OBJ := $(COMMON_SRC:common/%.c=build/common/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
+# libFuzzer targets (tests/fuzz/): built with clang into build/fuzz/, with
+# their own copy of the library, so the normal build is untouched. With the
+# normal compiler each is also built as a replay program over its corpus,
+# which make test runs like a unit test.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 3
+FUZZ_TARGETS ?= $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/%)
+REPLAY_BINS := $(FUZZ_TARGETS:%=build/tests/replay_%)
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Itests/fuzz \
+	-DEDGE_VERSION='"$(VERSION)"' -DEDGE_DATADIR='"$(DATADIR)"' \
+	$(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
+FUZZ_COMMON_OBJ := $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
+
+# make analyze: the clang static analyzer (scan-build) and cppcheck over
+# common/ and cmd/; either one reporting anything fails. False positives are
+# suppressed where they are, with a comment (cppcheck-suppress, or code the
+# analyzer can follow), never for a whole check.
+SCAN_BUILD ?= scan-build
+CPPCHECK ?= cppcheck
+ANALYZE_SRC := $(COMMON_SRC) $(sort $(wildcard cmd/*.c))
+ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon \
+	-DEDGE_VERSION="$(VERSION)" -DEDGE_DATADIR="$(DATADIR)" $(PKG_CFLAGS)
+
 EXAMPLE_TGZ := share/examples/cluster-definition.tgz
 
-.PHONY: all check test demo bench deps install uninstall clean FORCE
+.PHONY: all check test demo bench deps install uninstall clean fuzz fuzz-build analyze analyze-scan \
+	analyze-cppcheck FORCE
 all: $(BINS) $(EXAMPLE_TGZ)
 
 # Rebuild everything when the flags change (SANITIZE=1 and back).
@@ -84,6 +112,30 @@ build/tests/%: tests/unit/%.c build/libedge.a build/cflags
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
 
+build/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzzutil.h build/libedge.a build/cflags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(EDGE_CFLAGS) -Itests/fuzz -DFUZZ_NAME='"$*"' -DFUZZ_SOURCE='"$*.c"' $(EDGE_LDFLAGS) \
+		-o $@ tests/fuzz/replay.c build/libedge.a $(EDGE_LIBS)
+
+build/fuzz/cflags: FORCE
+	@mkdir -p build/fuzz
+	@echo '$(FUZZ_CC) $(FUZZ_CFLAGS) $(EDGE_LIBS)' | cmp -s - $@ || \
+		echo '$(FUZZ_CC) $(FUZZ_CFLAGS) $(EDGE_LIBS)' > $@
+
+build/fuzz/common/%.o: common/%.c build/fuzz/cflags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/libedge.a: $(FUZZ_COMMON_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libedge.a build/fuzz/cflags
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libedge.a $(EDGE_LIBS)
+
 # The example cluster definition, built reproducibly from share/examples/spc.
 $(EXAMPLE_TGZ): $(sort $(wildcard share/examples/spc/*.json)) share/scripts/make-definition.sh
 	@$(if $(Q),echo "  TGZ     $@")
@@ -98,8 +150,37 @@ check:
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test
 
-test: $(BINS) $(UNIT_BINS) $(EXAMPLE_TGZ)
-	@sh tests/run.sh $(UNIT_BINS)
+# The fuzzers run briefly in make test when FUZZ_CC can build them; when it
+# cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.
+test: $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
+	@if sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)' > build/fuzz-reason 2>&1; then \
+		$(MAKE) --no-print-directory fuzz-build || echo "could not build the fuzz targets" > build/fuzz-reason; \
+	fi
+	@FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
+
+fuzz-build: $(FUZZ_BINS)
+
+analyze:
+	@$(MAKE) --no-print-directory analyze-scan
+	@$(MAKE) --no-print-directory analyze-cppcheck
+
+analyze-scan:
+	@command -v $(SCAN_BUILD) > /dev/null || { echo "$(SCAN_BUILD) not found (clang-tools-14: make deps)"; exit 1; }
+	@rm -rf build/analyze && mkdir -p build/analyze
+	ANALYZE_CFLAGS='$(ANALYZE_CFLAGS)' $(SCAN_BUILD) --status-bugs --use-cc=clang -o build/analyze \
+		sh -c 'for f in $(ANALYZE_SRC); do echo "  ANALYZE $$f"; $$CC $$ANALYZE_CFLAGS -c -o /dev/null $$f || exit 1; done'
+
+analyze-cppcheck:
+	@command -v $(CPPCHECK) > /dev/null || { echo "$(CPPCHECK) not found (make deps)"; exit 1; }
+	$(CPPCHECK) --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+		--inline-suppr --suppress=missingIncludeSystem --library=tests/analyze/jansson.cfg \
+		-D_GNU_SOURCE -D__GNUC__ -Icommon common cmd
+
+# make fuzz: each target for FUZZ_SECONDS, one after the other.
+fuzz:
+	@sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)'
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo:
 	@$(MAKE) --no-print-directory deps
@@ -132,4 +213,5 @@ uninstall:
 clean:
 	rm -rf build bin $(EXAMPLE_TGZ)
 
--include $(COMMON_OBJ:.o=.d) $(wildcard build/cmd/*.d) $(wildcard build/tests/*.d)
+-include $(COMMON_OBJ:.o=.d) $(wildcard build/cmd/*.d) $(wildcard build/tests/*.d) \
+	$(wildcard build/fuzz/common/*.d) $(wildcard build/fuzz/*.d)

@@ -153,6 +153,7 @@ int main(int argc, char **argv)
 	struct http_resp resp = {0};
 	struct download d;
 	char **profiles = NULL, *key = NULL, *url = NULL, *body = NULL, *outpath = NULL;
+	const char *envkey;
 	char *h_project = NULL, *h_key = NULL;
 	size_t nprofiles = 0, i, j;
 	int c, rc = EDGE_OK, opened = 0;
@@ -217,13 +218,14 @@ int main(int argc, char **argv)
 		cli_usage_error("-o: the definition cannot go to stdout (stdout carries the manifest)");
 
 	/* the API key: a file, the environment, or (warned) argv */
+	envkey = getenv("EDGE_API_KEY");
 	if (keyfile != NULL) {
 		if ((key = cli_read_secret_file(keyfile, &err)) == NULL) {
 			if (err.code == EDGE_EIO)
 				err.code = EDGE_EINPUT;
 			goto fail;
 		}
-	} else if (getenv("EDGE_API_KEY") != NULL && getenv("EDGE_API_KEY")[0] != '\0') {
+	} else if (envkey != NULL && envkey[0] != '\0') {
 		key = cli_take_secret_env("EDGE_API_KEY");
 	} else if (keyarg != NULL) {
 		log_warn("--api-key exposes the key to other users of this machine: use $EDGE_API_KEY or --api-key-file");

@@ -1618,6 +1618,8 @@ static int collect_cb(const void *data, size_t len, void *ctx, struct edge_err *
 	struct { char *buf; size_t len, cap; } *c = ctx;
 
 	(void)err;
+	if (len == 0)
+		return 0; /* c->buf may still be NULL: no memcpy to it */
 	if (c->len + len > c->cap) {
 		c->cap = (c->len + len) * 2;
 		c->buf = xrealloc(c->buf, c->cap + 1);
@@ -1707,8 +1709,7 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 		return edge_errf(err, EDGE_EINPUT, "%s: no entry %s", r->path, name);
 	*off = (uint64_t)json_integer_value(json_array_get(e, 0));
 	*size = (uint64_t)json_integer_value(json_array_get(e, 1));
-	/* both at most OCI_SIZE_MAX (bundle_index_check): the sum cannot wrap */
-	if (*off + *size > r->tar_size)
+	if (*off > r->tar_size || *size > r->tar_size - *off) /* no wrap: both come from the bundle */
 		return edge_errf(err, EDGE_EINPUT, "%s: entry %s lies past the end of the bundle", r->path, name);
 	return 0;
 }

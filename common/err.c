@@ -24,17 +24,49 @@ static void join(char out[EDGE_ERR_MAX], const char *a, const char *b)
 	out[n] = '\0';
 }
 
-int edge_errf(struct edge_err *err, int code, const char *fmt, ...)
+/* Rewrites control characters in msg (EDGE_ERR_MAX bytes) as \xNN, cutting
+ * what no longer fits: a message is one line, whatever its arguments held. */
+static void one_line(char *msg)
+{
+	char out[EDGE_ERR_MAX];
+	size_t i, o = 0;
+
+	for (i = 0; msg[i] != '\0'; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			break;
+	if (msg[i] == '\0')
+		return;
+	for (i = 0; msg[i] != '\0' && o < EDGE_ERR_MAX - 1; i++) {
+		unsigned char c = (unsigned char)msg[i];
+		if (c < 0x20 || c == 0x7f) {
+			if (o + 4 > EDGE_ERR_MAX - 1)
+				break;
+			snprintf(out + o, 5, "\\x%02x", c);
+			o += 4;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	memcpy(msg, out, o + 1);
+}
+
+void edge_err_vset(struct edge_err *err, int code, const char *fmt, va_list ap)
+{
+	if (err == NULL)
+		return;
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	one_line(err->msg);
+}
+
+void edge_err_set(struct edge_err *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err == NULL)
-		return -1;
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	edge_err_vset(err, code, fmt, ap);
 	va_end(ap);
-	return -1;
 }
 
 int edge_err_prefix(struct edge_err *err, const char *fmt, ...)
@@ -49,6 +81,7 @@ int edge_err_prefix(struct edge_err *err, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
 	join(err->msg, ctx, old[0] ? old : NULL);
+	one_line(err->msg);
 	return -1;
 }
 
@@ -65,6 +98,7 @@ int edge_err_errno(struct edge_err *err, const char *fmt, ...)
 	va_end(ap);
 	err->code = EDGE_EIO;
 	join(err->msg, ctx, strerror(saved));
+	one_line(err->msg);
 	errno = saved;
 	return -1;
 }

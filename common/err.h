@@ -17,13 +17,24 @@ struct edge_err {
 	char msg[EDGE_ERR_MAX]; /* "context: reason", no program name, no newline */
 };
 
-/* Sets code and message (printf-style). Always returns -1 so callers can
- * write `return edge_errf(err, EDGE_EINPUT, "...")`. err may be NULL. */
-int edge_errf(struct edge_err *err, int code, const char *fmt, ...)
+/* Sets code and message (vprintf-style). Control characters that came in
+ * through the arguments (an entry name, a header, a file's text) are
+ * written as \xNN, so a message is always one line and cannot drive a
+ * terminal. err may be NULL. */
+void edge_err_vset(struct edge_err *err, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* The same, printf-style. */
+void edge_err_set(struct edge_err *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Sets code and message (printf-style) as edge_err_set, and is -1, so
+ * callers can write `return edge_errf(err, EDGE_EINPUT, "...")`. err may be
+ * NULL. A macro (a GNU statement expression), so that static analyzers see
+ * the -1 on every path: they do not follow variadic functions. */
+#define edge_errf(err, code, ...) __extension__({ edge_err_set((err), (code), __VA_ARGS__); -1; })
+
 /* Prepends "context: " to the existing message, keeping the code.
- * Returns -1. err may be NULL. */
+ * Returns -1. err may be NULL. Control characters as for edge_err_vset. */
 int edge_err_prefix(struct edge_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

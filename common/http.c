@@ -326,6 +326,10 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 
 	if (b->oom)
 		return;
+	if (n > SIZE_MAX - b->len - 1) {
+		b->oom = 1; /* b->len + n + 1 would wrap */
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		ncap = b->cap ? b->cap : 64;
 		while (ncap < b->len + n + 1)
@@ -1354,7 +1358,6 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 			out = OUT_RESTART;
 			goto out;
 		}
-		retry = 0;
 		if (rc != CURLE_OK) {
 			retry = classify(c, rc, url, s.timeout_ms, mono_ms() - t0, a->why,
 			                 sizeof(a->why), &a->code);

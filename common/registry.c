@@ -194,8 +194,9 @@ static int ensure_basic(struct registry *r, struct edge_err *err)
 	return 0;
 }
 
-/* Zeroes the token fields of a token server's reply before it is freed. */
-static void wipe_token_reply(json_t *j, struct http_resp *resp)
+/* Zeroes the token fields of a token server's parsed reply before it is
+ * freed (the raw body is wiped by the caller). */
+static void wipe_token_fields(json_t *j)
 {
 	static const char *const fields[] = {"token", "access_token", "refresh_token"};
 	size_t i;
@@ -205,8 +206,35 @@ static void wipe_token_reply(json_t *j, struct http_resp *resp)
 		if (json_is_string(v))
 			explicit_bzero((char *)json_string_value(v), json_string_length(v));
 	}
-	if (resp->body != NULL)
-		explicit_bzero(resp->body, resp->body_len);
+}
+
+int registry_parse_token(const char *body, size_t len, char **token, long long *ttl_s)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *tok = json_string_value(json_object_get(j, "token")), *p;
+	int rc = -1;
+
+	*token = NULL;
+	*ttl_s = 60;
+	if (tok == NULL || tok[0] == '\0')
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (tok == NULL || tok[0] == '\0')
+		goto out;
+	/* it goes into an Authorization header: visible ASCII only (RFC 6750's
+	 * b64token is a subset), so a reply cannot add lines to a request */
+	for (p = tok; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			goto out;
+	if (json_is_integer(json_object_get(j, "expires_in")) && json_integer_value(json_object_get(j, "expires_in")) > 0)
+		*ttl_s = json_integer_value(json_object_get(j, "expires_in"));
+	if (*ttl_s > REGISTRY_TOKEN_TTL_MAX)
+		*ttl_s = REGISTRY_TOKEN_TTL_MAX; /* and no overflow of the expiry time */
+	*token = xstrdup(tok);
+	rc = 0;
+out:
+	wipe_token_fields(j);
+	json_decref(j);
+	return rc;
 }
 
 /* A token for scope from the cache or the token server; malloc'd header
@@ -218,8 +246,7 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	struct http_req req = {0};
 	const char *headers[3] = {"Accept: application/json", NULL, NULL};
 	char *realm = NULL, *url = NULL, *esc_service = NULL, *esc_scope = NULL, *basic = NULL;
-	json_t *j = NULL;
-	const char *tok;
+	char *tok = NULL;
 	long long t = mono_ms(), ttl = 60;
 	size_t i;
 	int rc = -1;
@@ -275,16 +302,10 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 		edge_errf(err, EDGE_EREMOTE, "%s: token server %s: HTTP %ld", r->domain, realm, resp.status);
 		goto out;
 	}
-	j = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
-	tok = json_string_value(json_object_get(j, "token"));
-	if (tok == NULL || tok[0] == '\0')
-		tok = json_string_value(json_object_get(j, "access_token"));
-	if (tok == NULL || tok[0] == '\0') {
+	if (registry_parse_token(resp.body ? resp.body : "", resp.body_len, &tok, &ttl) != 0) {
 		edge_errf(err, EDGE_EREMOTE, "%s: token server %s sent no token", r->domain, realm);
 		goto out;
 	}
-	if (json_is_integer(json_object_get(j, "expires_in")) && json_integer_value(json_object_get(j, "expires_in")) > 0)
-		ttl = json_integer_value(json_object_get(j, "expires_in"));
 	pthread_mutex_lock(&r->mu);
 	for (i = 0; i < r->ntokens; i++)
 		if (strcmp(r->tokens[i].scope, scope) == 0)
@@ -303,8 +324,12 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	*out = xasprintf("Bearer %s", tok);
 	rc = 0;
 out:
-	wipe_token_reply(j, &resp);
-	json_decref(j);
+	if (tok != NULL) {
+		explicit_bzero(tok, strlen(tok));
+		free(tok);
+	}
+	if (resp.body != NULL)
+		explicit_bzero(resp.body, resp.body_len);
 	http_resp_free(&resp);
 	if (basic) {
 		explicit_bzero(basic, strlen(basic));
@@ -734,4 +759,9 @@ out:
 	free(suffix);
 	free(url);
 	return rc;
+}
+
+int registry_parse_challenge(const char *h, int *bearer, char **realm, char **service)
+{
+	return parse_challenge(h, bearer, realm, service);
 }

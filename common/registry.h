@@ -71,6 +71,19 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 /* "HTTP 404 CODE: message" from a registry error body, or "HTTP 404". */
 void registry_error_text(const struct http_resp *resp, char *buf, size_t len);
 
+/* Parses a WWW-Authenticate challenge, `Bearer realm="…",service="…"` or
+ * `Basic realm="…"`: *bearer 1 or 0, *realm and *service malloc'd or NULL
+ * (the caller frees them). Returns 0, or -1 for another scheme. */
+int registry_parse_challenge(const char *h, int *bearer, char **realm, char **service);
+
+/* Parses a token server's reply {"token"|"access_token", "expires_in"}:
+ * *token malloc'd (the caller wipes and frees it), *ttl_s its lifetime in
+ * seconds (60 when not given, at most REGISTRY_TOKEN_TTL_MAX). Returns 0,
+ * or -1 when there is no token or it holds a byte that cannot go in a
+ * header (only visible ASCII can). */
+#define REGISTRY_TOKEN_TTL_MAX 86400
+int registry_parse_token(const char *body, size_t len, char **token, long long *ttl_s);
+
 /* "BASE/v2/REPO/SUFFIX" (malloc'd). */
 char *registry_url(const struct registry *r, const char *repo, const char *suffix);
 

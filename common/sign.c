@@ -405,7 +405,7 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	pthread_t th;
 	uint64_t total = 0;
 	int want_b2 = (flags & SIG_HASH_BLAKE2B) != 0, want_sha = (flags & SIG_HASH_SHA256) != 0;
-	int rc = -1, started = 0, sync_ok = 0, i;
+	int rc = -1, sync_ok = 0, i;
 
 	memset(&p, 0, sizeof(p));
 	p.fd = -1;
@@ -439,7 +439,7 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	sync_ok = 1;
 	if (pthread_create(&th, NULL, hash_reader, &p) != 0)
 		goto nothread;
-	started = 1;
+	/* from here every path joins the thread before leaving the loop */
 
 	for (;;) {
 		size_t slot, n;
@@ -471,7 +471,6 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	pthread_cond_signal(&p.freed);
 	pthread_mutex_unlock(&p.mu);
 	pthread_join(th, NULL);
-	started = 0;
 	if (p.error) {
 		errno = p.error;
 		edge_err_errno(err, "read %s", path);
@@ -504,13 +503,6 @@ done:
 		*size = total;
 	rc = 0;
 out:
-	if (started) {
-		pthread_mutex_lock(&p.mu);
-		p.stop = 1;
-		pthread_cond_signal(&p.freed);
-		pthread_mutex_unlock(&p.mu);
-		pthread_join(th, NULL);
-	}
 	if (sync_ok) {
 		pthread_cond_destroy(&p.freed);
 		pthread_cond_destroy(&p.filled);

@@ -3,7 +3,8 @@
 # build/tap/, and ends with one plain line "N passed, N failed" that CI reads.
 # In CI (CI=true) a skipped test counts as failed.
 # Usage: tests/run.sh UNIT_BINARY...   (BATS files: $BATS_FILES or tests/*.bats;
-# $TEST_JOBS suites at a time, default one more than the cores)
+# $TEST_JOBS suites at a time, default one more than the cores; fuzz targets:
+# $FUZZ_RUN, see below)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -27,6 +28,19 @@ for t in "$@"; do
 		sed 's/^/# /' "$tapdir/$name.err" | tail -20
 	fi
 done
+
+# the libFuzzer targets, briefly: FUZZ_RUN="SECONDS TARGET..." (make test);
+# when they could not be built, build/fuzz-reason says why and each target
+# counts as skipped
+if [ -n "${FUZZ_RUN:-}" ] && [ "${FUZZ_RUN%% *}" != 0 ]; then
+	echo "== fuzz"
+	reason=$(head -1 build/fuzz-reason 2>/dev/null)
+	# shellcheck disable=SC2086
+	FUZZ_SKIP="$reason" sh tests/fuzz/run.sh $FUZZ_RUN > "$tapdir/fuzz.tap" 2> "$tapdir/fuzz.err"
+	[ $? -eq 0 ] || status=1
+	grep -E '^not ok |^# ' "$tapdir/fuzz.tap" | head -60
+	[ -n "$reason" ] && echo "fuzz targets skipped: $reason"
+fi
 
 files=${BATS_FILES:-$(ls tests/*.bats 2>/dev/null)}
 if [ -n "$files" ]; then
