@@ -566,6 +566,8 @@ static json_t *helm_index(struct pull *p, struct http_client *http, const char *
 		goto out;
 	doc = yaml_to_json(resp.body, resp.body_len, YAML_SCALARS_AS_STRINGS, err);
 	if (doc == NULL) {
+		/* a bad index is the repository's fault, not the manifest's */
+		err->code = EDGE_EREMOTE;
 		edge_err_prefix(err, "%s", url);
 		goto out;
 	}
@@ -613,7 +615,10 @@ static json_t *chart_yaml(const char *data, size_t len, struct edge_err *err)
 		buf[size] = '\0';
 		out = yaml_to_json(buf, (size_t)size, 0, err);
 		free(buf);
-		if (out != NULL && !json_is_object(out)) {
+		if (out == NULL) {
+			err->code = EDGE_EREMOTE;
+			edge_err_prefix(err, "chart archive: %s", name);
+		} else if (!json_is_object(out)) {
 			json_decref(out);
 			out = NULL;
 			edge_errf(err, EDGE_EREMOTE, "chart archive: %s is not a map", name);

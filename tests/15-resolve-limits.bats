@@ -1,0 +1,61 @@
+#!/usr/bin/env bats
+# edge-resolve on hostile profiles: YAML alias bombs, template fan-out.
+# Each run is bounded in time (timeout) and memory (max RSS).
+
+load test_helper
+
+# yaml_alias_bomb LEVELS: aliases that double LEVELS times (2^LEVELS nodes)
+yaml_alias_bomb() {
+	local i
+	echo 'b0: &b0 [lol, lol]'
+	for ((i = 1; i <= $1; i++)); do
+		echo "b$i: &b$i [*b$((i - 1)), *b$((i - 1))]"
+	done
+}
+
+# bounded CMD...: runs CMD under a 20 s timeout and records its max RSS (KB)
+bounded() {
+	run --separate-stderr timeout 20 /usr/bin/time -f %M -o rss "$@"
+	echo "max RSS $(tail -n1 rss) KB"
+	[ "$(tail -n1 rss)" -lt 200000 ]
+}
+
+@test "resolve limits: an alias bomb in pack values is refused quickly" {
+	profile p1 add-on app addon "$(yaml_alias_bomb 40; printf 'pack:\n  content:\n    images:\n      - image: busybox\n')" > p1.json
+	[ "$(stat -c %s p1.json)" -lt 2048 ]
+	bounded edge-resolve p1.json
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-resolve: profile p1: pack app: values: line 18, column 18: aliases expand to more than 1000000 nodes"
+}
+
+@test "resolve limits: an alias bomb in an --images list is not read as YAML" {
+	yaml_alias_bomb 40 > list.yaml
+	bounded edge-resolve --images list.yaml < /dev/null
+	assert_failure 3
+	assert_stderr_contains "edge-resolve: list.yaml:1: "
+}
+
+@test "resolve limits: a recursive alias is refused" {
+	profile p1 add-on app addon 'a: &a
+  b: *a
+pack:
+  content:
+    images:
+      - image: busybox' > p1.json
+	bounded edge-resolve p1.json
+	assert_failure 3
+	assert_stderr_is "edge-resolve: profile p1: pack app: values: line 2, column 6: unknown alias"
+}
+
+@test "resolve limits: aliases of a moderate size still resolve" {
+	profile p1 add-on app addon "$(yaml_alias_bomb 12)
+img: &img {image: busybox}
+pack:
+  content:
+    images: [*img, *img]" > p1.json
+	bounded edge-resolve p1.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r '.images[].ref')" = docker.io/library/busybox:latest ]
+}
