@@ -14,6 +14,10 @@
 #include "yamljson.h"
 
 #define LIST_MAX_BYTES (64u << 20)
+/* Most bytes all the template expansions of a run may produce, the
+ * intermediate values of nested templates included (tmpl.h: any one value
+ * is at most TMPL_MAX_VALUE). */
+#define EXPAND_MAX_BYTES (8u << 20)
 #define PLACEHOLDER "EDGETMPL"
 
 struct kv {
@@ -44,6 +48,7 @@ struct resolver {
 	size_t nprofiles;
 	json_t *images; /* ref -> entry */
 	json_t *charts; /* ref -> entry */
+	struct tmpl_run tmpl; /* the expansion budget of the whole run */
 };
 
 struct lookup_ctx {
@@ -84,6 +89,7 @@ struct resolver *resolver_new(char **vars, size_t nvars, char **system, size_t n
 
 	r->images = json_object();
 	r->charts = json_object();
+	tmpl_run_init(&r->tmpl, 0, EXPAND_MAX_BYTES);
 	r->nvars = nvars;
 	r->nsystem = nsystem;
 	if (parse_kvs(vars, nvars, &r->vars, "--var", err) != 0 ||
@@ -125,6 +131,7 @@ void resolver_free(struct resolver *r)
 	free_kvs(r->system, r->nsystem);
 	json_decref(r->images);
 	json_decref(r->charts);
+	tmpl_run_free(&r->tmpl);
 	free(r);
 }
 
@@ -674,7 +681,7 @@ static char *expand(struct resolver *r, struct pack *k, const char *s, struct ed
 	struct lookup_ctx ctx = {r, k};
 	char *out = NULL, *p, *q;
 
-	if (tmpl_expand(s, lookup, &ctx, &out, err) != 0)
+	if (tmpl_expand_run(s, lookup, &ctx, &r->tmpl, &out, err) != 0)
 		return NULL;
 	p = out;
 	while (isspace((unsigned char)*p))

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
+
 /* Most bytes of an action's text quoted in an error message. */
 #define SHOW_MAX 80
 
@@ -25,7 +27,8 @@ struct state {
 	tmpl_lookup_fn lookup;
 	void *ctx;
 	struct edge_err *err;
-	unsigned long nested; /* nested expansions so far */
+	struct tmpl_run *run; /* flags, the budget shared by calls, missing */
+	const char *at;       /* the variable being expanded, for messages */
 };
 
 enum tok_kind { TOK_PIPE, TOK_STR, TOK_INT, TOK_VAR, TOK_FUNC };
@@ -64,9 +67,20 @@ struct func {
 static int expand_text(struct state *st, const char *in, unsigned depth,
                        char **out);
 
-static int oom(struct state *st)
+/* MiB for messages: limits are whole MiB, or bytes when smaller. */
+static int too_large(struct state *st, const char *what, size_t limit, const char *in_all)
 {
-	return edge_errf(st->err, EDGE_EIO, "template: out of memory");
+	char n[48];
+
+	if (limit >= (1u << 20) && limit % (1u << 20) == 0)
+		snprintf(n, sizeof(n), "%zu MiB", limit >> 20);
+	else
+		snprintf(n, sizeof(n), "%zu bytes", limit);
+	if (st->at != NULL)
+		return edge_errf(st->err, EDGE_EINPUT, "template %s too large at %s (more than %s%s)",
+		                 what, st->at, n, in_all);
+	return edge_errf(st->err, EDGE_EINPUT, "template %s too large (more than %s%s)", what, n,
+	                 in_all);
 }
 
 /* Go's template whitespace, the set that trim markers remove. */
@@ -85,21 +99,23 @@ static int is_alpha(int c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+/* Every byte any expansion produces goes through here: the one place that
+ * bounds a value (TMPL_MAX_VALUE) and the work of all the calls that share
+ * a tmpl_run (bytes_left), so that fan-out cannot grow without end. */
 static int buf_add(struct state *st, struct buf *b, const char *s, size_t n)
 {
-	char *p;
 	size_t cap;
 
-	if (n > (size_t)-1 - b->len - 1)
-		return oom(st);
+	if (n > TMPL_MAX_VALUE - b->len)
+		return too_large(st, "value", TMPL_MAX_VALUE, "");
+	if (n > st->run->bytes_left)
+		return too_large(st, "expansion", st->run->bytes_max, " in all");
+	st->run->bytes_left -= n;
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 64;
 		while (cap < b->len + n + 1)
-			cap = cap > (size_t)-1 / 2 ? b->len + n + 1 : cap * 2;
-		p = realloc(b->p, cap);
-		if (p == NULL)
-			return oom(st);
-		b->p = p;
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
 		b->cap = cap;
 	}
 	if (n > 0)
@@ -117,8 +133,9 @@ static int buf_addc(struct state *st, struct buf *b, char c)
 /* Hands the buffer's string to the caller ("" when nothing was added). */
 static int buf_take(struct state *st, struct buf *b, char **out)
 {
-	if (b->p == NULL && buf_add(st, b, "", 0) < 0)
-		return -1;
+	(void)st;
+	if (b->p == NULL)
+		b->p = xstrdup("");
 	*out = b->p;
 	b->p = NULL;
 	b->len = b->cap = 0;
@@ -135,11 +152,10 @@ static void val_free(struct val *v)
 
 static int val_str(struct state *st, const char *s, size_t n, struct val *v)
 {
+	(void)st;
 	v->is_int = 0;
 	v->i = 0;
-	v->s = malloc(n + 1);
-	if (v->s == NULL)
-		return oom(st);
+	v->s = xmalloc(n + 1);
 	memcpy(v->s, s, n);
 	v->s[n] = '\0';
 	return 0;
@@ -238,22 +254,14 @@ static void action_free(struct action *a)
 	a->ntoks = a->cap = 0;
 }
 
-/* Appends a token; takes ownership of s, also on failure. */
+/* Appends a token; takes ownership of s. */
 static int tok_push(struct state *st, struct action *a, enum tok_kind kind,
                     char *s, long long i)
 {
-	struct tok *t;
-	size_t cap;
-
+	(void)st;
 	if (a->ntoks == a->cap) {
-		cap = a->cap ? a->cap * 2 : 8;
-		t = realloc(a->toks, cap * sizeof(*t));
-		if (t == NULL) {
-			free(s);
-			return oom(st);
-		}
-		a->toks = t;
-		a->cap = cap;
+		a->cap = a->cap ? a->cap * 2 : 8;
+		a->toks = xrealloc(a->toks, a->cap * sizeof(*a->toks));
 	}
 	a->toks[a->ntoks].kind = kind;
 	a->toks[a->ntoks].s = s;
@@ -264,12 +272,10 @@ static int tok_push(struct state *st, struct action *a, enum tok_kind kind,
 
 static char *dup_n(const char *s, size_t n)
 {
-	char *p = malloc(n + 1);
+	char *p = xmalloc(n + 1);
 
-	if (p != NULL) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
+	memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 
@@ -327,8 +333,8 @@ static int lex_string(struct state *st, struct action *a, size_t *ip)
 			goto fail;
 	}
 done:
-	if (s.p == NULL && buf_add(st, &s, "", 0) < 0)
-		goto fail;
+	if (s.p == NULL)
+		s.p = xstrdup("");
 	*ip = i;
 	return tok_push(st, a, TOK_STR, s.p, 0);
 fail:
@@ -410,8 +416,6 @@ static int lex_action(struct state *st, struct action *a)
 			if (tok_push(st, a, TOK_VAR,
 			             dup_n(b + i + 1, j - i - 1), 0) < 0)
 				return -1;
-			if (a->toks[a->ntoks - 1].s == NULL)
-				return oom(st);
 			i = j;
 			continue;
 		} else if (is_digit(c) || ((c == '-' || c == '+') && i + 1 < n &&
@@ -435,8 +439,6 @@ static int lex_action(struct state *st, struct action *a)
 				return act_unsupported(st, a);
 			if (tok_push(st, a, TOK_FUNC, dup_n(b + i, j - i), 0) < 0)
 				return -1;
-			if (a->toks[a->ntoks - 1].s == NULL)
-				return oom(st);
 			i = j;
 		} else if (c == '$' || c == '(' || c == ')') {
 			return act_unsupported(st, a);
@@ -467,9 +469,14 @@ static int resolve_var(struct state *st, const char *path, const char *shown,
 
 	rc = st->lookup(st->ctx, path, &v, st->err);
 	if (rc == 1) {
-		if (!allow_missing)
+		if (!allow_missing && !(st->run->flags & TMPL_MISSING_EMPTY))
 			return edge_errf(st->err, EDGE_EINPUT,
 			                 "unknown template variable %s", shown);
+		if (!allow_missing) {
+			if (st->run->missing == NULL)
+				st->run->missing = xstrdup(shown);
+			st->run->nmissing++;
+		}
 		return val_str(st, "", 0, res);
 	}
 	if (rc != 0) {
@@ -489,14 +496,20 @@ static int resolve_var(struct state *st, const char *path, const char *shown,
 			                 "template nesting too deep (cycle?) at %s",
 			                 shown);
 		}
-		if (st->nested >= TMPL_MAX_NESTED) {
+		if (st->run->nested_left == 0) {
 			free(v);
 			return edge_errf(st->err, EDGE_EINPUT,
 			                 "template expansion too large at %s",
 			                 shown);
 		}
-		st->nested++;
-		rc = expand_text(st, v, depth + 1, &x);
+		st->run->nested_left--;
+		{
+			const char *outer = st->at;
+
+			st->at = shown;
+			rc = expand_text(st, v, depth + 1, &x);
+			st->at = outer;
+		}
 		free(v);
 		if (rc < 0)
 			return -1;
@@ -527,8 +540,7 @@ static int eval_operand(struct state *st, const struct action *a,
 		res->i = t->i;
 		return 0;
 	case TOK_VAR:
-		if (asprintf(&shown, ".%s", t->s) < 0)
-			return oom(st);
+		shown = xasprintf(".%s", t->s);
 		rc = resolve_var(st, t->s, shown, depth, allow_missing, res);
 		free(shown);
 		return rc;
@@ -817,9 +829,7 @@ static int call_func(struct state *st, const struct action *a,
 	if (f->call == NULL)
 		return call_index(st, a, toks + 1, n - 1, prev, depth,
 		                  allow_missing, res);
-	args = calloc(nargs ? nargs : 1, sizeof(*args));
-	if (args == NULL)
-		return oom(st);
+	args = xcalloc(nargs ? nargs : 1, sizeof(*args));
 	for (k = 0; k + 1 < n; k++)
 		if (eval_operand(st, a, &toks[k + 1], depth, allow_missing,
 		                 &args[k]) < 0)
@@ -1009,8 +1019,23 @@ fail:
 	return -1;
 }
 
-int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
-                struct edge_err *err)
+void tmpl_run_init(struct tmpl_run *run, unsigned flags, size_t bytes_max)
+{
+	memset(run, 0, sizeof(*run));
+	run->flags = flags;
+	run->bytes_max = run->bytes_left = bytes_max;
+	run->nested_left = TMPL_MAX_NESTED;
+}
+
+void tmpl_run_free(struct tmpl_run *run)
+{
+	free(run->missing);
+	run->missing = NULL;
+	run->nmissing = 0;
+}
+
+int tmpl_expand_run(const char *in, tmpl_lookup_fn lookup, void *ctx,
+                    struct tmpl_run *run, char **out, struct edge_err *err)
 {
 	struct edge_err local = {0};
 	struct state st;
@@ -1018,9 +1043,22 @@ int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
 	st.lookup = lookup;
 	st.ctx = ctx;
 	st.err = err != NULL ? err : &local;
-	st.nested = 0;
+	st.run = run;
+	st.at = NULL;
 	*out = NULL;
 	return expand_text(&st, in, 0, out);
+}
+
+int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
+                struct edge_err *err)
+{
+	struct tmpl_run run;
+	int rc;
+
+	tmpl_run_init(&run, 0, TMPL_MAX_BYTES);
+	rc = tmpl_expand_run(in, lookup, ctx, &run, out, err);
+	tmpl_run_free(&run);
+	return rc;
 }
 
 int tmpl_has_action(const char *s)

@@ -48,19 +48,35 @@
  * Nested templates: a value returned by lookup that contains "{{" is itself
  * expanded (with the same lookup) before use, up to TMPL_MAX_DEPTH levels;
  * deeper is `template nesting too deep (cycle?) at .PATH`. Literal strings
- * and function results are never re-expanded. To bound the work of
- * templates that fan out at every level, one tmpl_expand() call performs at
- * most TMPL_MAX_NESTED nested expansions.
+ * and function results are never re-expanded.
+ *
+ * Bounds: templates that fan out at every level (ten references to a value
+ * that holds ten references, five deep, …) would grow without end, so
+ *   - no value produced (an expansion, a nested one, a function result) may
+ *     pass TMPL_MAX_VALUE bytes: `template value too large at .PATH (more
+ *     than 1 MiB)`, .PATH being the variable under expansion, if any;
+ *   - all the calls that share a struct tmpl_run may produce at most
+ *     bytes_max bytes in all, intermediate values included (`template
+ *     expansion too large at .PATH (more than 4 MiB in all)`), and perform
+ *     at most TMPL_MAX_NESTED nested expansions (`template expansion too
+ *     large at .PATH`). tmpl_expand() gives each call its own TMPL_MAX_BYTES.
+ * Memory: allocation failure aborts (the x* allocators of fsutil.h).
  */
 #ifndef EDGE_TMPL_H
 #define EDGE_TMPL_H
+
+#include <stddef.h>
 
 #include "err.h"
 
 /* Most levels of nested templates expanded (values containing "{{"). */
 #define TMPL_MAX_DEPTH 16
-/* Most nested expansions performed by one tmpl_expand() call. */
+/* Most nested expansions performed by the calls sharing a tmpl_run. */
 #define TMPL_MAX_NESTED 100000
+/* Most bytes of any one value produced. */
+#define TMPL_MAX_VALUE (1u << 20)
+/* Most bytes produced by one tmpl_expand() call, intermediates included. */
+#define TMPL_MAX_BYTES (4u << 20)
 
 /* Separator in the path that `index` passes to lookup: the byte 0x1F (ASCII
  * unit separator) means "one literal key follows, dots and all". So
@@ -89,11 +105,37 @@ typedef int (*tmpl_lookup_fn)(void *ctx, const char *path, char **out,
  * Returns 0, or -1 with *out NULL and err set: EDGE_EINPUT for a template
  * error (`unknown template variable .spectro.var.foo`,
  * `unterminated template action`, `unknown template function "foo"`,
- * `template nesting too deep (cycle?) at .a.b`, ...), EDGE_EIO when out of
- * memory, or whatever lookup set. err may be NULL.
+ * `template nesting too deep (cycle?) at .a.b`, `template value too large
+ * ...`), or whatever lookup set. err may be NULL.
  */
 int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
                 struct edge_err *err);
+
+/* Unknown variables expand to "" (Palette's rule for a macro without a
+ * value) instead of being an error; the first is kept in missing. */
+#define TMPL_MISSING_EMPTY 1u
+
+/* Options and budget shared by several expansions (a whole resolver run). */
+struct tmpl_run {
+	unsigned flags;            /* TMPL_MISSING_EMPTY */
+	size_t bytes_max;          /* the budget's size, for messages */
+	size_t bytes_left;         /* bytes the calls may still produce */
+	unsigned long nested_left; /* nested expansions they may still do */
+	char *missing;             /* first unknown variable (".PATH") that
+	                              expanded to "", malloc'd; NULL if none */
+	unsigned long nmissing;    /* how many did */
+};
+
+/* Starts a run: flags, a budget of bytes_max bytes, TMPL_MAX_NESTED nested
+ * expansions. */
+void tmpl_run_init(struct tmpl_run *run, unsigned flags, size_t bytes_max);
+/* Frees run->missing (and clears it and nmissing: the budget is kept). */
+void tmpl_run_free(struct tmpl_run *run);
+
+/* tmpl_expand() within run: uses its flags, spends its budget, records
+ * unknown variables in it. */
+int tmpl_expand_run(const char *in, tmpl_lookup_fn lookup, void *ctx,
+                    struct tmpl_run *run, char **out, struct edge_err *err);
 
 /* Returns 1 if s contains a template action "{{", else 0. s may be NULL. */
 int tmpl_has_action(const char *s);
