@@ -483,7 +483,7 @@ static char *repo_base(const char *repo)
 
 	while (n > 0 && repo[n - 1] == '/')
 		n--;
-	return strndup(repo, n);
+	return xstrndup(repo, n);
 }
 
 static char *helm_auth_header(struct pull *p, const char *url, struct edge_err *err, int *st)
@@ -971,7 +971,7 @@ static int add_item(struct pull *p, json_t *entry, enum item_kind kind, const ch
 				m = &p->o->mirrors[i];
 		if (m != NULL) {
 			size_t hl = strcspn(m->mirror, "/");
-			char *host = strndup(m->mirror, hl);
+			char *host = xstrndup(m->mirror, hl);
 			it->reg = registry_for(p, host);
 			it->repo = m->mirror[hl] ? xasprintf("%s/%s", m->mirror + hl + 1, it->r.path) : xstrdup(it->r.path);
 			free(host);

@@ -65,7 +65,7 @@ static int parse_kvs(char **in, size_t n, struct kv **out, const char *what, str
 		const char *eq = strchr(in[i], '=');
 		if (eq == NULL || eq == in[i])
 			return edge_errf(err, EDGE_EUSAGE, "%s: expected NAME=VALUE, got '%s'", what, in[i]);
-		(*out)[i].key = strndup(in[i], (size_t)(eq - in[i]));
+		(*out)[i].key = xstrndup(in[i], (size_t)(eq - in[i]));
 		(*out)[i].value = xstrdup(eq + 1);
 	}
 	return 0;
@@ -192,7 +192,7 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 			size_t pre = (size_t)(open - p), tl;
 			close += 2;
 			s->text = xrealloc(s->text, (s->n + 1) * sizeof(*s->text));
-			s->text[s->n] = strndup(open, (size_t)(close - open));
+			s->text[s->n] = xstrndup(open, (size_t)(close - open));
 			tl = (size_t)snprintf(tag, sizeof(tag), PLACEHOLDER "%zuX", s->n);
 			s->n++;
 			if (n + pre + tl + 1 > cap) {
@@ -939,7 +939,7 @@ char *resolve_chart_ref(const char *repo, const char *name, const char *version,
 		edge_errf(err, EDGE_EINPUT, "chart repository \"%s\": no host", repo);
 		return NULL;
 	}
-	base = strndup(p, len);
+	base = xstrndup(p, len);
 	if (strchr(base, '@') != NULL) {
 		edge_errf(err, EDGE_EINPUT, "chart repository \"%s\": credentials in the URL are not allowed", repo);
 		free(base);
