@@ -17,13 +17,15 @@
  *   - operands: variable paths ".a.b-c.d" (everything up to whitespace or '|'
  *     after the leading dot, passed to lookup as written, without the dot),
  *     "double-quoted" strings (escapes \" \\ \n \t \r), `raw` strings,
- *     integers (optional sign);
- *   - functions: default, lower, upper, trim, replace, substr, quote, index;
+ *     integers (optional sign), true and false;
+ *   - functions: default, lower, upper, trim, replace, substr, quote, index,
+ *     and Sprig's trunc, printf, trimPrefix, trimSuffix, split, splitList,
+ *     join, contains, hasPrefix, hasSuffix, empty, coalesce, ternary;
  *   - trim markers "{{- " and " -}}" (they trim the ASCII whitespace of the
  *     adjacent template text, as in Go);
  *   - comments: "{{" then '/' '*', a text, then '*' '/' and "}}" (only trim
  *     markers may come between a delimiter and the comment), produce nothing.
- * Anything else (if, range, with, define, $x, parentheses, true/false/nil)
+ * Anything else (if, range, with, define, $x, parentheses, nil)
  * is refused with `unsupported template action "..."`. Text outside actions
  * is copied verbatim; a lone '{' or '}' and a "}}" outside an action are text.
  *
@@ -38,10 +40,23 @@
  *                      A >= B. A and B are integers (or integer strings).
  *   quote S...         each argument as Go's %q, joined by one space
  *   index .PATH K...   looks up PATH + "\x1f" + K for each key (see below)
+ *   trunc N S          the first N bytes of S; N < 0: the last -N
+ *   printf F ARGS...   Go's Sprintf for %s %v %d %q and %%; other verbs,
+ *                      missing or extra arguments are errors
+ *   trimPrefix P S, trimSuffix X S   S without the prefix P / suffix X
+ *   split SEP S        the pieces of S, printed as Go prints Sprig's map
+ *                      (map[_0:a _1:b]); splitList: as a list ([a b])
+ *   join SEP L         the items of a split list joined by SEP (a string: S)
+ *   contains SUB S, hasPrefix P S, hasSuffix X S   "true" or "false"
+ *   empty V            "true" when V is "", 0, false or an empty list
+ *   coalesce V...      the first V that is not empty, else ""
+ *   ternary A B C      A when C is true, B when false (C must be a boolean
+ *                      or the text "true" or "false")
  *
  * Unknown variables: lookup returning 1 is the error
  * `unknown template variable .PATH`, except in a pipeline in which some
- * command calls default: there an unknown variable is the empty string, so
+ * command calls default, coalesce or empty: there an unknown variable is
+ * the empty string (and with TMPL_MISSING_EMPTY, everywhere), so
  * `{{ .spectro.var.x | default "d" }}` and `{{ default "d" .spectro.var.x }}`
  * give "d".
  *
