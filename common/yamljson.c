@@ -296,6 +296,11 @@ static json_t *parse_node(struct yconv *c, yaml_event_t *ev, int depth)
 
 json_t *yaml_to_json(const char *text, size_t len, int flags, struct edge_err *err)
 {
+	return yaml_to_json_first(text, len, flags, NULL, err);
+}
+
+json_t *yaml_to_json_first(const char *text, size_t len, int flags, int *more, struct edge_err *err)
+{
 	struct yconv c;
 	yaml_event_t ev;
 	json_t *root = NULL;
@@ -339,6 +344,19 @@ json_t *yaml_to_json(const char *text, size_t len, int flags, struct edge_err *e
 			break;
 		}
 		yaml_event_delete(&ev);
+	}
+	if (more != NULL) {
+		/* is another document next? (a parse error there is not ours:
+		 * the first document is all we read) */
+		*more = 0;
+		while (root != NULL && yaml_parser_parse(&c.parser, &ev)) {
+			yaml_event_type_t t = ev.type;
+			yaml_event_delete(&ev);
+			if (t == YAML_DOCUMENT_START_EVENT)
+				*more = 1;
+			if (t != YAML_DOCUMENT_END_EVENT)
+				break;
+		}
 	}
 	if (root == NULL)
 		root = json_null();

@@ -24,4 +24,9 @@ enum {
  * are EDGE_EINPUT "line L, column C: reason". */
 json_t *yaml_to_json(const char *text, size_t len, int flags, struct edge_err *err);
 
+/* yaml_to_json(), and *more set to 1 when another document follows the
+ * first ("---"), else 0. */
+json_t *yaml_to_json_first(const char *text, size_t len, int flags, int *more,
+			   struct edge_err *err);
+
 #endif
