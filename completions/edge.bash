@@ -15,11 +15,11 @@
 
 # edge-fetchdef: download a cluster definition from the Palette API
 _edge_opts_fetchdef='--project-id --profile-ids --name -o --output --endpoint
-	--api-key-file --api-key --ca-file --insecure --retries --timeout
+	--values --api-key-file --api-key --ca-file --insecure --retries --timeout
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-resolve: list the images and charts of cluster profiles
-_edge_opts_resolve='--images --charts --platform --var --system --name
+_edge_opts_resolve='--images --charts --platform --var --system --macro --name
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-pull: pull images, charts and the definition into a store
@@ -97,7 +97,7 @@ _edge_value() {
 		--pubkey | --manifest)
 		_edge_files ;;
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
-		--retries | --timeout | --var | --system | --registry | \
+		--retries | --timeout | --var | --system | --macro | --values | --registry | \
 		--username | --jobs | --level | --threads | --split | --max-size | \
 		--mapping | --mirror | --chunk-size | -t | --trusted-comment)
 		COMPREPLY=() ;; # free text: nothing to offer
