@@ -181,22 +181,24 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 
 	while (*p) {
 		const char *open = strstr(p, "{{"), *close = NULL, *q;
-		size_t lines = 0;
 		while (open != NULL) {
-			close = strstr(open + 2, "}}");
-			for (q = open + 2; close != NULL && q < close; q++) {
+			/* the scan stops at the next "{{", so the input is read
+			 * about once however many "{{" it holds */
+			size_t lines = 0;
+			for (q = open + 2; *q != '\0'; q++) {
+				if (q[0] == '}' && q[1] == '}') {
+					close = q;
+					break;
+				}
 				if (*q == '\n')
 					lines++;
 				if ((q[0] == '{' && q[1] == '{') || lines > TMPL_SPAN_LINES ||
-				    (size_t)(q - open) > TMPL_SPAN_BYTES) {
-					close = NULL;
+				    (size_t)(q - open) > TMPL_SPAN_BYTES)
 					break;
-				}
 			}
 			if (close != NULL)
 				break;
 			/* not a macro: look for the next "{{" */
-			lines = 0;
 			open = strstr(open + 2, "{{");
 		}
 		if (open == NULL || close == NULL) {

@@ -105,3 +105,14 @@ pack:
 	assert_success
 	[ "$(echo "$output" | jq -r '.images[].ref' | tr '\n' ' ')" = "docker.io/library/x1:latest docker.io/library/x2:latest " ]
 }
+
+@test "resolve limits: many {{ without a close are read in linear time" {
+	{ printf 'x: "'; head -c 800000 /dev/zero | tr '\0' '{'; printf '"\ny: "'; for i in $(seq 400); do printf '{{%02000d' 0; done; printf '}}"\npack:\n  content:\n    images:\n      - image: busybox\n'; } > values.yaml
+	jq -n --rawfile v values.yaml '{metadata: {name: "p1"}, spec: {template: {type: "add-on",
+		packs: [{name: "app", type: "spectro", layer: "addon", values: $v}]}}}' > p1.json
+	SECONDS=0
+	bounded edge-resolve p1.json
+	assert_success
+	[ "$SECONDS" -lt 10 ]
+	[ "$(echo "$output" | jq -r '.images[].ref')" = docker.io/library/busybox:latest ]
+}
