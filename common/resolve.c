@@ -173,6 +173,16 @@ struct tmpl_slots {
 	size_t n;
 };
 
+/* The next "{{" from p, or NULL. (A loop, not strstr: sanitizers check
+ * strstr's whole haystack, which made a call per "{{" quadratic.) */
+static const char *find_open(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if (p[0] == '{' && p[1] == '{')
+			return p;
+	return NULL;
+}
+
 static char *protect_templates(const char *in, struct tmpl_slots *s)
 {
 	size_t cap = strlen(in) + 1, n = 0;
@@ -180,7 +190,7 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 	const char *p = in;
 
 	while (*p) {
-		const char *open = strstr(p, "{{"), *close = NULL, *q;
+		const char *open = find_open(p), *close = NULL, *q;
 		while (open != NULL) {
 			/* the scan stops at the next "{{", so the input is read
 			 * about once however many "{{" it holds */
@@ -199,7 +209,7 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 			if (close != NULL)
 				break;
 			/* not a macro: look for the next "{{" */
-			open = strstr(open + 2, "{{");
+			open = find_open(open + 2);
 		}
 		if (open == NULL || close == NULL) {
 			size_t rest = strlen(p);
