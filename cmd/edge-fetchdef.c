@@ -12,11 +12,12 @@
 #include "log.h"
 #include "manifest.h"
 #include "sha256.h"
+#include "yamljson.h"
 
 #define DEFAULT_ENDPOINT "https://api.spectrocloud.com"
 
 static const char synopsis[] =
-	"edge-fetchdef --project-id ID --profile-ids A,B [--name NAME] [-o FILE] [--endpoint URL]";
+	"edge-fetchdef --project-id ID --profile-ids A,B [--name NAME] [-o FILE] [--endpoint URL] [--values [UID:]PACK=FILE]";
 
 static const char help[] =
 	"usage: edge-fetchdef --project-id ID --profile-ids A,B [options]\n"
@@ -29,6 +30,10 @@ static const char help[] =
 	"      --project-id ID       Palette project UID (required)\n"
 	"      --profile-ids LIST    comma-separated cluster profile UIDs (required)\n"
 	"      --name NAME           cluster definition name (default: cluster-definition)\n"
+	"      --values [UID:]PACK=FILE\n"
+	"                            send FILE's YAML as the values of pack PACK of\n"
+	"                            profile UID (UID may be left out with one profile);\n"
+	"                            repeatable\n"
 	"  -o, --output FILE         where to write the .tgz (default: NAME.tgz)\n"
 	"      --endpoint URL        Palette API endpoint (default: $EDGE_PALETTE_ENDPOINT,\n"
 	"                            else " DEFAULT_ENDPOINT ")\n"
@@ -57,6 +62,7 @@ enum {
 	OPT_CAFILE,
 	OPT_INSECURE,
 	OPT_RETRIES,
+	OPT_VALUES,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +77,7 @@ static const struct option longopts[] = {
 	{"project-id", required_argument, NULL, OPT_PROJECT},
 	{"retries", required_argument, NULL, OPT_RETRIES},
 	CLI_TIMEOUT_LONGOPTS,
+	{"values", required_argument, NULL, OPT_VALUES},
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
@@ -133,6 +140,44 @@ static const char *api_message(const struct http_resp *resp, char *buf, size_t l
 	return buf;
 }
 
+/* A pack's values override (--values [UID:]PACK=FILE): the API's
+ * v1PackValuesEntity {name, values} in the profile's "packs". */
+struct override {
+	char *uid;  /* NULL: the only profile */
+	char *pack;
+	char *path;
+};
+
+#define VALUES_MAX_BYTES (4u << 20)
+
+/* Reads an override's file: a regular file of at most 4 MiB of UTF-8 text
+ * that parses as YAML, so that Palette gets what edge-resolve would read.
+ * *text is malloc'd. */
+static int read_values(const struct override *o, char **text, struct edge_err *err)
+{
+	size_t len;
+	json_t *doc, *s;
+
+	if (read_file_max(o->path, VALUES_MAX_BYTES, text, &len, err) != 0) {
+		if (err->code == EDGE_EIO)
+			err->code = EDGE_EINPUT;
+		return edge_err_prefix(err, "--values %s", o->pack);
+	}
+	if (memchr(*text, '\0', len) != NULL || (s = json_stringn(*text, len)) == NULL) {
+		free(*text);
+		*text = NULL;
+		return edge_errf(err, EDGE_EINPUT, "--values %s: %s: not UTF-8 text", o->pack, o->path);
+	}
+	json_decref(s);
+	if ((doc = yaml_to_json(*text, len, YAML_SCALARS_AS_STRINGS, err)) == NULL) {
+		free(*text);
+		*text = NULL;
+		return edge_err_prefix(err, "--values %s: %s", o->pack, o->path);
+	}
+	json_decref(doc);
+	return 0;
+}
+
 static int valid_uid(const char *s)
 {
 	size_t i;
@@ -155,7 +200,8 @@ int main(int argc, char **argv)
 	char **profiles = NULL, *key = NULL, *url = NULL, *body = NULL, *outpath = NULL;
 	const char *envkey;
 	char *h_project = NULL, *h_key = NULL;
-	size_t nprofiles = 0, i, j;
+	size_t nprofiles = 0, i, j, noverrides = 0;
+	struct override *overrides = NULL;
 	int c, rc = EDGE_OK, opened = 0;
 	json_t *req = NULL, *plist, *m = NULL, *def, *mprof;
 	struct definition check;
@@ -180,6 +226,23 @@ int main(int argc, char **argv)
 		case OPT_CAFILE: hopts.ca_file = optarg; break;
 		case OPT_INSECURE: hopts.insecure = 1; break;
 		case OPT_RETRIES: hopts.retries = (int)cli_parse_long("--retries", optarg, 0, 100); break;
+		case OPT_VALUES: {
+			const char *eq = strchr(optarg, '='), *colon = strchr(optarg, ':');
+			struct override *o;
+			if (eq == NULL || eq == optarg || eq[1] == '\0')
+				cli_usage_error("--values: expected [UID:]PACK=FILE, got '%s'", optarg);
+			if (colon != NULL && colon > eq)
+				colon = NULL;
+			overrides = xrealloc(overrides, (noverrides + 1) * sizeof(*overrides));
+			o = &overrides[noverrides++];
+			o->uid = colon ? xstrndup(optarg, (size_t)(colon - optarg)) : NULL;
+			o->pack = colon ? xstrndup(colon + 1, (size_t)(eq - colon - 1))
+					: xstrndup(optarg, (size_t)(eq - optarg));
+			o->path = xstrdup(eq + 1);
+			if (o->pack[0] == '\0' || (o->uid != NULL && !valid_uid(o->uid)))
+				cli_usage_error("--values: expected [UID:]PACK=FILE, got '%s'", optarg);
+			break;
+		}
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -200,6 +263,22 @@ int main(int argc, char **argv)
 		for (j = 0; j < i; j++)
 			if (strcmp(profiles[i], profiles[j]) == 0)
 				cli_usage_error("--profile-ids: profile %s is given twice", profiles[i]);
+	}
+	for (i = 0; i < noverrides; i++) {
+		struct override *o = &overrides[i];
+		if (o->uid == NULL) {
+			if (nprofiles > 1)
+				cli_usage_error("--values %s: say which profile: --values UID:%s=%s", o->pack,
+						o->pack, o->path);
+			o->uid = xstrdup(profiles[0]);
+		}
+		for (j = 0; j < nprofiles && strcmp(profiles[j], o->uid) != 0; j++)
+			;
+		if (j == nprofiles)
+			cli_usage_error("--values: profile %s is not in --profile-ids", o->uid);
+		for (j = 0; j < i; j++)
+			if (strcmp(overrides[j].uid, o->uid) == 0 && strcmp(overrides[j].pack, o->pack) == 0)
+				cli_usage_error("--values: pack %s of profile %s is given twice", o->pack, o->uid);
 	}
 	{
 		json_t *probe = manifest_new(name);
@@ -242,6 +321,23 @@ int main(int argc, char **argv)
 	plist = json_array();
 	for (i = 0; i < nprofiles; i++)
 		json_array_append_new(plist, json_pack("{s:s}", "uid", profiles[i]));
+	for (i = 0; i < noverrides; i++) {
+		json_t *prof = NULL, *packs;
+		char *text = NULL;
+		for (j = 0; j < nprofiles; j++)
+			if (strcmp(profiles[j], overrides[i].uid) == 0)
+				prof = json_array_get(plist, j);
+		if (read_values(&overrides[i], &text, &err) != 0) {
+			json_decref(plist);
+			goto fail;
+		}
+		if ((packs = json_object_get(prof, "packs")) == NULL) {
+			packs = json_array();
+			json_object_set_new(prof, "packs", packs);
+		}
+		json_array_append_new(packs, json_pack("{s:s, s:s}", "name", overrides[i].pack, "values", text));
+		free(text);
+	}
 	req = json_pack("{s:{s:s}, s:{s:s, s:o}}", "metadata", "name", name, "spec", "cloudType", "edge-native",
 			"profiles", plist);
 	body = json_dumps(req, JSON_COMPACT);
@@ -350,5 +446,11 @@ out:
 	}
 	cli_secret_free(key);
 	cli_free_list(profiles, nprofiles);
+	for (i = 0; i < noverrides; i++) {
+		free(overrides[i].uid);
+		free(overrides[i].pack);
+		free(overrides[i].path);
+	}
+	free(overrides);
 	return cli_finish(rc);
 }

@@ -15,7 +15,7 @@
 #include "resolve.h"
 
 static const char synopsis[] =
-	"edge-resolve [--images FILE] [--charts FILE] [--platform P] [--var N=V] [--system K=V] [INPUT...]";
+	"edge-resolve [--images FILE] [--charts FILE] [--platform P] [--var N=V] [--system K=V] [--macro N=V] [INPUT...]";
 
 static const char help[] =
 	"usage: edge-resolve [options] [INPUT...]\n"
@@ -36,7 +36,9 @@ static const char help[] =
 	"  --var NAME=VALUE     value of profile variable {{.spectro.var.NAME}}\n"
 	"                       (repeatable; overrides the profile's default)\n"
 	"  --system KEY=VALUE   value of {{.spectro.system.KEY}} (repeatable;\n"
-	"                       kubernetes.version defaults to the k8s pack's tag)\n"
+	"                       kubernetes.version defaults to the k8s pack's\n"
+	"                       version, else its tag when that is a full version)\n"
+	"  --macro NAME=VALUE   value of user macro {{.spectro.macro.NAME}} (repeatable)\n"
 	"  --name NAME          manifest name (replaces the input's; default: the\n"
 	"                       input's, else the definition's file name without .tgz)\n"
 	"  -q, --quiet          print errors only\n"
@@ -54,11 +56,13 @@ enum {
 	OPT_VAR,
 	OPT_SYSTEM,
 	OPT_NAME,
+	OPT_MACRO,
 };
 
 static const struct option longopts[] = {
 	{"charts", required_argument, NULL, OPT_CHARTS},
 	{"images", required_argument, NULL, OPT_IMAGES},
+	{"macro", required_argument, NULL, OPT_MACRO},
 	{"name", required_argument, NULL, OPT_NAME},
 	{"platform", required_argument, NULL, OPT_PLATFORM},
 	{"system", required_argument, NULL, OPT_SYSTEM},
@@ -262,7 +266,7 @@ static void check_requested(json_t *requested, json_t *found)
 
 int main(int argc, char **argv)
 {
-	struct strv images = {0}, charts = {0}, platforms = {0}, vars = {0}, system = {0};
+	struct strv images = {0}, charts = {0}, platforms = {0}, vars = {0}, system = {0}, macros = {0};
 	struct edge_err err = {0};
 	struct resolver *r = NULL;
 	json_t *manifest = NULL, *imgs = NULL, *chs = NULL, *profs = NULL, *plats = NULL, *def = NULL;
@@ -280,11 +284,12 @@ int main(int argc, char **argv)
 		case OPT_PLATFORM: strv_add(&platforms, optarg); break;
 		case OPT_VAR: strv_add(&vars, optarg); break;
 		case OPT_SYSTEM: strv_add(&system, optarg); break;
+		case OPT_MACRO: strv_add(&macros, optarg); break;
 		case OPT_NAME: name = optarg; break;
 		default: cli_usage_error(NULL);
 		}
 	}
-	r = resolver_new(vars.v, vars.n, system.v, system.n, &err);
+	r = resolver_new(vars.v, vars.n, system.v, system.n, macros.v, macros.n, &err);
 	if (r == NULL) {
 		if (err.code == EDGE_EUSAGE)
 			cli_usage_error("%s", err.msg);
@@ -421,5 +426,6 @@ out:
 	strv_free(&platforms);
 	strv_free(&vars);
 	strv_free(&system);
+	strv_free(&macros);
 	return cli_finish(rc);
 }

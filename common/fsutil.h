@@ -61,6 +61,8 @@ long long mono_ms(void);
 
 /* Duplicates a string; aborts on out-of-memory (a tool cannot go on). */
 char *xstrdup(const char *s);
+/* The first n bytes of s (fewer if s ends first); aborts on out-of-memory. */
+char *xstrndup(const char *s, size_t n);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

@@ -493,7 +493,7 @@ static char *repo_base(const char *repo)
 
 	while (n > 0 && repo[n - 1] == '/')
 		n--;
-	return strndup(repo, n);
+	return xstrndup(repo, n);
 }
 
 static char *helm_auth_header(struct pull *p, const char *url, struct edge_err *err, int *st)
@@ -564,6 +564,8 @@ static json_t *helm_index(struct pull *p, struct http_client *http, const char *
 		goto out;
 	doc = yaml_to_json(resp.body, resp.body_len, YAML_SCALARS_AS_STRINGS, err);
 	if (doc == NULL) {
+		/* a bad index is the repository's fault, not the manifest's */
+		err->code = EDGE_EREMOTE;
 		edge_err_prefix(err, "%s", url);
 		goto out;
 	}
@@ -611,7 +613,10 @@ static json_t *chart_yaml(const char *data, size_t len, struct edge_err *err)
 		buf[size] = '\0';
 		out = yaml_to_json(buf, (size_t)size, 0, err);
 		free(buf);
-		if (out != NULL && !json_is_object(out)) {
+		if (out == NULL) {
+			err->code = EDGE_EREMOTE;
+			edge_err_prefix(err, "chart archive: %s", name);
+		} else if (!json_is_object(out)) {
 			json_decref(out);
 			out = NULL;
 			edge_errf(err, EDGE_EREMOTE, "chart archive: %s is not a map", name);
@@ -964,7 +969,7 @@ static int add_item(struct pull *p, json_t *entry, enum item_kind kind, const ch
 				m = &p->o->mirrors[i];
 		if (m != NULL) {
 			size_t hl = strcspn(m->mirror, "/");
-			char *host = strndup(m->mirror, hl);
+			char *host = xstrndup(m->mirror, hl);
 			it->reg = registry_for(p, host);
 			it->repo = m->mirror[hl] ? xasprintf("%s/%s", m->mirror + hl + 1, it->r.path) : xstrdup(it->r.path);
 			free(host);

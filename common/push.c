@@ -40,7 +40,7 @@ char *push_creds_host(const struct push_opts *o)
 {
 	const char *t = o->registry ? o->registry : o->nmappings ? o->mappings[0].dst : NULL;
 
-	return t ? strndup(t, strcspn(t, "/")) : NULL;
+	return t ? xstrndup(t, strcspn(t, "/")) : NULL;
 }
 
 void push_opts_free(struct push_opts *o)
@@ -82,7 +82,7 @@ char *push_target(const struct push_opts *o, const char *ref, struct edge_err *e
 		/* the source host becomes a path component: lower case, and a
 		 * port's ':' (not allowed in paths) becomes '_' */
 		size_t hl = strcspn(ref, "/");
-		char *host = strndup(ref, hl);
+		char *host = xstrndup(ref, hl);
 		for (i = 0; host[i]; i++)
 			host[i] = host[i] == ':' ? '_' : (char)tolower((unsigned char)host[i]);
 		t = xasprintf("%s/%s%s", o->registry, host, ref + hl);

@@ -14,6 +14,10 @@
 #include "yamljson.h"
 
 #define LIST_MAX_BYTES (64u << 20)
+/* Most bytes all the template expansions of a run may produce, the
+ * intermediate values of nested templates included (tmpl.h: any one value
+ * is at most TMPL_MAX_VALUE). */
+#define EXPAND_MAX_BYTES (8u << 20)
 #define PLACEHOLDER "EDGETMPL"
 
 struct kv {
@@ -38,12 +42,13 @@ struct profile {
 };
 
 struct resolver {
-	struct kv *vars, *system;
-	size_t nvars, nsystem;
+	struct kv *vars, *system, *macros;
+	size_t nvars, nsystem, nmacros;
 	struct profile **profiles; /* pointers: packs point back at them */
 	size_t nprofiles;
 	json_t *images; /* ref -> entry */
 	json_t *charts; /* ref -> entry */
+	struct tmpl_run tmpl; /* the expansion budget of the whole run */
 };
 
 struct lookup_ctx {
@@ -60,7 +65,7 @@ static int parse_kvs(char **in, size_t n, struct kv **out, const char *what, str
 		const char *eq = strchr(in[i], '=');
 		if (eq == NULL || eq == in[i])
 			return edge_errf(err, EDGE_EUSAGE, "%s: expected NAME=VALUE, got '%s'", what, in[i]);
-		(*out)[i].key = strndup(in[i], (size_t)(eq - in[i]));
+		(*out)[i].key = xstrndup(in[i], (size_t)(eq - in[i]));
 		(*out)[i].value = xstrdup(eq + 1);
 	}
 	return 0;
@@ -78,16 +83,20 @@ static void free_kvs(struct kv *v, size_t n)
 }
 
 struct resolver *resolver_new(char **vars, size_t nvars, char **system, size_t nsystem,
-			      struct edge_err *err)
+			      char **macros, size_t nmacros, struct edge_err *err)
 {
 	struct resolver *r = xcalloc(1, sizeof(*r));
 
 	r->images = json_object();
 	r->charts = json_object();
+	/* Palette: a macro with no value and no default is "" */
+	tmpl_run_init(&r->tmpl, TMPL_MISSING_EMPTY, EXPAND_MAX_BYTES);
 	r->nvars = nvars;
 	r->nsystem = nsystem;
+	r->nmacros = nmacros;
 	if (parse_kvs(vars, nvars, &r->vars, "--var", err) != 0 ||
-	    parse_kvs(system, nsystem, &r->system, "--system", err) != 0) {
+	    parse_kvs(system, nsystem, &r->system, "--system", err) != 0 ||
+	    parse_kvs(macros, nmacros, &r->macros, "--macro", err) != 0) {
 		resolver_free(r);
 		return NULL;
 	}
@@ -123,8 +132,10 @@ void resolver_free(struct resolver *r)
 	free(r->profiles);
 	free_kvs(r->vars, r->nvars);
 	free_kvs(r->system, r->nsystem);
+	free_kvs(r->macros, r->nmacros);
 	json_decref(r->images);
 	json_decref(r->charts);
+	tmpl_run_free(&r->tmpl);
 	free(r);
 }
 
@@ -148,14 +159,29 @@ static char *jstr_dup(json_t *obj, const char *key)
 
 /*
  * Pack values may hold macros where YAML does not allow them
- * ("image: {{ .x }}" reads as a flow mapping). Each {{ … }} on one line is
- * swapped for a plain-scalar-safe placeholder before parsing and put back
- * into every string afterwards.
+ * ("image: {{ .x }}" reads as a flow mapping). Each {{ … }} is swapped for a
+ * plain-scalar-safe placeholder before parsing and put back into every
+ * string afterwards. A macro may span lines (formatters wrap long ones, as
+ * the docs' own BYOOS system.uri): its closing "}}" may come up to
+ * TMPL_SPAN_LINES lines and TMPL_SPAN_BYTES bytes later, with no "{{" in
+ * between; a "{{" with no such close is left as it is (YAML text).
  */
+#define TMPL_SPAN_LINES 8
+#define TMPL_SPAN_BYTES 2048
 struct tmpl_slots {
 	char **text;
 	size_t n;
 };
+
+/* The next "{{" from p, or NULL. (A loop, not strstr: sanitizers check
+ * strstr's whole haystack, which made a call per "{{" quadratic.) */
+static const char *find_open(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if (p[0] == '{' && p[1] == '{')
+			return p;
+	return NULL;
+}
 
 static char *protect_templates(const char *in, struct tmpl_slots *s)
 {
@@ -164,12 +190,26 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 	const char *p = in;
 
 	while (*p) {
-		const char *open = strstr(p, "{{"), *close = NULL, *nl;
-		if (open != NULL) {
-			close = strstr(open + 2, "}}");
-			nl = strchr(open, '\n');
-			if (close != NULL && nl != NULL && nl < close)
-				close = NULL;
+		const char *open = find_open(p), *close = NULL, *q;
+		while (open != NULL) {
+			/* the scan stops at the next "{{", so the input is read
+			 * about once however many "{{" it holds */
+			size_t lines = 0;
+			for (q = open + 2; *q != '\0'; q++) {
+				if (q[0] == '}' && q[1] == '}') {
+					close = q;
+					break;
+				}
+				if (*q == '\n')
+					lines++;
+				if ((q[0] == '{' && q[1] == '{') || lines > TMPL_SPAN_LINES ||
+				    (size_t)(q - open) > TMPL_SPAN_BYTES)
+					break;
+			}
+			if (close != NULL)
+				break;
+			/* not a macro: look for the next "{{" */
+			open = find_open(open + 2);
 		}
 		if (open == NULL || close == NULL) {
 			size_t rest = strlen(p);
@@ -185,7 +225,7 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 			size_t pre = (size_t)(open - p), tl;
 			close += 2;
 			s->text = xrealloc(s->text, (s->n + 1) * sizeof(*s->text));
-			s->text[s->n] = strndup(open, (size_t)(close - open));
+			s->text[s->n] = xstrndup(open, (size_t)(close - open));
 			tl = (size_t)snprintf(tag, sizeof(tag), PLACEHOLDER "%zuX", s->n);
 			s->n++;
 			if (n + pre + tl + 1 > cap) {
@@ -276,14 +316,14 @@ static void restore_tree(json_t *v, const struct tmpl_slots *slots)
 	}
 }
 
-static json_t *parse_values(const char *text, struct edge_err *err)
+static json_t *parse_values(const char *text, int *more, struct edge_err *err)
 {
 	struct tmpl_slots slots = {NULL, 0};
 	char *safe = protect_templates(text, &slots);
 	json_t *v;
 	size_t i;
 
-	v = yaml_to_json(safe, strlen(safe), YAML_SCALARS_AS_STRINGS, err);
+	v = yaml_to_json_first(safe, strlen(safe), YAML_SCALARS_AS_STRINGS, more, err);
 	if (v != NULL)
 		restore_tree(v, &slots);
 	for (i = 0; i < slots.n; i++)
@@ -367,9 +407,13 @@ int resolver_add_profile(struct resolver *r, json_t *doc, const char *source, st
 			return edge_errf(err, EDGE_EINPUT, "profile %s: pack %s: values: expected YAML text",
 					 p->name, k->name);
 		} else {
-			k->values = parse_values(json_string_value(values), err);
+			int more = 0;
+			k->values = parse_values(json_string_value(values), &more, err);
 			if (k->values == NULL)
 				return edge_err_prefix(err, "profile %s: pack %s: values", p->name, k->name);
+			if (more)
+				log_warn("profile %s: pack %s: values hold several YAML documents (---): "
+					 "only the first is read", p->name, k->name);
 			if (json_is_null(k->values)) {
 				json_decref(k->values);
 				k->values = json_object();
@@ -400,6 +444,25 @@ static const struct pack *find_layer(const struct resolver *r, const char *layer
 			if (r->profiles[i]->packs[j].layer && strcmp(r->profiles[i]->packs[j].layer, layer) == 0)
 				return &r->profiles[i]->packs[j];
 	return NULL;
+}
+
+/* A full Kubernetes version: [v]MAJOR.MINOR.PATCH, then optionally '-' or
+ * '+' and more ("1.27.2", "v1.29.5+k3s1"); not "1.27.x" or "1.27". */
+static int is_full_version(const char *s)
+{
+	int i;
+
+	if (*s == 'v')
+		s++;
+	for (i = 0; i < 3; i++) {
+		if (!isdigit((unsigned char)*s))
+			return 0;
+		while (isdigit((unsigned char)*s))
+			s++;
+		if (i < 2 && *s++ != '.')
+			return 0;
+	}
+	return *s == '\0' || *s == '-' || *s == '+';
 }
 
 /* Returns 0 found, 1 declared without a value, 2 not declared. */
@@ -589,6 +652,12 @@ static int lookup(void *vctx, const char *path, char **out, struct edge_err *err
 					 name, name);
 		return 1;
 	}
+	if (strncmp(path, "spectro.macro.", 14) == 0) {
+		if ((s = kv_get(r->macros, r->nmacros, path + 14)) == NULL)
+			return 1;
+		*out = xstrdup(s);
+		return 0;
+	}
 	if (strncmp(path, "spectro.system.", 15) == 0) {
 		const char *key = path + 15;
 		if ((s = kv_get(r->system, r->nsystem, key)) != NULL) {
@@ -596,11 +665,23 @@ static int lookup(void *vctx, const char *path, char **out, struct edge_err *err
 			return 0;
 		}
 		if (strcmp(key, "kubernetes.version") == 0) {
+			/* exports say "tag": "1.27.x", "version": "1.27.2": the
+			 * provider image is named after the full version */
 			const struct pack *k8s = find_layer(r, "k8s");
-			if (k8s != NULL && (k8s->tag || k8s->version)) {
-				*out = xstrdup(k8s->tag ? k8s->tag : k8s->version);
+			if (k8s == NULL)
+				return 1;
+			if (k8s->version != NULL && is_full_version(k8s->version)) {
+				*out = xstrdup(k8s->version);
 				return 0;
 			}
+			if (k8s->tag != NULL && is_full_version(k8s->tag)) {
+				*out = xstrdup(k8s->tag);
+				return 0;
+			}
+			return edge_errf(err, EDGE_EINPUT,
+					 "{{.spectro.system.kubernetes.version}}: pack %s (layer k8s) has version \"%s\" "
+					 "and tag \"%s\", neither a full version: set it with --system kubernetes.version=VERSION",
+					 k8s->name, k8s->version ? k8s->version : "", k8s->tag ? k8s->tag : "");
 		}
 		return 1;
 	}
@@ -638,14 +719,23 @@ static void add_image(struct resolver *r, const char *ref, json_t *from)
 	add_from(e, from);
 }
 
-static int add_chart(struct resolver *r, const char *repo, const char *name, const char *version,
-		     json_t *from, struct edge_err *err)
+/* ctx names the chart's place in warnings ("profile P: pack K: …"). */
+static int add_chart(struct resolver *r, const char *ctx, const char *repo, const char *name,
+		     const char *version, json_t *from, struct edge_err *err)
 {
-	char *ref = resolve_chart_ref(repo, name, version, err);
+	char *ref, *fixed = NULL;
 	json_t *e;
 
+	if (strstr(repo, "://") == NULL) {
+		/* pack-central's coder 2.23.3: "repo: helm.coder.com/v2" */
+		fixed = xasprintf("https://%s", repo);
+		log_warn("%s: chart repository \"%s\" has no scheme: assuming %s", ctx, repo, fixed);
+		repo = fixed;
+	}
+	ref = resolve_chart_ref(repo, name, version, err);
 	if (ref == NULL) {
 		json_decref(from);
+		free(fixed);
 		return -1;
 	}
 	e = json_object_get(r->charts, ref);
@@ -660,6 +750,7 @@ static int add_chart(struct resolver *r, const char *repo, const char *name, con
 	}
 	add_from(e, from);
 	free(ref);
+	free(fixed);
 	return 0;
 }
 
@@ -668,14 +759,23 @@ static json_t *pack_from(const struct pack *k, const char *field)
 	return json_pack("{s:s, s:s, s:s}", "profile", k->profile->name, "pack", k->name, "field", field);
 }
 
-/* Expands macros in s for pack k, strips "container://", trims. */
-static char *expand(struct resolver *r, struct pack *k, const char *s, struct edge_err *err)
+/* Expands macros in s for pack k, strips "container://", trims. A macro
+ * with no value is "" (Palette's rule): *missing (when not NULL) is then
+ * set to the first such macro, malloc'd, for the caller to decide whether
+ * the value it got is still usable. */
+static char *expand(struct resolver *r, struct pack *k, const char *s, char **missing,
+		    struct edge_err *err)
 {
 	struct lookup_ctx ctx = {r, k};
 	char *out = NULL, *p, *q;
 
-	if (tmpl_expand(s, lookup, &ctx, &out, err) != 0)
+	tmpl_run_free(&r->tmpl); /* forget the last call's missing macros */
+	if (missing != NULL)
+		*missing = NULL;
+	if (tmpl_expand_run(s, lookup, &ctx, &r->tmpl, &out, err) != 0)
 		return NULL;
+	if (r->tmpl.missing != NULL && missing != NULL)
+		*missing = xstrdup(r->tmpl.missing);
 	p = out;
 	while (isspace((unsigned char)*p))
 		p++;
@@ -699,7 +799,7 @@ static int pack_images(struct resolver *r, struct pack *k, json_t *content, stru
 		return edge_errf(err, EDGE_EINPUT, "pack.content.images: expected a list");
 	json_array_foreach(images, i, it) {
 		json_t *v = NULL;
-		char *raw, *ref = NULL;
+		char *raw, *ref = NULL, *missing = NULL;
 		if (json_is_string(it)) {
 			v = it;
 		} else if (json_is_object(it)) {
@@ -710,19 +810,24 @@ static int pack_images(struct resolver *r, struct pack *k, json_t *content, stru
 		}
 		if (!json_is_string(v) || json_string_length(v) == 0)
 			return edge_errf(err, EDGE_EINPUT, "pack.content.images[%zu].image: missing or empty", i);
-		raw = expand(r, k, json_string_value(v), err);
+		raw = expand(r, k, json_string_value(v), &missing, err);
 		if (raw == NULL)
 			return edge_err_prefix(err, "pack.content.images[%zu].image", i);
-		if (raw[0] == '\0') {
-			edge_errf(err, EDGE_EINPUT, "pack.content.images[%zu].image: \"%s\" expands to nothing", i,
-				  json_string_value(v));
+		/* an empty macro is fine in text, not in a reference that then
+		 * names the wrong image or none */
+		if (raw[0] == '\0' || ref_normalize(raw, &ref, err) != 0) {
+			if (missing != NULL)
+				edge_errf(err, EDGE_EINPUT, "unknown template variable %s", missing);
+			else if (raw[0] == '\0')
+				edge_errf(err, EDGE_EINPUT, "\"%s\" expands to nothing", json_string_value(v));
 			free(raw);
-			return -1;
-		}
-		if (ref_normalize(raw, &ref, err) != 0) {
-			free(raw);
+			free(missing);
 			return edge_err_prefix(err, "pack.content.images[%zu].image", i);
 		}
+		if (missing != NULL)
+			log_verbose("profile %s: pack %s: pack.content.images[%zu].image: macro %s has no value: "
+				    "expanded to \"\"", k->profile->name, k->name, i, missing);
+		free(missing);
 		add_image(r, ref, pack_from(k, "pack.content.images"));
 		free(ref);
 		free(raw);
@@ -741,7 +846,7 @@ static int pack_charts(struct resolver *r, struct pack *k, json_t *content, stru
 		return edge_errf(err, EDGE_EINPUT, "pack.content.charts: expected a list");
 	json_array_foreach(charts, i, it) {
 		static const char *const keys[] = {"repo", "name", "version"};
-		char *val[3] = {NULL, NULL, NULL};
+		char *val[3] = {NULL, NULL, NULL}, *missing[3] = {NULL, NULL, NULL};
 		int j, rc = 0;
 		if (!json_is_object(it))
 			return edge_errf(err, EDGE_EINPUT, "pack.content.charts[%zu]: expected a map", i);
@@ -754,45 +859,183 @@ static int pack_charts(struct resolver *r, struct pack *k, json_t *content, stru
 				rc = edge_errf(err, EDGE_EINPUT, "pack.content.charts[%zu].%s: missing or empty", i, keys[j]);
 				break;
 			}
-			val[j] = expand(r, k, json_string_value(v), err);
-			if (val[j] == NULL)
+			val[j] = expand(r, k, json_string_value(v), &missing[j], err);
+			if (val[j] == NULL) {
 				rc = edge_err_prefix(err, "pack.content.charts[%zu].%s", i, keys[j]);
+			} else if (val[j][0] == '\0') {
+				if (missing[j] != NULL)
+					edge_errf(err, EDGE_EINPUT, "unknown template variable %s", missing[j]);
+				else
+					edge_errf(err, EDGE_EINPUT, "\"%s\" expands to nothing", json_string_value(v));
+				rc = edge_err_prefix(err, "pack.content.charts[%zu].%s", i, keys[j]);
+			}
 		}
-		if (rc == 0 && add_chart(r, val[0], val[1], val[2], pack_from(k, "pack.content.charts"), err) != 0)
-			rc = edge_err_prefix(err, "pack.content.charts[%zu]", i);
-		for (j = 0; j < 3; j++)
+		if (rc == 0) {
+			char *ctx = xasprintf("profile %s: pack %s: pack.content.charts[%zu]", k->profile->name,
+					      k->name, i);
+			if (add_chart(r, ctx, val[0], val[1], val[2], pack_from(k, "pack.content.charts"), err) != 0) {
+				for (j = 0; j < 3 && missing[j] == NULL; j++)
+					;
+				if (j < 3)
+					edge_errf(err, EDGE_EINPUT, "%s: unknown template variable %s", keys[j],
+						  missing[j]);
+				rc = edge_err_prefix(err, "pack.content.charts[%zu]", i);
+			} else {
+				for (j = 0; j < 3; j++)
+					if (missing[j] != NULL)
+						log_verbose("%s.%s: macro %s has no value: expanded to \"\"", ctx,
+							    keys[j], missing[j]);
+			}
+			free(ctx);
+		}
+		for (j = 0; j < 3; j++) {
 			free(val[j]);
+			free(missing[j]);
+		}
 		if (rc != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* AlwaysPullImages makes every pod pull from the registry each time, which
- * breaks sites that are served from a content bundle or external registry. */
-static int mentions_always_pull(json_t *v, int under_plugins)
+/*
+ * AlwaysPullImages makes every pod pull from the registry each time, which
+ * breaks sites that are served from a content bundle or external registry.
+ * The flags live in many shapes: a kubeadm map (extraArgs:
+ * {enable-admission-plugins: "A,B"}), or K3s/RKE2 text inside cluster.config
+ * ("kube-apiserver-arg:\n  - enable-admission-plugins=A,B"). Each list
+ * found is parsed; the plugin is on when an enable list names it and no
+ * disable list does (kube-apiserver refuses a plugin in both anyway).
+ */
+struct admission {
+	int enabled, disabled;
+};
+
+/* Reads a comma list starting at s (up to a space, quote, bracket or
+ * newline) and notes AlwaysPullImages in it. */
+static void admission_list(const char *s, int *hit)
+{
+	size_t n = strcspn(s, " \t\r\n\"']}");
+
+	while (n > 0) {
+		size_t item = strcspn(s, ",");
+		if (item > n)
+			item = n;
+		if (item == strlen("AlwaysPullImages") && strncmp(s, "AlwaysPullImages", item) == 0)
+			*hit = 1;
+		if (item >= n)
+			break;
+		s += item + 1;
+		n -= item + 1;
+	}
+}
+
+/* Finds "enable-admission-plugins" / "disable-admission-plugins" followed
+ * by '=' or ':' in text, and reads the list after it. */
+static void admission_text(const char *text, struct admission *a)
+{
+	static const char *const names[] = {"enable-admission-plugins", "disable-admission-plugins"};
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		const char *p = text;
+		while ((p = strstr(p, names[i])) != NULL) {
+			p += strlen(names[i]);
+			while (*p == '"' || *p == '\'' || *p == ' ' || *p == '\t')
+				p++;
+			if (*p != '=' && *p != ':')
+				continue;
+			p++;
+			while (*p == '"' || *p == '\'' || *p == ' ' || *p == '\t')
+				p++;
+			admission_list(p, i == 0 ? &a->enabled : &a->disabled);
+		}
+	}
+}
+
+static void admission_scan(json_t *v, const char *key, struct admission *a)
 {
 	const char *k;
 	json_t *item;
 	size_t i;
+	int *list = NULL;
 
+	if (key != NULL && strcmp(key, "enable-admission-plugins") == 0)
+		list = &a->enabled;
+	else if (key != NULL && strcmp(key, "disable-admission-plugins") == 0)
+		list = &a->disabled;
 	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-		if (strstr(s, "AlwaysPullImages") == NULL)
-			return 0;
-		return under_plugins || strstr(s, "enable-admission-plugins") != NULL;
-	}
-	if (json_is_array(v)) {
+		if (list != NULL)
+			admission_list(json_string_value(v), list);
+		else
+			admission_text(json_string_value(v), a);
+	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, item)
-			if (mentions_always_pull(item, under_plugins))
-				return 1;
-	}
-	if (json_is_object(v)) {
+			admission_scan(item, key, a);
+	} else if (json_is_object(v)) {
 		json_object_foreach(v, k, item)
-			if (mentions_always_pull(item, under_plugins || strcmp(k, "enable-admission-plugins") == 0))
-				return 1;
+			admission_scan(item, k, a);
 	}
-	return 0;
+}
+
+/*
+ * A pack whose content is not listed is silently left out of the bundle:
+ * Palette's helm packs (the API exports only the registry's name, no chart
+ * URL, and their values often list nothing) and infrastructure packs other
+ * than the OS (a BYO CNI, a CSI). Say so.
+ */
+static void warn_unlisted(const struct pack *k, json_t *content)
+{
+	size_t n = json_array_size(json_object_get(content, "images")) +
+		   json_array_size(json_object_get(content, "charts"));
+
+	if (n > 0)
+		return;
+	if (k->type != NULL && strcmp(k->type, "helm") == 0)
+		log_warn("profile %s: pack %s: a helm pack that lists no pack.content.images or charts: "
+			 "list them in its values, or give them with --images and --charts",
+			 k->profile->name, k->name);
+	else if (k->layer != NULL && strcmp(k->layer, "addon") != 0 && strcmp(k->layer, "os") != 0)
+		log_warn("profile %s: pack %s: a %s pack that lists no pack.content.images or charts: "
+			 "list them in its values, or give them with --images and --charts",
+			 k->profile->name, k->name, k->layer);
+}
+
+/*
+ * An airgapped Edge host also needs the Palette agent (stylusPackage) and
+ * the provider image (options.system.uri) of its OS pack; the Edge CLI adds
+ * them with --include-palette-content, edge only when they are listed. A
+ * value that does not expand to a valid reference is no image of ours to
+ * check (it is noted with -v).
+ */
+static void check_agent_images(struct resolver *r, struct pack *k)
+{
+	static const char *const fields[] = {"stylusPackage", "options.system.uri"};
+	size_t i;
+
+	if (k->layer == NULL || strcmp(k->layer, "os") != 0)
+		return;
+	for (i = 0; i < 2; i++) {
+		json_t *v = i == 0 ? json_object_get(k->values, fields[0])
+				   : json_object_get(json_object_get(k->values, "options"), "system.uri");
+		struct edge_err e = {0, ""};
+		char *raw, *ref = NULL, *missing = NULL;
+
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			continue;
+		raw = expand(r, k, json_string_value(v), &missing, &e);
+		if (raw == NULL || raw[0] == '\0' || ref_normalize(raw, &ref, &e) != 0) {
+			log_verbose("profile %s: pack %s: %s: not checked against pack.content.images: %s",
+				    k->profile->name, k->name, fields[i], e.msg[0] ? e.msg : "no image reference");
+		} else if (json_object_get(r->images, ref) == NULL) {
+			log_warn("profile %s: pack %s: %s image %s is not in pack.content.images, and an airgapped "
+				 "host needs it: add \"- image: %s\" there, or give it with --images",
+				 k->profile->name, k->name, fields[i], ref, raw);
+		}
+		free(raw);
+		free(ref);
+		free(missing);
+	}
 }
 
 static int is_infra(const struct profile *p)
@@ -874,19 +1117,26 @@ int resolver_run(struct resolver *r, json_t **images, json_t **charts, json_t **
 		for (j = 0; j < p->npacks; j++) {
 			struct pack *k = &p->packs[j];
 			json_t *content = json_object_get(json_object_get(k->values, "pack"), "content");
-			if (k->layer && strcmp(k->layer, "k8s") == 0 && mentions_always_pull(k->values, 0))
-				log_warn("profile %s: pack %s: enable-admission-plugins includes AlwaysPullImages, "
-					 "which breaks sites served from a content bundle or external registry",
-					 p->name, k->name);
-			if (content == NULL || json_is_null(content))
-				continue;
-			if (!json_is_object(content))
+			struct admission adm = {0, 0};
+			if (k->layer && strcmp(k->layer, "k8s") == 0) {
+				admission_scan(k->values, NULL, &adm);
+				if (adm.enabled && !adm.disabled)
+					log_warn("profile %s: pack %s: enable-admission-plugins includes AlwaysPullImages, "
+						 "which breaks sites served from a content bundle or external registry",
+						 p->name, k->name);
+			}
+			if (content != NULL && !json_is_null(content) && !json_is_object(content))
 				return edge_errf(err, EDGE_EINPUT, "profile %s: pack %s: pack.content: expected a map",
 						 p->name, k->name);
-			if (pack_images(r, k, content, err) != 0 || pack_charts(r, k, content, err) != 0)
+			if (json_is_object(content) &&
+			    (pack_images(r, k, content, err) != 0 || pack_charts(r, k, content, err) != 0))
 				return edge_err_prefix(err, "profile %s: pack %s", p->name, k->name);
+			warn_unlisted(k, content);
 		}
 	}
+	for (i = 0; i < r->nprofiles; i++)
+		for (j = 0; j < r->profiles[i]->npacks; j++)
+			check_agent_images(r, &r->profiles[i]->packs[j]);
 	*images = sorted_values(r->images);
 	*charts = sorted_values(r->charts);
 	*profiles = json_array();
@@ -914,10 +1164,12 @@ char *resolve_chart_ref(const char *repo, const char *name, const char *version,
 	char *base, *ref, *norm = NULL;
 	size_t len, i;
 	char *tag;
+	int oci = 0;
 
-	if (strncmp(p, "oci://", 6) == 0)
+	if (strncmp(p, "oci://", 6) == 0) {
 		p += 6;
-	else if (strncmp(p, "https://", 8) == 0)
+		oci = 1;
+	} else if (strncmp(p, "https://", 8) == 0)
 		p += 8;
 	else if (strncmp(p, "http://", 7) == 0)
 		p += 7;
@@ -932,7 +1184,7 @@ char *resolve_chart_ref(const char *repo, const char *name, const char *version,
 		edge_errf(err, EDGE_EINPUT, "chart repository \"%s\": no host", repo);
 		return NULL;
 	}
-	base = strndup(p, len);
+	base = xstrndup(p, len);
 	if (strchr(base, '@') != NULL) {
 		edge_errf(err, EDGE_EINPUT, "chart repository \"%s\": credentials in the URL are not allowed", repo);
 		free(base);
@@ -946,7 +1198,23 @@ char *resolve_chart_ref(const char *repo, const char *name, const char *version,
 	for (i = 0; tag[i]; i++)
 		if (tag[i] == '+')
 			tag[i] = '_';
-	ref = xasprintf("%s/%s:%s", base, name, tag);
+	/* Helm pulls oci://REPO/NAME, but some packs write the chart's own
+	 * path as repo: spegel's oci://ghcr.io/spegel-org/helm-charts/spegel is
+	 * the chart, not its parent. kai-scheduler's oci://ghcr.io/nvidia/
+	 * kai-scheduler is a parent that holds kai-scheduler/kai-scheduler. So
+	 * a path that ends in /NAME is the chart itself when it has at least
+	 * three segments (ORG/…/NAME); an ORG/NAME path is a project's
+	 * repository and gets the name appended. */
+	{
+		const char *last = strrchr(base, '/'), *c;
+		size_t segs = 0;
+		for (c = strchr(base, '/'); c != NULL; c = strchr(c + 1, '/'))
+			segs++;
+		if (oci && segs >= 3 && strcasecmp(last + 1, name) == 0)
+			ref = xasprintf("%s:%s", base, tag);
+		else
+			ref = xasprintf("%s/%s:%s", base, name, tag);
+	}
 	free(base);
 	free(tag);
 	{
@@ -1059,8 +1327,13 @@ static int chart_line(void *vctx, size_t lineno, char *s, struct edge_err *err)
 		f[n++] = t;
 	if (n != 3)
 		return edge_errf(err, EDGE_EINPUT, "%s:%zu: expected \"REPO NAME VERSION\"", c->path, lineno);
-	if (add_chart(c->r, f[0], f[1], f[2], list_from(c->path, lineno), err) != 0)
-		return edge_err_prefix(err, "%s:%zu", c->path, lineno);
+	{
+		char *ctx = xasprintf("%s:%zu", c->path, lineno);
+		int rc = add_chart(c->r, ctx, f[0], f[1], f[2], list_from(c->path, lineno), err);
+		free(ctx);
+		if (rc != 0)
+			return edge_err_prefix(err, "%s:%zu", c->path, lineno);
+	}
 	return 0;
 }
 
@@ -1183,7 +1456,12 @@ int resolver_add_chart_list(struct resolver *r, const char *path, struct edge_er
 				rc = edge_errf(err, EDGE_EINPUT, "%s: [%zu]: expected repo, name and version", path, i);
 				break;
 			}
-			if ((rc = add_chart(r, repo, name, version, list_from(path, 0), err)) != 0) {
+			{
+				char *ctx = xasprintf("%s: [%zu]", path, i);
+				rc = add_chart(r, ctx, repo, name, version, list_from(path, 0), err);
+				free(ctx);
+			}
+			if (rc != 0) {
 				edge_err_prefix(err, "%s: [%zu]", path, i);
 				break;
 			}

@@ -12,8 +12,10 @@
 
 struct resolver;
 
-/* vars: "NAME=VALUE" (--var), system: "KEY=VALUE" (--system); copied. */
+/* vars: "NAME=VALUE" (--var), system: "KEY=VALUE" (--system), macros:
+ * "NAME=VALUE" (--macro, {{.spectro.macro.NAME}}); copied. */
 struct resolver *resolver_new(char **vars, size_t nvars, char **system, size_t nsystem,
+			      char **macros, size_t nmacros,
 			      struct edge_err *err);
 void resolver_free(struct resolver *r);
 

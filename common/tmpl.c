@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
+
 /* Most bytes of an action's text quoted in an error message. */
 #define SHOW_MAX 80
 
@@ -26,10 +28,11 @@ struct state {
 	tmpl_lookup_fn lookup;
 	void *ctx;
 	struct edge_err *err;
-	unsigned long nested; /* nested expansions so far */
+	struct tmpl_run *run; /* flags, the budget shared by calls, missing */
+	const char *at;       /* the variable being expanded, for messages */
 };
 
-enum tok_kind { TOK_PIPE, TOK_STR, TOK_INT, TOK_VAR, TOK_FUNC };
+enum tok_kind { TOK_PIPE, TOK_STR, TOK_INT, TOK_VAR, TOK_FUNC, TOK_BOOL };
 
 struct tok {
 	enum tok_kind kind;
@@ -50,9 +53,13 @@ struct action {
 /* A value: always a malloc'd string; integers remember their number so that
  * default treats 0 as empty and substr takes it as an index. */
 struct val {
-	char *s;
+	char *s;      /* the text, as Go would print the value */
 	int is_int;
 	long long i;
+	int is_bool;  /* from contains, hasPrefix, empty, …: s is "true"/"false" */
+	char **list;  /* from split, splitList: the items (s is Go's %v) */
+	size_t nlist;
+	int is_list;
 };
 
 struct func {
@@ -64,10 +71,22 @@ struct func {
 
 static int expand_text(struct state *st, const char *in, unsigned depth,
                        char **out);
+static int val_bool(struct state *st, int b, struct val *res);
 
-static int oom(struct state *st)
+/* MiB for messages: limits are whole MiB, or bytes when smaller. */
+static int too_large(struct state *st, const char *what, size_t limit, const char *in_all)
 {
-	return edge_errf(st->err, EDGE_EIO, "template: out of memory");
+	char n[48];
+
+	if (limit >= (1u << 20) && limit % (1u << 20) == 0)
+		snprintf(n, sizeof(n), "%zu MiB", limit >> 20);
+	else
+		snprintf(n, sizeof(n), "%zu bytes", limit);
+	if (st->at != NULL)
+		return edge_errf(st->err, EDGE_EINPUT, "template %s too large at %s (more than %s%s)",
+		                 what, st->at, n, in_all);
+	return edge_errf(st->err, EDGE_EINPUT, "template %s too large (more than %s%s)", what, n,
+	                 in_all);
 }
 
 /* Go's template whitespace, the set that trim markers remove. */
@@ -86,21 +105,23 @@ static int is_alpha(int c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+/* Every byte any expansion produces goes through here: the one place that
+ * bounds a value (TMPL_MAX_VALUE) and the work of all the calls that share
+ * a tmpl_run (bytes_left), so that fan-out cannot grow without end. */
 static int buf_add(struct state *st, struct buf *b, const char *s, size_t n)
 {
-	char *p;
 	size_t cap;
 
-	if (n > (size_t)-1 - b->len - 1)
-		return oom(st);
+	if (n > TMPL_MAX_VALUE - b->len)
+		return too_large(st, "value", TMPL_MAX_VALUE, "");
+	if (n > st->run->bytes_left)
+		return too_large(st, "expansion", st->run->bytes_max, " in all");
+	st->run->bytes_left -= n;
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 64;
 		while (cap < b->len + n + 1)
-			cap = cap > (size_t)-1 / 2 ? b->len + n + 1 : cap * 2;
-		p = realloc(b->p, cap);
-		if (p == NULL)
-			return oom(st);
-		b->p = p;
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
 		b->cap = cap;
 	}
 	if (n > 0)
@@ -118,8 +139,9 @@ static int buf_addc(struct state *st, struct buf *b, char c)
 /* Hands the buffer's string to the caller ("" when nothing was added). */
 static int buf_take(struct state *st, struct buf *b, char **out)
 {
-	if (b->p == NULL && buf_add(st, b, "", 0) < 0)
-		return -1;
+	(void)st;
+	if (b->p == NULL)
+		b->p = xstrdup("");
 	*out = b->p;
 	b->p = NULL;
 	b->len = b->cap = 0;
@@ -129,18 +151,24 @@ static int buf_take(struct state *st, struct buf *b, char **out)
 static void val_free(struct val *v)
 {
 	free(v->s);
-	v->s = NULL;
-	v->is_int = 0;
-	v->i = 0;
+	for (size_t k = 0; k < v->nlist; k++)
+		free(v->list[k]);
+	free(v->list);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Moves from into to (to must hold nothing); from is left empty. */
+static void val_move(struct val *to, struct val *from)
+{
+	*to = *from;
+	memset(from, 0, sizeof(*from));
 }
 
 static int val_str(struct state *st, const char *s, size_t n, struct val *v)
 {
-	v->is_int = 0;
-	v->i = 0;
-	v->s = malloc(n + 1);
-	if (v->s == NULL)
-		return oom(st);
+	(void)st;
+	memset(v, 0, sizeof(*v));
+	v->s = xmalloc(n + 1);
 	memcpy(v->s, s, n);
 	v->s[n] = '\0';
 	return 0;
@@ -152,6 +180,13 @@ static int val_dup(struct state *st, const struct val *from, struct val *v)
 		return -1;
 	v->is_int = from->is_int;
 	v->i = from->i;
+	v->is_bool = from->is_bool;
+	v->is_list = from->is_list;
+	if (from->nlist > 0) {
+		v->list = xcalloc(from->nlist, sizeof(*v->list));
+		for (v->nlist = 0; v->nlist < from->nlist; v->nlist++)
+			v->list[v->nlist] = xstrdup(from->list[v->nlist]);
+	}
 	return 0;
 }
 
@@ -239,22 +274,14 @@ static void action_free(struct action *a)
 	a->ntoks = a->cap = 0;
 }
 
-/* Appends a token; takes ownership of s, also on failure. */
+/* Appends a token; takes ownership of s. */
 static int tok_push(struct state *st, struct action *a, enum tok_kind kind,
                     char *s, long long i)
 {
-	struct tok *t;
-	size_t cap;
-
+	(void)st;
 	if (a->ntoks == a->cap) {
-		cap = a->cap ? a->cap * 2 : 8;
-		t = realloc(a->toks, cap * sizeof(*t));
-		if (t == NULL) {
-			free(s);
-			return oom(st);
-		}
-		a->toks = t;
-		a->cap = cap;
+		a->cap = a->cap ? a->cap * 2 : 8;
+		a->toks = xrealloc(a->toks, a->cap * sizeof(*a->toks));
 	}
 	a->toks[a->ntoks].kind = kind;
 	a->toks[a->ntoks].s = s;
@@ -265,12 +292,10 @@ static int tok_push(struct state *st, struct action *a, enum tok_kind kind,
 
 static char *dup_n(const char *s, size_t n)
 {
-	char *p = malloc(n + 1);
+	char *p = xmalloc(n + 1);
 
-	if (p != NULL) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
+	memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 
@@ -328,8 +353,8 @@ static int lex_string(struct state *st, struct action *a, size_t *ip)
 			goto fail;
 	}
 done:
-	if (s.p == NULL && buf_add(st, &s, "", 0) < 0)
-		goto fail;
+	if (s.p == NULL)
+		s.p = xstrdup("");
 	*ip = i;
 	return tok_push(st, a, TOK_STR, s.p, 0);
 fail:
@@ -411,8 +436,6 @@ static int lex_action(struct state *st, struct action *a)
 			if (tok_push(st, a, TOK_VAR,
 			             dup_n(b + i + 1, j - i - 1), 0) < 0)
 				return -1;
-			if (a->toks[a->ntoks - 1].s == NULL)
-				return oom(st);
 			i = j;
 			continue;
 		} else if (is_digit(c) || ((c == '-' || c == '+') && i + 1 < n &&
@@ -432,12 +455,17 @@ static int lex_action(struct state *st, struct action *a)
 			                          is_digit((unsigned char)b[j]));
 			     j++)
 				;
+			if ((j - i == 4 && memcmp(b + i, "true", 4) == 0) ||
+			    (j - i == 5 && memcmp(b + i, "false", 5) == 0)) {
+				if (tok_push(st, a, TOK_BOOL, NULL, j - i == 4) < 0)
+					return -1;
+				i = j;
+				continue;
+			}
 			if (is_keyword(b + i, j - i))
 				return act_unsupported(st, a);
 			if (tok_push(st, a, TOK_FUNC, dup_n(b + i, j - i), 0) < 0)
 				return -1;
-			if (a->toks[a->ntoks - 1].s == NULL)
-				return oom(st);
 			i = j;
 		} else if (c == '$' || c == '(' || c == ')') {
 			return act_unsupported(st, a);
@@ -468,9 +496,14 @@ static int resolve_var(struct state *st, const char *path, const char *shown,
 
 	rc = st->lookup(st->ctx, path, &v, st->err);
 	if (rc == 1) {
-		if (!allow_missing)
+		if (!allow_missing && !(st->run->flags & TMPL_MISSING_EMPTY))
 			return edge_errf(st->err, EDGE_EINPUT,
 			                 "unknown template variable %s", shown);
+		if (!allow_missing) {
+			if (st->run->missing == NULL)
+				st->run->missing = xstrdup(shown);
+			st->run->nmissing++;
+		}
 		return val_str(st, "", 0, res);
 	}
 	if (rc != 0) {
@@ -490,22 +523,27 @@ static int resolve_var(struct state *st, const char *path, const char *shown,
 			                 "template nesting too deep (cycle?) at %s",
 			                 shown);
 		}
-		if (st->nested >= TMPL_MAX_NESTED) {
+		if (st->run->nested_left == 0) {
 			free(v);
 			return edge_errf(st->err, EDGE_EINPUT,
 			                 "template expansion too large at %s",
 			                 shown);
 		}
-		st->nested++;
-		rc = expand_text(st, v, depth + 1, &x);
+		st->run->nested_left--;
+		{
+			const char *outer = st->at;
+
+			st->at = shown;
+			rc = expand_text(st, v, depth + 1, &x);
+			st->at = outer;
+		}
 		free(v);
 		if (rc < 0)
 			return -1;
 		v = x;
 	}
+	memset(res, 0, sizeof(*res));
 	res->s = v;
-	res->is_int = 0;
-	res->i = 0;
 	return 0;
 }
 
@@ -528,11 +566,12 @@ static int eval_operand(struct state *st, const struct action *a,
 		res->i = t->i;
 		return 0;
 	case TOK_VAR:
-		if (asprintf(&shown, ".%s", t->s) < 0)
-			return oom(st);
+		shown = xasprintf(".%s", t->s);
 		rc = resolve_var(st, t->s, shown, depth, allow_missing, res);
 		free(shown);
 		return rc;
+	case TOK_BOOL:
+		return val_bool(st, (int)t->i, res);
 	case TOK_FUNC: /* a niladic call as an argument */
 	case TOK_PIPE:
 		break;
@@ -553,15 +592,209 @@ static int arg_int(struct state *st, const struct action *a, const char *fn,
 	return 0;
 }
 
+/* Sprig's empty: "", 0, false and an empty list. */
+static int val_empty(const struct val *v)
+{
+	if (v->is_list)
+		return v->nlist == 0;
+	if (v->is_int)
+		return v->i == 0;
+	if (v->is_bool)
+		return strcmp(v->s, "true") != 0;
+	return v->s[0] == '\0';
+}
+
+static int val_bool(struct state *st, int b, struct val *res)
+{
+	if (val_str(st, b ? "true" : "false", b ? 4 : 5, res) < 0)
+		return -1;
+	res->is_bool = 1;
+	return 0;
+}
+
 static int fn_default(struct state *st, const struct action *a,
                       struct val *args, size_t n, struct val *res)
 {
 	const struct val *v = &args[0];
 
 	(void)a;
-	if (n == 2 && args[1].s[0] != '\0' && !(args[1].is_int && args[1].i == 0))
+	if (n == 2 && !val_empty(&args[1]))
 		v = &args[1];
 	return val_dup(st, v, res);
+}
+
+static int fn_empty(struct state *st, const struct action *a,
+                    struct val *args, size_t n, struct val *res)
+{
+	(void)a;
+	(void)n;
+	return val_bool(st, val_empty(&args[0]), res);
+}
+
+static int fn_coalesce(struct state *st, const struct action *a,
+                       struct val *args, size_t n, struct val *res)
+{
+	(void)a;
+	for (size_t k = 0; k < n; k++)
+		if (!val_empty(&args[k]))
+			return val_dup(st, &args[k], res);
+	return val_str(st, "", 0, res);
+}
+
+/* ternary A B C: A when C is true, else B (C a boolean, or the text
+ * "true" or "false"). */
+static int fn_ternary(struct state *st, const struct action *a,
+                      struct val *args, size_t n, struct val *res)
+{
+	(void)n;
+	if (strcmp(args[2].s, "true") != 0 && strcmp(args[2].s, "false") != 0)
+		return act_err(st, a, "ternary: want a boolean, got \"%s\"",
+		               args[2].s);
+	return val_dup(st, &args[strcmp(args[2].s, "true") == 0 ? 0 : 1], res);
+}
+
+static int fn_contains(struct state *st, const struct action *a,
+                       struct val *args, size_t n, struct val *res)
+{
+	(void)a;
+	(void)n;
+	return val_bool(st, strstr(args[1].s, args[0].s) != NULL, res);
+}
+
+static int fn_hasprefix(struct state *st, const struct action *a,
+                        struct val *args, size_t n, struct val *res)
+{
+	(void)a;
+	(void)n;
+	return val_bool(st, strncmp(args[1].s, args[0].s, strlen(args[0].s)) == 0,
+	                res);
+}
+
+static int fn_hassuffix(struct state *st, const struct action *a,
+                        struct val *args, size_t n, struct val *res)
+{
+	size_t sl = strlen(args[1].s), pl = strlen(args[0].s);
+
+	(void)a;
+	(void)n;
+	return val_bool(st, sl >= pl && strcmp(args[1].s + sl - pl, args[0].s) == 0,
+	                res);
+}
+
+static int fn_trimprefix(struct state *st, const struct action *a,
+                         struct val *args, size_t n, struct val *res)
+{
+	const char *s = args[1].s;
+	size_t pl = strlen(args[0].s);
+
+	(void)a;
+	(void)n;
+	if (strncmp(s, args[0].s, pl) == 0)
+		s += pl;
+	return val_str(st, s, strlen(s), res);
+}
+
+static int fn_trimsuffix(struct state *st, const struct action *a,
+                         struct val *args, size_t n, struct val *res)
+{
+	size_t sl = strlen(args[1].s), pl = strlen(args[0].s);
+
+	(void)a;
+	(void)n;
+	if (sl >= pl && strcmp(args[1].s + sl - pl, args[0].s) == 0)
+		sl -= pl;
+	return val_str(st, args[1].s, sl, res);
+}
+
+/* trunc N S: the first N bytes of S, or with N < 0 the last -N (Sprig). */
+static int fn_trunc(struct state *st, const struct action *a,
+                    struct val *args, size_t n, struct val *res)
+{
+	long long c, len = (long long)strlen(args[1].s);
+
+	(void)n;
+	if (arg_int(st, a, "trunc", &args[0], &c) < 0)
+		return -1;
+	if (c < 0) {
+		if (c < -len)
+			c = -len;
+		return val_str(st, args[1].s + len + c, (size_t)-c, res);
+	}
+	return val_str(st, args[1].s, (size_t)(c < len ? c : len), res);
+}
+
+/* split SEP S and splitList SEP S: the pieces of S. Go prints split's map
+ * as map[_0:a _1:b] and splitList's list as [a b]; join takes either. */
+static int split_common(struct state *st, const struct action *a,
+                        struct val *args, int as_map, struct val *res)
+{
+	const char *sep = args[0].s, *s = args[1].s, *hit;
+	size_t sepl = strlen(sep);
+	struct buf b = {0};
+	char key[40];
+
+	if (sepl == 0)
+		return act_err(st, a, "split: empty separator");
+	memset(res, 0, sizeof(*res));
+	res->is_list = 1;
+	for (;;) {
+		hit = strstr(s, sep);
+		res->list = xrealloc(res->list, (res->nlist + 1) * sizeof(*res->list));
+		res->list[res->nlist++] = dup_n(s, hit ? (size_t)(hit - s) : strlen(s));
+		if (hit == NULL)
+			break;
+		s = hit + sepl;
+	}
+	if (buf_add(st, &b, as_map ? "map[" : "[", as_map ? 4 : 1) < 0)
+		goto fail;
+	for (size_t k = 0; k < res->nlist; k++) {
+		snprintf(key, sizeof(key), "%s_%zu:", k ? " " : "", k);
+		if ((as_map && buf_add(st, &b, key, strlen(key)) < 0) ||
+		    (!as_map && k > 0 && buf_addc(st, &b, ' ') < 0) ||
+		    buf_add(st, &b, res->list[k], strlen(res->list[k])) < 0)
+			goto fail;
+	}
+	if (buf_addc(st, &b, ']') < 0)
+		goto fail;
+	return buf_take(st, &b, &res->s);
+fail:
+	free(b.p);
+	val_free(res);
+	return -1;
+}
+
+static int fn_split(struct state *st, const struct action *a,
+                    struct val *args, size_t n, struct val *res)
+{
+	(void)n;
+	return split_common(st, a, args, 1, res);
+}
+
+static int fn_splitlist(struct state *st, const struct action *a,
+                        struct val *args, size_t n, struct val *res)
+{
+	(void)n;
+	return split_common(st, a, args, 0, res);
+}
+
+/* join SEP LIST: the items joined by SEP (a plain string is itself). */
+static int fn_join(struct state *st, const struct action *a,
+                   struct val *args, size_t n, struct val *res)
+{
+	struct buf b = {0};
+
+	(void)a;
+	(void)n;
+	if (!args[1].is_list)
+		return val_dup(st, &args[1], res);
+	for (size_t k = 0; k < args[1].nlist; k++)
+		if ((k > 0 && buf_add(st, &b, args[0].s, strlen(args[0].s)) < 0) ||
+		    buf_add(st, &b, args[1].list[k], strlen(args[1].list[k])) < 0) {
+			free(b.p);
+			return -1;
+		}
+	memset(res, 0, sizeof(*res));
+	return buf_take(st, &b, &res->s);
 }
 
 static int fn_case(struct state *st, const struct val *arg, int upper,
@@ -635,8 +868,7 @@ static int fn_replace(struct state *st, const struct action *a,
 		if (buf_add(st, &b, s, strlen(s)) < 0)
 			goto fail;
 	}
-	res->is_int = 0;
-	res->i = 0;
+	memset(res, 0, sizeof(*res));
 	return buf_take(st, &b, &res->s);
 fail:
 	free(b.p);
@@ -697,6 +929,64 @@ static int quote_one(struct state *st, struct buf *b, const char *s)
 	return buf_addc(st, b, '"');
 }
 
+/* printf FMT ARGS...: Go's fmt.Sprintf for the verbs %s %v %d %q and %%. */
+static int fn_printf(struct state *st, const struct action *a,
+                     struct val *args, size_t n, struct val *res)
+{
+	const char *f = args[0].s;
+	struct buf b = {0};
+	size_t next = 1;
+	long long num;
+	char tmp[8];
+
+	for (; *f != '\0'; f++) {
+		if (*f != '%') {
+			if (buf_addc(st, &b, *f) < 0)
+				goto fail;
+			continue;
+		}
+		f++;
+		if (*f == '%') {
+			if (buf_addc(st, &b, '%') < 0)
+				goto fail;
+			continue;
+		}
+		if (*f != 's' && *f != 'v' && *f != 'd' && *f != 'q') {
+			act_err(st, a, "printf: unsupported verb %%%s",
+			        *f ? show_char(*f, tmp) : "");
+			goto fail;
+		}
+		if (next >= n) {
+			act_err(st, a, "printf: missing argument for %%%c", *f);
+			goto fail;
+		}
+		if (*f == 'd') {
+			char d[32];
+
+			if (arg_int(st, a, "printf", &args[next], &num) < 0)
+				goto fail;
+			snprintf(d, sizeof(d), "%lld", num);
+			if (buf_add(st, &b, d, strlen(d)) < 0)
+				goto fail;
+		} else if (*f == 'q') {
+			if (quote_one(st, &b, args[next].s) < 0)
+				goto fail;
+		} else if (buf_add(st, &b, args[next].s, strlen(args[next].s)) < 0) {
+			goto fail;
+		}
+		next++;
+	}
+	if (next < n) {
+		act_err(st, a, "printf: %zu arguments left over", n - next);
+		goto fail;
+	}
+	memset(res, 0, sizeof(*res));
+	return buf_take(st, &b, &res->s);
+fail:
+	free(b.p);
+	return -1;
+}
+
 static int fn_quote(struct state *st, const struct action *a,
                     struct val *args, size_t n, struct val *res)
 {
@@ -709,19 +999,31 @@ static int fn_quote(struct state *st, const struct action *a,
 			free(b.p);
 			return -1;
 		}
-	res->is_int = 0;
-	res->i = 0;
+	memset(res, 0, sizeof(*res));
 	return buf_take(st, &b, &res->s);
 }
 
 static const struct func funcs[] = {
+	{"coalesce", 1, (size_t)-1, fn_coalesce},
+	{"contains", 2, 2, fn_contains},
 	{"default", 1, 2, fn_default},
+	{"empty", 1, 1, fn_empty},
+	{"hasPrefix", 2, 2, fn_hasprefix},
+	{"hasSuffix", 2, 2, fn_hassuffix},
 	{"index", 1, (size_t)-1, NULL}, /* special: see call_index() */
+	{"join", 2, 2, fn_join},
 	{"lower", 1, 1, fn_lower},
+	{"printf", 1, (size_t)-1, fn_printf},
 	{"quote", 0, (size_t)-1, fn_quote},
 	{"replace", 3, 3, fn_replace},
+	{"split", 2, 2, fn_split},
+	{"splitList", 2, 2, fn_splitlist},
 	{"substr", 3, 3, fn_substr},
+	{"ternary", 3, 3, fn_ternary},
 	{"trim", 1, 1, fn_trim},
+	{"trimPrefix", 2, 2, fn_trimprefix},
+	{"trimSuffix", 2, 2, fn_trimsuffix},
+	{"trunc", 2, 2, fn_trunc},
 	{"upper", 1, 1, fn_upper},
 };
 
@@ -818,17 +1120,14 @@ static int call_func(struct state *st, const struct action *a,
 	if (f->call == NULL)
 		return call_index(st, a, toks + 1, n - 1, prev, depth,
 		                  allow_missing, res);
-	args = calloc(nargs ? nargs : 1, sizeof(*args));
-	if (args == NULL)
-		return oom(st);
+	args = xcalloc(nargs ? nargs : 1, sizeof(*args));
 	for (k = 0; k + 1 < n; k++)
 		if (eval_operand(st, a, &toks[k + 1], depth, allow_missing,
 		                 &args[k]) < 0)
 			goto out;
 	if (prev != NULL) {
 		/* Move, not copy: the pipeline no longer needs it. */
-		args[k] = *prev;
-		prev->s = NULL;
+		val_move(&args[k], prev);
 	}
 	rc = f->call(st, a, args, nargs, res);
 out:
@@ -849,9 +1148,12 @@ static int eval_action(struct state *st, const struct action *a,
 
 	if (a->ntoks == 0)
 		return edge_errf(st->err, EDGE_EINPUT, "empty template action");
-	/* An unknown variable is "" wherever default may replace it. */
+	/* An unknown variable is "" wherever default, coalesce or empty may
+	 * deal with it. */
 	for (size_t k = 0; k < a->ntoks; k++)
-		if (t[k].kind == TOK_FUNC && strcmp(t[k].s, "default") == 0)
+		if (t[k].kind == TOK_FUNC && (strcmp(t[k].s, "default") == 0 ||
+		                              strcmp(t[k].s, "coalesce") == 0 ||
+		                              strcmp(t[k].s, "empty") == 0))
 			allow_missing = 1;
 	for (;;) {
 		start = i;
@@ -877,8 +1179,7 @@ static int eval_action(struct state *st, const struct action *a,
 			goto out;
 		}
 		val_free(&cur);
-		cur = next;
-		next.s = NULL;
+		val_move(&cur, &next);
 		have = 1;
 		if (i == a->ntoks)
 			break;
@@ -1012,8 +1313,23 @@ fail:
 	return -1;
 }
 
-int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
-                struct edge_err *err)
+void tmpl_run_init(struct tmpl_run *run, unsigned flags, size_t bytes_max)
+{
+	memset(run, 0, sizeof(*run));
+	run->flags = flags;
+	run->bytes_max = run->bytes_left = bytes_max;
+	run->nested_left = TMPL_MAX_NESTED;
+}
+
+void tmpl_run_free(struct tmpl_run *run)
+{
+	free(run->missing);
+	run->missing = NULL;
+	run->nmissing = 0;
+}
+
+int tmpl_expand_run(const char *in, tmpl_lookup_fn lookup, void *ctx,
+                    struct tmpl_run *run, char **out, struct edge_err *err)
 {
 	struct edge_err local = {0};
 	struct state st;
@@ -1021,9 +1337,22 @@ int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
 	st.lookup = lookup;
 	st.ctx = ctx;
 	st.err = err != NULL ? err : &local;
-	st.nested = 0;
+	st.run = run;
+	st.at = NULL;
 	*out = NULL;
 	return expand_text(&st, in, 0, out);
+}
+
+int tmpl_expand(const char *in, tmpl_lookup_fn lookup, void *ctx, char **out,
+                struct edge_err *err)
+{
+	struct tmpl_run run;
+	int rc;
+
+	tmpl_run_init(&run, 0, TMPL_MAX_BYTES);
+	rc = tmpl_expand_run(in, lookup, ctx, &run, out, err);
+	tmpl_run_free(&run);
+	return rc;
 }
 
 int tmpl_has_action(const char *s)

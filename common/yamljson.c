@@ -2,16 +2,30 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "fsutil.h"
+
 #define MAX_DEPTH 256
 #define MAX_ALIASES 10000
 
+/*
+ * An alias shares the anchored JSON value instead of copying it, so the
+ * document in memory stays small, but every reader that walks it (template
+ * restore, a JSON dump of Chart.yaml, a lookup) sees the expanded tree: a
+ * "billion laughs" of 2 KB is 2^30 nodes to them. So each anchor remembers
+ * how many nodes its value stands for, and each alias adds that many to the
+ * document's count. What aliases add may not pass YAML_MAX_ALIAS_NODES (as
+ * libyaml's users and Go's yaml.v3 bound decoding by nodes produced, not by
+ * aliases seen); what the text itself holds is bounded by its size.
+ */
 struct anchor {
 	char *name;
 	json_t *value;
+	size_t nodes; /* nodes the value stands for, aliases expanded */
 };
 
 struct yconv {
@@ -20,6 +34,8 @@ struct yconv {
 	struct anchor *anchors;
 	size_t nanchors;
 	size_t aliases;
+	size_t nodes;       /* nodes produced so far, aliases expanded */
+	size_t alias_nodes; /* the part of nodes that aliases produced */
 	struct edge_err *err;
 };
 
@@ -29,7 +45,7 @@ static int conv_error(struct yconv *c, const yaml_mark_t *mark, const char *reas
 			 mark->line + 1, mark->column + 1, reason);
 }
 
-static void anchor_set(struct yconv *c, const char *name, json_t *v)
+static void anchor_set(struct yconv *c, const char *name, json_t *v, size_t nodes)
 {
 	size_t i;
 
@@ -37,22 +53,24 @@ static void anchor_set(struct yconv *c, const char *name, json_t *v)
 		if (strcmp(c->anchors[i].name, name) == 0) {
 			json_decref(c->anchors[i].value);
 			c->anchors[i].value = json_incref(v);
+			c->anchors[i].nodes = nodes;
 			return;
 		}
 	}
-	c->anchors = realloc(c->anchors, (c->nanchors + 1) * sizeof(*c->anchors));
-	c->anchors[c->nanchors].name = strdup(name);
+	c->anchors = xrealloc(c->anchors, (c->nanchors + 1) * sizeof(*c->anchors));
+	c->anchors[c->nanchors].name = xstrdup(name);
 	c->anchors[c->nanchors].value = json_incref(v);
+	c->anchors[c->nanchors].nodes = nodes;
 	c->nanchors++;
 }
 
-static json_t *anchor_get(struct yconv *c, const char *name)
+static const struct anchor *anchor_get(struct yconv *c, const char *name)
 {
 	size_t i;
 
 	for (i = c->nanchors; i > 0; i--)
 		if (strcmp(c->anchors[i - 1].name, name) == 0)
-			return c->anchors[i - 1].value;
+			return &c->anchors[i - 1];
 	return NULL;
 }
 
@@ -115,9 +133,9 @@ static void merge_into(json_t *obj, json_t *src)
 static char *key_text(json_t *k)
 {
 	if (json_is_string(k))
-		return strdup(json_string_value(k));
+		return xstrdup(json_string_value(k));
 	if (json_is_null(k))
-		return strdup("null");
+		return xstrdup("null");
 	return json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
@@ -210,6 +228,8 @@ static json_t *parse_node(struct yconv *c, yaml_event_t *ev, int depth)
 {
 	json_t *v = NULL;
 	const char *anchor = NULL;
+	const struct anchor *an;
+	size_t start = c->nodes;
 
 	if (depth > MAX_DEPTH) {
 		conv_error(c, &ev->start_mark, "nesting too deep");
@@ -221,14 +241,24 @@ static json_t *parse_node(struct yconv *c, yaml_event_t *ev, int depth)
 			conv_error(c, &ev->start_mark, "too many aliases");
 			return NULL;
 		}
-		v = anchor_get(c, (const char *)ev->data.alias.anchor);
-		if (v == NULL) {
+		an = anchor_get(c, (const char *)ev->data.alias.anchor);
+		if (an == NULL) {
 			conv_error(c, &ev->start_mark, "unknown alias");
 			return NULL;
 		}
-		return json_incref(v);
+		if (an->nodes > YAML_MAX_ALIAS_NODES - c->alias_nodes) {
+			char why[96];
+			snprintf(why, sizeof(why), "aliases expand to more than %d nodes",
+				 YAML_MAX_ALIAS_NODES);
+			conv_error(c, &ev->start_mark, why);
+			return NULL;
+		}
+		c->alias_nodes += an->nodes;
+		c->nodes += an->nodes;
+		return json_incref(an->value);
 	case YAML_SCALAR_EVENT: {
 		const char *s = (const char *)ev->data.scalar.value;
+		c->nodes++;
 		size_t len = ev->data.scalar.length;
 		const char *tag = (const char *)ev->data.scalar.tag;
 		int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -247,10 +277,12 @@ static json_t *parse_node(struct yconv *c, yaml_event_t *ev, int depth)
 	}
 	case YAML_SEQUENCE_START_EVENT:
 		anchor = (const char *)ev->data.sequence_start.anchor;
+		c->nodes++;
 		v = parse_sequence(c, depth);
 		break;
 	case YAML_MAPPING_START_EVENT:
 		anchor = (const char *)ev->data.mapping_start.anchor;
+		c->nodes++;
 		v = parse_mapping(c, depth, &ev->start_mark);
 		break;
 	default:
@@ -258,11 +290,16 @@ static json_t *parse_node(struct yconv *c, yaml_event_t *ev, int depth)
 		return NULL;
 	}
 	if (v != NULL && anchor != NULL)
-		anchor_set(c, anchor, v);
+		anchor_set(c, anchor, v, c->nodes - start);
 	return v;
 }
 
 json_t *yaml_to_json(const char *text, size_t len, int flags, struct edge_err *err)
+{
+	return yaml_to_json_first(text, len, flags, NULL, err);
+}
+
+json_t *yaml_to_json_first(const char *text, size_t len, int flags, int *more, struct edge_err *err)
 {
 	struct yconv c;
 	yaml_event_t ev;
@@ -307,6 +344,19 @@ json_t *yaml_to_json(const char *text, size_t len, int flags, struct edge_err *e
 			break;
 		}
 		yaml_event_delete(&ev);
+	}
+	if (more != NULL) {
+		/* is another document next? (a parse error there is not ours:
+		 * the first document is all we read) */
+		*more = 0;
+		while (root != NULL && yaml_parser_parse(&c.parser, &ev)) {
+			yaml_event_type_t t = ev.type;
+			yaml_event_delete(&ev);
+			if (t == YAML_DOCUMENT_START_EVENT)
+				*more = 1;
+			if (t != YAML_DOCUMENT_END_EVENT)
+				break;
+		}
 	}
 	if (root == NULL)
 		root = json_null();

@@ -12,10 +12,21 @@ enum {
 	YAML_SCALARS_AS_STRINGS = 1,
 };
 
+/* Most nodes (scalars, lists, maps) that aliases may add to a document,
+ * counting each alias as the whole tree it stands for. */
+#define YAML_MAX_ALIAS_NODES 1000000
+
 /* Converts the first document of text into a new JSON value (null for an
- * empty document). Aliases are resolved (bounded: at most 10000 alias uses,
- * nesting at most 256 deep); merge keys "<<" are applied. Errors are
- * EDGE_EINPUT "line L, column C: reason". */
+ * empty document). Aliases are resolved: they share the anchored value, and
+ * are bounded (at most 10000 alias uses, expanding to at most
+ * YAML_MAX_ALIAS_NODES nodes in all: "aliases expand to more than 1000000
+ * nodes"); nesting is at most 256 deep; merge keys "<<" are applied. Errors
+ * are EDGE_EINPUT "line L, column C: reason". */
 json_t *yaml_to_json(const char *text, size_t len, int flags, struct edge_err *err);
+
+/* yaml_to_json(), and *more set to 1 when another document follows the
+ * first ("---"), else 0. */
+json_t *yaml_to_json_first(const char *text, size_t len, int flags, int *more,
+			   struct edge_err *err);
 
 #endif

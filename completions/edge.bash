@@ -15,12 +15,12 @@
 
 # edge-fetchdef: download a cluster definition from the Palette API
 _edge_opts_fetchdef='--project-id --profile-ids --name -o --output --endpoint
-	--api-key-file --api-key --ca-file --insecure --retries --timeout
+	--values --api-key-file --api-key --ca-file --insecure --retries --timeout
 	--stall-timeout --connect-timeout
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-resolve: list the images and charts of cluster profiles
-_edge_opts_resolve='--images --charts --platform --var --system --name
+_edge_opts_resolve='--images --charts --platform --var --system --macro --name
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-pull: pull images, charts and the definition into a store
@@ -102,7 +102,7 @@ _edge_value() {
 		_edge_files ;;
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
 		--retries | --timeout | --stall-timeout | --connect-timeout | \
-		--var | --system | --registry | \
+		--var | --system | --macro | --values | --registry | \
 		--username | --jobs | --level | --threads | --split | --max-size | \
 		--mapping | --mirror | --chunk-size | -t | --trusted-comment)
 		COMPREPLY=() ;; # free text: nothing to offer

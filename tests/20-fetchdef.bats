@@ -226,3 +226,69 @@ fetch() {
 	assert_failure 3
 	assert_stderr_is "edge-fetchdef: open nosuch: No such file or directory"
 }
+
+# palette_values MODE ARGS...: the fake API, expecting pack values overrides
+palette_values() {
+	local mode=$1
+	shift
+	start_server palette "$BATS_TEST_TMPDIR/palette.port" \
+		python3 "$TOP/tests/servers/fake-palette.py" --port-file "$BATS_TEST_TMPDIR/palette.port" \
+		--definition "$DEFINITION" --api-key "$KEY" --project-id "$PROJECT" \
+		--profile-ids "$PROFILES" --name site --mode "$mode" --log "$BATS_TEST_TMPDIR/palette.log" "$@"
+	ENDPOINT="http://127.0.0.1:$PORT"
+}
+
+@test "fetchdef: --values sends a pack's values override in its profile (v1PackValuesEntity)" {
+	printf 'options:\n  system.uri: "{{ .spectro.pack.edge-native-byoi.options.system.registry }}/ubuntu:k3s"\n  system.registry: 10.10.254.254:8000\n' > os.yaml
+	printf 'pack:\n  content:\n    images:\n      - image: busybox:1.36\n' > app.yaml
+	p1=${PROFILES%%,*} p2=${PROFILES##*,}
+	palette_values ok --pack-values "$p1:edge-native-byoi=os.yaml" --pack-values "$p2:hello-universe=app.yaml"
+	export EDGE_API_KEY=$KEY
+	fetch --values "$p1:edge-native-byoi=os.yaml" --values "$p2:hello-universe=app.yaml"
+	assert_success
+	assert_stderr_empty
+	cmp site.tgz "$DEFINITION"
+	[ "$(grep -c '"event": "reject"' palette.log || true)" = 0 ]
+	# with one profile the UID may be left out
+	stop_servers
+	rm -f site.tgz
+	start_server palette "$BATS_TEST_TMPDIR/palette.port" \
+		python3 "$TOP/tests/servers/fake-palette.py" --port-file "$BATS_TEST_TMPDIR/palette.port" \
+		--definition "$DEFINITION" --api-key "$KEY" --project-id "$PROJECT" \
+		--profile-ids "$p1" --name site --pack-values "$p1:edge-native-byoi=os.yaml"
+	run --separate-stderr edge-fetchdef --endpoint "http://127.0.0.1:$PORT" --project-id "$PROJECT" \
+		--profile-ids "$p1" --name site --values edge-native-byoi=os.yaml
+	assert_success
+	cmp site.tgz "$DEFINITION"
+}
+
+@test "fetchdef: bad --values are refused before any request" {
+	export EDGE_API_KEY=$KEY
+	ENDPOINT=http://127.0.0.1:9
+	printf 'a: [unclosed\n' > bad.yaml
+	printf 'a: 1\n' > ok.yaml
+	fetch --values app=ok.yaml
+	assert_failure 2
+	assert_stderr_contains "edge-fetchdef: --values app: say which profile: --values UID:app=ok.yaml"
+	fetch --values nope
+	assert_failure 2
+	assert_stderr_contains "edge-fetchdef: --values: expected [UID:]PACK=FILE, got 'nope'"
+	fetch --values "0123:app=ok.yaml"
+	assert_failure 2
+	assert_stderr_contains "edge-fetchdef: --values: profile 0123 is not in --profile-ids"
+	fetch --values "${PROFILES%%,*}:app=ok.yaml" --values "${PROFILES%%,*}:app=ok.yaml"
+	assert_failure 2
+	assert_stderr_contains "is given twice"
+	fetch --values "${PROFILES%%,*}:app=bad.yaml"
+	assert_failure 3
+	assert_output ""
+	assert_stderr_contains "edge-fetchdef: --values app: bad.yaml: line "
+	fetch --values "${PROFILES%%,*}:app=missing.yaml"
+	assert_failure 3
+	assert_stderr_contains "edge-fetchdef: --values app: "
+	printf 'a: \xff\n' > latin.yaml
+	fetch --values "${PROFILES%%,*}:app=latin.yaml"
+	assert_failure 3
+	assert_stderr_is "edge-fetchdef: --values app: latin.yaml: not UTF-8 text"
+	assert_no_file site.tgz
+}

@@ -445,4 +445,40 @@ s.serve_forever()'
 	assert_output ""
 	assert_stderr_is "edge-pull: m.json: images[0].ref: invalid reference \"127.0.0.1:9/test/app1@$pin\": sha512 digests cannot be checked (pin the image by its sha256 digest)"
 	[ ! -e store ]
+
+# bomb LEVELS: YAML whose aliases double LEVELS times (2^LEVELS nodes)
+yaml_alias_bomb() {
+	local i
+	echo 'b0: &b0 [lol, lol]'
+	for ((i = 1; i <= $1; i++)); do
+		echo "b$i: &b$i [*b$((i - 1)), *b$((i - 1))]"
+	done
+}
+
+@test "pull: a Helm index.yaml or Chart.yaml alias bomb fails fast, naming the file" {
+	mkdir -p repo/good/demo repo/bomb
+	{ echo 'apiVersion: v1'; yaml_alias_bomb 40; echo 'entries: {demo: [{name: demo, version: 0.1.0, urls: [demo-0.1.0.tgz]}]}'; } > repo/bomb/index.yaml
+	{ printf 'apiVersion: v2\nname: demo\nversion: 0.1.0\n'; yaml_alias_bomb 40 | sed 's/^/x/'; } > repo/good/demo/Chart.yaml
+	tar -C repo/good -czf repo/good/demo-0.1.0.tgz demo
+	printf 'apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 0.1.0\n      urls: [demo-0.1.0.tgz]\n' > repo/good/index.yaml
+	start_server helm helm.port python3 -c '
+import http.server, os, sys, functools
+h = functools.partial(http.server.SimpleHTTPRequestHandler, directory="repo")
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
+open("helm.port.tmp", "w").write(str(s.server_address[1])); os.rename("helm.port.tmp", "helm.port")
+s.serve_forever()'
+	for where in bomb good; do
+		printf 'http://127.0.0.1:%s/%s demo 0.1.0\n' "$PORT" "$where" > charts.txt
+		edge-resolve --charts charts.txt < /dev/null > m.json
+		run --separate-stderr timeout 20 /usr/bin/time -f %M -o rss edge-pull --plain-http --retries 0 m.json
+		assert_failure 4
+		assert_output ""
+		echo "max RSS $(tail -n1 rss) KB"
+		[ "$(tail -n1 rss)" -lt 200000 ]
+		if [ $where = bomb ]; then
+			assert_stderr_is "edge-pull: 127.0.0.1:$PORT/bomb/demo:0.1.0: http://127.0.0.1:$PORT/bomb/index.yaml: line 19, column 18: aliases expand to more than 1000000 nodes"
+		else
+			assert_stderr_is "edge-pull: 127.0.0.1:$PORT/good/demo:0.1.0: http://127.0.0.1:$PORT/good/demo-0.1.0.tgz: chart archive: demo/Chart.yaml: line 21, column 19: aliases expand to more than 1000000 nodes"
+		fi
+	done
 }

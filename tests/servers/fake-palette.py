@@ -8,6 +8,7 @@ that the request is what SPEC §8 says edge-fetchdef sends:
   headers  ProjectUid: P, ApiKey: KEY, Content-Type: application/json
   body     {"metadata":{"name":NAME},
             "spec":{"cloudType":"edge-native","profiles":[{"uid":A},{"uid":B}]}}
+           (a profile given --pack-values also has "packs":[{"name","values"}])
            (parsed and compared as JSON values; profile order matters)
 
 A wrong or missing ApiKey is 401; anything else wrong is 400 with
@@ -181,11 +182,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             got = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             return 400, "BadRequest", "body is not JSON: %s" % e
+        profiles = [{"uid": u} for u in a.profile_ids]
+        for uid, pack, text in a.pack_values:
+            for p in profiles:
+                if p["uid"] == uid:
+                    p.setdefault("packs", []).append({"name": pack, "values": text})
         want = {
             "metadata": {"name": a.name},
             "spec": {
                 "cloudType": "edge-native",
-                "profiles": [{"uid": u} for u in a.profile_ids],
+                "profiles": profiles,
             },
         }
         if got != want:
@@ -288,11 +294,22 @@ def main():
     ap.add_argument("--project-id", required=True)
     ap.add_argument("--profile-ids", required=True, help="A,B,... in request order")
     ap.add_argument("--name", required=True)
+    ap.add_argument("--pack-values", action="append", default=[],
+                    metavar="UID:PACK=FILE",
+                    help="expect pack PACK of profile UID to carry FILE's text as its values "
+                         "(the API's v1PackValuesEntity), in this order")
     ap.add_argument("--mode", default="ok", choices=MODES)
     ap.add_argument("--log")
     ap.add_argument("--idle-timeout", type=float, default=120.0)
     args = ap.parse_args()
     args.profile_ids = [p.strip() for p in args.profile_ids.split(",") if p.strip()]
+    pv = []
+    for spec in args.pack_values:
+        uid, rest = spec.split(":", 1)
+        pack, path = rest.split("=", 1)
+        with open(path, encoding="utf-8") as f:
+            pv.append((uid, pack, f.read()))
+    args.pack_values = pv
     if not args.profile_ids:
         ap.error("--profile-ids: empty list")
 

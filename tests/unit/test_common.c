@@ -83,7 +83,7 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	printf("1..49\n");
+	printf("1..51\n");
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -153,6 +153,30 @@ int main(void)
 		}
 		json_t *j = yaml_to_json(big, strlen(big), 0, &err);
 		ok(j != NULL, "yaml: aliases share nodes (no blow-up)", err.msg, "(parsed)");
+		json_decref(j);
+	}
+	{
+		/* each level doubles: 2^40 nodes for every reader that walks
+		 * the tree; refused once aliases have produced a million */
+		char bomb[4096] = "l0: &l0 [x, x]\n";
+		char line[64];
+		json_t *j;
+		for (int i = 1; i <= 40; i++) {
+			snprintf(line, sizeof(line), "l%d: &l%d [*l%d, *l%d]\n", i, i, i - 1, i - 1);
+			strcat(bomb, line);
+		}
+		edge_err_clear(&err);
+		j = yaml_to_json(bomb, strlen(bomb), 0, &err);
+		ok(j == NULL && err.code == EDGE_EINPUT &&
+			   strcmp(err.msg, "line 18, column 18: aliases expand to more than 1000000 nodes") == 0,
+		   "yaml: an alias bomb is refused by the nodes it expands to", err.msg,
+		   "line 18, column 18: aliases expand to more than 1000000 nodes");
+		/* 2^18 nodes: parsed, the levels shared */
+		*strstr(bomb, "l17:") = '\0';
+		edge_err_clear(&err);
+		j = yaml_to_json(bomb, strlen(bomb), 0, &err);
+		ok(j != NULL && json_array_get(json_object_get(j, "l16"), 1) == json_object_get(j, "l15"),
+		   "yaml: aliases below the bound share nodes", err.msg, "(parsed)");
 		json_decref(j);
 	}
 	/* manifests */

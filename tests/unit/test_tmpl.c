@@ -65,6 +65,26 @@ static int lookup(void *ctx, const char *path, char **out,
 		*out = strdup(tmp);
 		return *out != NULL ? 0 : -1;
 	}
+	if (sscanf(path, "big.%d", &n) == 1) {
+		/* big.0 and big.1: ten references to the next; big.2: 200 KB */
+		size_t len = n >= 2 ? 200000 : 10 * 16;
+		char *s = malloc(len + 1);
+
+		if (s == NULL)
+			return -1;
+		if (n >= 2) {
+			memset(s, 'x', len);
+			s[len] = '\0';
+		} else {
+			s[0] = '\0';
+			for (int k = 0; k < 10; k++) {
+				snprintf(tmp, sizeof(tmp), "{{.big.%d}}", n + 1);
+				strcat(s, tmp);
+			}
+		}
+		*out = s;
+		return 0;
+	}
 	if (sscanf(path, "fan.%d", &n) == 1 && n >= 16) {
 		*out = strdup("x");
 		return *out != NULL ? 0 : -1;
@@ -165,6 +185,52 @@ static const struct tcase cases[] = {
 	{"literals are not re-expanded", "{{ \"{{.self}}\" }}", "{{.self}}",
 	 NULL, 0},
 
+	/* Sprig's string functions, as Palette allows them */
+	{"trunc", "{{ .spectro.var.registry | trunc 4 }}", "quay", NULL, 0},
+	{"trunc from the end", "{{ trunc -2 \"1.29.5\" }}", ".5", NULL, 0},
+	{"trunc past the end", "{{ trunc 99 \"ab\" }}{{ trunc -99 \"cd\" }}",
+	 "abcd", NULL, 0},
+	{"printf", "{{ printf \"%s/%s:%d%%\" .spectro.var.registry \"x\" 3 }}",
+	 "quay.io/x:3%", NULL, 0},
+	{"printf %q and %v", "{{ printf \"%q-%v\" \"a\" .count }}", "\"a\"-3",
+	 NULL, 0},
+	{"trimPrefix", "{{ \"container://ttl.sh/x:1\" | trimPrefix \"container://\" }}",
+	 "ttl.sh/x:1", NULL, 0},
+	{"trimSuffix", "{{ trimSuffix \"-demo\" \"k3s-1.29-demo\" }}", "k3s-1.29",
+	 NULL, 0},
+	{"split and join", "{{ .spectro.system.kubernetes.version | split \".\" | join \"-\" }}",
+	 "1-29-5", NULL, 0},
+	{"split prints as a map", "{{ split \".\" \"a.b\" }}", "map[_0:a _1:b]",
+	 NULL, 0},
+	{"splitList prints as a list", "{{ splitList \".\" \"a.b\" }}", "[a b]",
+	 NULL, 0},
+	{"join of a string", "{{ join \",\" \"ab\" }}", "ab", NULL, 0},
+	{"contains", "{{ contains \"29\" .spectro.system.kubernetes.version }}",
+	 "true", NULL, 0},
+	{"hasPrefix and hasSuffix",
+	 "{{ hasPrefix \"1.\" \"1.29\" }} {{ hasSuffix \"9\" \"1.29\" }} {{ hasPrefix \"2\" \"1\" }}",
+	 "true true false", NULL, 0},
+	{"replace", "{{ replace \"-\" \"_\" \"a-b-c\" }}", "a_b_c", NULL, 0},
+	{"empty", "{{ empty .empty }} {{ empty .spectro.var.registry }} {{ empty .spectro.var.nope }}",
+	 "true false true", NULL, 0},
+	{"coalesce", "{{ coalesce .empty .spectro.var.nope \"\" .spectro.var.registry \"z\" }}",
+	 "quay.io", NULL, 0},
+	{"ternary", "{{ ternary \"a\" \"b\" true }}{{ ternary \"a\" \"b\" false }}", "ab",
+	 NULL, 0},
+	{"ternary on a piped boolean",
+	 "{{ .spectro.system.kubernetes.version | hasPrefix \"1.29\" | ternary \"new\" \"old\" }}",
+	 "new", NULL, 0},
+	{"ternary on empty", "{{ .empty | empty | ternary \"none\" \"some\" }}", "none",
+	 NULL, 0},
+	{"ternary wants a boolean", "{{ ternary \"a\" \"b\" \"yes\" }}", NULL,
+	 "bad template action \"ternary \"a\" \"b\" \"yes\"\": ternary: want a "
+	 "boolean, got \"yes\"", 0},
+	{"default on false", "{{ contains \"x\" \"y\" | default \"d\" }}", "d", NULL, 0},
+	{"printf with an unsupported verb", "{{ printf \"%x\" 1 }}", NULL,
+	 "bad template action \"printf \"%x\" 1\": printf: unsupported verb %x", 0},
+	{"printf with too few arguments", "{{ printf \"%s%s\" \"a\" }}", NULL,
+	 "bad template action \"printf \"%s%s\" \"a\"\": printf: missing argument for %s", 0},
+
 	{"unknown variable", "x {{ .spectro.var.foo }}", NULL,
 	 "unknown template variable .spectro.var.foo", 0},
 	{"unknown variable in a pipeline", "{{ .spectro.var.foo | lower }}", NULL,
@@ -185,7 +251,9 @@ static const struct tcase cases[] = {
 	{"seventeen levels of nesting", "{{.chain.0}}", NULL,
 	 "template nesting too deep (cycle?) at .chain.16", 0},
 	{"fan-out is bounded", "{{.fan.0}}", NULL,
-	 "template expansion too large at .fan.15", 0},
+	 "template expansion too large at .fan.10 (more than 4 MiB in all)", 0},
+	{"a large value is bounded", "{{.big.0}}", NULL,
+	 "template value too large at .big.1 (more than 1 MiB)", 0},
 	{"unterminated quote", "{{ \"abc }}", NULL,
 	 "unterminated quoted string in template action", 0},
 	{"unterminated raw string", "{{ `abc }}", NULL,
@@ -282,13 +350,51 @@ static void test_large(void)
 	free(in);
 }
 
+/* A tmpl_run: a budget shared by calls, and unknown variables as "". */
+static void test_runs(void)
+{
+	struct tmpl_run run;
+	struct edge_err err = {0};
+	char *out = NULL;
+	int calls = 0, rc[3], ok;
+
+	tmpl_run_init(&run, 0, 20);
+	for (int k = 0; k < 3; k++) {
+		rc[k] = tmpl_expand_run("{{ .spectro.var.registry }}", lookup,
+		                        &calls, &run, &out, &err);
+		free(out);
+		out = NULL;
+	}
+	report(rc[0] == 0 && rc[1] == 0 && rc[2] == -1 &&
+	       strcmp(err.msg, "template expansion too large (more than 20 "
+	              "bytes in all)") == 0,
+	       "a budget shared by calls: 7 + 7 bytes, then refused");
+	if (rc[2] != -1)
+		printf("# third call succeeded\n");
+	tmpl_run_free(&run);
+
+	tmpl_run_init(&run, TMPL_MISSING_EMPTY, TMPL_MAX_BYTES);
+	rc[0] = tmpl_expand_run("a{{ .nope }}b{{ .bad }}{{ .x | default \"c\" }}",
+	                        lookup, &calls, &run, &out, &err);
+	ok = rc[0] == 0 && strcmp(out, "abac") == 0 && run.nmissing == 2 &&
+	     strcmp(run.missing, ".nope") == 0;
+	report(ok, "TMPL_MISSING_EMPTY: unknown variables are empty, counted");
+	if (!ok && rc[0] == 0)
+		printf("# got \"%s\", %lu missing, first %s\n", out, run.nmissing,
+		       run.missing ? run.missing : "(none)");
+	free(out);
+	tmpl_run_free(&run);
+	report(run.missing == NULL && run.nmissing == 0,
+	       "tmpl_run_free clears the missing list");
+}
+
 int main(void)
 {
 	size_t ncases = sizeof(cases) / sizeof(cases[0]);
 	char *out = NULL;
 	int calls = 0, rc;
 
-	printf("1..%zu\n", ncases + 5);
+	printf("1..%zu\n", ncases + 8);
 	for (size_t k = 0; k < ncases; k++)
 		run_case(&cases[k]);
 
@@ -308,5 +414,6 @@ int main(void)
 		free(out);
 
 	test_large();
+	test_runs();
 	return nfail != 0;
 }
