@@ -121,6 +121,17 @@ sys.exit(1 if errors else 0)
 	done
 }
 
+@test "docs: edge.7 has a SECURITY CONSIDERATIONS section: trust, checks, bounds, timeouts, secrets" {
+	local s
+	grep -qx '\.Sh SECURITY CONSIDERATIONS' "$TOP/man/edge.7"
+	for s in "What is trusted" "What is verified where" Bounds Timeouts Secrets Fuzzing; do
+		grep -qx "\.Ss $s" "$TOP/man/edge.7" || { echo "edge.7: no $s subsection" >&2; return 1; }
+	done
+	# the bounds it states are the ones the code enforces
+	grep -q 'YAML_MAX_ALIAS_NODES 1000000' "$TOP/common/yamljson.h" "$TOP/common/yamljson.c"
+	grep -q 'at most 1000000 nodes' "$TOP/man/edge.7"
+}
+
 @test "docs: edge.7 and the README list every exit code of common/exit.h" {
 	local codes c
 	codes=$(sed -nE 's/^[[:space:]]*EDGE_[A-Z]+ = ([0-9]+),.*/\1/p' "$TOP/common/exit.h")
