@@ -24,13 +24,16 @@ struct bundle_opts {
 	uint64_t split;      /* 0, or the largest part in bytes */
 	uint64_t mtime;      /* entry times ($SOURCE_DATE_EPOCH or 0) */
 	const char *output;  /* exact output path, or NULL: core-NAME-HEX12.tar.zst */
+	int trust_store;     /* do not check store blobs against their digests (unsafe) */
 	int progress_tty;
 };
 
 /* Packs the manifest's images, charts and definition from the store into a
  * bundle. On success *bundle is the new manifest field {path, digest, size
- * [, parts]}: path is the bundle, or with split the parts descriptor. Nothing
- * is left under a final name on failure. */
+ * [, parts]}: path is the bundle, or with split the parts descriptor. Every
+ * store blob is checked against its size and (unless trust_store) its
+ * digest as it is read, on another thread: a mismatch is EDGE_EVERIFY naming
+ * the blob. Nothing is left under a final name on failure. */
 int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
 		struct edge_err *err);
 

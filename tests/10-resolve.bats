@@ -208,7 +208,7 @@ load test_helper
 	mkdir adir
 	run --separate-stderr edge-resolve adir
 	assert_failure 3
-	assert_stderr_is "edge-resolve: read adir: is a directory"
+	assert_stderr_is "edge-resolve: adir: is a directory"
 }
 
 @test "resolve: a gzip file that is not a tar is invalid input" {

@@ -224,6 +224,46 @@ with open(p, "r+b") as f:
 	rejects 1 "s.tar.zst.parts.json: the parts have digest sha256:$(sha b.tar.zst), the descriptor says sha256:$(printf '1%.0s' $(seq 64))" s.tar.zst.parts.json
 }
 
+# refused_fast CODE MESSAGE ARG...: as rejects, within 10 s (a FIFO that
+# blocked an open would hang the tool: timeout makes that exit 124).
+refused_fast() {
+	local code=$1 msg=$2
+	shift 2
+	run --separate-stderr timeout 10 edge-verify "$@"
+	assert_failure "$code"
+	assert_output ""
+	assert_stderr_is "edge-verify: $msg"
+}
+
+@test "verify: a FIFO as the bundle, a part, a descriptor, a signature or a key: exit 3 at once" {
+	mkfifo fifo.tar.zst
+	refused_fast 3 "fifo.tar.zst: not a regular file" fifo.tar.zst
+	mkfifo fifo.tar.zst.minisig
+	refused_fast 3 "fifo.tar.zst.minisig: not a regular file" -p "$KEYS/k1.pub" fifo.tar.zst
+	edge-pack -q --split 3M -o s.tar.zst "$PULLED" > /dev/null
+	mv s.tar.zst.part001 away
+	mkfifo s.tar.zst.part001
+	refused_fast 3 "s.tar.zst.part001: not a regular file" s.tar.zst.parts.json
+	mkfifo f.tar.zst.parts.json
+	refused_fast 3 "f.tar.zst.parts.json: not a regular file" f.tar.zst.parts.json
+	mkfifo b.tar.zst.minisig
+	refused_fast 3 "b.tar.zst.minisig: not a regular file" -p "$KEYS/k1.pub" b.tar.zst
+	rm b.tar.zst.minisig
+	edge-sign -q -k "$KEYS/k1" b.tar.zst
+	mkfifo k.pub
+	refused_fast 3 "k.pub: not a regular file" -p k.pub b.tar.zst
+	# a device is not a bundle either
+	refused_fast 3 "/dev/null: not a regular file" /dev/null
+}
+
+@test "verify: an oversized .minisig or .sig is invalid input: exit 3" {
+	head -c 20000 /dev/zero | tr '\0' 'x' > b.tar.zst.minisig
+	rejects 3 "b.tar.zst.minisig: too large (20000 bytes) for a key or signature file" -p "$KEYS/k1.pub" b.tar.zst
+	rm b.tar.zst.minisig
+	head -c 70000 /dev/zero > b.tar.zst.sig
+	rejects 3 "b.tar.zst.sig: too large (70000 bytes) for a key or signature file" -p "$KEYS/r1.pub.pem" b.tar.zst
+}
+
 # --- the corpus of bad bundles -------------------------------------------------
 
 @test "verify: truncated bundles: in a blob, at a frame boundary, in the seek table" {
