@@ -684,7 +684,7 @@ static int zw_seek_table(struct zw *z, struct edge_err *err)
 		le32(t + 12 + i * 8, z->fd[i]);
 	}
 	le32(t + 8 + n * 8, (uint32_t)n);
-	t[12 + n * 8] = 0; /* no per-frame checksums: frames carry their own */
+	t[12 + n * 8] = 0; /* no per-frame checksums: frames carry their own (readers check a table's) */
 	le32(t + 13 + n * 8, BUNDLE_SEEKABLE_MAGIC);
 	rc = out_write(z->out, t, len, err);
 	free(t);
@@ -1432,6 +1432,8 @@ static int read_seek_table(struct bundle_reader *r, struct edge_err *err)
 		r->frames[i].csize = rd32(e);
 		r->frames[i].doff = doff;
 		r->frames[i].dsize = rd32(e + 4);
+		if (foot[4] & 0x80)
+			r->frames[i].check = rd32(e + 8);
 		coff += rd32(e);
 		doff += rd32(e + 4);
 	}
@@ -1443,7 +1445,13 @@ static int read_seek_table(struct bundle_reader *r, struct edge_err *err)
 	}
 	r->nframes = n;
 	r->tar_size = doff;
+	r->checks = (foot[4] & 0x80) != 0;
 	return 0;
+}
+
+int bundle_frame_check_ok(const struct bundle_reader *r, size_t f, uint64_t x)
+{
+	return !r->checks || (uint32_t)x == r->frames[f].check;
 }
 
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)

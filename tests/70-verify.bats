@@ -457,6 +457,43 @@ refused_fast() {
 	rejects 1 "lie.tar.zst: corrupt zstd data in the frame at byte $coff: the frame holds fewer bytes than the seek table says" lie.tar.zst
 }
 
+@test "verify: seek-table checksums (flag 0x80) are checked: a wrong one is exit 1 naming the entry" {
+	# right ones: frames with and without their own checksum, frames that
+	# ignore where entries start
+	tool pack "$GOOD_TAR" sums.tar.zst --frames --seek-table --checksums
+	tool pack "$GOOD_TAR" sums-nocheck.tar.zst --frames --no-frame-check --seek-table --checksums
+	tool pack "$GOOD_TAR" sums-small.tar.zst --frame-size 65536 --seek-table --checksums
+	for b in sums sums-nocheck sums-small; do
+		run --separate-stderr edge-verify $b.tar.zst
+		assert_success
+		assert_stderr_empty
+	done
+	# a wrong one: in bundle.json's frame (read by the walk), a config's (a
+	# blob hashed by the walk), the big layer's (hashed by a job; its frame
+	# holds raw blocks, with and without the frame's own checksum)
+	big=$(blob 'test/big:1#layer0')
+	cfg=$(blob 'test/app1:1#config')
+	for e in bundle.json "$cfg" "$big"; do
+		# (not $i: the helpers that run calls set it)
+		local frame
+		frame=$(tool list "$GOOD_TAR" | awk -v n="$e" '$1 == n {print NR - 1}')
+		for mode in "" --no-frame-check; do
+			# shellcheck disable=SC2086
+			tool pack "$GOOD_TAR" bad.tar.zst --frames $mode --seek-table --checksums --bad-check "$frame"
+			coff=$(tool frames bad.tar.zst | sed -n "$((frame + 1))p" | cut -d' ' -f1)
+			rejects 1 "bad.tar.zst: in entry $e: corrupt zstd data in the frame at byte $coff: its content does not match the seek table's checksum" bad.tar.zst
+		done
+	done
+	# the one-pass path (a frame over 32 MiB): a wrong checksum stops it
+	# where it is; right ones let it go on to the entry that does not belong
+	head -c $((33 << 20)) /dev/zero > zeros
+	tool edit "$GOOD_TAR" huge.tar add zeros.bin zeros '$'
+	tool pack huge.tar huge.tar.zst --frames --seek-table --checksums --bad-check 0
+	rejects 1 "huge.tar.zst: in entry bundle.json: corrupt zstd data in the frame at byte 0: its content does not match the seek table's checksum" huge.tar.zst
+	tool pack huge.tar huge.tar.zst --frames --seek-table --checksums
+	rejects 3 'huge.tar.zst: entry "zeros.bin" after bundle.index.json' huge.tar.zst
+}
+
 @test "verify: decompression bombs: padding, data after the archive, a huge JSON entry, --max-size" {
 	head -c 2000000 /dev/zero > zeros
 	bad pad trailer zeros
