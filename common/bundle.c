@@ -510,12 +510,18 @@ static int zw_init(struct zw *z, struct out *out, int level, int threads, int ch
 	return 0;
 }
 
-static void zw_free(struct zw *z)
+/* Stops and joins the threads, then frees the ring. When failed (a failed
+ * pack) the writer, hasher and checker stop at once instead of finishing
+ * the frames queued. Call it before the output is freed: until joined, the
+ * writer and the hasher use it. */
+static void zw_free(struct zw *z, int failed)
 {
 	size_t i;
 
 	pthread_mutex_lock(&z->mu);
 	z->stop = 1;
+	if (failed)
+		z->werr = 1;
 	pthread_cond_broadcast(&z->cv);
 	pthread_mutex_unlock(&z->mu);
 	for (i = 0; i < (size_t)z->nthreads; i++)
@@ -1284,6 +1290,10 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		    (unsigned long long)pk.z.raw_frames);
 	rc = 0;
 out:
+	/* the threads first: the writer and the hasher may still be at work
+	 * on out when another thread failed */
+	if (zw_started)
+		zw_free(&pk.z, rc != 0);
 	if (rc != 0) {
 		/* committed parts of a failed split would be half a bundle */
 		out_abort(&out);
@@ -1295,8 +1305,6 @@ out:
 		free(out.parts);
 		free(out.base);
 	}
-	if (zw_started)
-		zw_free(&pk.z);
 	json_decref(pk.index);
 	json_decref(c.blobs);
 	json_decref(c.index);
