@@ -13,7 +13,7 @@
 #include "store.h"
 
 static const char synopsis[] =
-	"edge-pack [--name NAME] [-o FILE] [--level N] [--threads N] [--split SIZE] [--store DIR] [MANIFEST]";
+	"edge-pack [--name NAME] [-o FILE] [--level N] [--threads N] [--split SIZE] [--store DIR] [--trust-store] [MANIFEST]";
 
 static const char help[] =
 	"usage: edge-pack [options] [MANIFEST]\n"
@@ -28,6 +28,9 @@ static const char help[] =
 	"  -o, --output FILE         write exactly FILE (default: core-NAME-HEX12.tar.zst,\n"
 	"                            HEX12 the start of the bundle's sha256)\n"
 	"      --store DIR           the store (default: the manifest's \"store\")\n"
+	"      --trust-store         UNSAFE: do not re-hash the store's blobs (a blob\n"
+	"                            that rotted or was edited is then packed and\n"
+	"                            signed, and found only at the site)\n"
 	"      --level N             zstd compression level 1-19 (default 3)\n"
 	"      --threads N           compression threads (default: all cores)\n"
 	"      --split SIZE          write parts of at most SIZE bytes (e.g. 3G) and a\n"
@@ -38,9 +41,12 @@ static const char help[] =
 	"  -h, --help                print this help and exit\n"
 	"      --version             print the version and exit\n"
 	"\n"
+	"Every store blob is re-hashed as it is read (on another core): one that does\n"
+	"not match its digest or size stops the pack, and nothing is written.\n"
+	"\n"
 	"Environment: SOURCE_DATE_EPOCH sets the entries' time (default 0).\n"
-	"Exit status: 0 success, 1 a store blob of the wrong size, 2 usage, 3 invalid\n"
-	"input, 6 local I/O error (missing store or blob, disk full).\n";
+	"Exit status: 0 success, 1 a corrupt store blob (digest or size), 2 usage,\n"
+	"3 invalid input, 6 local I/O error (missing store or blob, disk full).\n";
 
 enum {
 	OPT_NAME = CLI_OPT_FIRST_TOOL,
@@ -48,6 +54,7 @@ enum {
 	OPT_LEVEL,
 	OPT_THREADS,
 	OPT_SPLIT,
+	OPT_TRUST_STORE,
 };
 
 static const struct option longopts[] = {
@@ -57,6 +64,7 @@ static const struct option longopts[] = {
 	{"split", required_argument, NULL, OPT_SPLIT},
 	{"store", required_argument, NULL, OPT_STORE},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	{"trust-store", no_argument, NULL, OPT_TRUST_STORE},
 	CLI_PROGRESS_LONGOPT,
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
@@ -85,6 +93,7 @@ int main(int argc, char **argv)
 		case OPT_STORE: store_dir = optarg; break;
 		case OPT_LEVEL: o.level = (int)cli_parse_long("--level", optarg, 1, 19); break;
 		case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 256); break;
+		case OPT_TRUST_STORE: o.trust_store = 1; break;
 		case OPT_SPLIT:
 			o.split = (uint64_t)cli_parse_size("--split", optarg);
 			if (o.split < (1u << 20))

@@ -69,7 +69,8 @@ static int is_bundle_file(const char *path)
 
 	if (l > 11 && strcmp(path + l - 11, ".parts.json") == 0)
 		return 1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* not one (also a FIFO): what reads it next says what is wrong */
+	if ((fd = open_input(path, NULL, NULL)) < 0)
 		return 0;
 	n = (int)read(fd, m, 4);
 	close(fd);

@@ -92,12 +92,12 @@ static void strv_free(struct strv *s)
 static int is_gzip(const char *path, struct edge_err *err)
 {
 	unsigned char m[2];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path, NULL, err);
 	ssize_t n;
 
 	if (fd < 0) {
-		edge_err_errno(err, "open %s", path);
-		err->code = errno == ENOENT || errno == EACCES ? EDGE_EINPUT : EDGE_EIO;
+		if (err->code == EDGE_EIO && (errno == ENOENT || errno == EACCES))
+			err->code = EDGE_EINPUT;
 		return -1;
 	}
 	n = read(fd, m, 2);

@@ -31,7 +31,8 @@ static const char help[] =
 	"signed and the manifest is printed with \"signatures\".\n"
 	"\n"
 	"The password of an encrypted key comes from --password-file, else\n"
-	"$EDGE_SIGN_PASSWORD, else the terminal.\n"
+	"$EDGE_SIGN_PASSWORD, else the terminal. A secret key file that group or\n"
+	"others may access is refused, as ssh does (chmod 600 KEY).\n"
 	"\n"
 	"Options:\n"
 	"  -k, --key FILE            the secret key: minisign or RSA PEM (required)\n"
@@ -49,8 +50,8 @@ static const char help[] =
 	"      --version             print the version and exit\n"
 	"\n"
 	"Exit status: 0 success, 1 the file's digest differs from the manifest's,\n"
-	"2 usage, 3 invalid input (key, manifest, nothing to sign), 5 wrong password,\n"
-	"6 local I/O error (unreadable file, a key file that exists).\n";
+	"2 usage, 3 invalid input (key, key permissions, manifest, nothing to sign),\n"
+	"5 wrong password, 6 local I/O error (unreadable file, a key file that exists).\n";
 
 enum {
 	OPT_FORCE = CLI_OPT_FIRST_TOOL,
@@ -361,8 +362,6 @@ int main(int argc, char **argv)
 		goto fail;
 	if ((key = sig_key_load(keypath, key_password, &pwsrc, &err)) == NULL)
 		goto fail;
-	if (sig_key_world_readable(key))
-		log_warn("%s: secret key is readable by others", keypath);
 
 	if (files) {
 		for (i = optind; i < argc; i++) {

@@ -152,6 +152,12 @@ static void out_abort(struct out *o)
  * so reading, compressing and writing overlap. A ring of threads+3 frame
  * slots bounds the memory.
  *
+ * Store blobs are checked against their digests on the way (SPEC §4): the
+ * reader marks which bytes of each frame are a blob's, and a checker thread
+ * hashes them from the frame's input as soon as it is queued, so the reader
+ * never waits for SHA-256. A mismatch fails the pack before anything is
+ * committed. --trust-store (opts.trust_store) leaves the checker out.
+ *
  * Frames whose data does not compress (gzip'd layers: most of a bundle) are
  * not run through the compressor: when samples spread over the frame do
  * not shrink, the worker writes the frame as raw zstd blocks itself, which
@@ -167,7 +173,12 @@ struct zjob {
 	unsigned char *in, *out;
 	size_t inlen, outcap, outlen;
 	int state; /* 0 free (or filling), 1 queued, 2 compressing, 3 done */
-	int written, hashed; /* a done frame is free again once both are set */
+	int written, hashed, checked; /* a done frame is free again once all are set */
+	/* in[boff, boff+blen) is part of store blob bdigest: its first part
+	 * (bfirst), its last (blast), or both */
+	int has_blob, bfirst, blast;
+	size_t boff, blen;
+	char bdigest[72];
 	int raw;   /* out holds only the frame header; the blocks are in */
 	size_t hdrlen;
 	uint32_t check;
@@ -178,16 +189,23 @@ struct zw {
 	int level;
 	int nthreads;
 	pthread_t *th;
-	pthread_t writer, hasher;
-	int writer_started, hasher_started;
+	pthread_t writer, hasher, checker;
+	int writer_started, hasher_started, checker_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct zjob *slots;
 	size_t nslots;
 	uint64_t seq_fill, seq_write, seq_hash; /* frame numbers: being filled, next to write, next to hash */
+	uint64_t seq_check;           /* next to check (with check) */
+	int check;                    /* store blobs are checked against their digests */
+	const char *store_dir;        /* for the checker's errors */
+	/* the reader's side: the store blob being read into the filling frame */
+	int fill_blob, fill_first, fill_ended;
+	size_t fill_boff, fill_bend;
+	char fill_digest[72];
 	int stop;
 	char zerr[128];
-	int werr;                     /* the writer failed: its error is in wr_err */
+	int werr;                     /* the writer, hasher or checker failed: the error is in wr_err */
 	struct edge_err wr_err;
 	uint64_t frame_in, tar_off;
 	uint32_t *fc, *fd;
@@ -312,50 +330,105 @@ static int hash_put(struct out *o, const void *data, size_t len, struct edge_err
 	return 0;
 }
 
-/* A frame both written and hashed is free again (z->mu held). */
+/* A frame written, hashed and checked is free again (z->mu held). */
 static void zw_release(struct zw *z, struct zjob *j)
 {
-	if (j->written && j->hashed) {
+	if (j->written && j->hashed && j->checked) {
 		j->state = 0;
 		j->inlen = 0;
-		j->written = j->hashed = 0;
+		j->written = j->hashed = j->checked = 0;
+		j->has_blob = 0;
 	}
 	pthread_cond_broadcast(&z->cv);
 }
 
-/* The writer (hasher = 0) and the hasher (1): frames in order, as they are
- * done; the writer also keeps the seek table's sizes. */
-static void zw_drain(struct zw *z, int hasher)
-{
-	uint64_t *seq = hasher ? &z->seq_hash : &z->seq_write;
+/* The checker's running hash of the blob it is in. */
+struct blob_check {
+	struct sha256 h;
+	int open;
+};
 
+/* Hashes the store blob bytes of frame j; at a blob's last bytes, compares
+ * its digest with the one it is stored under. */
+static int check_frame(struct zw *z, const struct zjob *j, struct blob_check *bc, struct edge_err *err)
+{
+	unsigned char raw[32];
+	char got[72];
+
+	if (!j->has_blob)
+		return 0;
+	if (j->bfirst) {
+		if (bc->open)
+			sha256_discard(&bc->h);
+		if (sha256_init(&bc->h) != 0)
+			return edge_errf(err, EDGE_EIO, "sha256: out of memory");
+		bc->open = 1;
+	}
+	if (!bc->open)
+		return edge_errf(err, EDGE_EIO, "store %s: blob %s: checked out of order", z->store_dir, j->bdigest);
+	sha256_update(&bc->h, j->in + j->boff, j->blen);
+	if (!j->blast)
+		return 0;
+	sha256_final(&bc->h, raw);
+	bc->h.md = NULL;
+	bc->open = 0;
+	memcpy(got, "sha256:", 7);
+	sha256_hex(raw, got + 7);
+	if (strcmp(got, j->bdigest) != 0)
+		return edge_errf(err, EDGE_EVERIFY,
+				 "store %s: blob %s is corrupt: its content has digest %s (remove it and run edge-pull again)",
+				 z->store_dir, j->bdigest, got);
+	return 0;
+}
+
+enum { DRAIN_WRITE, DRAIN_HASH, DRAIN_CHECK };
+
+/* The writer, the hasher and the checker: frames in order. The writer and
+ * the hasher take them once compressed; the writer also keeps the seek
+ * table's sizes. The checker needs only a frame's input, so it takes a frame
+ * as soon as it is queued. The first to fail stops the others. */
+static void zw_drain(struct zw *z, int role)
+{
+	uint64_t *seq = role == DRAIN_WRITE ? &z->seq_write : role == DRAIN_HASH ? &z->seq_hash : &z->seq_check;
+	struct edge_err e = {0};
+	struct blob_check bc;
+
+	memset(&bc, 0, sizeof(bc));
 	pthread_mutex_lock(&z->mu);
 	for (;;) {
 		struct zjob *j = &z->slots[*seq % z->nslots];
 		int rc;
 		if (z->werr)
 			break;
-		if (*seq == z->seq_fill || j->state != 3) {
+		if (*seq == z->seq_fill || (role != DRAIN_CHECK && j->state != 3)) {
 			if (z->stop)
 				break;
 			pthread_cond_wait(&z->cv, &z->mu);
 			continue;
 		}
-		if (z->zerr[0] != '\0') {
+		if (role != DRAIN_CHECK && z->zerr[0] != '\0') {
 			edge_errf(&z->wr_err, EDGE_EIO, "zstd: %s", z->zerr);
 			z->werr = 1;
 			pthread_cond_broadcast(&z->cv);
 			break;
 		}
 		pthread_mutex_unlock(&z->mu);
-		rc = emit_frame(j, hasher ? hash_put : out_put, z->out, &z->wr_err);
+		if (role == DRAIN_CHECK)
+			rc = check_frame(z, j, &bc, &e);
+		else
+			rc = emit_frame(j, role == DRAIN_HASH ? hash_put : out_put, z->out, &e);
 		pthread_mutex_lock(&z->mu);
 		if (rc != 0) {
-			z->werr = 1;
+			if (!z->werr) {
+				z->wr_err = e;
+				z->werr = 1;
+			}
 			pthread_cond_broadcast(&z->cv);
 			break;
 		}
-		if (hasher) {
+		if (role == DRAIN_CHECK) {
+			j->checked = 1;
+		} else if (role == DRAIN_HASH) {
 			j->hashed = 1;
 		} else {
 			if (z->nframes == z->fcap) {
@@ -373,26 +446,39 @@ static void zw_drain(struct zw *z, int hasher)
 		zw_release(z, j);
 	}
 	pthread_mutex_unlock(&z->mu);
+	if (bc.open)
+		sha256_discard(&bc.h);
 }
 
 static void *zw_writer(void *arg)
 {
-	zw_drain(arg, 0);
+	zw_drain(arg, DRAIN_WRITE);
 	return NULL;
 }
 
 static void *zw_hasher(void *arg)
 {
-	zw_drain(arg, 1);
+	zw_drain(arg, DRAIN_HASH);
 	return NULL;
 }
 
-static int zw_init(struct zw *z, struct out *out, int level, int threads, struct edge_err *err)
+static void *zw_checker(void *arg)
+{
+	zw_drain(arg, DRAIN_CHECK);
+	return NULL;
+}
+
+/* With check, store blobs marked by zw_blob_begin/zw_blob_end are checked
+ * against their digests (errors name store_dir). */
+static int zw_init(struct zw *z, struct out *out, int level, int threads, int check, const char *store_dir,
+		   struct edge_err *err)
 {
 	size_t i;
 
 	memset(z, 0, sizeof(*z));
 	z->out = out;
+	z->check = check;
+	z->store_dir = store_dir;
 	z->level = level;
 	z->nthreads = threads > 0 ? threads : 1;
 	z->nslots = (size_t)z->nthreads + 3;
@@ -417,15 +503,26 @@ static int zw_init(struct zw *z, struct out *out, int level, int threads, struct
 	if (pthread_create(&z->hasher, NULL, zw_hasher, z) != 0)
 		return edge_errf(err, EDGE_EIO, "cannot start the hashing thread");
 	z->hasher_started = 1;
+	if (z->check) {
+		if (pthread_create(&z->checker, NULL, zw_checker, z) != 0)
+			return edge_errf(err, EDGE_EIO, "cannot start the checking thread");
+		z->checker_started = 1;
+	}
 	return 0;
 }
 
-static void zw_free(struct zw *z)
+/* Stops and joins the threads, then frees the ring. When failed (a failed
+ * pack) the writer, hasher and checker stop at once instead of finishing
+ * the frames queued. Call it before the output is freed: until joined, the
+ * writer and the hasher use it. */
+static void zw_free(struct zw *z, int failed)
 {
 	size_t i;
 
 	pthread_mutex_lock(&z->mu);
 	z->stop = 1;
+	if (failed)
+		z->werr = 1;
 	pthread_cond_broadcast(&z->cv);
 	pthread_mutex_unlock(&z->mu);
 	for (i = 0; i < (size_t)z->nthreads; i++)
@@ -434,6 +531,8 @@ static void zw_free(struct zw *z)
 		pthread_join(z->writer, NULL);
 	if (z->hasher_started)
 		pthread_join(z->hasher, NULL);
+	if (z->checker_started)
+		pthread_join(z->checker, NULL);
 	for (i = 0; i < z->nslots; i++) {
 		free(z->slots[i].in);
 		free(z->slots[i].out);
@@ -455,6 +554,36 @@ static int zw_failed(struct zw *z, struct edge_err *err)
 	return -1;
 }
 
+/* The oldest frame not yet free again (z->mu held). */
+static uint64_t zw_oldest(const struct zw *z)
+{
+	uint64_t s = z->seq_write < z->seq_hash ? z->seq_write : z->seq_hash;
+
+	return z->check && z->seq_check < s ? z->seq_check : s;
+}
+
+/* The store blob digest is read into the frames from here on (the reader's
+ * side: entry_blob, after its header). */
+static void zw_blob_begin(struct zw *z, const char *digest)
+{
+	if (!z->check)
+		return;
+	z->fill_blob = 1;
+	z->fill_first = 1;
+	z->fill_ended = 0;
+	z->fill_boff = (size_t)z->frame_in;
+	snprintf(z->fill_digest, sizeof(z->fill_digest), "%s", digest);
+}
+
+/* The blob's last byte has been committed. */
+static void zw_blob_end(struct zw *z)
+{
+	if (!z->fill_blob)
+		return;
+	z->fill_ended = 1;
+	z->fill_bend = (size_t)z->frame_in;
+}
+
 /* Closes the frame being filled and hands it to the workers; waits for a
  * free slot to fill next. */
 static int zw_end_frame(struct zw *z, struct edge_err *err)
@@ -464,13 +593,27 @@ static int zw_end_frame(struct zw *z, struct edge_err *err)
 
 	if (z->frame_in == 0)
 		return 0;
-	pthread_mutex_lock(&z->mu);
 	j = &z->slots[z->seq_fill % z->nslots];
+	/* the filling slot is this thread's until it is queued */
+	j->has_blob = z->fill_blob;
+	j->checked = !z->check;
+	if (z->fill_blob) {
+		j->bfirst = z->fill_first;
+		j->blast = z->fill_ended;
+		j->boff = z->fill_boff;
+		j->blen = (z->fill_ended ? z->fill_bend : (size_t)z->frame_in) - z->fill_boff;
+		memcpy(j->bdigest, z->fill_digest, sizeof(j->bdigest));
+		/* a blob that goes on starts the next frame */
+		z->fill_blob = !z->fill_ended;
+		z->fill_first = 0;
+		z->fill_boff = 0;
+	}
+	pthread_mutex_lock(&z->mu);
 	j->inlen = (size_t)z->frame_in;
 	j->state = 1;
 	z->seq_fill++;
 	pthread_cond_broadcast(&z->cv);
-	while (!z->werr && z->seq_fill - (z->seq_write < z->seq_hash ? z->seq_write : z->seq_hash) >= z->nslots)
+	while (!z->werr && z->seq_fill - zw_oldest(z) >= z->nslots)
 		pthread_cond_wait(&z->cv, &z->mu);
 	rc = zw_failed(z, err);
 	pthread_mutex_unlock(&z->mu);
@@ -486,7 +629,7 @@ static int zw_flush(struct zw *z, struct edge_err *err)
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&z->mu);
-	while (!z->werr && (z->seq_write < z->seq_fill || z->seq_hash < z->seq_fill))
+	while (!z->werr && zw_oldest(z) < z->seq_fill)
 		pthread_cond_wait(&z->cv, &z->mu);
 	rc = zw_failed(z, err);
 	pthread_mutex_unlock(&z->mu);
@@ -548,7 +691,7 @@ static int zw_seek_table(struct zw *z, struct edge_err *err)
 		le32(t + 12 + i * 8, z->fd[i]);
 	}
 	le32(t + 8 + n * 8, (uint32_t)n);
-	t[12 + n * 8] = 0; /* no per-frame checksums: frames carry their own */
+	t[12 + n * 8] = 0; /* no per-frame checksums: frames carry their own (readers check a table's) */
 	le32(t + 13 + n * 8, BUNDLE_SEEKABLE_MAGIC);
 	rc = out_write(z->out, t, len, err);
 	free(t);
@@ -663,10 +806,10 @@ static int entry_json(struct packer *pk, const char *name, json_t *j, struct edg
 }
 
 /* Copies a store blob into the bundle, read straight into the frame being
- * filled. The store's blobs are trusted as SPEC §4 has it (a blob file
- * exists only once verified); their size is checked, as a blob that shrank
- * or grew would shift the archive. edge-verify re-hashes every blob of the
- * bundle, and edge-verify --store those of a store. */
+ * filled. Its size is checked here, as a blob that shrank or grew would
+ * shift the archive; its digest by the checker thread (zw_blob_begin), as a
+ * store can rot or be edited by hand (SPEC §4), unless the store is
+ * trusted. */
 static int entry_blob(struct packer *pk, struct store *s, const char *digest, uint64_t size, struct edge_err *err)
 {
 	char name[100], *path = store_blob_path(s, digest);
@@ -675,15 +818,19 @@ static int entry_blob(struct packer *pk, struct store *s, const char *digest, ui
 	int fd, rc = -1;
 
 	snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_input(path, NULL, err);
 	if (fd < 0) {
-		edge_err_errno(err, "store %s: blob %s", s->dir, digest);
+		if (err->code == EDGE_EIO)
+			edge_err_errno(err, "store %s: blob %s", s->dir, digest);
+		else
+			edge_err_prefix(err, "store %s: blob %s", s->dir, digest);
 		free(path);
 		return -1;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (entry_begin(pk, name, size, err) != 0)
 		goto out;
+	zw_blob_begin(&pk->z, digest);
 	while (done < size) {
 		unsigned char *dst;
 		size_t room;
@@ -709,6 +856,7 @@ static int entry_blob(struct packer *pk, struct store *s, const char *digest, ui
 			  done != size ? "fewer" : "more", (unsigned long long)size);
 		goto out;
 	}
+	zw_blob_end(&pk->z);
 	rc = entry_end(pk, size, err);
 out:
 	close(fd);
@@ -1011,7 +1159,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 	sha256_init(&out.h);
 	pk.mtime = o->mtime;
 	pk.index = json_array();
-	if (zw_init(&pk.z, &out, o->level, o->threads, err) != 0) {
+	if (zw_init(&pk.z, &out, o->level, o->threads, !o->trust_store, s->dir, err) != 0) {
 		zw_started = 1;
 		goto out;
 	}
@@ -1154,6 +1302,10 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		    (unsigned long long)pk.z.raw_frames);
 	rc = 0;
 out:
+	/* the threads first: the writer and the hasher may still be at work
+	 * on out when another thread failed */
+	if (zw_started)
+		zw_free(&pk.z, rc != 0);
 	if (rc != 0) {
 		/* committed parts of a failed split would be half a bundle */
 		out_abort(&out);
@@ -1165,8 +1317,6 @@ out:
 		free(out.parts);
 		free(out.base);
 	}
-	if (zw_started)
-		zw_free(&pk.z);
 	json_decref(pk.index);
 	json_decref(c.blobs);
 	json_decref(c.index);
@@ -1225,9 +1375,8 @@ static int open_parts(struct bundle_reader *r, const char *path, struct edge_err
 			goto out;
 		}
 		pp = xasprintf("%s%s", dir, name);
-		r->fds[i] = open(pp, O_RDONLY | O_CLOEXEC);
-		if (r->fds[i] < 0 || fstat(r->fds[i], &st) != 0) {
-			edge_err_errno(err, "open %s", pp);
+		r->fds[i] = open_input(pp, &st, err);
+		if (r->fds[i] < 0) {
 			free(pp);
 			free(dir);
 			goto out;
@@ -1313,6 +1462,8 @@ static int read_seek_table(struct bundle_reader *r, struct edge_err *err)
 		r->frames[i].csize = rd32(e);
 		r->frames[i].doff = doff;
 		r->frames[i].dsize = rd32(e + 4);
+		if (foot[4] & 0x80)
+			r->frames[i].check = rd32(e + 8);
 		coff += rd32(e);
 		doff += rd32(e + 4);
 	}
@@ -1324,7 +1475,13 @@ static int read_seek_table(struct bundle_reader *r, struct edge_err *err)
 	}
 	r->nframes = n;
 	r->tar_size = doff;
+	r->checks = (foot[4] & 0x80) != 0;
 	return 0;
+}
+
+int bundle_frame_check_ok(const struct bundle_reader *r, size_t f, uint64_t x)
+{
+	return !r->checks || (uint32_t)x == r->frames[f].check;
 }
 
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
@@ -1342,15 +1499,9 @@ int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_er
 		r->fds = xcalloc(1, sizeof(*r->fds));
 		r->part_off = xcalloc(1, sizeof(*r->part_off));
 		r->part_size = xcalloc(1, sizeof(*r->part_size));
-		r->fds[0] = open(path, O_RDONLY | O_CLOEXEC);
-		if (r->fds[0] < 0 || fstat(r->fds[0], &st) != 0) {
-			edge_err_errno(err, "open %s", path);
+		r->fds[0] = open_input(path, &st, err);
+		if (r->fds[0] < 0)
 			goto fail;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			edge_errf(err, EDGE_EINPUT, "%s: not a regular file", path);
-			goto fail;
-		}
 		r->size = r->part_size[0] = (uint64_t)st.st_size;
 	}
 	if (read_seek_table(r, err) != 0)

@@ -24,13 +24,16 @@ struct bundle_opts {
 	uint64_t split;      /* 0, or the largest part in bytes */
 	uint64_t mtime;      /* entry times ($SOURCE_DATE_EPOCH or 0) */
 	const char *output;  /* exact output path, or NULL: core-NAME-HEX12.tar.zst */
+	int trust_store;     /* do not check store blobs against their digests (unsafe) */
 	int progress_tty;
 };
 
 /* Packs the manifest's images, charts and definition from the store into a
  * bundle. On success *bundle is the new manifest field {path, digest, size
- * [, parts]}: path is the bundle, or with split the parts descriptor. Nothing
- * is left under a final name on failure. */
+ * [, parts]}: path is the bundle, or with split the parts descriptor. Every
+ * store blob is checked against its size and (unless trust_store) its
+ * digest as it is read, on another thread: a mismatch is EDGE_EVERIFY naming
+ * the blob. Nothing is left under a final name on failure. */
 int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
 		struct edge_err *err);
 
@@ -41,6 +44,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 struct bundle_frame {
 	uint64_t coff, csize; /* in the compressed file */
 	uint64_t doff, dsize; /* in the tar stream */
+	uint32_t check;       /* the seek table's checksum (with checks) */
 };
 
 struct bundle_reader {
@@ -51,6 +55,9 @@ struct bundle_reader {
 	uint64_t size;              /* compressed bytes (all parts) */
 	struct bundle_frame *frames;/* from the seek table; NULL when there is none */
 	size_t nframes;
+	int checks;                 /* the seek table gives each frame a checksum: the
+				     * low 32 bits of XXH64 of its content (edge-pack
+				     * writes none; edge-verify checks them) */
 	uint64_t tar_size;          /* decompressed bytes covered by the frames */
 	char digest[72];            /* from a parts descriptor ("" otherwise) */
 	json_t *parts;              /* the descriptor's parts list, or NULL */
@@ -61,6 +68,9 @@ struct bundle_reader {
  * one (a bundle without is still readable sequentially). */
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err);
 void bundle_reader_close(struct bundle_reader *r);
+/* Whether XXH64 x of frame f's content agrees with the seek table (always
+ * when the table has no checksums). */
+int bundle_frame_check_ok(const struct bundle_reader *r, size_t f, uint64_t x);
 /* pread over the joined parts. Returns bytes read (short only at the end). */
 int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t off, struct edge_err *err);
 /* Streams the decompressed bytes [off, off+len) of the tar stream to cb,

@@ -62,9 +62,8 @@ int definition_read(const char *path, struct definition *d, struct edge_err *err
 	memset(d, 0, sizeof(*d));
 	if (sha256_digest_file(path, d->digest, &d->size, err) != 0)
 		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return edge_err_errno(err, "open %s", path);
+	if ((fd = open_input(path, NULL, err)) < 0)
+		return -1;
 	r = (int)read(fd, magic, 2);
 	close(fd);
 	if (r != 2 || magic[0] != 0x1f || magic[1] != 0x8b)

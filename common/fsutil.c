@@ -274,6 +274,47 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 	return atomic_commit(&af, err);
 }
 
+/* The error for a file of the wrong kind (st says what it is). */
+static int not_regular(const char *path, const struct stat *st, struct edge_err *err)
+{
+	if (S_ISDIR(st->st_mode))
+		return edge_errf(err, EDGE_EINPUT, "%s: is a directory", path);
+	return edge_errf(err, EDGE_EINPUT, "%s: not a regular file", path);
+}
+
+int open_input(const char *path, struct stat *st, struct edge_err *err)
+{
+	struct stat pre, post;
+	int fd, flags, saved;
+
+	/* a device is not even opened (opening some has effects); what stat
+	 * cannot see (it fails, or the file changes next) the open will */
+	if (stat(path, &pre) == 0 && !S_ISREG(pre.st_mode))
+		return not_regular(path, &pre, err);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		goto fail_errno;
+	if (fstat(fd, &post) != 0)
+		goto fail_errno;
+	if (!S_ISREG(post.st_mode)) {
+		close(fd);
+		return not_regular(path, &post, err);
+	}
+	if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+		goto fail_errno;
+	if (st != NULL)
+		*st = post;
+	return fd;
+fail_errno:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	edge_err_errno(err, "open %s", path);
+	errno = saved;
+	return -1;
+}
+
 int read_file_max(const char *path, size_t max, char **data, size_t *len, struct edge_err *err)
 {
 	struct stat st;
@@ -283,27 +324,18 @@ int read_file_max(const char *path, size_t max, char **data, size_t *len, struct
 
 	*data = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return edge_err_errno(err, "open %s", path);
-	if (fstat(fd, &st) != 0) {
-		edge_err_errno(err, "stat %s", path);
-		close(fd);
+	if ((fd = open_input(path, &st, err)) < 0)
 		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return edge_errf(err, EDGE_EINPUT, "read %s: is a directory", path);
-	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+	if ((uint64_t)st.st_size > max) {
 		close(fd);
 		return edge_errf(err, EDGE_EINPUT, "read %s: file too large (over %zu bytes)", path, max);
 	}
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+	cap = (size_t)st.st_size + 1;
 	buf = xmalloc(cap);
 	for (;;) {
 		ssize_t r;
 		if (n + 1 >= cap) {
+			/* the file grew since fstat */
 			if (cap > max + 1) {
 				free(buf);
 				close(fd);

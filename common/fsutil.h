@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "err.h"
 
@@ -41,9 +42,20 @@ void cleanup_unregister(int slot);
 /* Removes every registered path (async-signal-safe). */
 void cleanup_run(void);
 
+/* Opens path to read it as input (a bundle, part, manifest, key, signature,
+ * definition, list, credentials or store file): a regular file only. The
+ * open cannot block, so a FIFO or a device named as input is refused at once
+ * instead of hanging the tool: it is checked with stat before it is opened,
+ * opened O_NONBLOCK (cleared again), and checked again with fstat. Returns
+ * the descriptor (O_CLOEXEC; st, when not NULL, holds its fstat), or -1 with
+ * err: EDGE_EINPUT "PATH: is a directory" / "PATH: not a regular file", or
+ * EDGE_EIO "open PATH: REASON" from errno, which is then left as the failing
+ * call set it (a caller may word the error its own way). */
+int open_input(const char *path, struct stat *st, struct edge_err *err);
+
 /* Reads a whole regular file of at most max bytes into a malloc'd,
  * NUL-terminated buffer. Errors name the file (EDGE_EIO, or EDGE_EINPUT when
- * it is too large or not a regular file). */
+ * it is too large or not a regular file: open_input). */
 int read_file_max(const char *path, size_t max, char **data, size_t *len, struct edge_err *err);
 
 /* Reads fd to its end, at most max bytes, into a malloc'd NUL-terminated

@@ -747,11 +747,16 @@ static int copy_file_blob(struct pull *p, const char *path, const char *digest, 
 	char buf[1 << 16];
 	FILE *f;
 	size_t n;
+	int fd;
 
 	if (store_has_blob(p->store, digest, size))
 		return 0;
-	if ((f = fopen(path, "rb")) == NULL)
+	if ((fd = open_input(path, NULL, err)) < 0)
+		return -1;
+	if ((f = fdopen(fd, "rb")) == NULL) {
+		close(fd);
 		return edge_err_errno(err, "open %s", path);
+	}
 	if (blob_writer_open(&w, p->store, digest, size, 0, err) != 0) {
 		fclose(f);
 		return -1;

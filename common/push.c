@@ -138,9 +138,12 @@ static int blob_in_open(struct blob_in *b, struct push_source *src, const char *
 		b->is_bundle = 1;
 	} else {
 		char *p = store_blob_path(src->store, digest);
-		b->fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+		b->fd = p ? open_input(p, NULL, err) : -1;
 		if (b->fd < 0) {
-			edge_err_errno(err, "store %s: blob %s", src->store->dir, digest);
+			if (p == NULL || err->code == EDGE_EIO)
+				edge_err_errno(err, "store %s: blob %s", src->store->dir, digest);
+			else
+				edge_err_prefix(err, "store %s: blob %s", src->store->dir, digest);
 			free(p);
 			return -1;
 		}

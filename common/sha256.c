@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "oci.h"
+#include "fsutil.h"
 
 int sha256_init(struct sha256 *h)
 {
@@ -77,9 +78,8 @@ int sha256_digest_file(const char *path, char out[72], uint64_t *size, struct ed
 	char *buf;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return edge_err_errno(err, "open %s", path);
+	if ((fd = open_input(path, NULL, err)) < 0)
+		return -1;
 	if (sha256_init(&h) != 0) {
 		close(fd);
 		return edge_errf(err, EDGE_EIO, "sha256: out of memory");

@@ -377,18 +377,12 @@ static void *hash_reader(void *arg)
 static int open_regular(const char *path, uint64_t *size, struct edge_err *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path, &st, err);
 
-	if (fd < 0)
-		return edge_err_errno(err, "%s", path);
-	if (fstat(fd, &st) != 0) {
-		edge_err_errno(err, "%s", path);
-		close(fd);
+	if (fd < 0) {
+		if (err != NULL && err->code == EDGE_EIO)
+			edge_err_errno(err, "%s", path);
 		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return edge_errf(err, EDGE_EINPUT, "%s: not a regular file", path);
 	}
 	if (size != NULL)
 		*size = (uint64_t)st.st_size;
@@ -521,34 +515,26 @@ out:
  * ===================================================================== */
 
 /* Reads a small file into buf (cap bytes, NUL-terminated: at most cap-1
- * bytes of content). Errors carry code (the class of this kind of file). */
+ * bytes of content). A file that cannot be opened or read has the error
+ * class code (that of this kind of file); one that is not a regular file,
+ * or too large, is invalid input whatever its kind. */
 static int read_small(const char *path, int code, unsigned char *buf, size_t cap, size_t *len,
-		      int *world_readable, struct edge_err *err)
+		      mode_t *mode, struct edge_err *err)
 {
 	struct stat st;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_input(path, &st, err);
 
 	if (fd < 0) {
-		edge_err_errno(err, "%s", path);
-		if (err != NULL)
+		if (err != NULL && err->code == EDGE_EIO) {
+			edge_err_errno(err, "%s", path);
 			err->code = code;
+		}
 		return -1;
-	}
-	if (fstat(fd, &st) != 0) {
-		edge_err_errno(err, "%s", path);
-		if (err != NULL)
-			err->code = code;
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return edge_errf(err, code, "%s: not a regular file", path);
 	}
 	if ((uint64_t)st.st_size > cap - 1) {
 		close(fd);
-		return edge_errf(err, code, "%s: too large (%lld bytes) for a key or signature file", path,
+		return edge_errf(err, EDGE_EINPUT, "%s: too large (%lld bytes) for a key or signature file", path,
 				 (long long)st.st_size);
 	}
 	n = read_full(fd, buf, cap - 1);
@@ -561,8 +547,8 @@ static int read_small(const char *path, int code, unsigned char *buf, size_t cap
 	}
 	buf[n] = '\0';
 	*len = (size_t)n;
-	if (world_readable != NULL)
-		*world_readable = (st.st_mode & S_IROTH) != 0;
+	if (mode != NULL)
+		*mode = st.st_mode;
 	return 0;
 }
 
@@ -735,7 +721,6 @@ static EVP_PKEY *load_rsa_public(const char *path, const unsigned char *data, si
 struct sig_key {
 	char *path;
 	int rsa;
-	int world_readable;
 	char key_id[17];
 	unsigned char *ms; /* sodium_malloc'd: keynum[8] sk[64] */
 	EVP_PKEY *pkey;
@@ -924,6 +909,7 @@ struct sig_key *sig_key_load(const char *path, sig_password_fn password, void *c
 	unsigned char *data = NULL, *blob = NULL;
 	size_t len = 0;
 	enum key_kind kind;
+	mode_t mode = 0;
 	int rc = -1;
 
 	memset(&ps, 0, sizeof(ps));
@@ -940,9 +926,16 @@ struct sig_key *sig_key_load(const char *path, sig_password_fn password, void *c
 		edge_errf(err, EDGE_EIO, "%s: out of memory", path);
 		goto out;
 	}
-	if (read_small(path, EDGE_EINPUT, data, KEYFILE_MAX, &len, &k->world_readable, err) != 0)
+	if (read_small(path, EDGE_EINPUT, data, KEYFILE_MAX, &len, &mode, err) != 0)
 		goto out;
 	kind = classify_key(data, len, blob);
+	/* as ssh does: a secret others may read is no longer only ours (checked
+	 * before any password is asked for) */
+	if ((kind == KEY_MS_SECRET || kind == KEY_PEM_PRIVATE) && (mode & 077) != 0) {
+		edge_errf(err, EDGE_EINPUT, "%s: secret key is accessible by others (mode %04o): run chmod 600 %s", path,
+			  (unsigned)(mode & 07777), path);
+		goto out;
+	}
 	switch (kind) {
 	case KEY_MS_SECRET:
 		rc = load_ms_secret(k, blob, &ps, err);
@@ -993,11 +986,6 @@ const char *sig_key_algorithm(const struct sig_key *k)
 const char *sig_key_id(const struct sig_key *k)
 {
 	return k->key_id;
-}
-
-int sig_key_world_readable(const struct sig_key *k)
-{
-	return k->world_readable;
 }
 
 char *sig_sidecar_path(const struct sig_key *k, const char *file)

@@ -79,6 +79,9 @@ struct sig_key;
  * password is asked for only when the key is encrypted (it may be NULL:
  * an encrypted key is then refused). Errors: EDGE_EINPUT for a missing,
  * unreadable or malformed key (also a public key given as the secret one),
+ * for a secret key file that group or others may access (any of mode 077,
+ * as ssh refuses it: "KEY: secret key is accessible by others (mode 0644):
+ * run chmod 600 KEY"), checked before any password is asked for,
  * EDGE_EAUTH "KEY: wrong password". New object: sig_key_free. */
 struct sig_key *sig_key_load(const char *path, sig_password_fn password, void *ctx, struct edge_err *err);
 void sig_key_free(struct sig_key *k);
@@ -87,9 +90,6 @@ void sig_key_free(struct sig_key *k);
 const char *sig_key_algorithm(const struct sig_key *k);
 /* The minisign key id (16 upper-case hex), "" for RSA. */
 const char *sig_key_id(const struct sig_key *k);
-/* Whether the key file could be read by other users (the tool warns). */
-int sig_key_world_readable(const struct sig_key *k);
-
 /* Where sig_sign_file writes FILE's signature: FILE.minisig for a minisign
  * key, FILE.sig for RSA. malloc'd. */
 char *sig_sidecar_path(const struct sig_key *k, const char *file);

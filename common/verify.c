@@ -23,6 +23,7 @@
 #define CHUNK (1u << 20)
 #define NBUF 4
 #define KEEP_MAX (4u << 20) /* blobs up to this size are kept if they look like JSON */
+#define SEEK_CHECK_MISMATCH "its content does not match the seek table's checksum"
 
 /* --- the file's own digest ------------------------------------------------
  * The sha256 of the bundle file as it is read from start to end and, with a
@@ -174,6 +175,43 @@ static int too_large(struct edge_err *err, const char *path, uint64_t limit)
 			 (unsigned long long)limit);
 }
 
+/* The seek table's frame checksums on the one-pass path: the tar stream is
+ * cut where the table says each frame ends (a table that says otherwise
+ * than the frames fails here or in final_checks). */
+struct frame_sums {
+	struct bundle_reader *r;
+	size_t f;            /* the frame being summed */
+	uint64_t pos;        /* tar offset reached */
+	struct xxh64_state x;
+};
+
+/* Adds the next n bytes of the tar stream; -1 (fail_coff set) when a frame
+ * ends with another checksum than the table's. */
+static int frame_sums_add(struct frame_sums *s, struct pipe *p, const unsigned char *d, size_t n)
+{
+	struct bundle_reader *r = s->r;
+
+	while (r->checks && s->f < r->nframes) {
+		const struct bundle_frame *fr = &r->frames[s->f];
+		uint64_t left = fr->doff + fr->dsize - s->pos;
+		size_t k = n < left ? n : (size_t)left;
+		xxh64_update(&s->x, d, k);
+		s->pos += k;
+		d += k;
+		n -= k;
+		if (s->pos < fr->doff + fr->dsize)
+			break;
+		if (!bundle_frame_check_ok(r, s->f, xxh64_final(&s->x))) {
+			p->fail_coff = fr->coff + 1;
+			return edge_errf(&p->err, EDGE_EVERIFY, "%s: corrupt zstd data in the frame at byte %llu: %s", r->path,
+					 (unsigned long long)fr->coff, SEEK_CHECK_MISMATCH);
+		}
+		s->f++;
+		xxh64_init(&s->x, 0);
+	}
+	return 0;
+}
+
 static void *produce(void *arg)
 {
 	struct pipe *p = arg;
@@ -181,9 +219,13 @@ static void *produce(void *arg)
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	unsigned char *in = xmalloc(CHUNK);
 	struct file_sum fs;
+	struct frame_sums sums;
 	size_t ret = 0;
 	int ok = 0;
 
+	memset(&sums, 0, sizeof(sums));
+	sums.r = r;
+	xxh64_init(&sums.x, 0);
 	file_sum_init(&fs, r);
 	while (fs.off < r->size) {
 		uint64_t off;
@@ -232,6 +274,8 @@ static void *produce(void *arg)
 				too_large(&p->err, r->path, p->limit);
 				goto out;
 			}
+			if (frame_sums_add(&sums, p, c->data, ob.pos) != 0)
+				goto out;
 			pipe_hand_over(p, ob.pos);
 		}
 	}
@@ -257,6 +301,8 @@ static void *produce(void *arg)
 			ret = more;
 		}
 		p->decompressed += ob.pos;
+		if (frame_sums_add(&sums, p, c->data, ob.pos) != 0)
+			goto out;
 		pipe_hand_over(p, ob.pos);
 	}
 	if (ret != 0) {
@@ -1261,6 +1307,7 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 	if (raw_frame_check(src, (size_t)fr->csize, fr->dsize, &hdr, &check) == 0) {
 		struct xxh64_state x;
 		const unsigned char *p = src + hdr;
+		int sum = check || r->checks;
 		xxh64_init(&x, 0);
 		for (;;) {
 			uint32_t bh = le24(p);
@@ -1269,7 +1316,7 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 			/* SHA-256 first: at its pace the prefetcher keeps up with
 			 * memory, and XXH64 then finds the block in cache */
 			job_take(j, h, p, dpos, bn);
-			if (check)
+			if (sum)
 				xxh64_update(&x, p, bn);
 			p += bn;
 			dpos += bn;
@@ -1278,6 +1325,8 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 		}
 		if (check && (uint32_t)xxh64_final(&x) != (uint32_t)(le24(p) | (uint32_t)p[3] << 24))
 			rc = corrupt_frame(pl->path, r, f, j->name, "Restored data doesn't match checksum", &j->err);
+		else if (!bundle_frame_check_ok(r, f, xxh64_final(&x)))
+			rc = corrupt_frame(pl->path, r, f, j->name, SEEK_CHECK_MISMATCH, &j->err);
 		return rc;
 	}
 	if (*outcap < fr->dsize) {
@@ -1289,6 +1338,8 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 		return corrupt_frame(pl->path, r, f, j->name, ZSTD_getErrorName(n), &j->err);
 	if (n != fr->dsize)
 		return corrupt_frame(pl->path, r, f, j->name, "the frame holds fewer bytes than the seek table says", &j->err);
+	if (r->checks && !bundle_frame_check_ok(r, f, xxh64(*out, (size_t)fr->dsize, 0)))
+		return corrupt_frame(pl->path, r, f, j->name, SEEK_CHECK_MISMATCH, &j->err);
 	job_take(j, h, *out, fr->doff, (size_t)fr->dsize);
 	return 0;
 }
@@ -1401,10 +1452,12 @@ static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_
 	const struct bundle_frame *fr = &r->frames[f];
 	uint64_t coff = fr->coff, cend = fr->coff + fr->csize, dpos = fr->doff;
 	size_t ret = 1;
+	struct xxh64_state x;
 
 	/* small steps first: a blob's header is all the walk wants of its frame */
 	size_t step = WALK_STEP;
 
+	xxh64_init(&x, 0);
 	/* a blob that ends in this frame is hashed here: a job would decompress
 	 * the frame again (for each such blob, were there many) */
 	t->defer_after = fr->doff + fr->dsize;
@@ -1430,6 +1483,8 @@ static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_
 				return corrupt_frame(t->path, r, f, NULL, ZSTD_getErrorName(ret), err);
 			if (dpos + ob.pos > fr->doff + fr->dsize)
 				return corrupt_frame(t->path, r, f, NULL, "the frame holds more bytes than the seek table says", err);
+			if (r->checks)
+				xxh64_update(&x, out, ob.pos);
 			skip = from > dpos ? from - dpos : 0;
 			if (skip < ob.pos) {
 				int rc = tar_feed(t, out + skip, ob.pos - (size_t)skip, err);
@@ -1447,6 +1502,8 @@ static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_
 		return corrupt_frame(t->path, r, f, NULL, "the frame is incomplete", err);
 	if (dpos != fr->doff + fr->dsize)
 		return corrupt_frame(t->path, r, f, NULL, "the frame holds fewer bytes than the seek table says", err);
+	if (!bundle_frame_check_ok(r, f, xxh64_final(&x)))
+		return corrupt_frame(t->path, r, f, NULL, SEEK_CHECK_MISMATCH, err);
 	return 0;
 }
 

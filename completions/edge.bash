@@ -31,7 +31,7 @@ _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-pack: pack a manifest's images, charts and definition into a bundle
-_edge_opts_pack='--name -o --output --store --level --threads --split --progress
+_edge_opts_pack='--name -o --output --store --trust-store --level --threads --split --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-sign: sign bundles and definitions, make minisign key pairs

@@ -222,7 +222,21 @@ load test_helper
 	mkdir adir
 	run --separate-stderr edge-resolve adir
 	assert_failure 3
-	assert_stderr_is "edge-resolve: read adir: is a directory"
+	assert_stderr_is "edge-resolve: adir: is a directory"
+}
+
+@test "resolve: a FIFO as a definition, a profile or a list: exit 3 at once" {
+	mkfifo fifo
+	run --separate-stderr timeout 10 edge-resolve fifo < /dev/null
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-resolve: fifo: not a regular file"
+	run --separate-stderr timeout 10 edge-resolve --images fifo < /dev/null
+	assert_failure 3
+	assert_stderr_is "edge-resolve: fifo: not a regular file"
+	run --separate-stderr timeout 10 edge-resolve --charts fifo < /dev/null
+	assert_failure 3
+	assert_stderr_is "edge-resolve: fifo: not a regular file"
 }
 
 @test "resolve: a gzip file that is not a tar is invalid input" {

@@ -214,7 +214,9 @@ s.serve_forever()'
 	run --separate-stderr edge-pull --plain-http --cred-file creds.json --store s4 m.json
 	assert_success
 	assert_stderr_empty
-	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file /dev/null --store s5 m.json
+	: > empty.pw
+	chmod 600 empty.pw
+	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file empty.pw --store s5 m.json
 	assert_failure 5
 	assert_stderr_contains "$REGISTRY: access to test/base refused (HTTP 401"
 	[ ! -e s5/blobs/sha256/"$(test_image_digest 'test/base:1#layer0' | cut -d: -f2)" ]
@@ -356,7 +358,8 @@ s.serve_forever()'
 	assert_failure 2
 	run --separate-stderr edge-pull --jobs 0 m.json
 	assert_failure 2
-	run --separate-stderr edge-pull --username u --password-file /dev/null m.json
+	: > empty.pw
+	run --separate-stderr edge-pull --username u --password-file empty.pw m.json
 	assert_failure 2
 	assert_stderr_contains "--username needs --registry HOST"
 	run --separate-stderr edge-pull --registry x --username u --password-stdin < m.json

@@ -526,24 +526,55 @@ only_files() {
 	only_files m.json store
 }
 
-@test "pack: a store blob changed in place is packed as it is, and edge-verify names it" {
-	# edge-pack trusts the store's content (SPEC 4: blobs exist only once
-	# verified) and checks sizes; edge-verify re-hashes every blob
+@test "pack: a store blob changed in place (same size): exit 1 naming it, nothing left; --trust-store packs it" {
+	# SPEC 4: a store can rot or be edited by hand; edge-pack re-hashes
+	# every blob as it reads it, so a bad one is not signed and carried away
 	cp -r "$STORE" store
-	layer=$(test_image_digest 'test/big:1#layer0')
-	f="store/blobs/sha256/${layer#sha256:}"
-	chmod u+w "$f"
-	printf 'X' | dd of="$f" bs=1 seek=8000000 conv=notrunc 2> /dev/null
 	jq '.store = "store"' "$PULLED" > m.json
-	run --separate-stderr edge-verify --store store m.json
-	assert_failure 1
-	assert_stderr_contains "$layer"
-	run --separate-stderr edge-pack -q -o b.tar.zst m.json
-	assert_success
-	run --separate-stderr edge-verify b.tar.zst
-	assert_failure 1
+	# a layer of several frames, changed in its second; a one-frame config
+	layer=$(test_image_digest 'test/big:1#layer0')
+	config=$(test_image_digest 'test/app1:1#config')
+	for d in "$layer" "$config"; do
+		cp -r store keep
+		f="store/blobs/sha256/${d#sha256:}"
+		chmod u+w "$f"
+		if [ "$d" = "$layer" ]; then
+			printf 'X' | dd of="$f" bs=1 seek=6000000 conv=notrunc 2> /dev/null
+		else
+			printf ' ' | dd of="$f" bs=1 seek=0 conv=notrunc 2> /dev/null
+		fi
+		got=$(sha256sum "$f" | cut -d' ' -f1)
+		want="edge-pack: store store: blob $d is corrupt: its content has digest sha256:$got (remove it and run edge-pull again)"
+		for args in "-o b.tar.zst" "" "--split 1M" "--threads 1 --level 1"; do
+			# shellcheck disable=SC2086
+			run --separate-stderr edge-pack $args m.json
+			assert_failure 1
+			assert_output ""
+			assert_stderr_is "$want"
+			only_files m.json store keep
+		done
+		# unsafe: packed as it is, and found at the site
+		run --separate-stderr edge-pack -q --trust-store -o b.tar.zst m.json
+		assert_success
+		run --separate-stderr edge-verify b.tar.zst
+		assert_failure 1
+		assert_output ""
+		assert_stderr_contains "b.tar.zst: blob $d: digest mismatch"
+		rm -rf store b.tar.zst
+		mv keep store
+	done
+	# the good store packs the same bytes with and without the check
+	edge-pack -q -o checked.tar.zst m.json > /dev/null
+	edge-pack -q --trust-store -o trusted.tar.zst m.json > /dev/null
+	cmp checked.tar.zst trusted.tar.zst
+}
+
+@test "pack: a FIFO as the manifest: exit 3 at once" {
+	mkfifo m.json
+	run --separate-stderr timeout 10 edge-pack m.json
+	assert_failure 3
 	assert_output ""
-	assert_stderr_contains "b.tar.zst: blob $layer: digest mismatch"
+	assert_stderr_is "edge-pack: m.json: not a regular file"
 }
 
 @test "pack: interrupted (SIGINT, SIGTERM): no bundle, no part, no temp file" {

@@ -194,17 +194,50 @@ manifest() {
 	assert_no_file new.key new.key.pub
 }
 
-@test "sign: a password file readable by others warns, so does a secret key" {
+@test "sign: a password file readable by others warns; a secret key others may read is refused" {
 	printf 'rsa-pw\n' > pw.txt
 	chmod 644 pw.txt
 	run --separate-stderr edge-sign -k rsa8-enc.pem --password-file pw.txt a.txt
 	assert_success
 	assert_stderr_is "edge-sign: warning: pw.txt: secret file is readable by others"
+	rm a.txt.sig
+	# as ssh does: exit 3 with what to run, before any password is asked for
 	edge-sign -q -G -W -k k
-	chmod 644 k
+	for mode in 644 640 604; do
+		chmod $mode k
+		run --separate-stderr edge-sign -k k a.txt
+		assert_failure 3
+		assert_output ""
+		assert_stderr_is "edge-sign: k: secret key is accessible by others (mode 0$mode): run chmod 600 k"
+		assert_no_file a.txt.minisig
+	done
+	cp rsa8-enc.pem open.pem
+	chmod 644 open.pem
+	run --separate-stderr setsid -w edge-sign -k open.pem a.txt < /dev/null
+	assert_failure 3
+	assert_stderr_is "edge-sign: open.pem: secret key is accessible by others (mode 0644): run chmod 600 open.pem"
+	assert_no_file a.txt.sig
+	chmod 600 k
 	run --separate-stderr edge-sign -k k a.txt
 	assert_success
-	assert_stderr_is "edge-sign: warning: k: secret key is readable by others"
+	assert_stderr_empty
+}
+
+@test "sign: a FIFO as the key, the password file or a file to sign: exit 3 at once" {
+	edge-sign -q -G -W -k k
+	mkfifo fifo
+	run --separate-stderr timeout 10 edge-sign -k fifo a.txt
+	assert_failure 3
+	assert_stderr_is "edge-sign: fifo: not a regular file"
+	run --separate-stderr timeout 10 edge-sign -k k a.txt fifo
+	assert_failure 3
+	assert_stderr_is "edge-sign: fifo: not a regular file"
+	run --separate-stderr timeout 10 edge-sign -k rsa8-enc.pem --password-file fifo a.txt
+	assert_failure 3
+	assert_stderr_is "edge-sign: fifo: not a regular file"
+	run --separate-stderr timeout 10 edge-sign -k k --manifest fifo
+	assert_failure 3
+	assert_stderr_is "edge-sign: fifo: not a regular file"
 }
 
 # --- minisign signatures ---------------------------------------------------
@@ -434,7 +467,7 @@ manifest() {
 	mkdir d
 	run --separate-stderr edge-sign -k k d
 	assert_failure 3
-	assert_stderr_is "edge-sign: d: not a regular file"
+	assert_stderr_is "edge-sign: d: is a directory"
 	printf 'c\n' > c.txt
 	run --separate-stderr edge-sign -k k a.txt nofile c.txt
 	assert_failure 6

@@ -224,6 +224,46 @@ with open(p, "r+b") as f:
 	rejects 1 "s.tar.zst.parts.json: the parts have digest sha256:$(sha b.tar.zst), the descriptor says sha256:$(printf '1%.0s' $(seq 64))" s.tar.zst.parts.json
 }
 
+# refused_fast CODE MESSAGE ARG...: as rejects, within 10 s (a FIFO that
+# blocked an open would hang the tool: timeout makes that exit 124).
+refused_fast() {
+	local code=$1 msg=$2
+	shift 2
+	run --separate-stderr timeout 10 edge-verify "$@"
+	assert_failure "$code"
+	assert_output ""
+	assert_stderr_is "edge-verify: $msg"
+}
+
+@test "verify: a FIFO as the bundle, a part, a descriptor, a signature or a key: exit 3 at once" {
+	mkfifo fifo.tar.zst
+	refused_fast 3 "fifo.tar.zst: not a regular file" fifo.tar.zst
+	mkfifo fifo.tar.zst.minisig
+	refused_fast 3 "fifo.tar.zst.minisig: not a regular file" -p "$KEYS/k1.pub" fifo.tar.zst
+	edge-pack -q --split 3M -o s.tar.zst "$PULLED" > /dev/null
+	mv s.tar.zst.part001 away
+	mkfifo s.tar.zst.part001
+	refused_fast 3 "s.tar.zst.part001: not a regular file" s.tar.zst.parts.json
+	mkfifo f.tar.zst.parts.json
+	refused_fast 3 "f.tar.zst.parts.json: not a regular file" f.tar.zst.parts.json
+	mkfifo b.tar.zst.minisig
+	refused_fast 3 "b.tar.zst.minisig: not a regular file" -p "$KEYS/k1.pub" b.tar.zst
+	rm b.tar.zst.minisig
+	edge-sign -q -k "$KEYS/k1" b.tar.zst
+	mkfifo k.pub
+	refused_fast 3 "k.pub: not a regular file" -p k.pub b.tar.zst
+	# a device is not a bundle either
+	refused_fast 3 "/dev/null: not a regular file" /dev/null
+}
+
+@test "verify: an oversized .minisig or .sig is invalid input: exit 3" {
+	head -c 20000 /dev/zero | tr '\0' 'x' > b.tar.zst.minisig
+	rejects 3 "b.tar.zst.minisig: too large (20000 bytes) for a key or signature file" -p "$KEYS/k1.pub" b.tar.zst
+	rm b.tar.zst.minisig
+	head -c 70000 /dev/zero > b.tar.zst.sig
+	rejects 3 "b.tar.zst.sig: too large (70000 bytes) for a key or signature file" -p "$KEYS/r1.pub.pem" b.tar.zst
+}
+
 # --- the corpus of bad bundles -------------------------------------------------
 
 @test "verify: truncated bundles: in a blob, at a frame boundary, in the seek table" {
@@ -497,6 +537,43 @@ ref_digest() {
 	tool pack "$GOOD_TAR" lie.tar.zst --frames --seek-table --lie 512
 	read -r coff _ < <(tool frames lie.tar.zst | tail -1)
 	rejects 1 "lie.tar.zst: corrupt zstd data in the frame at byte $coff: the frame holds fewer bytes than the seek table says" lie.tar.zst
+}
+
+@test "verify: seek-table checksums (flag 0x80) are checked: a wrong one is exit 1 naming the entry" {
+	# right ones: frames with and without their own checksum, frames that
+	# ignore where entries start
+	tool pack "$GOOD_TAR" sums.tar.zst --frames --seek-table --checksums
+	tool pack "$GOOD_TAR" sums-nocheck.tar.zst --frames --no-frame-check --seek-table --checksums
+	tool pack "$GOOD_TAR" sums-small.tar.zst --frame-size 65536 --seek-table --checksums
+	for b in sums sums-nocheck sums-small; do
+		run --separate-stderr edge-verify $b.tar.zst
+		assert_success
+		assert_stderr_empty
+	done
+	# a wrong one: in bundle.json's frame (read by the walk), a config's (a
+	# blob hashed by the walk), the big layer's (hashed by a job; its frame
+	# holds raw blocks, with and without the frame's own checksum)
+	big=$(blob 'test/big:1#layer0')
+	cfg=$(blob 'test/app1:1#config')
+	for e in bundle.json "$cfg" "$big"; do
+		# (not $i: the helpers that run calls set it)
+		local frame
+		frame=$(tool list "$GOOD_TAR" | awk -v n="$e" '$1 == n {print NR - 1}')
+		for mode in "" --no-frame-check; do
+			# shellcheck disable=SC2086
+			tool pack "$GOOD_TAR" bad.tar.zst --frames $mode --seek-table --checksums --bad-check "$frame"
+			coff=$(tool frames bad.tar.zst | sed -n "$((frame + 1))p" | cut -d' ' -f1)
+			rejects 1 "bad.tar.zst: in entry $e: corrupt zstd data in the frame at byte $coff: its content does not match the seek table's checksum" bad.tar.zst
+		done
+	done
+	# the one-pass path (a frame over 32 MiB): a wrong checksum stops it
+	# where it is; right ones let it go on to the entry that does not belong
+	head -c $((33 << 20)) /dev/zero > zeros
+	tool edit "$GOOD_TAR" huge.tar add zeros.bin zeros '$'
+	tool pack huge.tar huge.tar.zst --frames --seek-table --checksums --bad-check 0
+	rejects 1 "huge.tar.zst: in entry bundle.json: corrupt zstd data in the frame at byte 0: its content does not match the seek table's checksum" huge.tar.zst
+	tool pack huge.tar huge.tar.zst --frames --seek-table --checksums
+	rejects 3 'huge.tar.zst: entry "zeros.bin" after bundle.index.json' huge.tar.zst
 }
 
 @test "verify: decompression bombs: padding, data after the archive, a huge JSON entry, --max-size" {

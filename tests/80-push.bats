@@ -657,6 +657,24 @@ s.serve_forever()' "$1"
 	assert_stderr_is "edge-push: open nosuch.tar.zst: No such file or directory"
 }
 
+@test "push: a FIFO as the bundle, a part or the manifest's bundle: exit 3 at once" {
+	mkfifo f.tar.zst
+	run --separate-stderr timeout 10 edge-push --plain-http --registry "$DST/bad" f.tar.zst
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-push: f.tar.zst: not a regular file"
+	jq '.bundle.path = "f.tar.zst"' "$PACKED" > fifo.json
+	run --separate-stderr timeout 10 edge-push --plain-http --registry "$DST/bad" fifo.json
+	assert_failure 3
+	assert_stderr_is "edge-push: f.tar.zst: not a regular file"
+	edge-pack -q --store "$STORE" --split 1M -o s.tar.zst "$PULLED" > /dev/null
+	rm s.tar.zst.part001
+	mkfifo s.tar.zst.part001
+	run --separate-stderr timeout 10 edge-push --plain-http --registry "$DST/bad" s.tar.zst.parts.json
+	assert_failure 3
+	assert_stderr_is "edge-push: s.tar.zst.part001: not a regular file"
+}
+
 @test "push: a full stdout fails (exit 6) with one error line" {
 	run --separate-stderr bash -c 'edge-push --plain-http --registry "$1" "$2" > /dev/full' _ "$DST/full" "$BUNDLE"
 	assert_failure 6

@@ -123,7 +123,7 @@ static void hashing(void)
 	{
 		unsigned char b2[64];
 		char msg[EDGE_ERR_MAX];
-		snprintf(msg, sizeof(msg), "%s: not a regular file", dir);
+		snprintf(msg, sizeof(msg), "%s: is a directory", dir);
 		fails(sig_hash_file(dir, SIG_HASH_BLAKE2B, b2, NULL, NULL, &err), &err, EDGE_EINPUT, msg,
 		      "a directory is refused");
 	}
@@ -289,11 +289,36 @@ static void minisign_cases(void)
 		char *s = read_text(key), *l2 = strchr(s, '\n') + 1, *bad = tmp("bad.key");
 		l2[100] = l2[100] == 'A' ? 'B' : 'A';
 		write_file(bad, s, strlen(s));
+		chmod(bad, 0600);
 		k2 = sig_key_load(bad, NULL, NULL, &err);
 		ok(k2 == NULL && err.code == EDGE_EINPUT && strstr(err.msg, ": corrupt secret key") != NULL,
 		   "a corrupted secret key", err.msg, "corrupt secret key");
 		sig_key_free(k2);
 		free(bad);
+		free(s);
+	}
+	/* a secret key that group or others may access is refused, as ssh
+	 * refuses one; only the owner's bits may be set */
+	{
+		char *s = read_text(key), *open_key = tmp("open.key");
+		static const mode_t modes[] = {0644, 0640, 0604, 0620, 0602, 0660};
+		size_t i;
+		write_file(open_key, s, strlen(s));
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+			char what[64];
+			chmod(open_key, modes[i]);
+			snprintf(msg, sizeof(msg), "%s: secret key is accessible by others (mode %04o): run chmod 600 %s",
+				 open_key, (unsigned)modes[i], open_key);
+			snprintf(what, sizeof(what), "a secret key of mode %04o is refused", (unsigned)modes[i]);
+			k2 = sig_key_load(open_key, NULL, NULL, &err);
+			fails(k2 == NULL, &err, EDGE_EINPUT, msg, what);
+			sig_key_free(k2);
+		}
+		chmod(open_key, 0400);
+		k2 = sig_key_load(open_key, NULL, NULL, &err);
+		ok(k2 != NULL, "a secret key of mode 0400 loads", k2 ? "loaded" : err.msg, "loaded");
+		sig_key_free(k2);
+		free(open_key);
 		free(s);
 	}
 	/* a trusted comment that cannot be one line */
@@ -388,6 +413,9 @@ static int write_pem(const char *path, EVP_PKEY *pkey, int what, const char *pas
 	}
 	}
 	BIO_free(b);
+	/* a private key only its owner may read, as edge-sign wants */
+	if (what == 0 && chmod(path, 0600) != 0)
+		return -1;
 	return rc == 1 ? 0 : -1;
 }
 
