@@ -148,6 +148,7 @@ static json_t *parse_mapping(struct yconv *c, int depth, const yaml_mark_t *star
 		json_t *key, *val;
 		char *ktext;
 		int is_merge;
+		yaml_mark_t kmark;
 
 		if (!yaml_parser_parse(&c->parser, &ev))
 			goto parse_fail;
@@ -157,6 +158,7 @@ static json_t *parse_mapping(struct yconv *c, int depth, const yaml_mark_t *star
 		}
 		is_merge = ev.type == YAML_SCALAR_EVENT && ev.data.scalar.plain_implicit &&
 			   strcmp((const char *)ev.data.scalar.value, "<<") == 0;
+		kmark = ev.start_mark;
 		key = parse_node(c, &ev, depth + 1);
 		yaml_event_delete(&ev);
 		if (key == NULL)
@@ -186,6 +188,15 @@ static json_t *parse_mapping(struct yconv *c, int depth, const yaml_mark_t *star
 		}
 		ktext = key_text(key);
 		json_decref(key);
+		/* a key that is itself a mapping is serialised, and its quotes are
+		 * escaped again at every level: bound it, or a few hundred bytes of
+		 * nested {{{…}}} keys grow past any memory */
+		if (ktext != NULL && strlen(ktext) > YAML_MAX_KEY_TEXT) {
+			free(ktext);
+			json_decref(val);
+			conv_error(c, &kmark, "a mapping key longer than " YAML_MAX_KEY_TEXT_STR " bytes");
+			goto fail;
+		}
 		json_object_set_new(obj, ktext ? ktext : "", val);
 		free(ktext);
 	}

@@ -16,6 +16,11 @@ enum {
  * counting each alias as the whole tree it stands for. */
 #define YAML_MAX_ALIAS_NODES 1000000
 
+/* Longest text of a mapping key (a key that is a mapping or a list is
+ * serialised to JSON text): "a mapping key longer than 65536 bytes". */
+#define YAML_MAX_KEY_TEXT 65536
+#define YAML_MAX_KEY_TEXT_STR "65536"
+
 /* Converts the first document of text into a new JSON value (null for an
  * empty document). Aliases are resolved: they share the anchored value, and
  * are bounded (at most 10000 alias uses, expanding to at most

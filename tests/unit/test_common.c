@@ -179,6 +179,29 @@ int main(void)
 		   "yaml: aliases below the bound share nodes", err.msg, "(parsed)");
 		json_decref(j);
 	}
+	{
+		/* mappings as keys of mappings: each level serialises the one
+		 * below and escapes its quotes again, doubling the text; found
+		 * by fuzz_yaml_tmpl (it ran out of time at 120 levels) */
+		char deep[1024];
+		size_t i, n = 0;
+		json_t *j;
+		struct edge_err err = {0};
+		for (i = 0; i < 120; i++)
+			deep[n++] = '{';
+		for (i = 0; i < 120; i++)
+			deep[n++] = '}';
+		deep[n] = '\0';
+		j = yaml_to_json(deep, n, 0, &err);
+		ok(j == NULL && err.code == EDGE_EINPUT && strstr(err.msg, "a mapping key longer than 65536 bytes") != NULL,
+		   "yaml: nested mapping keys are bounded", err.msg, "... a mapping key longer than 65536 bytes");
+		json_decref(j);
+		edge_err_clear(&err);
+		j = yaml_to_json("{{a: 1}: x}", 11, 0, &err);
+		ok(j != NULL && json_is_string(json_object_get(j, "{\"a\":\"1\"}")) , "yaml: a short mapping key is serialised",
+		   err.msg, "(parsed)");
+		json_decref(j);
+	}
 	/* manifests */
 	manifest_case("manifest: minimal", "{\"apiVersion\":\"edge.manifest/v1\"}", NULL);
 	manifest_case("manifest: not an object", "[1]", "t.json: expected a JSON object");
