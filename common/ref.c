@@ -41,30 +41,7 @@ static int is_word(int c) { return is_alnum(c) || c == '_'; }
  * trailing newline). */
 static void quote_input(char *buf, const char *s)
 {
-	char piece[8];
-	size_t o = 0, n, i;
-
-	buf[0] = '\0';
-	if (s == NULL)
-		return;
-	for (i = 0; s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			n = (size_t)snprintf(piece, sizeof(piece), "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			n = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", c);
-		else
-			n = (size_t)snprintf(piece, sizeof(piece), "%c", c);
-		/* always keep room for "..." and the NUL after the piece */
-		if (o + n + 4 > QUOTE_SIZE) {
-			memcpy(buf + o, "...", 4);
-			return;
-		}
-		memcpy(buf + o, piece, n);
-		o += n;
-	}
-	buf[o] = '\0';
+	oci_quote(buf, QUOTE_SIZE, s);
 }
 
 static int bad_ref(struct edge_err *err, const char *s, const char *reason)
