@@ -448,6 +448,7 @@ s.serve_forever()'
 	assert_output ""
 	assert_stderr_is "edge-pull: m.json: images[0].ref: invalid reference \"127.0.0.1:9/test/app1@$pin\": sha512 digests cannot be checked (pin the image by its sha256 digest)"
 	[ ! -e store ]
+}
 
 # bomb LEVELS: YAML whose aliases double LEVELS times (2^LEVELS nodes)
 yaml_alias_bomb() {
