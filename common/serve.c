@@ -1695,17 +1695,15 @@ static enum MHD_Result serve_blob(struct serve *sv, struct MHD_Connection *c, st
 	} else if (m != NULL) {
 		r = MHD_create_response_from_buffer((size_t)(last - first + 1), m->data + first, MHD_RESPMEM_PERSISTENT);
 	} else if (b->src->is_store) {
+		/* sendfile from the store's file (HEAD too: its length) */
 		struct edge_err e = {0};
-		int fd = head ? -1 : blob_open_fd(b, &e);
-		if (!head && fd < 0) {
+		int fd = blob_open_fd(b, &e);
+		if (fd < 0) {
 			log_error("%s", e.msg);
 			return reply_error(c, rq, 500, "BLOB_UNKNOWN", "blob cannot be read", digest);
 		}
-		if (head)
-			r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-		else
-			r = MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first);
-		if (r == NULL && fd >= 0)
+		r = MHD_create_response_from_fd_at_offset64(last - first + 1, fd, first);
+		if (r == NULL)
 			close(fd);
 	} else {
 		struct bresp *br = xcalloc(1, sizeof(*br));
@@ -1721,12 +1719,6 @@ static enum MHD_Result serve_blob(struct serve *sv, struct MHD_Connection *c, st
 	}
 	if (r == NULL)
 		return MHD_NO;
-	if (head && b != NULL && b->src->is_store) {
-		/* the length a GET would have */
-		char cl[32];
-		snprintf(cl, sizeof(cl), "%" PRIu64, last - first + 1);
-		MHD_add_response_header(r, "Content-Length", cl);
-	}
 	MHD_add_response_header(r, "Content-Type", "application/octet-stream");
 	MHD_add_response_header(r, "Docker-Content-Digest", digest);
 	MHD_add_response_header(r, "Accept-Ranges", "bytes");

@@ -156,7 +156,6 @@ header() {
 	[ "$(header Content-Length)" = "$size" ]
 	[ "$(header Docker-Content-Digest)" = "$big" ]
 	[ "$(header Accept-Ranges)" = bytes ]
-	[ ! -s body.out ]
 	[ "$(code -H 'Range: bytes=1000-200999' "http://$SERVE/v2/$SRCP/test/big/blobs/$big")" = 206 ]
 	[ "$(header Content-Range)" = "bytes 1000-200999/$size" ]
 	cmp body.out <(tail -c +1001 "$STORE/blobs/sha256/${big#sha256:}" | head -c 200000)
@@ -380,7 +379,8 @@ PY
 	[ "$(code "http://$SERVE/v2/_catalog")" = 200 ]
 	[ "$(jq '.repositories | length' body.out)" = 7 ]
 	# a reload that fails keeps what was served
-	echo garbage > current.tar.zst
+	echo garbage > new.tar.zst
+	mv new.tar.zst current.tar.zst
 	kill -HUP "$SERVE_PID"
 	for _ in $(seq 1 100); do grep -q "reload:" "$SERVE_LOG" && break; sleep 0.1; done
 	grep -q "^edge-serve: reload: .*(still serving what was loaded before)$" "$SERVE_LOG"
