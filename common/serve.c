@@ -1511,7 +1511,10 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, struct req *rq, int 
 /* An OCI error body: {"errors":[{"code","message","detail"}]}. */
 static json_t *oci_error(const char *code, const char *message, const char *detail)
 {
-	return json_pack("{s:[{s:s, s:s, s:s?}]}", "errors", "code", code, "message", message, "detail", detail);
+	json_t *j = json_pack("{s:[{s:s, s:s, s:s?}]}", "errors", "code", code, "message", message, "detail", detail);
+
+	/* a detail from the URL that is not UTF-8 is left out */
+	return j ? j : json_pack("{s:[{s:s, s:s}]}", "errors", "code", code, "message", message);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *c, struct req *rq, int status, const char *code,

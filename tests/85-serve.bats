@@ -488,3 +488,20 @@ TOML
 	stop_servers
 	rm -rf "$d"
 }
+
+@test "serve: hostile paths: bytes that are not UTF-8, traversal, bad digests; the log line stays printable" {
+	serve -v "$BUNDLE"
+	[ "$(code "http://$SERVE/v2/%ff%fe/manifests/1")" = 404 ]
+	jq -e '.errors[0].code == "NAME_UNKNOWN"' body.out
+	[ "$(code --path-as-is "http://$SERVE/v2/../../etc/passwd")" = 404 ]
+	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/sha256:xyz")" = 400 ]
+	jq -e '.errors[0].code == "DIGEST_INVALID"' body.out
+	[ "$(code "http://$SERVE/v2/$SRCP/test/base/manifests/%0d%0aX-Injected:%201")" = 404 ]
+	run grep -ci 'x-injected' head.out
+	[ "$output" = 0 ]
+	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/uploads/1")" = 404 ]
+	jq -e '.errors[0].code == "BLOB_UPLOAD_UNKNOWN"' body.out
+	run grep -c $'[\x01-\x1f\x7f]' "$SERVE_LOG"
+	[ "$output" = 0 ]
+	grep -q "^edge-serve: GET /v2/%ff%fe/manifests/1 404 " "$SERVE_LOG"
+}
