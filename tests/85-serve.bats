@@ -505,3 +505,28 @@ TOML
 	[ "$output" = 0 ]
 	grep -q "^edge-serve: GET /v2/%ff%fe/manifests/1 404 " "$SERVE_LOG"
 }
+
+@test "serve: bundles in frames that ignore entry boundaries (64 KiB, 8 MiB) serve the same bytes" {
+	local tool="python3 $TOP/tests/fixtures/bundle-tool.py" big small fs
+	big=$(layer_of big:1 0)
+	small=$(layer_of base:1 0)
+	$tool unpack "$BUNDLE" b.tar
+	for fs in 65536 8388608; do
+		$tool pack b.tar "f$fs.tar.zst" --frame-size "$fs" --seek-table
+		serve --cache-size 1M "f$fs.tar.zst"
+		[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$big")" = 200 ]
+		cmp body.out "$STORE/blobs/sha256/${big#sha256:}"
+		[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/$small")" = 200 ]
+		cmp body.out "$STORE/blobs/sha256/${small#sha256:}"
+		[ "$(code -H 'Range: bytes=65000-140000' "http://$SERVE/v2/$SRCP/test/big/blobs/$big")" = 206 ]
+		cmp body.out <(tail -c +65001 "$STORE/blobs/sha256/${big#sha256:}" | head -c 75001)
+		run --separate-stderr skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SERVE/$SRCP/test/multi:1"
+		assert_success
+		[ "$output" = "$(digest_of test/multi:1)" ]
+		stop_servers
+	done
+	# a seek table that lies about a frame's size: the frame is refused, not served short
+	$tool pack b.tar lie.tar.zst --frame-size 65536 --seek-table --lie 7
+	run --separate-stderr edge-serve --listen 127.0.0.1:0 lie.tar.zst
+	[ "$status" -ne 0 ]
+}
