@@ -1147,6 +1147,8 @@ static struct man *find_man(struct catalog *c, const char *digest)
 {
 	struct man key;
 
+	if (c->nmans == 0)
+		return NULL;
 	snprintf(key.digest, sizeof(key.digest), "%s", digest);
 	return bsearch(&key, c->mans, c->nmans, sizeof(*c->mans), cmp_man);
 }
@@ -1155,6 +1157,8 @@ static struct blob *find_blob(struct catalog *c, const char *digest)
 {
 	struct blob key;
 
+	if (c->nblobs == 0)
+		return NULL;
 	snprintf(key.digest, sizeof(key.digest), "%s", digest);
 	return bsearch(&key, c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
 }
@@ -1180,8 +1184,10 @@ static void freeze(struct builder *bd)
 	json_t *r, *v;
 	size_t i = 0;
 
-	qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
-	qsort(c->mans, c->nmans, sizeof(*c->mans), cmp_man);
+	if (c->nblobs > 0)
+		qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
+	if (c->nmans > 0)
+		qsort(c->mans, c->nmans, sizeof(*c->mans), cmp_man);
 	c->nrepos = json_object_size(bd->repos);
 	c->repos = xcalloc(c->nrepos ? c->nrepos : 1, sizeof(*c->repos));
 	json_object_foreach(bd->repos, name, r) {
@@ -1396,7 +1402,6 @@ static struct catalog *catalog_load(struct serve *sv, struct edge_err *err)
 		goto fail;
 	goto out;
 fail:
-	freeze(&bd);
 	catalog_free(sv, c);
 	c = NULL;
 out:
