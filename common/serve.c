@@ -398,7 +398,29 @@ static void fc_unlink(struct fcache *fc, struct fent *e)
 	}
 }
 
-static _Thread_local ZSTD_DCtx *t_dctx;
+/* One decompression context per thread, freed when the thread ends. */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p)
+{
+	ZSTD_freeDCtx(p);
+}
+
+static void dctx_key_make(void)
+{
+	pthread_key_create(&dctx_key, dctx_free);
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	ZSTD_DCtx *d;
+
+	pthread_once(&dctx_once, dctx_key_make);
+	if ((d = pthread_getspecific(dctx_key)) == NULL && (d = ZSTD_createDCtx()) != NULL)
+		pthread_setspecific(dctx_key, d);
+	return d;
+}
 
 /* Decompresses frame f of the bundle whole into a new buffer of exactly
  * its seek-table size. */
@@ -406,6 +428,7 @@ static int frame_decompress(struct src *s, size_t f, unsigned char **out, struct
 {
 	const struct bundle_frame *fr = &s->br.frames[f];
 	unsigned char *in = NULL, *buf = NULL;
+	ZSTD_DCtx *d;
 	size_t n;
 	int64_t got;
 
@@ -422,11 +445,11 @@ static int frame_decompress(struct src *s, size_t f, unsigned char **out, struct
 		edge_errf(err, EDGE_EVERIFY, "%s: truncated", s->path);
 		goto fail;
 	}
-	if (t_dctx == NULL && (t_dctx = ZSTD_createDCtx()) == NULL) {
+	if ((d = thread_dctx()) == NULL) {
 		edge_errf(err, EDGE_EIO, "out of memory");
 		goto fail;
 	}
-	n = ZSTD_decompressDCtx(t_dctx, buf, (size_t)fr->dsize, in, (size_t)fr->csize);
+	n = ZSTD_decompressDCtx(d, buf, (size_t)fr->dsize, in, (size_t)fr->csize);
 	if (ZSTD_isError(n) || n != fr->dsize) {
 		edge_errf(err, EDGE_EVERIFY, "%s: frame %zu: %s", s->path, f,
 			  ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size differs from the seek table");

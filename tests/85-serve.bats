@@ -388,7 +388,7 @@ PY
 	local rc=0
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID" || rc=$?
-	[ "$rc" = 0 ]
+	[ "$rc" = 0 ] || { echo "exit $rc:" >&2; tail -30 "$SERVE_LOG" >&2; return 1; }
 	SERVER_PIDS=()
 }
 
