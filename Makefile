@@ -15,9 +15,11 @@ SANITIZE ?= 0
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 
-TOOLS := fetchdef resolve pull pack sign verify push
+TOOLS := fetchdef resolve pull pack sign verify push serve
 BINS := $(addprefix bin/edge-,$(TOOLS))
 PKGS := libcurl jansson libarchive libzstd libsodium libcrypto yaml-0.1
+# only edge-serve (and its unit test) link these
+SERVE_PKGS := libmicrohttpd libxcrypt
 
 Q := @
 ifeq ($(V),1)
@@ -27,10 +29,11 @@ endif
 # Targets that need no compiler or library: do not probe pkg-config for them.
 NOBUILD_GOALS := deps clean uninstall check demo bench fuzz
 ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(SERVE_PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-ifeq ($(shell $(PKG_CONFIG) --exists $(PKGS) && echo ok),)
-$(error missing libraries for pkg-config ($(PKGS)); run 'make deps')
+SERVE_LIBS := $(shell $(PKG_CONFIG) --libs $(SERVE_PKGS) 2>/dev/null)
+ifeq ($(shell $(PKG_CONFIG) --exists $(PKGS) $(SERVE_PKGS) && echo ok),)
+$(error missing libraries for pkg-config ($(PKGS) $(SERVE_PKGS)); run 'make deps')
 endif
 endif
 
@@ -106,6 +109,8 @@ bin/edge-%: build/cmd/edge-%.o build/libedge.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
+
+bin/edge-serve build/tests/test_serve: EDGE_LIBS += $(SERVE_LIBS)
 
 build/tests/%: tests/unit/%.c build/libedge.a build/cflags
 	@mkdir -p $(@D)

@@ -1,7 +1,8 @@
 # bash completion for the edge toolkit:
 #   edge-fetchdef edge-resolve edge-pull edge-pack edge-sign edge-verify edge-push
+#   edge-serve
 #
-# One file serves all seven commands. `make install` copies it to
+# One file serves all eight commands. `make install` copies it to
 # $(BASHCOMPDIR)/edge-TOOL for each tool, so bash-completion loads it on
 # demand for any of them; it may also be sourced directly. It works with or
 # without the bash-completion package.
@@ -53,6 +54,11 @@ _edge_opts_push='--registry --mapping --chunk-size
 	--connect-timeout --progress
 	-q --quiet -v --verbose -h --help --version'
 
+# edge-serve: serve bundles read-only as an OCI registry
+_edge_opts_serve='--listen --port-file --prefix --store --tls-cert --tls-key --htpasswd
+	-p --public-key --require-signature --verify --threads --cache-size
+	-q --quiet -v --verbose -h --help --version'
+
 # --- option arguments --------------------------------------------------
 
 # _edge_files: complete file names (directories too, to descend).
@@ -94,17 +100,20 @@ _edge_value() {
 		_edge_words 'linux/amd64 linux/arm64 linux/arm/v7' ;;
 	--progress)
 		_edge_words 'auto always never' ;;
+	--verify)
+		_edge_words 'quick full' ;;
 	--store)
 		_edge_dirs ;;
 	--images | --charts | -o | --output | --api-key-file | --ca-file | \
 		--password-file | --cred-file | -k | --key | -p | --public-key | \
-		--pubkey | --manifest)
+		--pubkey | --manifest | --port-file | --tls-cert | --tls-key | --htpasswd)
 		_edge_files ;;
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
 		--retries | --timeout | --stall-timeout | --connect-timeout | \
 		--var | --system | --macro | --values | --registry | \
 		--username | --jobs | --level | --threads | --split | --max-size | \
-		--mapping | --mirror | --chunk-size | -t | --trusted-comment)
+		--mapping | --mirror | --chunk-size | -t | --trusted-comment | \
+		--listen | --prefix | --cache-size)
 		COMPREPLY=() ;; # free text: nothing to offer
 	*)
 		return 1 ;;
@@ -151,4 +160,4 @@ _edge() {
 	_edge_files
 }
 
-complete -F _edge edge-fetchdef edge-resolve edge-pull edge-pack edge-sign edge-verify edge-push
+complete -F _edge edge-fetchdef edge-resolve edge-pull edge-pack edge-sign edge-verify edge-push edge-serve

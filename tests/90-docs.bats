@@ -173,6 +173,10 @@ sys.exit(1 if errors else 0)
 	check_tool push
 }
 
+@test "docs: edge-serve options agree in --help, man page and completions" {
+	check_tool serve
+}
+
 @test "docs: the option parsers see what they should" {
 	# guards the parsers above: a broken one would compare empty lists
 	help_opts resolve | grep -qx -- --images
@@ -189,10 +193,10 @@ sys.exit(1 if errors else 0)
 
 # --- completions -------------------------------------------------------
 
-@test "docs: bash completion registers all seven tools and completes values" {
+@test "docs: bash completion registers all eight tools and completes values" {
 	run bash -c '
 		source "$1"
-		for t in fetchdef resolve pull pack sign verify push; do complete -p edge-$t; done
+		for t in fetchdef resolve pull pack sign verify push serve; do complete -p edge-$t; done
 		c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _edge "$1"; echo "${COMPREPLY[*]}"; }
 		c edge-resolve --pl
 		c edge-resolve --platform ""
@@ -204,12 +208,13 @@ sys.exit(1 if errors else 0)
 	assert_success
 	assert_line --index 0 "complete -F _edge edge-fetchdef"
 	assert_line --index 6 "complete -F _edge edge-push"
-	assert_line --index 7 "--platform"
-	assert_line --index 8 "linux/amd64 linux/arm64 linux/arm/v7"
-	assert_line --index 9 "linux/amd64,linux/arm64 linux/amd64,linux/arm/v7"
-	assert_line --index 10 "auto always"
-	assert_line --index 11 "--project-id --profile-ids"
-	[ "${#lines[@]}" -eq 12 ] # nothing offered for a free-text --name
+	assert_line --index 7 "complete -F _edge edge-serve"
+	assert_line --index 8 "--platform"
+	assert_line --index 9 "linux/amd64 linux/arm64 linux/arm/v7"
+	assert_line --index 10 "linux/amd64,linux/arm64 linux/amd64,linux/arm/v7"
+	assert_line --index 11 "auto always"
+	assert_line --index 12 "--project-id --profile-ids"
+	[ "${#lines[@]}" -eq 13 ] # nothing offered for a free-text --name
 }
 
 @test "docs: bash completion offers files for FILE options" {
@@ -225,10 +230,10 @@ sys.exit(1 if errors else 0)
 	assert_output $'images.txt\nsite.tgz\nsite.tgz'
 }
 
-@test "docs: the zsh completion names all seven tools" {
-	[ "$(head -1 "$ZSH_COMP")" = "#compdef edge-fetchdef edge-resolve edge-pull edge-pack edge-sign edge-verify edge-push" ]
+@test "docs: the zsh completion names all eight tools" {
+	[ "$(head -1 "$ZSH_COMP")" = "#compdef edge-fetchdef edge-resolve edge-pull edge-pack edge-sign edge-verify edge-push edge-serve" ]
 	local t
-	for t in fetchdef resolve pull pack sign verify push; do
+	for t in fetchdef resolve pull pack sign verify push serve; do
 		grep -qx "local -a edge_${t}_opts=(" "$ZSH_COMP"
 	done
 }
@@ -301,7 +306,7 @@ sys.exit(1 if errors else 0)
 	local status t
 	status=$(awk '/^## /{on = ($2 == "Status")} on' "$README")
 	[ -n "$status" ]
-	for t in fetchdef resolve pull pack sign verify push; do
+	for t in fetchdef resolve pull pack sign verify push serve; do
 		if implemented "$t"; then
 			grep -q "^## edge-$t\$" "$README" || { echo "README.md: no section for edge-$t" >&2; return 1; }
 			! echo "$status" | grep -qE "^- \`edge-$t\`" || { echo "README.md: edge-$t is implemented but listed as not" >&2; return 1; }
