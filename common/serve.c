@@ -807,7 +807,7 @@ static struct blob *add_blob(struct builder *bd, const char *digest, uint64_t si
 
 	if ((b = find_blob_b(bd, digest)) != NULL)
 		return b; /* the first source that has it serves it */
-	if (bd->cat->nblobs == bd->blob_cap) {
+	if (bd->cat->blobs == NULL || bd->cat->nblobs == bd->blob_cap) {
 		bd->blob_cap = bd->blob_cap ? bd->blob_cap * 2 : 256;
 		bd->cat->blobs = xrealloc(bd->cat->blobs, bd->blob_cap * sizeof(*bd->cat->blobs));
 	}
@@ -1168,7 +1168,7 @@ static int cmp_strp(const void *a, const void *b)
 
 static struct man *find_man(struct catalog *c, const char *digest)
 {
-	struct man key;
+	struct man key = {0};
 
 	if (c->nmans == 0)
 		return NULL;
@@ -1178,7 +1178,7 @@ static struct man *find_man(struct catalog *c, const char *digest)
 
 static struct blob *find_blob(struct catalog *c, const char *digest)
 {
-	struct blob key;
+	struct blob key = {0};
 
 	if (c->nblobs == 0)
 		return NULL;
@@ -1188,7 +1188,7 @@ static struct blob *find_blob(struct catalog *c, const char *digest)
 
 static struct repo *find_repo(struct catalog *c, const char *name)
 {
-	struct repo key;
+	struct repo key = {0};
 
 	key.name = (char *)name;
 	return bsearch(&key, c->repos, c->nrepos, sizeof(*c->repos), cmp_repo);
@@ -1467,7 +1467,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	(void)c;
 	rq->t0 = mono_ms();
 	/* the URL goes into log lines: printable bytes only */
-	for (i = 0; uri[i] && i < LOG_URL_MAX; i++)
+	for (i = 0; i < LOG_URL_MAX && uri[i]; i++)
 		rq->url[i] = (uri[i] > 0x20 && uri[i] < 0x7f) ? uri[i] : '?';
 	rq->url[i] = '\0';
 	return rq;
@@ -1698,7 +1698,8 @@ static enum MHD_Result serve_blob(struct serve *sv, struct MHD_Connection *c, st
 	m = b == NULL ? find_man(cat, digest) : NULL;
 	if (b == NULL && m == NULL)
 		return reply_error(c, rq, 404, "BLOB_UNKNOWN", "blob unknown to registry", digest);
-	len = b ? b->size : m->len;
+	/* b or m is set here (both NULL returned above) */
+	len = b != NULL ? b->size : m->len; // cppcheck-suppress nullPointerRedundantCheck
 	rng = serve_parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Range"), len, &first, &last);
 	if (rng < 0) {
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -1805,7 +1806,7 @@ static enum MHD_Result serve_manifest(struct MHD_Connection *c, struct req *rq, 
 		if (repo_has(rp, ref))
 			m = find_man(rq->cat, ref);
 	} else {
-		struct tag key, *t;
+		struct tag key = {0}, *t;
 		key.name = (char *)ref;
 		t = bsearch(&key, rp->tags, rp->ntags, sizeof(*rp->tags), cmp_tag);
 		m = t ? t->m : NULL;
@@ -1951,7 +1952,7 @@ static int listen_on(const char *spec, unsigned *port, int *family, struct edge_
 	const char *h, *ps;
 	struct addrinfo hints, *ai = NULL;
 	int fd = -1, one = 1, gai;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof(ss);
 	uint64_t pv;
 
@@ -1997,8 +1998,15 @@ static int listen_on(const char *spec, unsigned *port, int *family, struct edge_
 		close(fd);
 		return edge_err_errno(err, "listen %s", spec);
 	}
-	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					       : ((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 s6;
+		memcpy(&s6, &ss, sizeof(s6));
+		*port = ntohs(s6.sin6_port);
+	} else {
+		struct sockaddr_in s4;
+		memcpy(&s4, &ss, sizeof(s4));
+		*port = ntohs(s4.sin_port);
+	}
 	return fd;
 fail:
 	if (fd >= 0)
