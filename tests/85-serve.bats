@@ -414,43 +414,12 @@ for e in m["images"] + m["charts"]:
             print(repo, x["digest"])
 PY
 	[ "$(wc -l < pairs.txt)" -gt 20 ]
-	run --separate-stderr python3 - "$SERVE" pairs.txt 50 <<'PY'
-import hashlib, http.client, sys, threading
-host, pairs, n = sys.argv[1], [l.split() for l in open(sys.argv[2])], int(sys.argv[3])
-errors, total = [], [0]
-lock = threading.Lock()
-def client(k):
-    c = http.client.HTTPConnection(host, timeout=60)
-    for repo, d in pairs[k % len(pairs):] + pairs[:k % len(pairs)]:
-        c.request("GET", f"/v2/{repo}/blobs/{d}")
-        r = c.getresponse()
-        h = hashlib.sha256()
-        size = 0
-        while True:
-            b = r.read(1 << 16)
-            if not b:
-                break
-            h.update(b)
-            size += len(b)
-        with lock:
-            total[0] += size
-            if r.status != 200 or "sha256:" + h.hexdigest() != d:
-                errors.append(f"{repo} {d}: {r.status}")
-    c.close()
-ts = [threading.Thread(target=client, args=(k,)) for k in range(n)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-print(len(errors), total[0])
-for e in errors[:5]:
-    print(e, file=sys.stderr)
-PY
+	run --separate-stderr python3 "$TOP/tests/bench/serve-clients.py" "$SERVE" pairs.txt 50 60
 	assert_success
 	[ "${output%% *}" = 0 ]
 	local hwm
 	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$SERVE_PID/status")
-	echo "peak RSS ${hwm} kB for 50 clients, ${output#* } bytes" >&3
+	echo "peak RSS ${hwm} kB for 50 clients, $(echo "$output" | cut -d' ' -f2) bytes" >&3
 	# the cache (16 MiB), the frames being decompressed, a fixed amount per
 	# connection; not under AddressSanitizer, whose quarantine keeps freed
 	# memory (256 MiB by default)

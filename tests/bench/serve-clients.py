@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """N parallel clients, each GETting every blob of a registry's images once
 (in a different order) and checking its sha256. Prints "ERRORS BYTES SECONDS".
-Usage: serve-clients.py HOST:PORT PAIRS N  (PAIRS: lines "REPOSITORY DIGEST")."""
+Usage: serve-clients.py HOST:PORT PAIRS N [TIMEOUT]  (PAIRS: lines "REPOSITORY
+DIGEST"; TIMEOUT: seconds a connection may wait, default 120). Used by make
+bench and by tests/85-serve.bats."""
 import hashlib
 import http.client
 import sys
@@ -9,12 +11,13 @@ import threading
 import time
 
 host, pairs, n = sys.argv[1], [l.split() for l in open(sys.argv[2]) if l.strip()], int(sys.argv[3])
+timeout = int(sys.argv[4]) if len(sys.argv) > 4 else 120
 errors, total = [], [0]
 lock = threading.Lock()
 
 
 def client(k):
-    c = http.client.HTTPConnection(host, timeout=120)
+    c = http.client.HTTPConnection(host, timeout=timeout)
     for repo, d in pairs[k % len(pairs):] + pairs[:k % len(pairs)]:
         c.request("GET", f"/v2/{repo}/blobs/{d}")
         r = c.getresponse()
