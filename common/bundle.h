@@ -71,6 +71,10 @@ void bundle_reader_close(struct bundle_reader *r);
 /* Whether XXH64 x of frame f's content agrees with the seek table (always
  * when the table has no checksums). */
 int bundle_frame_check_ok(const struct bundle_reader *r, size_t f, uint64_t x);
+/* The frame whose decompressed range holds tar offset off (the last frame
+ * starting at or before off; 0 when there are no frames). Needs the seek
+ * table. */
+size_t bundle_frame_at(const struct bundle_reader *r, uint64_t off);
 /* pread over the joined parts. Returns bytes read (short only at the end). */
 int64_t bundle_pread(struct bundle_reader *r, void *buf, size_t len, uint64_t off, struct edge_err *err);
 /* Streams the decompressed bytes [off, off+len) of the tar stream to cb,

@@ -619,20 +619,6 @@ out:
 	return kind;
 }
 
-static size_t frame_of(const struct bundle_reader *r, uint64_t off)
-{
-	size_t lo = 0, hi = r->nframes;
-
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		if (r->frames[mid].doff <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* Reads n bytes of blob b from position pos (pos + n <= size) into buf:
  * a store's blob through fd, a bundle's through the seek table. */
 static int blob_pread(struct serve *sv, const struct blob *b, int fd, uint64_t pos, void *buf, size_t n,
@@ -657,7 +643,7 @@ static int blob_pread(struct serve *sv, const struct blob *b, int fd, uint64_t p
 	}
 	while (done < n) {
 		uint64_t abs = b->off + pos + done;
-		size_t f = frame_of(&s->br, abs);
+		size_t f = bundle_frame_at(&s->br, abs);
 		const struct bundle_frame *fr = &s->br.frames[f];
 		uint64_t k = abs - fr->doff;
 		size_t m = n - done;

@@ -1154,21 +1154,6 @@ struct vpool {
 	pthread_mutex_t mu;
 };
 
-/* The frame holding tar offset off (the last one whose start is at or before it). */
-static size_t frame_at(const struct bundle_reader *r, uint64_t off)
-{
-	size_t lo = 0, hi = r->nframes;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (r->frames[mid].doff <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static int corrupt_frame(const char *path, struct bundle_reader *r, size_t f, const char *entry,
 			 const char *why, struct edge_err *err)
 {
@@ -1574,7 +1559,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		j = &jobs[njobs++];
 		memset(j, 0, sizeof(*j));
 		j->first = f;
-		j->last = frame_at(r, end - 1);
+		j->last = bundle_frame_at(r, end - 1);
 		j->data_off = t.pos;
 		j->size = t.size;
 		j->keep = t.keep;
@@ -1584,7 +1569,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		t.left = 0;
 		t.pad = 0;
 		from = end;
-		f = end < r->tar_size ? frame_at(r, end) : r->nframes;
+		f = end < r->tar_size ? bundle_frame_at(r, end) : r->nframes;
 	}
 	if (walk_rc == 0 && t.limit && r->tar_size > t.limit) {
 		too_large(&walk_err, path, t.limit);
