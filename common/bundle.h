@@ -124,4 +124,9 @@ int bundle_read_entry(struct bundle_reader *r, const char *name, size_t max, cha
  * bundle.index.json); NULL when unknown. Points into the reader. */
 const char *bundle_entry_at(struct bundle_reader *r, uint64_t off);
 
+/* A tar header's octal number field of n bytes (leading spaces, octal
+ * digits, then only spaces or NULs). *ok is 0 when the field is not that
+ * (base-256 included). */
+uint64_t bundle_tar_octal(const unsigned char *p, size_t n, int *ok);
+
 #endif

@@ -276,19 +276,25 @@ out:
 	return rc;
 }
 
-static uint64_t parse_octal_simple(const unsigned char *p, size_t n, int *ok)
+uint64_t bundle_tar_octal(const unsigned char *p, size_t n, int *ok)
 {
 	uint64_t v = 0;
 	size_t i = 0;
 
-	*ok = 0;
+	*ok = 1;
+	if (n > 0 && (p[0] & 0x80)) {
+		*ok = 0; /* base-256: edge-pack never writes it */
+		return 0;
+	}
 	while (i < n && p[i] == ' ')
 		i++;
-	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++, *ok = 1)
+	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++)
 		v = v * 8 + (uint64_t)(p[i] - '0');
+	for (; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\0')
+			*ok = 0;
 	return v;
 }
-
 /* --- pull-style streams --------------------------------------------------- */
 
 /* Restarts decoding at the frame that holds absolute tar offset abs. */
@@ -471,7 +477,7 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 				uint64_t sz;
 				if (strncmp(c.buf + i, "bundle.index.json", 18) != 0)
 					continue;
-				sz = parse_octal_simple((unsigned char *)c.buf + i + 124, 12, &ok);
+				sz = bundle_tar_octal((unsigned char *)c.buf + i + 124, 12, &ok);
 				if (ok && i + 512 + sz <= c.len)
 					doc = json_loadb(c.buf + i + 512, (size_t)sz, 0, NULL);
 				break;

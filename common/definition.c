@@ -19,25 +19,6 @@ static int has_suffix(const char *s, const char *suf)
 	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* A member path must be relative and never climb out of the root. */
-static int path_safe(const char *p)
-{
-	const char *seg = p;
-
-	if (p[0] == '\0' || p[0] == '/')
-		return 0;
-	while (*seg) {
-		const char *end = strchr(seg, '/');
-		size_t n = end ? (size_t)(end - seg) : strlen(seg);
-		if (n == 2 && seg[0] == '.' && seg[1] == '.')
-			return 0;
-		if (!end)
-			break;
-		seg = end + 1;
-	}
-	return 1;
-}
-
 static const char *type_name(mode_t t)
 {
 	switch (t) {
@@ -95,7 +76,7 @@ int definition_read(const char *path, struct definition *d, struct edge_err *err
 			goto out;
 		}
 		name = archive_entry_pathname(e);
-		if (name == NULL || !path_safe(name)) {
+		if (name == NULL || !path_safe_relative(name, 0)) {
 			edge_errf(err, EDGE_EINPUT, "%s: entry \"%s\" escapes the archive root", path,
 				  name ? name : "");
 			goto out;

@@ -430,3 +430,22 @@ int mkdir_p(const char *path, mode_t mode, struct edge_err *err)
 	free(copy);
 	return rc;
 }
+
+int path_safe_relative(const char *p, int canonical)
+{
+	const char *s = p;
+
+	if (p[0] == '\0' || p[0] == '/')
+		return 0;
+	while (*s) {
+		size_t l = strcspn(s, "/");
+		if (l == 2 && s[0] == '.' && s[1] == '.')
+			return 0;
+		if (canonical && (l == 0 || (l == 1 && s[0] == '.')))
+			return 0;
+		s += l;
+		if (*s == '/')
+			s++;
+	}
+	return 1;
+}

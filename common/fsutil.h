@@ -80,4 +80,9 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* 1 when p is a relative path that stays below its root: not empty, not
+ * absolute, no ".." segment. canonical: also no "." segment and no "//" (as
+ * edge-pack writes entry names). */
+int path_safe_relative(const char *p, int canonical);
+
 #endif

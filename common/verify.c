@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
 #include <zstd.h>
 
 #include "bundle.h"
@@ -16,13 +17,12 @@
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
-#include "registry.h"
 #include "sha256.h"
+#include "verify_int.h"
 #include "xxh64.h"
 
 #define CHUNK (1u << 20)
 #define NBUF 4
-#define KEEP_MAX (4u << 20) /* blobs up to this size are kept if they look like JSON */
 #define SEEK_CHECK_MISMATCH "its content does not match the seek table's checksum"
 
 /* --- the file's own digest ------------------------------------------------
@@ -323,694 +323,6 @@ out:
 	return NULL;
 }
 
-/* --- the tar consumer ------------------------------------------------------- */
-
-struct kept {
-	char digest[72];
-	char *data;
-	size_t len;
-};
-
-struct tarv {
-	const char *path;
-	uint64_t pos;        /* offset in the tar stream */
-	unsigned char hdr[512];
-	size_t hlen;
-	int zero_blocks;
-	int ended;
-	uint64_t trailing;
-	/* pending pax overrides */
-	char *pax_path;
-	int64_t pax_size;
-	char *pax_buf;       /* collecting a pax header's data */
-	size_t pax_len, pax_want;
-	int in_pax;
-	/* the current entry */
-	char name[512];
-	uint64_t size, left, pad;
-	uint64_t data_off;
-	int kind;            /* 0 json file, 1 blob */
-	struct sha256 h;
-	char *buf;           /* JSON entry or kept blob */
-	size_t blen;
-	int keep;
-	/* what was seen */
-	json_t *seen;        /* name -> [offset, size] */
-	size_t nentries;
-	char last[512];
-	json_t *bundle;      /* bundle.json */
-	json_t *expect;      /* digest -> size (from bundle.json) */
-	json_t *index, *docker, *bindex, *layout;
-	struct kept *kept;
-	size_t nkept, kept_bytes;
-	uint64_t limit;
-	int defer;           /* hand blob data to jobs instead of hashing it here, */
-	uint64_t defer_after;/* for blobs that go on past this tar offset */
-};
-
-static int is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
-
-static uint64_t parse_octal(const unsigned char *p, size_t n, int *ok)
-{
-	uint64_t v = 0;
-	size_t i = 0;
-
-	*ok = 1;
-	if (n > 0 && (p[0] & 0x80)) {
-		*ok = 0; /* base-256: we never write it */
-		return 0;
-	}
-	while (i < n && p[i] == ' ')
-		i++;
-	for (; i < n && p[i] >= '0' && p[i] <= '7'; i++)
-		v = v * 8 + (uint64_t)(p[i] - '0');
-	for (; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\0')
-			*ok = 0;
-	return v;
-}
-
-static int header_checksum_ok(const unsigned char *h)
-{
-	unsigned sum = 0;
-	int ok;
-	size_t i;
-	uint64_t want = parse_octal(h + 148, 8, &ok);
-
-	for (i = 0; i < 512; i++)
-		sum += (i >= 148 && i < 156) ? ' ' : h[i];
-	return ok && want == sum;
-}
-
-static int parse_pax(struct tarv *t, struct edge_err *err)
-{
-	char *p = t->pax_buf, *end = t->pax_buf + t->pax_len;
-
-	while (p < end) {
-		char *sp, *eq, *rec_end;
-		long len = strtol(p, &sp, 10);
-		if (sp == p || *sp != ' ' || len <= 0 || p + len > end || p[len - 1] != '\n')
-			return edge_errf(err, EDGE_EINPUT, "%s: malformed pax header at tar offset %llu", t->path,
-					 (unsigned long long)t->pos);
-		rec_end = p + len - 1;
-		eq = memchr(sp + 1, '=', (size_t)(rec_end - sp - 1));
-		if (eq == NULL)
-			return edge_errf(err, EDGE_EINPUT, "%s: malformed pax record", t->path);
-		if ((size_t)(eq - sp - 1) == 4 && strncmp(sp + 1, "path", 4) == 0) {
-			free(t->pax_path);
-			t->pax_path = strndup(eq + 1, (size_t)(rec_end - eq - 1));
-		} else if ((size_t)(eq - sp - 1) == 4 && strncmp(sp + 1, "size", 4) == 0) {
-			char *e;
-			t->pax_size = strtoll(eq + 1, &e, 10);
-			if (e != rec_end || t->pax_size < 0)
-				return edge_errf(err, EDGE_EINPUT, "%s: malformed pax size", t->path);
-		}
-		p += len;
-	}
-	return 0;
-}
-
-static const char *type_text(char type)
-{
-	switch (type) {
-	case '1': return "a hard link";
-	case '2': return "a symbolic link";
-	case '3': return "a character device";
-	case '4': return "a block device";
-	case '5': return "a directory";
-	case '6': return "a FIFO";
-	default: return "not a regular file";
-	}
-}
-
-static int name_safe(const char *n)
-{
-	const char *s = n;
-
-	if (n[0] == '\0' || n[0] == '/')
-		return 0;
-	while (*s) {
-		size_t l = strcspn(s, "/");
-		if ((l == 2 && s[0] == '.' && s[1] == '.') || (l == 1 && s[0] == '.') || l == 0)
-			return 0;
-		s += l;
-		if (*s == '/')
-			s++;
-	}
-	return 1;
-}
-
-static int begin_entry(struct tarv *t, struct edge_err *err)
-{
-	const unsigned char *h = t->hdr;
-	char type = (char)h[156];
-	int ok;
-	uint64_t size = parse_octal(h + 124, 12, &ok);
-	char name[512];
-
-	if (!header_checksum_ok(h))
-		return edge_errf(err, EDGE_EINPUT, "%s: damaged tar header at offset %llu", t->path,
-				 (unsigned long long)t->pos - 512);
-	if (!ok)
-		return edge_errf(err, EDGE_EINPUT, "%s: bad size in the tar header at offset %llu", t->path,
-				 (unsigned long long)t->pos - 512);
-	if (memcmp(h + 345, "\0", 1) != 0 && memcmp(h + 257, "ustar", 5) == 0)
-		snprintf(name, sizeof(name), "%.155s/%.100s", (const char *)h + 345, (const char *)h + 0);
-	else
-		snprintf(name, sizeof(name), "%.100s", (const char *)h);
-	if (type == 'x') {
-		if (size > 65536)
-			return edge_errf(err, EDGE_EINPUT, "%s: pax header of %llu bytes", t->path, (unsigned long long)size);
-		t->in_pax = 1;
-		t->pax_want = (size_t)size;
-		t->pax_len = 0;
-		t->pax_buf = xrealloc(t->pax_buf, size + 1);
-		t->left = size;
-		t->pad = (512 - size % 512) % 512;
-		return 0;
-	}
-	if (t->pax_path) {
-		snprintf(name, sizeof(name), "%s", t->pax_path);
-		free(t->pax_path);
-		t->pax_path = NULL;
-	}
-	if (t->pax_size >= 0) {
-		size = (uint64_t)t->pax_size;
-		t->pax_size = -1;
-	}
-	if (!name_safe(name))
-		return edge_errf(err, EDGE_EINPUT, "%s: unsafe entry name \"%s\"", t->path, name);
-	if (type != '0' && type != '\0')
-		return edge_errf(err, EDGE_EINPUT, "%s: entry \"%s\" is %s", t->path, name, type_text(type));
-	if (json_object_get(t->seen, name) != NULL)
-		return edge_errf(err, EDGE_EINPUT, "%s: entry \"%s\" appears twice", t->path, name);
-	if (t->nentries == 0 && strcmp(name, "bundle.json") != 0)
-		return edge_errf(err, EDGE_EINPUT, "%s: the first entry is \"%s\", expected bundle.json", t->path, name);
-	if (strcmp(t->last, "bundle.index.json") == 0)
-		return edge_errf(err, EDGE_EINPUT, "%s: entry \"%s\" after bundle.index.json", t->path, name);
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->size = t->left = size;
-	t->pad = (512 - size % 512) % 512;
-	t->data_off = t->pos;
-	t->blen = 0;
-	t->keep = 0;
-	if (strncmp(name, "blobs/sha256/", 13) == 0 && is_hex64(name + 13)) {
-		char digest[72];
-		json_t *want;
-		snprintf(digest, sizeof(digest), "sha256:%.64s", name + 13);
-		want = json_object_get(t->expect, digest);
-		if (want == NULL)
-			return edge_errf(err, EDGE_EINPUT, "%s: blob %s is not listed in bundle.json", t->path, digest);
-		if ((uint64_t)json_integer_value(want) != size)
-			return edge_errf(err, EDGE_EVERIFY, "%s: blob %s has %llu bytes, bundle.json says %lld", t->path, digest,
-					 (unsigned long long)size, (long long)json_integer_value(want));
-		t->kind = 1;
-		sha256_init(&t->h);
-		t->keep = size <= KEEP_MAX;
-		if (t->keep)
-			t->buf = xrealloc(t->buf, size + 1);
-	} else if (!strcmp(name, "bundle.json") || !strcmp(name, "oci-layout") || !strcmp(name, "index.json") ||
-		   !strcmp(name, "manifest.json") || !strcmp(name, "bundle.index.json")) {
-		if (size > VERIFY_MAX_JSON_ENTRY)
-			return edge_errf(err, EDGE_EINPUT, "%s: %s is %llu bytes, larger than allowed", t->path, name,
-					 (unsigned long long)size);
-		if (t->expect == NULL && strcmp(name, "bundle.json") != 0)
-			return edge_errf(err, EDGE_EINPUT, "%s: %s before bundle.json", t->path, name);
-		t->kind = 0;
-		t->buf = xrealloc(t->buf, size + 1);
-	} else {
-		return edge_errf(err, EDGE_EINPUT, "%s: unexpected entry \"%s\"", t->path, name);
-	}
-	json_object_set_new(t->seen, name, json_pack("[I, I]", (json_int_t)t->data_off, (json_int_t)size));
-	t->nentries++;
-	snprintf(t->last, sizeof(t->last), "%s", name);
-	return 0;
-}
-
-static json_t *parse_entry_json(struct tarv *t, struct edge_err *err)
-{
-	json_error_t je;
-	json_t *j = json_loadb(t->buf, t->blen, JSON_REJECT_DUPLICATES, &je);
-
-	if (j == NULL)
-		edge_errf(err, EDGE_EINPUT, "%s: %s:%d:%d: %s", t->path, t->name, je.line, je.column, je.text);
-	return j;
-}
-
-static int end_entry(struct tarv *t, struct edge_err *err)
-{
-	if (t->kind == 1) {
-		unsigned char raw[32];
-		char got[72];
-		sha256_final(&t->h, raw);
-		memcpy(got, "sha256:", 7);
-		sha256_hex(raw, got + 7);
-		if (strcmp(got + 7, t->name + 13) != 0)
-			return edge_errf(err, EDGE_EVERIFY, "%s: blob sha256:%s: digest mismatch (content has %s)", t->path,
-					 t->name + 13, got);
-		if (t->keep && t->blen > 0 && t->buf[0] == '{' && t->kept_bytes + t->blen <= VERIFY_MAX_KEPT) {
-			struct kept *k;
-			t->kept = xrealloc(t->kept, (t->nkept + 1) * sizeof(*t->kept));
-			k = &t->kept[t->nkept++];
-			snprintf(k->digest, sizeof(k->digest), "%s", got);
-			k->data = xmalloc(t->blen);
-			memcpy(k->data, t->buf, t->blen);
-			k->len = t->blen;
-			t->kept_bytes += t->blen;
-		}
-		return 0;
-	}
-	if (strcmp(t->name, "bundle.json") == 0) {
-		json_t *b, *bl;
-		size_t i;
-		struct edge_err e = {0};
-		uint64_t total = 0;
-		if ((t->bundle = parse_entry_json(t, err)) == NULL)
-			return -1;
-		b = json_deep_copy(t->bundle);
-		json_object_del(b, "blobs");
-		if (manifest_validate(b, "bundle.json", &e) != 0) {
-			json_decref(b);
-			return edge_errf(err, EDGE_EINPUT, "%s: %s", t->path, e.msg);
-		}
-		json_decref(b);
-		t->expect = json_object();
-		json_array_foreach(json_object_get(t->bundle, "blobs"), i, bl) {
-			struct oci_desc od;
-			char what[EDGE_ERR_MAX];
-			snprintf(what, sizeof(what), "%s: bundle.json: blobs[%zu]", t->path, i);
-			if (oci_desc_read(bl, &od, EDGE_EINPUT, what, err) != 0)
-				return -1;
-			if (json_object_get(t->expect, od.digest) != NULL)
-				return edge_errf(err, EDGE_EINPUT, "%s: bundle.json: blob %s listed twice", t->path, od.digest);
-			json_object_set(t->expect, od.digest, json_object_get(bl, "size"));
-			total += (uint64_t)od.size + 1024;
-		}
-		if (!json_is_array(json_object_get(t->bundle, "blobs")))
-			return edge_errf(err, EDGE_EINPUT, "%s: bundle.json has no blobs list", t->path);
-		/* the whole stream is bounded by what bundle.json declares */
-		t->limit = total + 5 * (uint64_t)VERIFY_MAX_JSON_ENTRY + (1u << 20);
-		return 0;
-	}
-	{
-		json_t **slot = !strcmp(t->name, "index.json") ? &t->index
-				: !strcmp(t->name, "manifest.json") ? &t->docker
-				: !strcmp(t->name, "bundle.index.json") ? &t->bindex : &t->layout;
-		if ((*slot = parse_entry_json(t, err)) == NULL)
-			return -1;
-	}
-	return 0;
-}
-
-/* Feeds decompressed bytes to the tar state machine. Returns 1 when, with
- * t->defer, a blob's header was read: the rest of the input is not used. */
-static int tar_feed(struct tarv *t, const unsigned char *d, size_t n, struct edge_err *err)
-{
-	while (n > 0) {
-		if (t->ended) {
-			size_t i;
-			for (i = 0; i < n; i++)
-				if (d[i] != 0)
-					return edge_errf(err, EDGE_EINPUT, "%s: data after the end of the archive", t->path);
-			t->trailing += n;
-			if (t->trailing > (1u << 20))
-				return edge_errf(err, EDGE_EINPUT, "%s: over 1 MiB of padding after the archive", t->path);
-			t->pos += n;
-			return 0;
-		}
-		if (t->left > 0) {
-			size_t m = n < t->left ? n : (size_t)t->left;
-			if (t->in_pax) {
-				memcpy(t->pax_buf + t->pax_len, d, m);
-				t->pax_len += m;
-			} else if (t->kind == 1) {
-				sha256_update(&t->h, d, m);
-				if (t->keep)
-					memcpy(t->buf + t->blen, d, m);
-				t->blen += t->keep ? m : 0;
-			} else {
-				memcpy(t->buf + t->blen, d, m);
-				t->blen += m;
-			}
-			t->left -= m;
-			t->pos += m;
-			d += m;
-			n -= m;
-			if (t->left == 0 && !t->in_pax && end_entry(t, err) != 0)
-				return -1;
-			if (t->left == 0 && t->in_pax && parse_pax(t, err) != 0)
-				return -1;
-			continue;
-		}
-		if (t->pad > 0) {
-			size_t m = n < t->pad ? n : (size_t)t->pad;
-			t->pad -= m;
-			t->pos += m;
-			d += m;
-			n -= m;
-			if (t->pad == 0)
-				t->in_pax = 0;
-			continue;
-		}
-		if (t->in_pax) {
-			/* a pax header without data padding */
-			t->in_pax = 0;
-		}
-		{
-			size_t m = 512 - t->hlen;
-			if (m > n)
-				m = n;
-			memcpy(t->hdr + t->hlen, d, m);
-			t->hlen += m;
-			t->pos += m;
-			d += m;
-			n -= m;
-			if (t->hlen < 512)
-				continue;
-			t->hlen = 0;
-			{
-				static const unsigned char zero[512];
-				if (memcmp(t->hdr, zero, 512) == 0) {
-					if (++t->zero_blocks == 2)
-						t->ended = 1;
-					continue;
-				}
-				if (t->zero_blocks > 0)
-					return edge_errf(err, EDGE_EINPUT, "%s: a lone zero block inside the archive", t->path);
-			}
-			if (begin_entry(t, err) != 0)
-				return -1;
-			if (t->defer && t->kind == 1 && t->left > 0 && !t->in_pax && t->pos + t->left > t->defer_after) {
-				/* a blob's data: its job hashes it */
-				sha256_discard(&t->h);
-				return 1;
-			}
-			if (t->left == 0 && !t->in_pax && end_entry(t, err) != 0)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-static struct kept *find_kept(struct tarv *t, const char *digest)
-{
-	size_t i;
-
-	for (i = 0; i < t->nkept; i++)
-		if (strcmp(t->kept[i].digest, digest) == 0)
-			return &t->kept[i];
-	return NULL;
-}
-
-/* A descriptor's blob is in the bundle with the size it says. */
-static int check_desc(struct tarv *t, json_t *desc, const char *owner, struct edge_err *err)
-{
-	struct oci_desc od;
-	json_t *have;
-	char name[100], what[EDGE_ERR_MAX];
-
-	/* the documents holding desc were checked (oci_doc_check): this
-	 * only keeps a descriptor from anywhere else from being used unchecked */
-	snprintf(what, sizeof(what), "%s: %s", t->path, owner);
-	if (oci_desc_read(desc, &od, EDGE_EINPUT, what, err) != 0)
-		return -1;
-	snprintf(name, sizeof(name), "blobs/sha256/%s", od.digest + 7);
-	have = json_object_get(t->seen, name);
-	if (have == NULL)
-		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s is missing", t->path, owner, od.digest);
-	if (od.size != json_integer_value(json_array_get(have, 1)))
-		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s has %lld bytes, its descriptor says %lld", t->path,
-				 owner, od.digest, (long long)json_integer_value(json_array_get(have, 1)),
-				 (long long)od.size);
-	return 0;
-}
-
-static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, int depth, struct edge_err *err)
-{
-	const char *d = json_string_value(json_object_get(desc, "digest"));
-	struct kept *k;
-	json_t *doc, *x;
-	size_t i;
-	int rc = -1, kind;
-
-	if (check_desc(t, desc, owner, err) != 0)
-		return -1;
-	if ((k = find_kept(t, d)) == NULL)
-		return edge_errf(err, EDGE_EINPUT, "%s: %s: manifest %s is not JSON or too large", t->path, owner, d);
-	doc = json_loadb(k->data, k->len, 0, NULL);
-	if (!json_is_object(doc)) {
-		json_decref(doc);
-		return edge_errf(err, EDGE_EINPUT, "%s: %s: manifest %s is not JSON", t->path, owner, d);
-	}
-	{
-		/* every digest, media type and size in it, before any is used */
-		char what[EDGE_ERR_MAX];
-		snprintf(what, sizeof(what), "%s: %s: manifest %s", t->path, owner, d);
-		if ((kind = oci_doc_check(doc, NULL, EDGE_EVERIFY, what, err)) < 0)
-			goto out;
-	}
-	if (kind == OCI_KIND_INDEX) {
-		if (depth > 0) {
-			edge_errf(err, EDGE_EINPUT, "%s: %s: nested index %s", t->path, owner, d);
-			goto out;
-		}
-		json_array_foreach(json_object_get(doc, "manifests"), i, x)
-			if (check_manifest_tree(t, x, owner, depth + 1, err) != 0)
-				goto out;
-	} else {
-		if (check_desc(t, json_object_get(doc, "config"), owner, err) != 0)
-			goto out;
-		json_array_foreach(json_object_get(doc, "layers"), i, x) {
-			const char *ld = json_string_value(json_object_get(x, "digest"));
-			char name[100];
-			if (json_object_get(x, "urls") != NULL) {
-				snprintf(name, sizeof(name), "blobs/sha256/%s", ld + 7);
-				if (json_object_get(t->seen, name) == NULL)
-					continue; /* a foreign layer */
-			}
-			if (check_desc(t, x, owner, err) != 0)
-				goto out;
-		}
-	}
-	rc = 0;
-out:
-	json_decref(doc);
-	return rc;
-}
-
-/* "blobs/sha256/<64 hex>" */
-static int blob_path_valid(const char *s)
-{
-	char d[80];
-
-	if (s == NULL || strncmp(s, "blobs/sha256/", 13) != 0 || strlen(s) > 13 + 64)
-		return 0;
-	snprintf(d, sizeof(d), "sha256:%s", s + 13);
-	return oci_digest_valid(d);
-}
-
-/* docker-archive's manifest.json: [{Config, RepoTags, Layers}], the paths
- * those of blobs (whether each is there is checked later). */
-static int check_docker_json(struct tarv *t, struct edge_err *err)
-{
-	json_t *e, *v, *x;
-	size_t i, j;
-
-	if (!json_is_array(t->docker))
-		return edge_errf(err, EDGE_EINPUT, "%s: manifest.json: expected an array of {Config, RepoTags, Layers}", t->path);
-	json_array_foreach(t->docker, i, e) {
-		const char *cfg = manifest_str(e, "Config");
-		if (!json_is_object(e))
-			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: expected {Config, RepoTags, Layers}", t->path, i);
-		if (!blob_path_valid(cfg))
-			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: Config: expected a blob path", t->path, i);
-		v = json_object_get(e, "RepoTags");
-		if (!json_is_array(v))
-			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: RepoTags: expected an array of strings", t->path, i);
-		json_array_foreach(v, j, x)
-			if (!json_is_string(x))
-				return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: RepoTags: expected an array of strings",
-						 t->path, i);
-		v = json_object_get(e, "Layers");
-		if (!json_is_array(v))
-			return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: Layers: expected an array of blob paths", t->path, i);
-		json_array_foreach(v, j, x) {
-			const char *l = json_string_value(x);
-			if (!blob_path_valid(l))
-				return edge_errf(err, EDGE_EINPUT, "%s: manifest.json[%zu]: Layers: expected an array of blob paths",
-						 t->path, i);
-		}
-	}
-	return 0;
-}
-
-/* The bundle's own JSON files against their schemas, before anything in
- * them is used: index.json an OCI image index (every descriptor checked),
- * manifest.json, bundle.index.json (oci-layout and bundle.json have their
- * own checks). */
-static int check_bundle_files(struct tarv *t, struct edge_err *err)
-{
-	const char *imt = manifest_str(t->index, "mediaType");
-	char what[EDGE_ERR_MAX], q[128];
-
-	snprintf(what, sizeof(what), "%s: index.json", t->path);
-	if (imt != NULL && strcmp(imt, MT_OCI_INDEX) != 0) {
-		oci_quote(q, sizeof(q), imt);
-		return edge_errf(err, EDGE_EINPUT, "%s: expected an image index, not %s", what, q);
-	}
-	if (!json_is_array(json_object_get(t->index, "manifests")))
-		return edge_errf(err, EDGE_EINPUT, "%s: index.json has no manifests list", t->path);
-	if (oci_doc_check(t->index, NULL, EDGE_EINPUT, what, err) < 0)
-		return -1;
-	if (check_docker_json(t, err) != 0)
-		return -1;
-	snprintf(what, sizeof(what), "%s: bundle.index.json", t->path);
-	return bundle_index_check(t->bindex, what, err);
-}
-
-static int final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompressed, struct edge_err *err)
-{
-	static const char *const lists[] = {"images", "charts"};
-	const char *key;
-	json_t *v, *e;
-	size_t i, k;
-
-	if (!t->ended || t->left > 0 || t->hlen > 0)
-		return edge_errf(err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", t->path);
-	if (t->bundle == NULL)
-		return edge_errf(err, EDGE_EINPUT, "%s: no bundle.json", t->path);
-	if (strcmp(t->last, "bundle.index.json") != 0)
-		return edge_errf(err, EDGE_EINPUT, "%s: the last entry is \"%s\", expected bundle.index.json", t->path, t->last);
-	if (t->index == NULL || t->layout == NULL || t->docker == NULL)
-		return edge_errf(err, EDGE_EINPUT, "%s: %s is missing", t->path,
-				 t->index == NULL ? "index.json" : t->layout == NULL ? "oci-layout" : "manifest.json");
-	if (check_bundle_files(t, err) != 0)
-		return -1;
-	json_object_foreach(t->expect, key, v) {
-		char name[100];
-		snprintf(name, sizeof(name), "blobs/sha256/%s", key + 7);
-		if (json_object_get(t->seen, name) == NULL)
-			return edge_errf(err, EDGE_EVERIFY, "%s: blob %s listed in bundle.json is missing", t->path, key);
-	}
-	if (strcmp(manifest_str(t->layout, "imageLayoutVersion") ? manifest_str(t->layout, "imageLayoutVersion") : "",
-		   "1.0.0") != 0)
-		return edge_errf(err, EDGE_EINPUT, "%s: oci-layout: expected imageLayoutVersion 1.0.0", t->path);
-	json_array_foreach(json_object_get(t->index, "manifests"), i, e) {
-		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"), ANNOT_REF_NAME));
-		char owner[600];
-		snprintf(owner, sizeof(owner), "index.json: %s", ref ? ref : "(unnamed)");
-		if (check_manifest_tree(t, e, owner, 0, err) != 0)
-			return -1;
-	}
-	/* every pulled entry of the manifest is in the layout with its digest */
-	for (k = 0; k < 2; k++) {
-		json_array_foreach(json_object_get(t->bundle, lists[k]), i, e) {
-			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
-			json_t *d;
-			size_t j;
-			int found = 0;
-			if (ref == NULL || digest == NULL)
-				continue;
-			json_array_foreach(json_object_get(t->index, "manifests"), j, d) {
-				const char *n = json_string_value(json_object_get(json_object_get(d, "annotations"), ANNOT_REF_NAME));
-				if (n && strcmp(n, ref) == 0 && strcmp(manifest_str(d, "digest") ? manifest_str(d, "digest") : "", digest) == 0)
-					found = 1;
-			}
-			if (!found)
-				return edge_errf(err, EDGE_EVERIFY, "%s: %s %s (%s) is not in index.json", t->path, lists[k], ref, digest);
-		}
-	}
-	json_array_foreach(t->docker, i, e) {
-		json_t *l;
-		size_t j;
-		const char *cfg = manifest_str(e, "Config");
-		if (cfg == NULL || json_object_get(t->seen, cfg) == NULL)
-			return edge_errf(err, EDGE_EVERIFY, "%s: manifest.json[%zu]: config %s is missing", t->path, i, cfg ? cfg : "?");
-		json_array_foreach(json_object_get(e, "Layers"), j, l)
-			if (!json_is_string(l) || json_object_get(t->seen, json_string_value(l)) == NULL)
-				return edge_errf(err, EDGE_EVERIFY, "%s: manifest.json[%zu]: layer %s is missing", t->path, i,
-						 json_is_string(l) ? json_string_value(l) : "?");
-	}
-	/* the entry index says where every other entry's data is */
-	{
-		json_t *entries = json_object_get(t->bindex, "entries");
-		size_t n = 0;
-		json_array_foreach(entries, i, e) {
-			const char *name = manifest_str(e, "name");
-			json_t *have = name ? json_object_get(t->seen, name) : NULL;
-			if (have == NULL || json_integer_value(json_object_get(e, "offset")) != json_integer_value(json_array_get(have, 0)) ||
-			    json_integer_value(json_object_get(e, "size")) != json_integer_value(json_array_get(have, 1)))
-				return edge_errf(err, EDGE_EVERIFY, "%s: bundle.index.json: entry %s does not match the archive", t->path,
-						 name ? name : "?");
-			n++;
-		}
-		if (n + 1 != json_object_size(t->seen))
-			return edge_errf(err, EDGE_EVERIFY, "%s: bundle.index.json lists %zu entries, the archive has %zu", t->path,
-					 n, json_object_size(t->seen) - 1);
-	}
-	if (r->frames != NULL && r->tar_size != decompressed)
-		return edge_errf(err, EDGE_EVERIFY, "%s: the seek table covers %llu bytes, the bundle holds %llu", t->path,
-				 (unsigned long long)r->tar_size, (unsigned long long)decompressed);
-	return 0;
-}
-
-/* bundle.json without its blob list, and "bundle": {path, [digest,] size}. */
-static json_t *verified_manifest(struct tarv *t, const char *path, const char *digest, uint64_t size)
-{
-	json_t *m = json_deep_copy(t->bundle), *b = json_object();
-
-	json_object_del(m, "blobs");
-	json_object_set_new(b, "path", json_string(path));
-	if (digest != NULL)
-		json_object_set_new(b, "digest", json_string(digest));
-	json_object_set_new(b, "size", json_integer((json_int_t)size));
-	json_object_set_new(m, "bundle", b);
-	return m;
-}
-
-/* The end of both paths, once everything else checked out: a parts
- * descriptor's whole digest matches the file's (computed whenever there
- * are parts), and the verified manifest. digest: the file's sha256, or
- * NULL when it was not wanted. */
-static int verified_end(struct tarv *t, struct bundle_reader *r, const char *path, const char *digest,
-			json_t **manifest, struct edge_err *err)
-{
-	if (digest != NULL && r->digest[0] && strcmp(r->digest, digest) != 0)
-		return edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, digest,
-				 r->digest);
-	*manifest = verified_manifest(t, path, digest, r->size);
-	return 0;
-}
-
-static void tarv_free(struct tarv *t)
-{
-	size_t i;
-
-	if (t->kind == 1 && t->h.md)
-		sha256_discard(&t->h);
-	for (i = 0; i < t->nkept; i++)
-		free(t->kept[i].data);
-	free(t->kept);
-	free(t->buf);
-	free(t->pax_buf);
-	free(t->pax_path);
-	json_decref(t->seen);
-	json_decref(t->bundle);
-	json_decref(t->expect);
-	json_decref(t->index);
-	json_decref(t->docker);
-	json_decref(t->bindex);
-	json_decref(t->layout);
-}
-
 /* The one-pass path, for bundles without a usable seek table: one thread
  * decompresses (and hashes the file), this one walks the tar and hashes the
  * blobs. */
@@ -1052,7 +364,7 @@ static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max
 		}
 		c = &p.bufs[p.tail];
 		pthread_mutex_unlock(&p.mu);
-		if (tar_feed(&t, c->data, c->len, err) != 0)
+		if (tarv_feed(&t, c->data, c->len, err) != 0)
 			failed = 1;
 		pthread_mutex_lock(&p.mu);
 		if (t.limit && !max_size)
@@ -1094,8 +406,8 @@ static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max
 		}
 		goto out;
 	}
-	if (final_checks(&t, r, p.decompressed, err) != 0 ||
-	    verified_end(&t, r, path, want_digest ? p.digest : NULL, manifest, err) != 0)
+	if (tarv_final_checks(&t, r, p.decompressed, err) != 0 ||
+	    tarv_verified_end(&t, r, path, want_digest ? p.digest : NULL, manifest, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1209,36 +521,20 @@ static uint32_t le24(const unsigned char *p)
  */
 static int raw_frame_check(const unsigned char *p, size_t n, uint64_t dsize, size_t *hdr, int *check)
 {
-	unsigned fhd, fcs_len;
-	uint64_t window = 0, fcs = 0, content = 0, bmax;
-	size_t pos = 5, i;
-	int single;
+	ZSTD_frameHeader fh;
+	uint64_t content = 0, bmax;
+	size_t pos;
 
-	if (n < 8 || (uint32_t)(le24(p) | (uint32_t)p[3] << 24) != 0xFD2FB528u)
+	if (n < 8 || ZSTD_getFrameHeader(&fh, p, n) != 0 || fh.frameType != ZSTD_frame)
 		return 1;
-	fhd = p[4];
-	single = (fhd >> 5) & 1;
-	if ((fhd & 0x0b) != 0) /* reserved bit, or a dictionary */
+	/* a dictionary ID field, even of 0; a window beyond what decoders take
+	 * by default (a window log over 27): zstd judges those */
+	if ((p[4] & 0x03) != 0 || fh.dictID != 0 || fh.windowSize >= (1ull << 28))
 		return 1;
-	if (!single) {
-		unsigned wd = p[pos++], wlog = 10 + (wd >> 3);
-		if (wlog > 27) /* beyond what decoders take by default: zstd says so */
-			return 1;
-		window = (1ull << wlog) + ((1ull << wlog) / 8) * (wd & 7);
-	}
-	fcs_len = (fhd >> 6) == 0 ? (unsigned)single : 1u << (fhd >> 6);
-	if (pos + fcs_len > n)
-		return 1;
-	for (i = 0; i < fcs_len; i++)
-		fcs |= (uint64_t)p[pos + i] << (8 * i);
-	if (fcs_len == 2)
-		fcs += 256;
-	pos += fcs_len;
-	if (single)
-		window = fcs;
-	bmax = window < ZBLOCK_LIMIT ? window : ZBLOCK_LIMIT;
+	bmax = fh.blockSizeMax < ZBLOCK_LIMIT ? fh.blockSizeMax : ZBLOCK_LIMIT;
+	pos = fh.headerSize;
 	*hdr = pos;
-	*check = (fhd >> 2) & 1;
+	*check = fh.checksumFlag != 0;
 	for (;;) {
 		uint32_t h;
 		if (pos + 3 > n)
@@ -1254,7 +550,8 @@ static int raw_frame_check(const unsigned char *p, size_t n, uint64_t dsize, siz
 	}
 	if (*check)
 		pos += 4;
-	if (pos != n || (fcs_len > 0 && fcs != content) || content != dsize)
+	if (pos != n || (fh.frameContentSize != ZSTD_CONTENTSIZE_UNKNOWN && fh.frameContentSize != content) ||
+	    content != dsize)
 		return 1;
 	return 0;
 }
@@ -1472,7 +769,7 @@ static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_
 				xxh64_update(&x, out, ob.pos);
 			skip = from > dpos ? from - dpos : 0;
 			if (skip < ob.pos) {
-				int rc = tar_feed(t, out + skip, ob.pos - (size_t)skip, err);
+				int rc = tarv_feed(t, out + skip, ob.pos - (size_t)skip, err);
 				if (rc != 0)
 					return rc;
 			}
@@ -1506,14 +803,58 @@ static int parallel_usable(const struct bundle_reader *r)
 	return 1;
 }
 
+/* Walks the tar over the seek table: headers and JSON entries are checked
+ * here, and each blob becomes a job (*jobs, *njobs; the caller frees) for
+ * the frames that hold it. 0, or -1 with the walk's error in walk_err. */
+static int walk_jobs(struct tarv *t, struct bundle_reader *r, const char *path, ZSTD_DCtx *d, unsigned char *in,
+		     unsigned char *out, struct vjob **jobs, size_t *njobs, struct edge_err *walk_err)
+{
+	size_t cap = 0, f = 0;
+	uint64_t from = 0;
+
+	while (f < r->nframes) {
+		int w = walk_frame(t, r, f, from, d, in, out, walk_err);
+		uint64_t end;
+		struct vjob *j;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			f++;
+			from = f < r->nframes ? r->frames[f].doff : r->tar_size;
+			continue;
+		}
+		end = t->pos + t->size + t->pad;
+		if (end > r->tar_size)
+			return edge_errf(walk_err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", path);
+		if (*njobs == cap) {
+			cap = cap ? cap * 2 : 64;
+			*jobs = xrealloc(*jobs, cap * sizeof(**jobs));
+		}
+		j = &(*jobs)[(*njobs)++];
+		memset(j, 0, sizeof(*j));
+		j->first = f;
+		j->last = bundle_frame_at(r, end - 1);
+		j->data_off = t->pos;
+		j->size = t->size;
+		j->keep = t->keep;
+		snprintf(j->name, sizeof(j->name), "%.79s", t->name);
+		/* on after the blob and its padding */
+		t->pos = end;
+		t->left = 0;
+		t->pad = 0;
+		from = end;
+		f = end < r->tar_size ? bundle_frame_at(r, end) : r->nframes;
+	}
+	return 0;
+}
+
 static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
 			   int threads, json_t **manifest, struct edge_err *err)
 {
 	struct tarv t;
 	struct vpool pl;
 	struct vjob *jobs = NULL, fjob;
-	size_t njobs = 0, cap = 0, f = 0, i, nth = 0;
-	uint64_t from = 0;
+	size_t njobs = 0, i, nth = 0;
 	unsigned char *in = xmalloc(CHUNK), *out = xmalloc(CHUNK);
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	pthread_t th[63];
@@ -1533,44 +874,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		goto out;
 	}
 	/* the walk: headers and JSON entries here, blobs to jobs */
-	while (f < r->nframes) {
-		int w = walk_frame(&t, r, f, from, d, in, out, &walk_err);
-		uint64_t end;
-		struct vjob *j;
-		if (w < 0) {
-			walk_rc = -1;
-			break;
-		}
-		if (w == 0) {
-			f++;
-			from = f < r->nframes ? r->frames[f].doff : r->tar_size;
-			continue;
-		}
-		end = t.pos + t.size + t.pad;
-		if (end > r->tar_size) {
-			edge_errf(&walk_err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", path);
-			walk_rc = -1;
-			break;
-		}
-		if (njobs == cap) {
-			cap = cap ? cap * 2 : 64;
-			jobs = xrealloc(jobs, cap * sizeof(*jobs));
-		}
-		j = &jobs[njobs++];
-		memset(j, 0, sizeof(*j));
-		j->first = f;
-		j->last = bundle_frame_at(r, end - 1);
-		j->data_off = t.pos;
-		j->size = t.size;
-		j->keep = t.keep;
-		snprintf(j->name, sizeof(j->name), "%.79s", t.name);
-		/* on after the blob and its padding */
-		t.pos = end;
-		t.left = 0;
-		t.pad = 0;
-		from = end;
-		f = end < r->tar_size ? bundle_frame_at(r, end) : r->nframes;
-	}
+	walk_rc = walk_jobs(&t, r, path, d, in, out, &jobs, &njobs, &walk_err);
 	if (walk_rc == 0 && t.limit && r->tar_size > t.limit) {
 		too_large(&walk_err, path, t.limit);
 		walk_rc = -1;
@@ -1625,8 +929,8 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		*err = walk_err;
 		goto out;
 	}
-	if (final_checks(&t, r, r->tar_size, err) != 0 ||
-	    verified_end(&t, r, path, want_digest ? fjob.got : NULL, manifest, err) != 0)
+	if (tarv_final_checks(&t, r, r->tar_size, err) != 0 ||
+	    tarv_verified_end(&t, r, path, want_digest ? fjob.got : NULL, manifest, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1658,168 +962,4 @@ int verify_bundle(const char *path, uint64_t max_size, int want_digest, int thre
 		rc = verify_stream(&r, path, max_size, want_digest, manifest, err);
 	bundle_reader_close(&r);
 	return rc;
-}
-
-/* --- stores ------------------------------------------------------------------- */
-
-struct sv {
-	struct store *s;
-	int quick;
-	size_t problems;
-	json_t *checked; /* digests already checked */
-};
-
-static void problem(struct sv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void problem(struct sv *v, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_error("store %s: %s", v->s->dir, msg);
-	v->problems++;
-}
-
-static int sv_blob(struct sv *v, json_t *desc, const char *owner)
-{
-	const char *d;
-	json_t *sz = json_object_get(desc, "size");
-	char *p;
-	struct stat st;
-	struct oci_desc od;
-	struct edge_err e;
-
-	if (oci_desc_read(desc, &od, EDGE_EVERIFY, owner, &e) != 0) {
-		problem(v, "%s", e.msg);
-		return -1;
-	}
-	d = od.digest;
-	if (json_object_get(v->checked, d) != NULL)
-		return 0;
-	json_object_set_new(v->checked, d, json_true());
-	p = store_blob_path(v->s, d);
-	if (stat(p, &st) != 0) {
-		problem(v, "%s: blob %s is missing", owner, d);
-		free(p);
-		return -1;
-	}
-	free(p);
-	if (json_is_integer(sz) && (int64_t)st.st_size != (int64_t)json_integer_value(sz)) {
-		problem(v, "%s: blob %s has %lld bytes, its descriptor says %lld", owner, d, (long long)st.st_size,
-			(long long)json_integer_value(sz));
-		return -1;
-	}
-	return 0;
-}
-
-static void sv_tree(struct sv *v, json_t *desc, const char *owner, int depth)
-{
-	const char *d = json_string_value(json_object_get(desc, "digest"));
-	char *data = NULL;
-	size_t len, i;
-	json_t *doc, *x;
-	struct edge_err e;
-	int kind;
-
-	if (sv_blob(v, desc, owner) != 0)
-		return;
-	if (store_read_blob(v->s, d, STORE_MAX_MANIFEST, &data, &len, &e) != 0) {
-		problem(v, "%s: %s", owner, e.msg);
-		return;
-	}
-	doc = json_loadb(data, len, 0, NULL);
-	free(data);
-	if (!json_is_object(doc)) {
-		problem(v, "%s: manifest %s is not JSON", owner, d);
-		json_decref(doc);
-		return;
-	}
-	{
-		/* every digest, media type and size in it, before any is used */
-		char what[EDGE_ERR_MAX];
-		snprintf(what, sizeof(what), "%s: manifest %s", owner, d);
-		if ((kind = oci_doc_check(doc, NULL, EDGE_EVERIFY, what, &e)) < 0) {
-			problem(v, "%s", e.msg);
-			json_decref(doc);
-			return;
-		}
-	}
-	if (kind == OCI_KIND_INDEX && depth == 0) {
-		json_array_foreach(json_object_get(doc, "manifests"), i, x)
-			sv_tree(v, x, owner, depth + 1);
-	} else {
-		sv_blob(v, json_object_get(doc, "config"), owner);
-		json_array_foreach(json_object_get(doc, "layers"), i, x) {
-			if (json_object_get(x, "urls") != NULL && !store_has_blob(v->s, json_string_value(json_object_get(x, "digest")), -1))
-				continue;
-			sv_blob(v, x, owner);
-		}
-	}
-	json_decref(doc);
-}
-
-int verify_store(struct store *s, json_t *manifest, int quick, struct edge_err *err)
-{
-	static const char *const lists[] = {"images", "charts"};
-	struct sv v = {s, quick, 0, json_object()};
-	json_t *e;
-	size_t i, k, nblobs = 0;
-
-	json_array_foreach(json_object_get(s->index, "manifests"), i, e) {
-		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"), ANNOT_REF_NAME));
-		sv_tree(&v, e, ref ? ref : "index.json", 0);
-	}
-	for (k = 0; manifest != NULL && k < 2; k++) {
-		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
-			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
-			json_t *d;
-			if (ref == NULL || digest == NULL)
-				continue;
-			d = store_index_find(s, ref);
-			if (d == NULL)
-				problem(&v, "%s is not in index.json", ref);
-			else if (strcmp(manifest_str(d, "digest") ? manifest_str(d, "digest") : "", digest) != 0)
-				problem(&v, "%s is %s in index.json, the manifest says %s", ref, manifest_str(d, "digest"), digest);
-		}
-	}
-	if (!quick) {
-		/* every blob file, referenced or not, has the digest of its name */
-		char *dir = path_join(s->dir, "blobs/sha256");
-		DIR *dh = opendir(dir);
-		struct dirent *de;
-		if (dh == NULL) {
-			problem(&v, "cannot read %s: %s", dir, strerror(errno));
-		} else {
-			while ((de = readdir(dh)) != NULL) {
-				char want[72], got[72], *p;
-				struct edge_err e2;
-				if (de->d_name[0] == '.')
-					continue;
-				if (!is_hex64(de->d_name)) {
-					problem(&v, "unexpected file blobs/sha256/%s", de->d_name);
-					continue;
-				}
-				snprintf(want, sizeof(want), "sha256:%.64s", de->d_name);
-				p = path_join(dir, de->d_name);
-				if (sha256_digest_file(p, got, NULL, &e2) != 0)
-					problem(&v, "%s", e2.msg);
-				else if (strcmp(got, want) != 0)
-					problem(&v, "blob %s is corrupt (content has %s)", want, got);
-				free(p);
-				nblobs++;
-			}
-			closedir(dh);
-		}
-		free(dir);
-	}
-	json_decref(v.checked);
-	if (v.problems > 0)
-		return edge_errf(err, EDGE_EVERIFY, "store %s: %zu problem%s found", s->dir, v.problems,
-				 v.problems == 1 ? "" : "s");
-	log_verbose("store %s: %zu index entries%s, all sound", s->dir, json_array_size(json_object_get(s->index, "manifests")),
-		    quick ? " (sizes only)" : "");
-	(void)nblobs;
-	return 0;
 }
