@@ -16,8 +16,6 @@
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
-#include "platform.h"
-#include "registry.h"
 #include "sha256.h"
 #include "xxh64.h"
 
@@ -934,14 +932,6 @@ static int walk_manifest(struct store *s, struct content *c, json_t *man, const 
 	return 0;
 }
 
-static int is_image_config(json_t *man)
-{
-	const char *mt = json_string_value(json_object_get(json_object_get(man, "config"), "mediaType"));
-
-	return mt == NULL || strcmp(mt, MT_OCI_CONFIG) == 0 ||
-	       strcmp(mt, "application/vnd.docker.container.image.v1+json") == 0;
-}
-
 static void docker_entry(struct content *c, json_t *man, const char *ref)
 {
 	json_t *layers = json_array(), *l, *tags = json_array();
@@ -1003,7 +993,7 @@ static int walk_entry(struct store *s, struct content *c, const char *ref, const
 				json_decref(child);
 				goto out;
 			}
-			if (chosen == NULL && is_image && is_image_config(child) &&
+			if (chosen == NULL && is_image && oci_is_image_config(child) &&
 			    (want == NULL || platform_match(want, json_string_value(json_object_get(plat, "os")),
 							    json_string_value(json_object_get(plat, "architecture")),
 							    json_string_value(json_object_get(plat, "variant")))))
@@ -1017,7 +1007,7 @@ static int walk_entry(struct store *s, struct content *c, const char *ref, const
 	} else {
 		if (walk_manifest(s, c, top, ref, err) != 0)
 			goto out;
-		if (is_image && is_image_config(top))
+		if (is_image && oci_is_image_config(top))
 			docker_entry(c, top, ref);
 	}
 	rc = 0;
@@ -1119,6 +1109,129 @@ char *bundle_dir_of(const char *path)
 	return s ? strndup(path, (size_t)(s - path + 1)) : xstrdup("");
 }
 
+/* bundle.json: the manifest without what is local to this site (store,
+ * bundle, signatures, pushed), with the list of blobs. */
+static json_t *bundle_json(json_t *manifest, json_t *blobs)
+{
+	json_t *bj = json_deep_copy(manifest);
+
+	json_object_del(bj, "store");
+	json_object_del(bj, "bundle");
+	json_object_del(bj, "signatures");
+	json_object_del(bj, "pushed");
+	json_object_set(bj, "blobs", blobs);
+	return bj;
+}
+
+/* After a commit: what out still holds. */
+static void out_release(struct out *out)
+{
+	size_t i;
+
+	for (i = 0; i < out->nph; i++)
+		if (out->ph[i].md)
+			sha256_discard(&out->ph[i]);
+	free(out->ph);
+	free(out->parts);
+	free(out->base);
+}
+
+/* A split bundle's commit: each part under its final name FINAL.partNNN,
+ * then the parts descriptor FINAL.parts.json; *bundle is its manifest
+ * field. The caller aborts what is left on failure. */
+static int commit_parts(struct out *out, const char *final, const char *digest, json_t **bundle,
+			struct edge_err *err)
+{
+	unsigned char raw[32];
+	size_t i;
+	json_t *plist = json_array(), *desc;
+	char *dpath = xasprintf("%s.parts.json", final);
+	char *text;
+	const char *slash;
+
+	if (out->nph != out->nparts) {
+		edge_errf(err, EDGE_EIO, "%s: %zu parts written, %zu hashed", final, out->nparts, out->nph);
+		json_decref(plist);
+		free(dpath);
+		return -1;
+	}
+	for (i = 0; i < out->nparts; i++) {
+		char pd[72], *pname = xasprintf("%s.part%03zu", final, i);
+		sha256_final(&out->ph[i], raw);
+		out->ph[i].md = NULL;
+		memcpy(pd, "sha256:", 7);
+		sha256_hex(raw, pd + 7);
+		free(out->parts[i].af.path);
+		out->parts[i].af.path = pname;
+		slash = strrchr(pname, '/');
+		json_array_append_new(plist, json_pack("{s:s, s:I, s:s}", "name", slash ? slash + 1 : pname, "size",
+						       (json_int_t)out->parts[i].size, "digest", pd));
+		out->parts[i].open = 0;
+		if (atomic_commit(&out->parts[i].af, err) != 0) {
+			json_decref(plist);
+			free(dpath);
+			return -1;
+		}
+	}
+	slash = strrchr(final, '/');
+	desc = json_pack("{s:s, s:s, s:s, s:I, s:O}", "apiVersion", BUNDLE_PARTS_VERSION, "bundle",
+			 slash ? slash + 1 : final, "digest", digest, "size", (json_int_t)out->total, "parts", plist);
+	text = json_dumps(desc, JSON_INDENT(2));
+	json_decref(desc);
+	{
+		size_t l = strlen(text);
+		text = xrealloc(text, l + 2);
+		text[l] = '\n';
+		text[l + 1] = '\0';
+	}
+	if (atomic_write_file(dpath, text, strlen(text), 0644, err) != 0) {
+		json_decref(plist);
+		free(text);
+		free(dpath);
+		return -1;
+	}
+	free(text);
+	{
+		json_t *mparts = json_array(), *pp;
+		char *dir = bundle_dir_of(final);
+		size_t k;
+		json_array_foreach(plist, k, pp)
+			json_array_append_new(mparts, json_pack("{s:o, s:O, s:O}", "path",
+								json_sprintf("%s%s", dir, manifest_str(pp, "name")),
+								"digest", json_object_get(pp, "digest"), "size",
+								json_object_get(pp, "size")));
+		free(dir);
+		json_decref(plist);
+		*bundle = json_pack("{s:s, s:s, s:I, s:o}", "path", dpath, "digest", digest, "size",
+				    (json_int_t)out->total, "parts", mparts);
+	}
+	free(dpath);
+	return 0;
+}
+
+/* The entries after the blobs: manifest.json, then bundle.index.json
+ * (where every other entry's data starts), the tar's end and the seek
+ * table. */
+static int pack_tail(struct packer *pk, struct content *c, struct edge_err *err)
+{
+	static const unsigned char zero[1024];
+	json_t *docker = c->docker, *ix;
+	int r;
+
+	c->docker = NULL;
+	r = entry_json(pk, "manifest.json", docker, err);
+	json_decref(docker);
+	if (r != 0)
+		return -1;
+	ix = json_pack("{s:i, s:O}", "version", 1, "entries", pk->index);
+	r = entry_json(pk, "bundle.index.json", ix, err);
+	json_decref(ix);
+	if (r != 0 || zw_write(&pk->z, zero, sizeof(zero), err) != 0 || zw_flush(&pk->z, err) != 0 ||
+	    zw_seek_table(&pk->z, err) != 0)
+		return -1;
+	return 0;
+}
+
 int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
 		struct edge_err *err)
 {
@@ -1142,12 +1255,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		edge_errf(err, EDGE_EINPUT, "the manifest names no pulled image, chart or definition: nothing to pack");
 		goto out;
 	}
-	bj = json_deep_copy(manifest);
-	json_object_del(bj, "store");
-	json_object_del(bj, "bundle");
-	json_object_del(bj, "signatures");
-	json_object_del(bj, "pushed");
-	json_object_set(bj, "blobs", blobs);
+	bj = bundle_json(manifest, blobs);
 
 	/* output: the exact -o name, or a provisional one renamed once the hash is known */
 	out.split = o->split;
@@ -1192,25 +1300,8 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 			}
 		}
 	}
-	{
-		json_t *docker = c.docker;
-		c.docker = NULL;
-		if (entry_json(&pk, "manifest.json", docker, err) != 0) {
-			json_decref(docker);
-			goto out;
-		}
-		json_decref(docker);
-	}
-	{
-		/* the last entry: where every other entry's data starts */
-		json_t *ix = json_pack("{s:i, s:O}", "version", 1, "entries", pk.index);
-		static const unsigned char zero[1024];
-		int r = entry_json(&pk, "bundle.index.json", ix, err);
-		json_decref(ix);
-		if (r != 0 || zw_write(&pk.z, zero, sizeof(zero), err) != 0 || zw_flush(&pk.z, err) != 0 ||
-		    zw_seek_table(&pk.z, err) != 0)
-			goto out;
-	}
+	if (pack_tail(&pk, &c, err) != 0)
+		goto out;
 	sha256_final(&out.h, raw);
 	out.h.md = NULL;
 	memcpy(digest, "sha256:", 7);
@@ -1230,68 +1321,8 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		if (atomic_commit(&out.parts[0].af, err) != 0)
 			goto out;
 		*bundle = json_pack("{s:s, s:s, s:I}", "path", final, "digest", digest, "size", (json_int_t)out.total);
-	} else {
-		json_t *plist = json_array(), *desc;
-		char *dpath = xasprintf("%s.parts.json", final);
-		char *text;
-		const char *slash;
-		if (out.nph != out.nparts) {
-			edge_errf(err, EDGE_EIO, "%s: %zu parts written, %zu hashed", final, out.nparts, out.nph);
-			json_decref(plist);
-			free(dpath);
-			goto out;
-		}
-		for (i = 0; i < out.nparts; i++) {
-			char pd[72], *pname = xasprintf("%s.part%03zu", final, i);
-			sha256_final(&out.ph[i], raw);
-			out.ph[i].md = NULL;
-			memcpy(pd, "sha256:", 7);
-			sha256_hex(raw, pd + 7);
-			free(out.parts[i].af.path);
-			out.parts[i].af.path = pname;
-			slash = strrchr(pname, '/');
-			json_array_append_new(plist, json_pack("{s:s, s:I, s:s}", "name", slash ? slash + 1 : pname, "size",
-							       (json_int_t)out.parts[i].size, "digest", pd));
-			out.parts[i].open = 0;
-			if (atomic_commit(&out.parts[i].af, err) != 0) {
-				json_decref(plist);
-				free(dpath);
-				goto out;
-			}
-		}
-		slash = strrchr(final, '/');
-		desc = json_pack("{s:s, s:s, s:s, s:I, s:O}", "apiVersion", BUNDLE_PARTS_VERSION, "bundle",
-				 slash ? slash + 1 : final, "digest", digest, "size", (json_int_t)out.total, "parts", plist);
-		text = json_dumps(desc, JSON_INDENT(2));
-		json_decref(desc);
-		{
-			size_t l = strlen(text);
-			text = xrealloc(text, l + 2);
-			text[l] = '\n';
-			text[l + 1] = '\0';
-		}
-		if (atomic_write_file(dpath, text, strlen(text), 0644, err) != 0) {
-			json_decref(plist);
-			free(text);
-			free(dpath);
-			goto out;
-		}
-		free(text);
-		{
-			json_t *mparts = json_array(), *pp;
-			char *dir = bundle_dir_of(final);
-			size_t k;
-			json_array_foreach(plist, k, pp)
-				json_array_append_new(mparts, json_pack("{s:o, s:O, s:O}", "path",
-									json_sprintf("%s%s", dir, manifest_str(pp, "name")),
-									"digest", json_object_get(pp, "digest"), "size",
-									json_object_get(pp, "size")));
-			free(dir);
-			json_decref(plist);
-			*bundle = json_pack("{s:s, s:s, s:I, s:o}", "path", dpath, "digest", digest, "size",
-					    (json_int_t)out.total, "parts", mparts);
-		}
-		free(dpath);
+	} else if (commit_parts(&out, final, digest, bundle, err) != 0) {
+		goto out;
 	}
 	log_verbose("%s: %zu entries, %zu blobs, %llu bytes (%zu frames, %llu of them raw blocks)", final,
 		    json_array_size(pk.index), json_array_size(blobs), (unsigned long long)out.total, pk.z.nframes,
@@ -1306,12 +1337,7 @@ out:
 		/* committed parts of a failed split would be half a bundle */
 		out_abort(&out);
 	} else {
-		for (i = 0; i < out.nph; i++)
-			if (out.ph[i].md)
-				sha256_discard(&out.ph[i]);
-		free(out.ph);
-		free(out.parts);
-		free(out.base);
+		out_release(&out);
 	}
 	json_decref(pk.index);
 	json_decref(c.blobs);

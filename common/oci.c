@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
 
 #define QUOTE_MAX 100
 
@@ -38,16 +37,19 @@ void oci_quote(char *buf, size_t len, const char *s)
 	buf[o] = '\0';
 }
 
-int oci_digest_valid(const char *s)
+int oci_hex64_valid(const char *s)
 {
 	size_t i;
 
-	if (s == NULL || strncmp(s, "sha256:", 7) != 0)
-		return 0;
-	for (i = 7; i < 71; i++)
+	for (i = 0; i < 64; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
-	return s[71] == '\0';
+	return s[64] == '\0';
+}
+
+int oci_digest_valid(const char *s)
+{
+	return s != NULL && strncmp(s, "sha256:", 7) == 0 && oci_hex64_valid(s + 7);
 }
 
 /* RFC 6838 §4.2 restricted-name: a letter or digit, then up to 126 of
@@ -239,4 +241,38 @@ int oci_doc_check(json_t *doc, const char **mt, int code, const char *what, stru
 	if (mt != NULL)
 		*mt = type;
 	return kind;
+}
+
+const char *manifest_media_type(json_t *doc)
+{
+	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+
+	if (json_integer_value(json_object_get(doc, "schemaVersion")) == 1)
+		return MT_DOCKER_SCHEMA1;
+	if (mt != NULL)
+		return mt;
+	/* OCI allows mediaType to be absent: tell by the shape */
+	if (json_is_array(json_object_get(doc, "manifests")))
+		return MT_OCI_INDEX;
+	if (json_is_object(json_object_get(doc, "config")))
+		return MT_OCI_MANIFEST;
+	return "";
+}
+
+int media_type_is_index(const char *mt)
+{
+	return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+}
+
+int media_type_is_manifest(const char *mt)
+{
+	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
+}
+
+int oci_is_image_config(json_t *man)
+{
+	const char *mt = json_string_value(json_object_get(json_object_get(man, "config"), "mediaType"));
+
+	return mt == NULL || strcmp(mt, MT_OCI_CONFIG) == 0 ||
+	       strcmp(mt, "application/vnd.docker.container.image.v1+json") == 0;
 }

@@ -17,12 +17,29 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "err.h"
+#include "platform.h"
+
+/* Media types edge reads and writes. */
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
+#define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
+#define MT_HELM_CONFIG "application/vnd.cncf.helm.config.v1+json"
+#define MT_HELM_CHART "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+#define MT_SPC_ARTIFACT "application/vnd.spectrocloud.spc.v1+tar+gzip"
 
 #define OCI_SIZE_MAX ((int64_t)1 << 42) /* 4 TiB: larger than any real blob */
 #define OCI_NAME_MAX 127                /* RFC 6838 §4.2: type and subtype */
 
 /* 1 when s (may be NULL) is "sha256:" + 64 lower-case hex digits. */
 int oci_digest_valid(const char *s);
+/* 1 when s is exactly 64 lower-case hex digits (a blob's file name). */
+int oci_hex64_valid(const char *s);
 
 /* 1 when s (may be NULL) is an RFC 6838 "type/subtype" media type. */
 int oci_media_type_valid(const char *s);
@@ -62,5 +79,17 @@ int oci_doc_check(json_t *doc, const char **mt, int code, const char *what, stru
  * control and non-ASCII bytes escaped (\xNN), cut with "..." when long, so
  * that a hostile value never breaks the one-line message. */
 void oci_quote(char *buf, size_t len, const char *s);
+
+/* The media type of a manifest or index document (its mediaType field;
+ * schemaVersion 1 is schema 1; without a mediaType, OCI's by shape).
+ * Returns "" when unknown. */
+const char *manifest_media_type(json_t *doc);
+/* An OCI index or a Docker manifest list. */
+int media_type_is_index(const char *mt);
+/* An OCI image manifest or a Docker schema 2 manifest. */
+int media_type_is_manifest(const char *mt);
+/* Whether image manifest man's config is a container image config (OCI or
+ * Docker, or no config media type): not a Helm chart or another artifact. */
+int oci_is_image_config(json_t *man);
 
 #endif

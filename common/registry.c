@@ -488,32 +488,6 @@ void reg_manifest_free(struct reg_manifest *m)
 	memset(m, 0, sizeof(*m));
 }
 
-const char *manifest_media_type(json_t *doc)
-{
-	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
-
-	if (json_integer_value(json_object_get(doc, "schemaVersion")) == 1)
-		return MT_DOCKER_SCHEMA1;
-	if (mt != NULL)
-		return mt;
-	/* OCI allows mediaType to be absent: tell by the shape */
-	if (json_is_array(json_object_get(doc, "manifests")))
-		return MT_OCI_INDEX;
-	if (json_is_object(json_object_get(doc, "config")))
-		return MT_OCI_MANIFEST;
-	return "";
-}
-
-int media_type_is_index(const char *mt)
-{
-	return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
-}
-
-int media_type_is_manifest(const char *mt)
-{
-	return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
-}
-
 static int is_schema1(const char *mt)
 {
 	return strncmp(mt, "application/vnd.docker.distribution.manifest.v1", 47) == 0;

@@ -13,6 +13,7 @@
 #include "creds.h"
 #include "err.h"
 #include "http.h"
+#include "oci.h" /* manifest_media_type, media_type_is_* */
 #include "store.h"
 
 struct registry_opts {
@@ -112,11 +113,5 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 int registry_get_blob(struct registry *r, struct http_client *http, const char *repo,
 		      const char *digest, int64_t size, int resume, struct store *s,
 		      struct edge_err *err);
-
-/* The media type of manifest bytes (mediaType field; schemaVersion 1 →
- * schema 1). Returns "" when unknown. */
-const char *manifest_media_type(json_t *doc);
-int media_type_is_index(const char *mt);
-int media_type_is_manifest(const char *mt);
 
 #endif

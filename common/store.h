@@ -11,20 +11,8 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "err.h"
+#include "oci.h" /* the MT_ media types */
 #include "sha256.h"
-
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define MT_OCI_EMPTY "application/vnd.oci.empty.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_SCHEMA1 "application/vnd.docker.distribution.manifest.v1+json"
-#define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
-#define MT_HELM_CONFIG "application/vnd.cncf.helm.config.v1+json"
-#define MT_HELM_CHART "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
-#define MT_SPC_ARTIFACT "application/vnd.spectrocloud.spc.v1+tar+gzip"
 
 #define ANNOT_REF_NAME "org.opencontainers.image.ref.name"
 #define ANNOT_CONTAINERD_NAME "io.containerd.image.name"
