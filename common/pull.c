@@ -1,7 +1,5 @@
 #include "pull.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +9,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "helm.h"
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
@@ -20,7 +19,6 @@
 #include "sha256.h"
 #include "yamljson.h"
 
-#define CHART_MAX (64u << 20)
 #define EMPTY_JSON_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
 enum item_kind { IT_IMAGE, IT_CHART_OCI, IT_CHART_HTTP, IT_DEFINITION };
@@ -76,7 +74,7 @@ struct pull {
 	struct store *store;
 	const struct pull_opts *o;
 	struct http_share *share;
-	json_t *helm_indexes; /* index.yaml URL -> parsed document */
+	struct helm_repos helm; /* HTTP chart repositories */
 	size_t blobs_done, blobs_fetched;
 	int64_t bytes_done;
 	long long last_report;
@@ -318,7 +316,6 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 {
 	struct item *it = &p->items[idx];
 	json_t *config = json_object_get(m->doc, "config"), *layers = json_object_get(m->doc, "layers"), *l;
-	const char *cmt = json_string_value(json_object_get(config, "mediaType"));
 	char *cdata = NULL;
 	size_t clen, i;
 
@@ -327,8 +324,7 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 	if (get_small_blob(p, it, http, desc_digest(config), desc_size(config), &cdata, &clen, err) != 0)
 		return -1;
 	it->total += (int64_t)m->len + (int64_t)clen;
-	if (cmt == NULL || strcmp(cmt, MT_OCI_CONFIG) == 0 ||
-	    strcmp(cmt, "application/vnd.docker.container.image.v1+json") == 0) {
+	if (oci_is_image_config(m->doc)) {
 		json_t *c = json_loadb(cdata, clen, 0, NULL);
 		char text[128];
 		platform_text(c, text, sizeof(text));
@@ -485,150 +481,6 @@ out:
 	return rc;
 }
 
-/* --- charts from HTTP repositories --------------------------------------- */
-
-static char *repo_base(const char *repo)
-{
-	size_t n = strlen(repo);
-
-	while (n > 0 && repo[n - 1] == '/')
-		n--;
-	return xstrndup(repo, n);
-}
-
-static char *helm_auth_header(struct pull *p, const char *url, struct edge_err *err, int *st)
-{
-	struct cred c = {NULL, NULL};
-	char *tok, *h;
-
-	*st = p->o->creds ? cred_store_lookup(p->o->creds, CRED_HELM, url, &c, err) : 1;
-	if (*st != 0)
-		return NULL;
-	tok = cred_basic_token(&c);
-	h = xasprintf("Authorization: Basic %s", tok);
-	explicit_bzero(tok, strlen(tok));
-	free(tok);
-	cred_free(&c);
-	return h;
-}
-
-static int http_get_buffer(struct pull *p, struct http_client *http, const char *url, const char *auth_for,
-			   size_t max, struct http_resp *resp, struct edge_err *err)
-{
-	const char *headers[2] = {NULL, NULL};
-	struct http_req req = {0};
-	char *auth;
-	int st, rc;
-
-	if (http_same_origin(url, auth_for)) {
-		auth = helm_auth_header(p, auth_for, err, &st);
-		if (st < 0)
-			return -1;
-	} else {
-		/* a chart hosted elsewhere never gets the repository's credentials */
-		auth = NULL;
-	}
-	headers[0] = auth;
-	req.method = "GET";
-	req.url = url;
-	req.headers = headers;
-	req.cred_origin = auth_for;
-	req.follow_redirects = 1;
-	req.max_body = max;
-	rc = http_do(http, &req, resp, err);
-	if (auth) {
-		explicit_bzero(auth, strlen(auth));
-		free(auth);
-	}
-	if (rc != 0)
-		return -1;
-	if (resp->status == 401 || resp->status == 403)
-		return edge_errf(err, EDGE_EAUTH, "GET %s: HTTP %ld: access refused", url, resp->status);
-	if (resp->status != 200)
-		return edge_errf(err, EDGE_EREMOTE, "GET %s: HTTP %ld", url, resp->status);
-	return 0;
-}
-
-static json_t *helm_index(struct pull *p, struct http_client *http, const char *repo, struct edge_err *err)
-{
-	char *base = repo_base(repo), *url = xasprintf("%s/index.yaml", base);
-	struct http_resp resp = {0};
-	json_t *doc;
-
-	pthread_mutex_lock(&p->mu);
-	doc = json_object_get(p->helm_indexes, url);
-	pthread_mutex_unlock(&p->mu);
-	if (doc != NULL)
-		goto out;
-	if (http_get_buffer(p, http, url, repo, 256u << 20, &resp, err) != 0)
-		goto out;
-	doc = yaml_to_json(resp.body, resp.body_len, YAML_SCALARS_AS_STRINGS, err);
-	if (doc == NULL) {
-		/* a bad index is the repository's fault, not the manifest's */
-		err->code = EDGE_EREMOTE;
-		edge_err_prefix(err, "%s", url);
-		goto out;
-	}
-	if (!json_is_object(json_object_get(doc, "entries"))) {
-		json_decref(doc);
-		doc = NULL;
-		edge_errf(err, EDGE_EREMOTE, "%s: not a Helm repository index (no entries)", url);
-		goto out;
-	}
-	pthread_mutex_lock(&p->mu);
-	json_object_set_new(p->helm_indexes, url, doc);
-	pthread_mutex_unlock(&p->mu);
-out:
-	http_resp_free(&resp);
-	free(base);
-	free(url);
-	return doc;
-}
-
-/* Chart.yaml of a chart .tgz as JSON (the Helm OCI config). */
-static json_t *chart_yaml(const char *data, size_t len, struct edge_err *err)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	json_t *out = NULL;
-
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-		edge_errf(err, EDGE_EREMOTE, "chart archive: %s", archive_error_string(a));
-		goto out;
-	}
-	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e), *slash = strchr(name, '/');
-		int64_t size = archive_entry_size(e);
-		char *buf;
-		if (slash == NULL || strcmp(slash + 1, "Chart.yaml") != 0 || size <= 0 || size > (1 << 20))
-			continue;
-		buf = xmalloc((size_t)size + 1);
-		if (archive_read_data(a, buf, (size_t)size) != size) {
-			free(buf);
-			edge_errf(err, EDGE_EREMOTE, "chart archive: cannot read %s", name);
-			goto out;
-		}
-		buf[size] = '\0';
-		out = yaml_to_json(buf, (size_t)size, 0, err);
-		free(buf);
-		if (out == NULL) {
-			err->code = EDGE_EREMOTE;
-			edge_err_prefix(err, "chart archive: %s", name);
-		} else if (!json_is_object(out)) {
-			json_decref(out);
-			out = NULL;
-			edge_errf(err, EDGE_EREMOTE, "chart archive: %s is not a map", name);
-		}
-		goto out;
-	}
-	edge_errf(err, EDGE_EREMOTE, "chart archive: no Chart.yaml");
-out:
-	archive_read_free(a);
-	return out;
-}
-
 /* Stores an OCI manifest made of config and layers; fills it->digest. */
 static int store_artifact(struct pull *p, struct item *it, json_t *man, struct edge_err *err)
 {
@@ -648,11 +500,11 @@ static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, s
 	struct item *it = &p->items[idx];
 	const char *repo = manifest_str(it->entry, "repo"), *name = manifest_str(it->entry, "name");
 	const char *version = manifest_str(it->entry, "version");
-	json_t *index, *versions, *v, *chosen = NULL, *cfg = NULL, *man = NULL;
-	struct http_resp resp = {0};
-	char *url = NULL, *base = NULL, *cfgtext = NULL;
-	char chart_digest[72], cfg_digest[72];
-	size_t i, cfglen;
+	json_t *man = NULL;
+	struct helm_chart ch = {0};
+	char *cfgtext = NULL;
+	char cfg_digest[72];
+	size_t cfglen;
 	int rc = -1;
 
 	json_t *existing = store_index_find(p->store, it->ref);
@@ -671,66 +523,24 @@ static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, s
 	}
 	if (p->o->offline)
 		return edge_errf(err, EDGE_EIO, "%s: not in the store (--offline)", it->ref);
-	if ((index = helm_index(p, http, repo, err)) == NULL)
-		return -1;
-	versions = json_object_get(json_object_get(index, "entries"), name);
-	json_array_foreach(versions, i, v) {
-		const char *ver = json_string_value(json_object_get(v, "version"));
-		if (ver && strcmp(ver, version) == 0) {
-			chosen = v;
-			break;
-		}
-	}
-	if (chosen == NULL)
-		return edge_errf(err, EDGE_EREMOTE, "%s: chart %s version %s is not in the repository index", repo, name,
-				 version);
-	{
-		const char *u = json_string_value(json_array_get(json_object_get(chosen, "urls"), 0));
-		if (u == NULL)
-			return edge_errf(err, EDGE_EREMOTE, "%s: chart %s %s has no download URL", repo, name, version);
-		base = repo_base(repo);
-		url = strstr(u, "://") ? xstrdup(u) : xasprintf("%s/%s", base, u[0] == '/' ? u + 1 : u);
-	}
-	if (http_get_buffer(p, http, url, repo, CHART_MAX, &resp, err) != 0)
+	if (helm_chart_fetch(&p->helm, http, repo, name, version, &ch, err) != 0)
 		goto out;
-	sha256_digest_buf(resp.body, resp.body_len, chart_digest);
-	{
-		const char *want = json_string_value(json_object_get(chosen, "digest"));
-		if (want != NULL && want[0] && strcmp(want, chart_digest + 7) != 0) {
-			edge_errf(err, EDGE_EVERIFY, "%s: chart %s %s: digest %s does not match the index's sha256:%s", url,
-				  name, version, chart_digest, want);
-			goto out;
-		}
-	}
-	if ((cfg = chart_yaml(resp.body, resp.body_len, err)) == NULL) {
-		edge_err_prefix(err, "%s", url);
+	if (store_put_blob(p->store, ch.resp.body, ch.resp.body_len, ch.digest, NULL, err) != 0)
 		goto out;
-	}
-	if (!json_is_string(json_object_get(cfg, "name")) || strcmp(json_string_value(json_object_get(cfg, "name")), name) != 0) {
-		edge_errf(err, EDGE_EREMOTE, "%s: the archive holds chart \"%s\", not %s", url,
-			  json_string_value(json_object_get(cfg, "name")) ? json_string_value(json_object_get(cfg, "name")) : "",
-			  name);
-		goto out;
-	}
-	if (store_put_blob(p->store, resp.body, resp.body_len, chart_digest, NULL, err) != 0)
-		goto out;
-	cfgtext = store_json_text(cfg, &cfglen);
+	cfgtext = store_json_text(ch.config, &cfglen);
 	if (store_put_blob(p->store, cfgtext, cfglen, NULL, cfg_digest, err) != 0)
 		goto out;
 	man = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:[{s:s, s:s, s:I}], s:{s:s, s:s}}", "schemaVersion", 2,
 			"mediaType", MT_OCI_MANIFEST, "config", "mediaType", MT_HELM_CONFIG, "digest", cfg_digest, "size",
-			(json_int_t)cfglen, "layers", "mediaType", MT_HELM_CHART, "digest", chart_digest, "size",
-			(json_int_t)resp.body_len, "annotations", "org.opencontainers.image.title", name,
+			(json_int_t)cfglen, "layers", "mediaType", MT_HELM_CHART, "digest", ch.digest, "size",
+			(json_int_t)ch.resp.body_len, "annotations", "org.opencontainers.image.title", name,
 			"org.opencontainers.image.version", version);
-	it->total += (int64_t)cfglen + (int64_t)resp.body_len;
+	it->total += (int64_t)cfglen + (int64_t)ch.resp.body_len;
 	rc = store_artifact(p, it, man, err);
 out:
-	json_decref(cfg);
+	helm_chart_free(&ch);
 	json_decref(man);
-	http_resp_free(&resp);
 	free(cfgtext);
-	free(url);
-	free(base);
 	return rc;
 }
 
@@ -1047,7 +857,7 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	p.store = s;
 	p.o = o;
 	p.blob_index = json_object();
-	p.helm_indexes = json_object();
+	helm_repos_init(&p.helm, o->creds);
 	p.last_report = mono_ms();
 	n = json_array_size(images) + json_array_size(charts) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
@@ -1157,7 +967,7 @@ out:
 	free(p.queue);
 	free(threads);
 	json_decref(p.blob_index);
-	json_decref(p.helm_indexes);
+	helm_repos_free(&p.helm);
 	http_share_free(p.share);
 	pthread_mutex_destroy(&p.mu);
 	pthread_cond_destroy(&p.cv);
