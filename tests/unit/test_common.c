@@ -275,5 +275,13 @@ int main(void)
 	ok(sha256_digest_valid("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03") &&
 		   !sha256_digest_valid("sha256:5891") && !sha256_digest_valid("sha512:00"),
 	   "digest validation", "", "");
+	/* the one path-safety check (definition archives, bundle entries) */
+	ok(path_safe_relative("a/b", 0) && path_safe_relative("./a", 0) && path_safe_relative("a//b/", 0) &&
+		   path_safe_relative("a..b/..c", 0) && !path_safe_relative("", 0) && !path_safe_relative("/a", 0) &&
+		   !path_safe_relative("a/../b", 0) && !path_safe_relative("..", 0),
+	   "path_safe_relative: relative, no \"..\"", NULL, NULL);
+	ok(path_safe_relative("blobs/sha256/x", 1) && path_safe_relative("a/", 1) && !path_safe_relative("./a", 1) &&
+		   !path_safe_relative("a//b", 1) && !path_safe_relative("a/./b", 1) && !path_safe_relative("a/..", 1),
+	   "path_safe_relative canonical: no \".\" nor empty segment", NULL, NULL);
 	return n_fail ? 1 : 0;
 }

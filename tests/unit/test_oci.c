@@ -161,5 +161,31 @@ int main(void)
 	/* messages stay one line and short */
 	oci_quote(q, sizeof(q), "ab\r\ncdefghijkl");
 	ok(strcmp(q, "ab\\x0d\\x0acd...") == 0, "quote: escaped and cut", q, "ab\\x0d\\x0acd...");
-	return n_fail != 0 || n_run != 42;
+	/* media types and the image-config test (moved here from registry.c
+	 * and bundle.c), the blob file-name check */
+	ok(oci_hex64_valid(H64) && !oci_hex64_valid(H64 "0") && !oci_hex64_valid("0123") &&
+		   !oci_hex64_valid("0123456789ABCDEF" H16 H16 H16),
+	   "hex64: exactly 64 lower-case hex digits", NULL, NULL);
+	{
+		json_t *a = json_loads("{\"schemaVersion\":1}", 0, NULL), *b = json_loads("{\"manifests\":[]}", 0, NULL);
+		json_t *c = json_loads("{\"config\":{}}", 0, NULL), *d = json_loads("{}", 0, NULL);
+		json_t *h = json_loads("{\"config\":{\"mediaType\":\"" MT_HELM_CONFIG "\"}}", 0, NULL);
+		json_t *o = json_loads("{\"config\":{\"mediaType\":\"" MT_OCI_CONFIG "\"}}", 0, NULL);
+		ok(strcmp(manifest_media_type(a), MT_DOCKER_SCHEMA1) == 0 && strcmp(manifest_media_type(b), MT_OCI_INDEX) == 0 &&
+			   strcmp(manifest_media_type(c), MT_OCI_MANIFEST) == 0 && strcmp(manifest_media_type(d), "") == 0,
+		   "manifest_media_type: schema 1, and OCI's by shape", NULL, NULL);
+		ok(media_type_is_index(MT_DOCKER_LIST) && media_type_is_index(MT_OCI_INDEX) &&
+			   !media_type_is_index(MT_OCI_MANIFEST) && media_type_is_manifest(MT_DOCKER_MANIFEST) &&
+			   media_type_is_manifest(MT_OCI_MANIFEST) && !media_type_is_manifest(MT_DOCKER_SCHEMA1),
+		   "media_type_is_index, media_type_is_manifest", NULL, NULL);
+		ok(oci_is_image_config(c) && oci_is_image_config(o) && !oci_is_image_config(h),
+		   "oci_is_image_config: an image, not a Helm chart", NULL, NULL);
+		json_decref(a);
+		json_decref(b);
+		json_decref(c);
+		json_decref(d);
+		json_decref(h);
+		json_decref(o);
+	}
+	return n_fail != 0 || n_run != 46;
 }
