@@ -63,7 +63,7 @@ struct host_gate {
 };
 
 struct pull {
-	pthread_mutex_t mu;   /* the tables below and the counts; never held while waiting for the network */
+	pthread_mutex_t mu;   /* the tables below and the counts (the pool has its own lock) */
 	struct pool *pool;
 	struct host_gate *gates;
 	size_t ngates;
