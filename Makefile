@@ -1,5 +1,5 @@
 # edge — airgap content toolkit. Hand-written GNU Makefile.
-# Knobs: PREFIX DESTDIR BINDIR MANDIR CC CFLAGS PKG_CONFIG SANITIZE=1 V=1
+# Knobs: PREFIX DESTDIR BINDIR MANDIR CC CFLAGS PKG_CONFIG SANITIZE=1|thread V=1
 #        FUZZ_CC FUZZ_SECONDS FUZZ_CHECK_SECONDS (make fuzz, make check)
 
 PREFIX ?= /usr/local
@@ -40,6 +40,12 @@ endif
 SAN_FLAGS :=
 ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+# SANITIZE=thread: ThreadSanitizer (the ring, the pool and their users);
+# a report fails the run (halt_on_error, exitcode 66)
+ifeq ($(SANITIZE),thread)
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
 endif
 
 EDGE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \

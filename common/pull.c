@@ -13,6 +13,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
+#include "pool.h"
 #include "ref.h"
 #include "registry.h"
 #include "resolve.h"
@@ -53,18 +54,17 @@ struct blob {
 	int error_code;
 };
 
-struct task {
-	int is_blob;
-	size_t idx;
+/* The per-host transfer cap: one gate per registry. */
+struct host_gate {
 	struct registry *reg;
+	struct pool_gate gate;
 };
 
 struct pull {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct task *queue;
-	size_t qlen, qcap;
-	int running, aborted;
+	pthread_mutex_t mu;   /* the tables below and the counts (the pool has its own lock) */
+	struct pool *pool;
+	struct host_gate *gates;
+	size_t ngates;
 	struct item *items;
 	size_t nitems;
 	struct blob *blobs;
@@ -82,19 +82,21 @@ struct pull {
 	int have_first;
 };
 
-/* --- queue (p->mu held) ------------------------------------------------ */
+/* --- jobs ------------------------------------------------------------- */
 
-static void enqueue(struct pull *p, int is_blob, size_t idx, struct registry *reg)
+static int run_item(void *arg, size_t idx, void *worker, struct edge_err *err);
+static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err);
+
+/* The gate of reg's host (NULL: no cap); the table is set up before the
+ * pool starts and only read after. */
+static struct pool_gate *gate_for(struct pull *p, const struct registry *reg)
 {
-	if (p->qlen == p->qcap) {
-		p->qcap = p->qcap ? p->qcap * 2 : 64;
-		p->queue = xrealloc(p->queue, p->qcap * sizeof(*p->queue));
-	}
-	p->queue[p->qlen].is_blob = is_blob;
-	p->queue[p->qlen].idx = idx;
-	p->queue[p->qlen].reg = reg;
-	p->qlen++;
-	pthread_cond_signal(&p->cv);
+	size_t i;
+
+	for (i = 0; reg != NULL && i < p->ngates; i++)
+		if (p->gates[i].reg == reg)
+			return &p->gates[i].gate;
+	return NULL;
 }
 
 static struct registry *registry_for(struct pull *p, const char *domain)
@@ -131,22 +133,13 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 		b->repo = repo ? xstrdup(repo) : NULL;
 		b->first_item = item;
 		json_object_set_new(p->blob_index, digest, json_integer((json_int_t)idx));
-		enqueue(p, 1, idx, reg);
+		/* after a first error the pool takes no more: the blob stays queued */
+		pool_submit(p->pool, run_blob, p, idx, gate_for(p, reg));
 	}
 	it = &p->items[item];
 	it->blobs = xrealloc(it->blobs, (it->nblobs + 1) * sizeof(*it->blobs));
 	it->blobs[it->nblobs++] = idx;
 	pthread_mutex_unlock(&p->mu);
-}
-
-static void fail_first(struct pull *p, const struct edge_err *e)
-{
-	if (!p->have_first) {
-		p->first = *e;
-		p->have_first = 1;
-	}
-	if (!p->o->keep_going)
-		p->aborted = 1;
 }
 
 static void progress(struct pull *p, int final)
@@ -627,12 +620,14 @@ static void item_failed(struct pull *p, struct item *it, struct edge_err *e)
 		it->error = xstrdup(e->msg);
 		it->error_code = e->code;
 	}
-	fail_first(p, e);
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void run_item(struct pull *p, size_t idx, struct http_client *http)
+/* Item idx (a pool_fn): its manifests, or its chart or definition. */
+static int run_item(void *arg, size_t idx, void *worker, struct edge_err *err)
 {
+	struct pull *p = arg;
+	struct http_client *http = worker;
 	struct item *it = &p->items[idx];
 	struct edge_err e = {0};
 	int rc;
@@ -647,11 +642,17 @@ static void run_item(struct pull *p, size_t idx, struct http_client *http)
 		if (strstr(e.msg, it->ref) == NULL)
 			edge_err_prefix(&e, "%s", it->ref);
 		item_failed(p, it, &e);
+		*err = e;
+		return -1;
 	}
+	return 0;
 }
 
-static void run_blob(struct pull *p, size_t idx, struct http_client *http)
+/* Blob idx (a pool_fn): into the store, unless it is there already. */
+static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err)
 {
+	struct pull *p = arg;
+	struct http_client *http = worker;
 	struct blob *b;
 	struct edge_err e = {0};
 	char digest[72], *repo;
@@ -695,68 +696,72 @@ static void run_blob(struct pull *p, size_t idx, struct http_client *http)
 			edge_errf(&named, e.code, "%s: %s", p->items[b->first_item].ref, e.msg);
 		else
 			edge_errf(&named, e.code, "%s: blob %s: %s", p->items[b->first_item].ref, digest, e.msg);
-		fail_first(p, &named);
+		*err = named;
 	}
 	p->blobs_done++;
 	progress(p, 0);
 	pthread_mutex_unlock(&p->mu);
+	return rc == 0 ? 0 : -1;
 }
 
-static void *worker(void *arg)
+/* Each worker's HTTP client (pool_opts.worker_init); none offline. */
+static int pull_worker_init(void *ctx, void **worker, struct edge_err *err)
 {
-	struct pull *p = arg;
-	struct edge_err e = {0};
-	struct http_client *http = p->o->offline ? NULL : http_client_new(&p->o->http, p->share, &e);
+	struct pull *p = ctx;
 
-	if (!p->o->offline && http == NULL) {
-		pthread_mutex_lock(&p->mu);
-		fail_first(p, &e);
-		p->aborted = 1;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		return NULL;
-	}
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		size_t i;
-		int found = -1;
-		struct task t;
-		if (!p->aborted) {
-			for (i = 0; i < p->qlen; i++) {
-				/* blobs first keeps the pipeline full; the host cap holds */
-				if (p->queue[i].reg == NULL || p->queue[i].reg->host_slots < p->o->per_host) {
-					found = (int)i;
-					break;
-				}
-			}
-		}
-		if (found < 0) {
-			if ((p->qlen == 0 || p->aborted) && p->running == 0)
-				break;
-			pthread_cond_wait(&p->cv, &p->mu);
+	*worker = NULL;
+	if (p->o->offline)
+		return 0;
+	*worker = http_client_new(&p->o->http, p->share, err);
+	return *worker != NULL ? 0 : -1;
+}
+
+static void pull_worker_fini(void *ctx, void *worker)
+{
+	(void)ctx;
+	http_client_free(worker);
+}
+
+/* One gate per registry the items name, at most per_host transfers each. */
+static void make_gates(struct pull *p)
+{
+	size_t i;
+
+	p->gates = xcalloc(p->nitems ? p->nitems : 1, sizeof(*p->gates));
+	for (i = 0; i < p->nitems; i++) {
+		struct registry *reg = p->items[i].reg;
+		if (reg == NULL || gate_for(p, reg) != NULL)
 			continue;
-		}
-		t = p->queue[found];
-		memmove(&p->queue[found], &p->queue[found + 1], (p->qlen - (size_t)found - 1) * sizeof(*p->queue));
-		p->qlen--;
-		if (t.reg)
-			t.reg->host_slots++;
-		p->running++;
-		pthread_mutex_unlock(&p->mu);
-		if (t.is_blob)
-			run_blob(p, t.idx, http);
-		else
-			run_item(p, t.idx, http);
-		pthread_mutex_lock(&p->mu);
-		if (t.reg)
-			t.reg->host_slots--;
-		p->running--;
-		pthread_cond_broadcast(&p->cv);
+		p->gates[p->ngates].reg = reg;
+		p->gates[p->ngates].gate.cap = p->o->per_host;
+		p->ngates++;
 	}
-	pthread_cond_broadcast(&p->cv);
+}
+
+/* Every item, then the blobs they find, --jobs at a time. Returns -1 when
+ * the pool cannot start; a failed item or blob is in p->first. */
+static int pull_all(struct pull *p, int *stopped, struct edge_err *err)
+{
+	struct pool_opts po = {0};
+	size_t i;
+
+	po.keep_going = p->o->keep_going;
+	po.worker_init = pull_worker_init;
+	po.worker_fini = pull_worker_fini;
+	po.ctx = p;
+	make_gates(p);
+	if ((p->pool = pool_new(p->o->jobs > 0 ? p->o->jobs : 8, &po, err)) == NULL)
+		return -1;
+	/* the items go first: the blobs they queue (under p->mu) come after */
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < p->nitems; i++)
+		pool_submit(p->pool, run_item, p, i, gate_for(p, p->items[i].reg));
 	pthread_mutex_unlock(&p->mu);
-	http_client_free(http);
-	return NULL;
+	p->have_first = pool_wait(p->pool, &p->first) != 0;
+	*stopped = pool_cancelled(p->pool);
+	pool_free(p->pool);
+	p->pool = NULL;
+	return 0;
 }
 
 /* --- setup and results ----------------------------------------------------- */
@@ -847,13 +852,11 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	json_t *images = json_object_get(manifest, "images"), *charts = json_object_get(manifest, "charts");
 	json_t *def = json_object_get(manifest, "definition"), *e;
 	struct pull p;
-	pthread_t *threads = NULL;
-	size_t i, n, failed = 0, nthreads;
-	int rc = -1;
+	size_t i, n, failed = 0;
+	int rc = -1, stopped = 0;
 
 	memset(&p, 0, sizeof(p));
 	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
 	p.store = s;
 	p.o = o;
 	p.blob_index = json_object();
@@ -897,32 +900,16 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 		add_item(&p, def, IT_DEFINITION, ref, err);
 		free(ref);
 	}
-	for (i = 0; i < p.nitems; i++)
-		enqueue(&p, 0, i, p.items[i].reg);
 	if (!o->offline && (p.share = http_share_new()) == NULL) {
 		edge_errf(err, EDGE_EIO, "out of memory");
 		goto out;
 	}
-	nthreads = (size_t)(o->jobs > 0 ? o->jobs : 8);
-	threads = xcalloc(nthreads, sizeof(*threads));
-	for (i = 0; i < nthreads; i++)
-		if (pthread_create(&threads[i], NULL, worker, &p) != 0) {
-			edge_errf(err, EDGE_EIO, "cannot start worker threads");
-			nthreads = i;
-			pthread_mutex_lock(&p.mu);
-			p.aborted = 1;
-			pthread_cond_broadcast(&p.cv);
-			pthread_mutex_unlock(&p.mu);
-			break;
-		}
-	for (i = 0; i < nthreads; i++)
-		pthread_join(threads[i], NULL);
-	progress(&p, 1);
-	if (nthreads == 0)
+	if (pull_all(&p, &stopped, err) != 0)
 		goto out;
+	progress(&p, 1);
 	for (i = 0; i < p.nitems; i++) {
 		struct item *it = &p.items[i];
-		if (p.aborted && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
+		if (stopped && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
 			it->error = xstrdup("not pulled: stopped after an earlier error");
 			it->error_code = EDGE_EREMOTE;
 		}
@@ -964,12 +951,10 @@ out:
 	registry_set_free(&p.regs);
 	free(p.items);
 	free(p.blobs);
-	free(p.queue);
-	free(threads);
+	free(p.gates);
 	json_decref(p.blob_index);
 	helm_repos_free(&p.helm);
 	http_share_free(p.share);
 	pthread_mutex_destroy(&p.mu);
-	pthread_cond_destroy(&p.cv);
 	return rc;
 }

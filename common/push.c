@@ -15,6 +15,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
+#include "pool.h"
 #include "ref.h"
 #include "registry.h"
 #include "sha256.h"
@@ -685,22 +686,19 @@ static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_
 	return 0;
 }
 
-static void fail_job(struct push *p, struct bjob *j, struct edge_err *e)
+static void fail_job(struct push *p, struct bjob *j, const struct edge_err *e)
 {
 	pthread_mutex_lock(&p->mu);
 	j->failed = 1;
 	j->error = xstrdup(e->msg);
 	j->error_code = e->code;
-	if (!p->have_first) {
-		p->first = *e;
-		p->have_first = 1;
-	}
 	pthread_mutex_unlock(&p->mu);
 }
 
 /* One blob into every repository that needs it: HEAD, else mount from a
- * repository it already went to on the same registry, else upload. */
-static void run_job(struct push *p, struct bjob *j, struct http_client *http)
+ * repository it already went to on the same registry, else upload.
+ * Returns -1 with the job's error in err. */
+static int run_job(struct push *p, struct bjob *j, struct http_client *http, struct edge_err *err)
 {
 	const char *done_repo[64];
 	struct registry *done_reg[64];
@@ -778,8 +776,10 @@ fail:
 			edge_errf(&e, e.code, "blob %s: %s", j->digest, msg);
 		}
 		fail_job(p, j, &e);
-		return;
+		*err = e;
+		return -1;
 	}
+	return 0;
 }
 
 static void progress(struct push *p, int final)
@@ -802,37 +802,52 @@ static void progress(struct push *p, int final)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void *push_worker(void *arg)
+/* Each worker's HTTP client (pool_opts.worker_init). */
+static int push_worker_init(void *ctx, void **worker, struct edge_err *err)
+{
+	struct push *p = ctx;
+
+	*worker = http_client_new(&p->o->http, p->share, err);
+	return *worker != NULL ? 0 : -1;
+}
+
+static void push_worker_fini(void *ctx, void *worker)
+{
+	(void)ctx;
+	http_client_free(worker);
+}
+
+/* Blob job i (a pool_fn). */
+static int push_blob_job(void *arg, size_t i, void *worker, struct edge_err *err)
 {
 	struct push *p = arg;
-	struct edge_err e = {0};
-	struct http_client *http = http_client_new(&p->o->http, p->share, &e);
+	int rc = run_job(p, &p->jobs[i], worker, err);
 
-	if (http == NULL) {
-		pthread_mutex_lock(&p->mu);
-		if (!p->have_first) {
-			p->first = e;
-			p->have_first = 1;
-		}
-		p->next = p->njobs;
-		pthread_mutex_unlock(&p->mu);
-		return NULL;
+	pthread_mutex_lock(&p->mu);
+	p->done++;
+	pthread_mutex_unlock(&p->mu);
+	progress(p, 0);
+	return rc;
+}
+
+/* Every blob, --jobs at a time (never more threads than blobs). A failed
+ * blob fails its targets but not the others: the pool keeps going, and
+ * keeps the first error. */
+static void push_blobs(struct push *p)
+{
+	struct pool_opts po = {0};
+	struct edge_err e = {0};
+	int nth = p->o->jobs > 0 ? p->o->jobs : 4;
+
+	po.keep_going = 1;
+	po.worker_init = push_worker_init;
+	po.worker_fini = push_worker_fini;
+	po.ctx = p;
+	if (pool_run(nth, push_blob_job, p, p->njobs, &po, &e) != 0 && !p->have_first) {
+		p->first = e;
+		p->have_first = 1;
 	}
-	for (;;) {
-		size_t i;
-		pthread_mutex_lock(&p->mu);
-		i = p->next < p->njobs ? p->next++ : p->njobs;
-		pthread_mutex_unlock(&p->mu);
-		if (i >= p->njobs)
-			break;
-		run_job(p, &p->jobs[i], http);
-		pthread_mutex_lock(&p->mu);
-		p->done++;
-		pthread_mutex_unlock(&p->mu);
-		progress(p, 0);
-	}
-	http_client_free(http);
-	return NULL;
+	progress(p, 1);
 }
 
 static int put_manifest(struct registry *reg, struct http_client *http, const char *repo, const char *reference,
@@ -865,15 +880,148 @@ out:
 	return rc;
 }
 
+/* The targets: every image and chart of the manifest, read from the
+ * source and checked, and the blobs they need. */
+static int push_prepare(struct push *p, json_t *manifest, struct edge_err *err)
+{
+	static const char *const lists[] = {"images", "charts"};
+	json_t *e;
+	size_t i, k, n = 0;
+
+	for (k = 0; k < 2; k++)
+		n += json_array_size(json_object_get(manifest, lists[k]));
+	p->t = xcalloc(n ? n : 1, sizeof(*p->t));
+	for (k = 0; k < 2; k++) {
+		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
+			if (manifest_str(e, "digest") == NULL)
+				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: it was not pulled", lists[k], i,
+						 manifest_str(e, "ref") ? manifest_str(e, "ref") : "?");
+			p->nt++;
+			if (prepare_target(p, p->nt - 1, e, err) != 0)
+				return -1;
+		}
+	}
+	if (p->nt == 0)
+		return edge_errf(err, EDGE_EINPUT, "the manifest names no image or chart to push");
+	return 0;
+}
+
+/* A failed blob fails every target that needs it. */
+static void fail_targets(struct push *p)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->njobs; i++) {
+		if (!p->jobs[i].failed)
+			continue;
+		for (k = 0; k < p->jobs[i].ntargets; k++) {
+			struct target *t = &p->t[p->jobs[i].targets[k]];
+			if (!t->failed) {
+				t->failed = 1;
+				t->error = xasprintf("%s: %s", t->ref, p->jobs[i].error);
+				t->error_code = p->jobs[i].error_code;
+			}
+		}
+	}
+}
+
+/* Target t's manifests: an index's children first, then the top manifest
+ * by tag, or by its digest as stored (a trimmed index has its own digest,
+ * not the one a digest ref names). Returns 0, or -1 with err set. */
+static int push_manifests(const struct target *t, struct http_client *http, struct edge_err *err)
+{
+	json_t *c;
+	size_t j;
+
+	json_array_foreach(t->children, j, c) {
+		json_t *data = json_object_get(c, "data");
+		if (put_manifest(t->reg, http, t->t.path, manifest_str(c, "digest"), manifest_str(c, "mediaType"),
+				 json_string_value(data), json_string_length(data), err) != 0)
+			return -1;
+	}
+	return put_manifest(t->reg, http, t->t.path, t->t.tag ? t->t.tag : t->digest, t->top_mt, t->top, t->toplen,
+			    err);
+}
+
+/* The manifests of every target whose every blob arrived, each added to
+ * pushed; returns how many targets failed. */
+static size_t push_targets(struct push *p, struct http_client *http, json_t *pushed)
+{
+	size_t i, failed = 0;
+
+	for (i = 0; i < p->nt; i++) {
+		struct target *t = &p->t[i];
+		struct edge_err e2 = {0};
+		if (t->failed) {
+			failed++;
+			continue;
+		}
+		if (push_manifests(t, http, &e2) != 0 || e2.code != 0) {
+			edge_err_prefix(&e2, "%s", t->ref);
+			t->failed = 1;
+			t->error = xstrdup(e2.msg);
+			t->error_code = e2.code;
+			if (!p->have_first) {
+				p->first = e2;
+				p->have_first = 1;
+			}
+			failed++;
+			continue;
+		}
+		json_array_append_new(pushed, json_pack("{s:s, s:s, s:s}", "ref", t->ref, "target", t->target, "digest",
+							t->digest));
+	}
+	return failed;
+}
+
+/* The error of a run where failed of the targets were not pushed: that
+ * target's own with one, else a count (each logged). Returns -1. */
+static int push_failed(const struct push *p, size_t failed, struct edge_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < p->nt; i++)
+		if (p->t[i].failed && failed > 1)
+			log_error("%s", p->t[i].error);
+	if (failed > 1)
+		return edge_errf(err, p->first.code ? p->first.code : EDGE_EREMOTE, "%zu of %zu entries were not pushed",
+				 failed, p->nt);
+	for (i = 0; i < p->nt; i++)
+		if (p->t[i].failed)
+			edge_errf(err, p->t[i].error_code ? p->t[i].error_code : p->first.code, "%s", p->t[i].error);
+	return -1;
+}
+
+static void push_free(struct push *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nt; i++) {
+		free(p->t[i].ref);
+		free(p->t[i].target);
+		free(p->t[i].top);
+		free(p->t[i].error);
+		json_decref(p->t[i].children);
+		ref_free(&p->t[i].t);
+	}
+	for (i = 0; i < p->njobs; i++) {
+		free(p->jobs[i].targets);
+		free(p->jobs[i].error);
+	}
+	registry_set_free(&p->regs);
+	free(p->t);
+	free(p->jobs);
+	json_decref(p->job_index);
+	http_share_free(p->share);
+	pthread_mutex_destroy(&p->mu);
+}
+
 int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
 	     struct edge_err *err)
 {
-	static const char *const lists[] = {"images", "charts"};
 	struct push p;
-	pthread_t *th = NULL;
 	struct http_client *http = NULL;
-	json_t *e;
-	size_t i, k, n = 0, failed = 0, nth;
+	size_t failed;
 	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
@@ -883,128 +1031,28 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	p.job_index = json_object();
 	p.last_report = mono_ms();
 	*pushed = json_array();
-	for (k = 0; k < 2; k++)
-		n += json_array_size(json_object_get(manifest, lists[k]));
-	p.t = xcalloc(n ? n : 1, sizeof(*p.t));
-	for (k = 0; k < 2; k++) {
-		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
-			if (manifest_str(e, "digest") == NULL) {
-				edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: it was not pulled", lists[k], i,
-					  manifest_str(e, "ref") ? manifest_str(e, "ref") : "?");
-				goto out;
-			}
-			p.nt++;
-			if (prepare_target(&p, p.nt - 1, e, err) != 0)
-				goto out;
-		}
-	}
-	if (p.nt == 0) {
-		edge_errf(err, EDGE_EINPUT, "the manifest names no image or chart to push");
+	if (push_prepare(&p, manifest, err) != 0)
 		goto out;
-	}
 	if ((p.share = http_share_new()) == NULL) {
 		edge_errf(err, EDGE_EIO, "out of memory");
 		goto out;
 	}
-	nth = (size_t)(o->jobs > 0 ? o->jobs : 4);
-	if (nth > p.njobs)
-		nth = p.njobs ? p.njobs : 1;
-	th = xcalloc(nth, sizeof(*th));
-	for (i = 0; i < nth; i++)
-		if (pthread_create(&th[i], NULL, push_worker, &p) != 0)
-			break;
-	nth = i;
-	for (i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
-	progress(&p, 1);
+	push_blobs(&p);
 	/* manifests: only for entries whose every blob arrived; children first */
 	if ((http = http_client_new(&o->http, p.share, err)) == NULL)
 		goto out;
-	for (i = 0; i < p.njobs; i++) {
-		if (!p.jobs[i].failed)
-			continue;
-		for (k = 0; k < p.jobs[i].ntargets; k++) {
-			struct target *t = &p.t[p.jobs[i].targets[k]];
-			if (!t->failed) {
-				t->failed = 1;
-				t->error = xasprintf("%s: %s", t->ref, p.jobs[i].error);
-				t->error_code = p.jobs[i].error_code;
-			}
-		}
-	}
-	for (i = 0; i < p.nt; i++) {
-		struct target *t = &p.t[i];
-		json_t *c;
-		size_t j;
-		struct edge_err e2 = {0};
-		if (t->failed) {
-			failed++;
-			continue;
-		}
-		json_array_foreach(t->children, j, c) {
-			const char *data = json_string_value(json_object_get(c, "data"));
-			if (put_manifest(t->reg, http, t->t.path, manifest_str(c, "digest"), manifest_str(c, "mediaType"), data,
-					 json_string_length(json_object_get(c, "data")), &e2) != 0)
-				break;
-		}
-		/* the top manifest by digest or tag (both when the ref has both) */
-		/* the top manifest by tag, or by its digest as stored (a trimmed
-		 * index has its own digest, not the one a digest ref names) */
-		if (e2.code == 0)
-			put_manifest(t->reg, http, t->t.path, t->t.tag ? t->t.tag : t->digest, t->top_mt, t->top, t->toplen,
-				     &e2);
-		if (e2.code != 0) {
-			edge_err_prefix(&e2, "%s", t->ref);
-			t->failed = 1;
-			t->error = xstrdup(e2.msg);
-			t->error_code = e2.code;
-			if (!p.have_first) {
-				p.first = e2;
-				p.have_first = 1;
-			}
-			failed++;
-			continue;
-		}
-		json_array_append_new(*pushed, json_pack("{s:s, s:s, s:s}", "ref", t->ref, "target", t->target, "digest",
-							 t->digest));
-	}
+	fail_targets(&p);
+	failed = push_targets(&p, http, *pushed);
 	log_verbose("%zu blobs uploaded (%.1f MiB), %zu mounted, %zu already there; %zu of %zu entries pushed",
 		    p.uploaded, (double)p.bytes / (1 << 20), p.mounted, p.skipped, p.nt - failed, p.nt);
 	if (failed > 0) {
-		for (i = 0; i < p.nt; i++)
-			if (p.t[i].failed && failed > 1)
-				log_error("%s", p.t[i].error);
-		if (failed == 1) {
-			for (i = 0; i < p.nt; i++)
-				if (p.t[i].failed)
-					edge_errf(err, p.t[i].error_code ? p.t[i].error_code : p.first.code, "%s", p.t[i].error);
-		} else
-			edge_errf(err, p.first.code ? p.first.code : EDGE_EREMOTE, "%zu of %zu entries were not pushed", failed,
-				  p.nt);
+		push_failed(&p, failed, err);
 		goto out;
 	}
 	rc = 0;
 out:
 	http_client_free(http);
-	for (i = 0; i < p.nt; i++) {
-		free(p.t[i].ref);
-		free(p.t[i].target);
-		free(p.t[i].top);
-		free(p.t[i].error);
-		json_decref(p.t[i].children);
-		ref_free(&p.t[i].t);
-	}
-	for (i = 0; i < p.njobs; i++) {
-		free(p.jobs[i].targets);
-		free(p.jobs[i].error);
-	}
-	registry_set_free(&p.regs);
-	free(p.t);
-	free(p.jobs);
-	free(th);
-	json_decref(p.job_index);
-	http_share_free(p.share);
-	pthread_mutex_destroy(&p.mu);
+	push_free(&p);
 	if (rc != 0 && json_array_size(*pushed) == 0) {
 		json_decref(*pushed);
 		*pushed = NULL;

@@ -25,6 +25,7 @@
 #endif
 
 #include "fsutil.h"
+#include "ring.h"
 #include "sha256.h"
 
 /* minisign's byte layouts (minisign.h): offsets into the decoded blobs */
@@ -303,13 +304,16 @@ static void b2_final(struct b2 *s, unsigned char out[64])
  * hashes what is left. Memory: HASH_SLOTS MiB whatever the file size.
  * ===================================================================== */
 
+/* A slot of the ring: a buffer and how much of it was read. */
+struct hash_slot {
+	unsigned char *buf;
+	size_t len;
+};
+
 struct hash_pipe {
-	pthread_mutex_t mu;
-	pthread_cond_t filled, freed;
+	struct ring *ring;           /* of HASH_SLOTS struct hash_slot */
 	unsigned char *buf[HASH_SLOTS];
-	size_t len[HASH_SLOTS];
-	uint64_t produced, consumed; /* slots, counted since the start */
-	int eof, error, stop;        /* error: an errno from read */
+	int error;                   /* an errno from read (the reader's until joined) */
 	int fd;
 	struct sha256 *sha;          /* the reader hashes into it when not NULL */
 };
@@ -332,45 +336,30 @@ static ssize_t read_full(int fd, unsigned char *buf, size_t len)
 	return (ssize_t)n;
 }
 
+/* Fills the slots in order and closes the ring after a short read (the
+ * end); a read error aborts it. */
 static void *hash_reader(void *arg)
 {
 	struct hash_pipe *p = arg;
+	struct hash_slot *slot;
 
-	for (;;) {
-		size_t slot;
-		ssize_t n;
-		int e;
+	while ((slot = ring_put_begin(p->ring)) != NULL) {
+		ssize_t n = read_full(p->fd, slot->buf, HASH_BLOCK);
 
-		pthread_mutex_lock(&p->mu);
-		while (p->produced - p->consumed == HASH_SLOTS && !p->stop)
-			pthread_cond_wait(&p->freed, &p->mu);
-		if (p->stop) {
-			pthread_mutex_unlock(&p->mu);
-			return NULL;
-		}
-		slot = (size_t)(p->produced % HASH_SLOTS);
-		pthread_mutex_unlock(&p->mu);
-
-		n = read_full(p->fd, p->buf[slot], HASH_BLOCK);
-		e = errno;
-		if (n > 0 && p->sha != NULL)
-			sha256_update(p->sha, p->buf[slot], (size_t)n);
-
-		pthread_mutex_lock(&p->mu);
 		if (n < 0) {
-			p->error = e ? e : EIO;
-			p->eof = 1;
-		} else {
-			p->len[slot] = (size_t)n;
-			p->produced++;
-			if ((size_t)n < HASH_BLOCK)
-				p->eof = 1;
-		}
-		pthread_cond_signal(&p->filled);
-		pthread_mutex_unlock(&p->mu);
-		if (p->eof)
+			p->error = errno ? errno : EIO;
+			ring_abort(p->ring, NULL);
 			return NULL;
+		}
+		if (n > 0 && p->sha != NULL)
+			sha256_update(p->sha, slot->buf, (size_t)n);
+		slot->len = (size_t)n;
+		ring_put_commit(p->ring);
+		if ((size_t)n < HASH_BLOCK)
+			break;
 	}
+	ring_close(p->ring);
+	return NULL;
 }
 
 /* Opens path for hashing: a regular file, read sequentially. */
@@ -399,7 +388,7 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	pthread_t th;
 	uint64_t total = 0;
 	int want_b2 = (flags & SIG_HASH_BLAKE2B) != 0, want_sha = (flags & SIG_HASH_SHA256) != 0;
-	int rc = -1, sync_ok = 0, i;
+	int rc = -1, i;
 
 	memset(&p, 0, sizeof(p));
 	p.fd = -1;
@@ -419,51 +408,28 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	p.sha = want_b2 && want_sha ? &sh : NULL;
 	for (i = 0; i < HASH_SLOTS; i++)
 		p.buf[i] = xmalloc(HASH_BLOCK);
-	if (pthread_mutex_init(&p.mu, NULL) != 0)
+	if ((p.ring = ring_new(HASH_SLOTS, sizeof(struct hash_slot), 1, NULL, NULL)) == NULL)
 		goto nothread;
-	if (pthread_cond_init(&p.filled, NULL) != 0) {
-		pthread_mutex_destroy(&p.mu);
-		goto nothread;
-	}
-	if (pthread_cond_init(&p.freed, NULL) != 0) {
-		pthread_cond_destroy(&p.filled);
-		pthread_mutex_destroy(&p.mu);
-		goto nothread;
-	}
-	sync_ok = 1;
+	for (i = 0; i < HASH_SLOTS; i++)
+		((struct hash_slot *)ring_slot(p.ring, (size_t)i))->buf = p.buf[i];
 	if (pthread_create(&th, NULL, hash_reader, &p) != 0)
 		goto nothread;
 	/* from here every path joins the thread before leaving the loop */
 
 	for (;;) {
-		size_t slot, n;
+		struct hash_slot *slot = ring_get(p.ring, 0);
 
-		pthread_mutex_lock(&p.mu);
-		while (p.produced == p.consumed && !p.eof)
-			pthread_cond_wait(&p.filled, &p.mu);
-		if (p.produced == p.consumed || p.error) {
-			pthread_mutex_unlock(&p.mu);
+		if (slot == NULL)
 			break;
-		}
-		slot = (size_t)(p.consumed % HASH_SLOTS);
-		n = p.len[slot];
-		pthread_mutex_unlock(&p.mu);
-
 		if (want_b2)
-			b2_update(&bs, p.buf[slot], n);
+			b2_update(&bs, slot->buf, slot->len);
 		else
-			sha256_update(&sh, p.buf[slot], n);
-		total += n;
-
-		pthread_mutex_lock(&p.mu);
-		p.consumed++;
-		pthread_cond_signal(&p.freed);
-		pthread_mutex_unlock(&p.mu);
+			sha256_update(&sh, slot->buf, slot->len);
+		total += slot->len;
+		ring_release(p.ring, 0, slot);
 	}
-	pthread_mutex_lock(&p.mu);
-	p.stop = 1;
-	pthread_cond_signal(&p.freed);
-	pthread_mutex_unlock(&p.mu);
+	/* the reader may still wait for a slot */
+	ring_abort(p.ring, NULL);
 	pthread_join(th, NULL);
 	if (p.error) {
 		errno = p.error;
@@ -497,11 +463,7 @@ done:
 		*size = total;
 	rc = 0;
 out:
-	if (sync_ok) {
-		pthread_cond_destroy(&p.freed);
-		pthread_cond_destroy(&p.filled);
-		pthread_mutex_destroy(&p.mu);
-	}
+	ring_free(p.ring);
 	if (rc != 0 && sh.md != NULL)
 		sha256_discard(&sh);
 	for (i = 0; i < HASH_SLOTS; i++)
