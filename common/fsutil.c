@@ -13,18 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define CLEANUP_SLOTS 256
 
 static char *volatile g_cleanup[CLEANUP_SLOTS];
 static pthread_mutex_t g_cleanup_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void oom(void)
-{
-	static const char msg[] = "edge: out of memory\n";
-	ssize_t r = write(2, msg, sizeof(msg) - 1);
-	(void)r;
-	abort();
-}
 
 long long mono_ms(void)
 {
@@ -38,7 +32,7 @@ void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (p == NULL)
-		oom();
+		edge_oom();
 	return p;
 }
 
@@ -46,7 +40,7 @@ void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (p == NULL)
-		oom();
+		edge_oom();
 	return p;
 }
 
@@ -54,7 +48,7 @@ void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		oom();
+		edge_oom();
 	return p;
 }
 
@@ -62,7 +56,7 @@ char *xstrdup(const char *s)
 {
 	char *d = strdup(s);
 	if (d == NULL)
-		oom();
+		edge_oom();
 	return d;
 }
 
@@ -71,7 +65,7 @@ char *xstrndup(const char *s, size_t n)
 	char *d = strndup(s, n);
 
 	if (d == NULL)
-		oom();
+		edge_oom();
 	return d;
 }
 
@@ -85,7 +79,7 @@ char *xasprintf(const char *fmt, ...)
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		oom();
+		edge_oom();
 	return s;
 }
 

@@ -366,10 +366,8 @@ char *store_json_text(json_t *j, size_t *len)
 {
 	char *t = json_dumps(j, JSON_COMPACT);
 
-	if (t == NULL) {
-		fputs("edge: out of memory\n", stderr);
-		abort();
-	}
+	if (t == NULL)
+		edge_oom();
 	if (len)
 		*len = strlen(t);
 	return t;
