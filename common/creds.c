@@ -21,14 +21,13 @@
 
 #include "fsutil.h"
 #include "log.h"
+#include "ref.h"
 
 extern char **environ;
 
 #define CREDS_FILE_MAX ((size_t)4 << 20)
 #define HELPER_REPLY_MAX ((size_t)1 << 20)
 #define HELPER_TIMEOUT_MS 30000
-/* The server name docker and its helpers use for Docker Hub. */
-#define DOCKER_HUB_SERVER "https://index.docker.io/v1/"
 
 /* Where an entry came from, highest priority first. */
 enum cred_tier { TIER_EXPLICIT, TIER_PALETTE, TIER_AUTHFILE };
@@ -154,9 +153,9 @@ static char *norm_host(const char *s, const char **rest)
 	for (i = 0; i < n; i++)
 		h[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
 	h[n] = '\0';
-	if (strcmp(h, "index.docker.io") == 0 || strcmp(h, "registry-1.docker.io") == 0) {
+	if (ref_is_docker_hub(h)) {
 		free(h);
-		h = xstrdup("docker.io");
+		h = xstrdup(ref_docker_hub_domain());
 	}
 	if (rest != NULL)
 		*rest = end;
@@ -1042,7 +1041,7 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 static int helper_cached(struct cred_store *s, const char *helper, const char *host,
 			 struct cred *c, struct edge_err *err)
 {
-	const char *server = strcmp(host, "docker.io") == 0 ? DOCKER_HUB_SERVER : host;
+	const char *server = ref_domain_helper_server(host);
 	struct helper_result *h;
 	struct cred got = {NULL, NULL};
 	size_t i;

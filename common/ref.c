@@ -10,12 +10,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "oci.h"
 
-#define DEFAULT_DOMAIN "docker.io"
-#define LEGACY_DOMAIN "index.docker.io"
-#define DOCKER_API_HOST "registry-1.docker.io"
+/* Docker Hub's names, in one place. */
+static const struct {
+	const char *domain;        /* what references normalise to */
+	const char *legacy;        /* a domain the reference grammar folds into it */
+	const char *api;           /* the host that answers /v2/ */
+	const char *helper_server; /* docker's and its credential helpers' server name */
+} docker_hub = {"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"};
+
+#define DEFAULT_DOMAIN (docker_hub.domain)
+#define LEGACY_DOMAIN (docker_hub.legacy)
 #define OFFICIAL_PREFIX "library/"
 #define DEFAULT_TAG "latest"
 
@@ -376,9 +384,28 @@ const char *ref_api_host(const struct edge_ref *r)
 {
 	if (r == NULL || r->domain == NULL)
 		return NULL;
-	if (strcmp(r->domain, DEFAULT_DOMAIN) == 0)
-		return DOCKER_API_HOST;
-	return r->domain;
+	return ref_domain_api_host(r->domain);
+}
+
+int ref_is_docker_hub(const char *host)
+{
+	return strcasecmp(host, docker_hub.domain) == 0 || strcasecmp(host, docker_hub.legacy) == 0 ||
+	       strcasecmp(host, docker_hub.api) == 0;
+}
+
+const char *ref_docker_hub_domain(void)
+{
+	return docker_hub.domain;
+}
+
+const char *ref_domain_api_host(const char *domain)
+{
+	return strcmp(domain, docker_hub.domain) == 0 ? docker_hub.api : domain;
+}
+
+const char *ref_domain_helper_server(const char *domain)
+{
+	return strcmp(domain, docker_hub.domain) == 0 ? docker_hub.helper_server : domain;
 }
 
 int ref_normalize(const char *s, char **out, struct edge_err *err)

@@ -50,6 +50,24 @@ char *ref_repository(const struct edge_ref *r);
  * free, valid while r is. */
 const char *ref_api_host(const struct edge_ref *r);
 
+/* Docker Hub's names live in ref.c only; these answer for them. */
+
+/* 1 when host (ASCII case ignored) is one of Docker Hub's names:
+ * "docker.io", "index.docker.io" or "registry-1.docker.io". Else 0. */
+int ref_is_docker_hub(const char *host);
+
+/* "docker.io": the domain references on Docker Hub normalise to. */
+const char *ref_docker_hub_domain(void);
+
+/* The host to contact for domain's registry API: "registry-1.docker.io" for
+ * "docker.io", else domain itself (not copied). */
+const char *ref_domain_api_host(const char *domain);
+
+/* The server name docker and its credential helpers store domain's
+ * credentials under: "https://index.docker.io/v1/" for "docker.io", else
+ * domain itself (not copied). */
+const char *ref_domain_helper_server(const char *domain);
+
 /* ref_parse() then ref_string(): *out is the malloc'd normalised string
  * (caller frees). Returns 0, or -1 with err set and *out NULL. */
 int ref_normalize(const char *s, char **out, struct edge_err *err);
