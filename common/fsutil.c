@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,54 @@ char *xstrndup(const char *s, size_t n)
 	if (d == NULL)
 		edge_oom();
 	return d;
+}
+
+void strbuf_add(struct strbuf *b, const char *s, size_t n)
+{
+	size_t cap;
+
+	if (n > SIZE_MAX - b->len - 1)
+		edge_oom(); /* b->len + n + 1 would wrap */
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void strbuf_adds(struct strbuf *b, const char *s)
+{
+	strbuf_add(b, s, strlen(s));
+}
+
+void strbuf_addc(struct strbuf *b, char c)
+{
+	strbuf_add(b, &c, 1);
+}
+
+char *strbuf_take(struct strbuf *b)
+{
+	char *s;
+
+	if (b->p == NULL)
+		strbuf_add(b, "", 0);
+	s = b->p;
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void strbuf_free(struct strbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
 }
 
 char *xasprintf(const char *fmt, ...)
