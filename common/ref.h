@@ -29,8 +29,7 @@ struct edge_ref {
 /* Parses and normalises s. On success fills *out with malloc'd strings the
  * caller frees with ref_free() and returns 0. On failure returns -1, leaves
  * *out all NULL (ref_free() is still safe) and sets err: EDGE_EINPUT with
- * `invalid reference "<s>": <reason>` for a bad reference, EDGE_EIO when
- * out of memory. */
+ * `invalid reference "<s>": <reason>` for a bad reference. */
 int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err);
 
 /* Frees the strings of r (not r itself) and sets them to NULL. r may be
@@ -38,8 +37,8 @@ int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err);
 void ref_free(struct edge_ref *r);
 
 /* The full normalised string "domain/path[:tag][@digest]". Returns a
- * malloc'd string the caller frees, or NULL when out of memory or when r
- * has no domain or path. */
+ * malloc'd string the caller frees, or NULL when r has no domain or
+ * path. */
 char *ref_string(const struct edge_ref *r);
 
 /* "domain/path", malloc'd (caller frees); NULL as for ref_string(). */
