@@ -881,8 +881,7 @@ int sig_sign_file(const struct sig_key *k, const char *file, const char *extra_c
 	if (sig_hash_file(file, k->rsa ? SIG_HASH_SHA256 : SIG_HASH_BLAKE2B | SIG_HASH_SHA256, b2, sha, NULL,
 			  err) != 0)
 		return -1;
-	memcpy(digest, "sha256:", 7);
-	sha256_hex(sha, digest + 7);
+	sha256_digest_format(digest, sha);
 	if (digest_out != NULL)
 		memcpy(digest_out, digest, sizeof(digest));
 	if (expect_digest != NULL && strcmp(expect_digest, digest) != 0)

@@ -216,8 +216,7 @@ int blob_writer_commit(struct blob_writer *w, struct edge_err *err)
 	int rc = -1;
 
 	sha256_final(&w->h, d);
-	memcpy(got, "sha256:", 7);
-	sha256_hex(d, got + 7);
+	sha256_digest_format(got, d);
 	if (w->expect >= 0 && w->offset != w->expect) {
 		edge_errf(err, EDGE_EVERIFY, "blob %s: size %lld, expected %lld", w->digest, (long long)w->offset,
 			  (long long)w->expect);
