@@ -703,8 +703,8 @@ static void debug_lines(char prefix, const char *data, size_t n)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		line = strndup(p, (size_t)(nl - p));
-		if (line != NULL && (red = http_redact_header(line)) != NULL) {
+		line = xstrndup(p, (size_t)(nl - p));
+		if ((red = http_redact_header(line)) != NULL) {
 			if (red[0] != '\0')
 				log_debug("%c %s", prefix, red);
 			free(red);

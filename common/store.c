@@ -390,6 +390,8 @@ int store_index_write(struct store *s, struct edge_err *err)
 	free(v);
 	text = json_dumps(s->index, JSON_INDENT(2));
 	pthread_mutex_unlock(&s->mu);
+	if (text == NULL)
+		edge_oom();
 	path = path_join(s->dir, "index.json");
 	{
 		size_t l = strlen(text);
