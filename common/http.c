@@ -1208,6 +1208,60 @@ static void log_hop(const char *method, const char *url, const struct hop *h,
 	free(red);
 }
 
+/* After one hop of an attempt: 1 when it failed (a->why, a->code and *out
+ * set: OUT_FATAL unless said otherwise), 0 when it brought a response. */
+static int hop_failed(struct http_client *c, const struct upload *up, const struct hop *h,
+                      const struct hop_spec *s, int hops, CURLcode rc, long long t0,
+                      struct attempt *a, enum outcome *out)
+{
+	int retry;
+
+	if (h->oom) {
+		snprintf(a->why, sizeof(a->why), "out of memory");
+		a->code = EDGE_EIO;
+		return 1;
+	}
+	if (c->sink_err_set || h->sink_failed || up->read_failed) {
+		if (c->sink_err_set)
+			snprintf(a->why, sizeof(a->why), "%s", c->sink_err.msg);
+		else
+			snprintf(a->why, sizeof(a->why), "%s",
+			         up->read_failed ? "cannot read the request body"
+			                         : "write failed");
+		a->code = c->sink_err_set ? c->sink_err.code : EDGE_EIO;
+		return 1;
+	}
+	if (h->too_large) {
+		snprintf(a->why, sizeof(a->why), "response too large (more than %zu bytes)",
+		         h->limit);
+		a->code = EDGE_EREMOTE;
+		return 1;
+	}
+	if (h->range_refused) {
+		log_hop(s->method, s->url, h, CURLE_OK, NULL, mono_ms() - t0, c->curl);
+		*out = OUT_RESTART;
+		return 1;
+	}
+	if (rc != CURLE_OK) {
+		retry = classify(c, rc, s->url, s->timeout_ms, mono_ms() - t0, a->why,
+		                 sizeof(a->why), &a->code);
+		log_hop(s->method, s->url, h, rc, a->why, mono_ms() - t0, c->curl);
+		if (hops > 0) {
+			/* name the hop that failed: it is not the URL the caller knows */
+			char *red = http_redact_url(s->url);
+			char tmp[EDGE_ERR_MAX];
+
+			memcpy(tmp, a->why, sizeof(tmp));
+			snprintf(a->why, sizeof(a->why), "after redirect to %.400s: %.500s",
+			         red ? red : "<url>", tmp);
+			free(red);
+		}
+		*out = retry ? OUT_TRANSIENT : OUT_FATAL;
+		return 1;
+	}
+	return 0;
+}
+
 static enum outcome run_attempt(struct http_client *c, const struct http_req *req,
                                 const struct origin *orig, long long offset,
                                 struct upload *up, struct attempt *a)
@@ -1216,7 +1270,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 	struct hop h;
 	char *url = NULL, *next;
 	const char *loc;
-	int hops, retry, with_body;
+	int hops, with_body;
 	enum outcome out = OUT_FATAL;
 	long long t0, deadline = 0;
 	CURLcode rc;
@@ -1254,49 +1308,8 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 		t0 = mono_ms();
 		rc = hop_perform(c, req, &s, up, &h);
 		a->sink_bytes += h.sink_bytes;
-		if (h.oom) {
-			snprintf(a->why, sizeof(a->why), "out of memory");
-			a->code = EDGE_EIO;
+		if (hop_failed(c, up, &h, &s, hops, rc, t0, a, &out))
 			goto out;
-		}
-		if (c->sink_err_set || h.sink_failed || up->read_failed) {
-			if (c->sink_err_set)
-				snprintf(a->why, sizeof(a->why), "%s", c->sink_err.msg);
-			else
-				snprintf(a->why, sizeof(a->why), "%s",
-				         up->read_failed ? "cannot read the request body"
-				                         : "write failed");
-			a->code = c->sink_err_set ? c->sink_err.code : EDGE_EIO;
-			goto out;
-		}
-		if (h.too_large) {
-			snprintf(a->why, sizeof(a->why), "response too large (more than %zu bytes)",
-			         h.limit);
-			a->code = EDGE_EREMOTE;
-			goto out;
-		}
-		if (h.range_refused) {
-			log_hop(s.method, url, &h, CURLE_OK, NULL, mono_ms() - t0, c->curl);
-			out = OUT_RESTART;
-			goto out;
-		}
-		if (rc != CURLE_OK) {
-			retry = classify(c, rc, url, s.timeout_ms, mono_ms() - t0, a->why,
-			                 sizeof(a->why), &a->code);
-			log_hop(s.method, url, &h, rc, a->why, mono_ms() - t0, c->curl);
-			if (hops > 0) {
-				/* name the hop that failed: it is not the URL the caller knows */
-				char *red = http_redact_url(url);
-				char tmp[EDGE_ERR_MAX];
-
-				memcpy(tmp, a->why, sizeof(tmp));
-				snprintf(a->why, sizeof(a->why), "after redirect to %.400s: %.500s",
-				         red ? red : "<url>", tmp);
-				free(red);
-			}
-			out = retry ? OUT_TRANSIENT : OUT_FATAL;
-			goto out;
-		}
 		log_hop(s.method, url, &h, rc, NULL, mono_ms() - t0, c->curl);
 		if (h.restarted)
 			offset = 0;
@@ -1358,6 +1371,31 @@ static void attempt_clear(struct attempt *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Checks a request before its first attempt and parses the origin its
+ * credentials belong to (cred_origin, else the URL's) into *orig, which the
+ * caller frees with origin_free either way. red: the redacted URL, for
+ * messages. */
+static int request_check(const struct http_client *c, const struct http_req *req, const char *method, const char *red,
+                         struct origin *orig, struct edge_err *err)
+{
+	if (req->url == NULL || c == NULL)
+		return edge_errf(err, EDGE_EINPUT, "http request without a URL");
+	if (req->resume_from > 0 && (req->sink == NULL || req->sink_reset == NULL))
+		return edge_errf(err, EDGE_EINPUT, "%s %s: resume_from needs sink and sink_reset",
+		                 method, red ? red : req->url);
+	if (origin_of(req->url, orig) < 0)
+		return edge_errf(err, EDGE_EINPUT, "%s %s: malformed URL", method,
+		                 red ? red : req->url);
+	if (req->cred_origin != NULL) {
+		/* credentials belong to another origin than the URL's, maybe */
+		origin_free(orig);
+		if (origin_of(req->cred_origin, orig) < 0)
+			return edge_errf(err, EDGE_EINPUT, "%s %s: malformed credentials origin", method,
+			                 red ? red : req->url);
+	}
+	return 0;
+}
+
 int http_do(struct http_client *c, const struct http_req *req,
             struct http_resp *resp, struct edge_err *err)
 {
@@ -1377,29 +1415,8 @@ int http_do(struct http_client *c, const struct http_req *req,
 	memset(resp, 0, sizeof(*resp));
 	method = req->method ? req->method : "GET";
 	red = http_redact_url(req->url ? req->url : "");
-	if (req->url == NULL || c == NULL) {
-		edge_errf(err, EDGE_EINPUT, "http request without a URL");
+	if (request_check(c, req, method, red, &orig, err) != 0)
 		goto out;
-	}
-	if (req->resume_from > 0 && (req->sink == NULL || req->sink_reset == NULL)) {
-		edge_errf(err, EDGE_EINPUT, "%s %s: resume_from needs sink and sink_reset",
-		          method, red ? red : req->url);
-		goto out;
-	}
-	if (origin_of(req->url, &orig) < 0) {
-		edge_errf(err, EDGE_EINPUT, "%s %s: malformed URL", method,
-		          red ? red : req->url);
-		goto out;
-	}
-	if (req->cred_origin != NULL) {
-		/* credentials belong to another origin than the URL's, maybe */
-		origin_free(&orig);
-		if (origin_of(req->cred_origin, &orig) < 0) {
-			edge_errf(err, EDGE_EINPUT, "%s %s: malformed credentials origin", method,
-			          red ? red : req->url);
-			goto out;
-		}
-	}
 	memset(&up, 0, sizeof(up));
 	up.req = req;
 	c->sink_err_set = 0;
