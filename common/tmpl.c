@@ -269,15 +269,6 @@ static int tok_push(struct state *st, struct action *a, enum tok_kind kind,
 	return 0;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 /* Decodes the string literal at text[*ip] (a '"' or '`'); advances *ip past
  * it. */
 static int lex_string(struct state *st, struct action *a, size_t *ip)
@@ -411,7 +402,7 @@ static int lex_action(struct state *st, struct action *a)
 				return act_err(st, a, "bad variable \"%.*s\"",
 				               (int)(j - i), b + i);
 			if (tok_push(st, a, TOK_VAR,
-			             dup_n(b + i + 1, j - i - 1), 0) < 0)
+			             xstrndup(b + i + 1, j - i - 1), 0) < 0)
 				return -1;
 			i = j;
 			continue;
@@ -441,7 +432,7 @@ static int lex_action(struct state *st, struct action *a)
 			}
 			if (is_keyword(b + i, j - i))
 				return act_unsupported(st, a);
-			if (tok_push(st, a, TOK_FUNC, dup_n(b + i, j - i), 0) < 0)
+			if (tok_push(st, a, TOK_FUNC, xstrndup(b + i, j - i), 0) < 0)
 				return -1;
 			i = j;
 		} else if (c == '$' || c == '(' || c == ')') {
@@ -717,7 +708,7 @@ static int split_common(struct state *st, const struct action *a,
 	for (;;) {
 		hit = strstr(s, sep);
 		res->list = xrealloc(res->list, (res->nlist + 1) * sizeof(*res->list));
-		res->list[res->nlist++] = dup_n(s, hit ? (size_t)(hit - s) : strlen(s));
+		res->list[res->nlist++] = xstrndup(s, hit ? (size_t)(hit - s) : strlen(s));
 		if (hit == NULL)
 			break;
 		s = hit + sepl;
