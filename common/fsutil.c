@@ -76,7 +76,7 @@ void strbuf_add(struct strbuf *b, const char *s, size_t n)
 
 	if (n > SIZE_MAX - b->len - 1)
 		edge_oom(); /* b->len + n + 1 would wrap */
-	if (b->len + n + 1 > b->cap) {
+	if (b->p == NULL || b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 64;
 		while (cap < b->len + n + 1)
 			cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
