@@ -392,8 +392,7 @@ int main(int argc, char **argv)
 	{
 		unsigned char raw[32];
 		sha256_final(&d.hash, raw);
-		memcpy(digest, "sha256:", 7);
-		sha256_hex(raw, digest + 7);
+		sha256_digest_format(digest, raw);
 	}
 	if (d.size == 0) {
 		edge_errf(&err, EDGE_EREMOTE, "POST %s: the reply is empty, expected a gzip tar", url);

@@ -371,8 +371,7 @@ static int check_frame(struct zw *z, const struct zjob *j, struct blob_check *bc
 	sha256_final(&bc->h, raw);
 	bc->h.md = NULL;
 	bc->open = 0;
-	memcpy(got, "sha256:", 7);
-	sha256_hex(raw, got + 7);
+	sha256_digest_format(got, raw);
 	if (strcmp(got, j->bdigest) != 0)
 		return edge_errf(err, EDGE_EVERIFY,
 				 "store %s: blob %s is corrupt: its content has digest %s (remove it and run edge-pull again)",
@@ -1159,8 +1158,7 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 		char pd[72], *pname = xasprintf("%s.part%03zu", final, i);
 		sha256_final(&out->ph[i], raw);
 		out->ph[i].md = NULL;
-		memcpy(pd, "sha256:", 7);
-		sha256_hex(raw, pd + 7);
+				sha256_digest_format(pd, raw);
 		free(out->parts[i].af.path);
 		out->parts[i].af.path = pname;
 		slash = strrchr(pname, '/');
@@ -1304,8 +1302,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		goto out;
 	sha256_final(&out.h, raw);
 	out.h.md = NULL;
-	memcpy(digest, "sha256:", 7);
-	sha256_hex(raw, digest + 7);
+	sha256_digest_format(digest, raw);
 	if (o->output) {
 		final = xstrdup(o->output);
 	} else {

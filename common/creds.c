@@ -17,16 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "fsutil.h"
 #include "log.h"
+#include "ref.h"
 
 extern char **environ;
 
 #define CREDS_FILE_MAX ((size_t)4 << 20)
 #define HELPER_REPLY_MAX ((size_t)1 << 20)
 #define HELPER_TIMEOUT_MS 30000
-/* The server name docker and its helpers use for Docker Hub. */
-#define DOCKER_HUB_SERVER "https://index.docker.io/v1/"
 
 /* Where an entry came from, highest priority first. */
 enum cred_tier { TIER_EXPLICIT, TIER_PALETTE, TIER_AUTHFILE };
@@ -152,9 +153,9 @@ static char *norm_host(const char *s, const char **rest)
 	for (i = 0; i < n; i++)
 		h[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
 	h[n] = '\0';
-	if (strcmp(h, "index.docker.io") == 0 || strcmp(h, "registry-1.docker.io") == 0) {
+	if (ref_is_docker_hub(h)) {
 		free(h);
-		h = xstrdup("docker.io");
+		h = xstrdup(ref_docker_hub_domain());
 	}
 	if (rest != NULL)
 		*rest = end;
@@ -203,87 +204,68 @@ static int helper_name_ok(const char *name)
 	return 1;
 }
 
-/* ---- base64 (RFC 4648, standard alphabet, padded) -------------------- */
-
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* ---- base64 (RFC 4648, standard alphabet, padded): libsodium's ------- */
 
 static char *b64_encode(const unsigned char *in, size_t n)
 {
-	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	size_t i;
+	size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	char *out = xmalloc(cap);
 
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		*o++ = b64_alphabet[v >> 18 & 63];
-		*o++ = b64_alphabet[v >> 12 & 63];
-		*o++ = b64_alphabet[v >> 6 & 63];
-		*o++ = b64_alphabet[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-		*o++ = b64_alphabet[v >> 18 & 63];
-		*o++ = b64_alphabet[v >> 12 & 63];
-		*o++ = i + 1 < n ? b64_alphabet[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
-	return out;
+	return sodium_bin2base64(out, cap, in, n, sodium_base64_VARIANT_ORIGINAL);
 }
 
-static int b64_value(char c)
+/* The value of a base64 digit of the standard alphabet, or -1. */
+static int b64_digit(char c)
 {
-	const char *p = c ? strchr(b64_alphabet, c) : NULL;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
 
-	return p ? (int)(p - b64_alphabet) : -1;
+/* Go's decoder (docker's) ignores the bits of the last digit that padding
+ * leaves unused; libsodium refuses them when set. Clears them in s (CR and
+ * LF skipped), so both accept the same input. Such a digit is a multiple of
+ * 4 below 64: a letter or a digit. */
+static void b64_clear_unused_bits(char *s)
+{
+	size_t i = strlen(s);
+	int pad = 0, v;
+
+	while (i > 0 && (s[i - 1] == '=' || s[i - 1] == '\r' || s[i - 1] == '\n'))
+		pad += s[--i] == '=';
+	if (i == 0 || (pad != 1 && pad != 2) || (v = b64_digit(s[i - 1])) < 0)
+		return;
+	v &= pad == 1 ? ~0x03 : ~0x0f;
+	s[i - 1] = (char)(v < 26 ? 'A' + v : v < 52 ? 'a' + v - 26 : '0' + v - 52);
 }
 
 /* Decodes padded base64; CR and LF are skipped (as Go's decoder, which
  * docker uses, does). Returns a malloc'd NUL-terminated buffer, or NULL
- * when the input is malformed or decodes to a NUL byte. */
+ * when the input is malformed, empty, or decodes to a NUL byte. */
 static char *b64_decode(const char *in, size_t *outlen)
 {
-	size_t n = strlen(in), m = 0, i, o = 0;
-	char *clean = xmalloc(n + 1), *out = xmalloc(n / 4 * 3 + 1);
-	int ok = 0;
+	size_t n = strlen(in), cap = n / 4 * 3 + 3, o = 0;
+	char *text = xstrdup(in);
+	unsigned char *out = xmalloc(cap);
+	int ok;
 
-	for (i = 0; i < n; i++)
-		if (in[i] != '\r' && in[i] != '\n')
-			clean[m++] = in[i];
-	if (m == 0 || m % 4 != 0)
-		goto out;
-	for (i = 0; i < m; i += 4) {
-		int a = b64_value(clean[i]), b = b64_value(clean[i + 1]);
-		int c = b64_value(clean[i + 2]), d = b64_value(clean[i + 3]);
-		int last = i + 4 == m;
-		uint32_t v;
-
-		if (a < 0 || b < 0)
-			goto out;
-		if (c < 0 && !(last && clean[i + 2] == '=' && clean[i + 3] == '='))
-			goto out;
-		if (d < 0 && !(last && clean[i + 3] == '='))
-			goto out;
-		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 |
-		    (uint32_t)(d < 0 ? 0 : d);
-		out[o++] = (char)(v >> 16);
-		if (c >= 0)
-			out[o++] = (char)(v >> 8 & 0xff);
-		if (d >= 0)
-			out[o++] = (char)(v & 0xff);
-	}
-	out[o] = '\0';
-	ok = memchr(out, '\0', o) == NULL;
-out:
-	explicit_bzero(clean, n + 1);
-	free(clean);
+	b64_clear_unused_bits(text);
+	ok = sodium_base642bin(out, cap - 1, text, n, "\r\n", &o, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	     o > 0 && memchr(out, '\0', o) == NULL;
+	explicit_bzero(text, n);
+	free(text);
 	if (!ok) {
-		explicit_bzero(out, n / 4 * 3 + 1);
+		explicit_bzero(out, cap);
 		free(out);
 		return NULL;
 	}
+	out[o] = '\0';
 	*outlen = o;
-	return out;
+	return (char *)out;
 }
 
 char *cred_basic_token(const struct cred *c)
@@ -770,25 +752,58 @@ static void reply_excerpt(const char *buf, size_t len, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-/*
- * Runs `docker-credential-NAME get` with server on stdin and reads its
- * reply (bounded in size and time; stderr is the caller's). Returns 0 with
- * *c filled, 1 when the helper has none, -1 with err.
- */
-static int helper_get(const char *name, const char *server, int timeout_ms, struct cred *c,
-		      struct edge_err *err)
+/* A helper's stdout as read so far: it holds a secret, so it is wiped
+ * whenever it moves or is freed. */
+struct helper_reply {
+	char *buf; /* NUL-terminated once helper_run returns 0 */
+	size_t len, cap;
+	int status; /* waitpid's */
+};
+
+static void reply_free(struct helper_reply *r)
 {
-	char *prog = xasprintf("docker-credential-%s", name);
-	char *argv[] = {prog, "get", NULL};
+	if (r->buf != NULL) {
+		explicit_bzero(r->buf, r->cap);
+		free(r->buf);
+	}
+	r->buf = NULL;
+	r->len = r->cap = 0;
+}
+
+/* Room for 4096 more bytes and a NUL. */
+static void reply_reserve(struct helper_reply *r)
+{
+	size_t ncap;
+	char *nbuf;
+
+	if (r->len + 4096 + 1 <= r->cap)
+		return;
+	ncap = r->cap ? r->cap * 2 : 8192;
+	nbuf = xmalloc(ncap);
+	if (r->len > 0)
+		memcpy(nbuf, r->buf, r->len);
+	reply_free(r);
+	r->buf = nbuf;
+	r->cap = ncap;
+}
+
+/*
+ * Starts `PROG get` with server on its stdin (written before it starts: it
+ * fits in the pipe, so we never write to a helper that has already exited
+ * and no SIGPIPE reaches us). The helper gets default signal handling and
+ * an empty mask, whatever our threads ignore or block; stderr is ours.
+ * Returns 0 with *pid and *out_fd (the read end of its stdout), or -1 with
+ * err.
+ */
+static int helper_spawn(const char *prog, const char *server, pid_t *pid, int *out_fd,
+			struct edge_err *err)
+{
+	char *argv[] = {(char *)prog, "get", NULL};
 	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int fa_init = 0, attr_init = 0, status = 0, timed_out = 0, too_big = 0, ioerr = 0;
-	int rc = -1, e;
-	pid_t pid = -1;
-	char *buf = NULL;
-	size_t len = 0, cap = 0, slen = strlen(server);
-	long long deadline;
+	int fa_init = 0, attr_init = 0, rc = -1, e;
+	size_t slen = strlen(server);
 	sigset_t sigs;
 
 	if (slen >= PIPE_BUF) {
@@ -799,8 +814,6 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 		edge_err_errno(err, "credential helper %s: pipe", prog);
 		goto out;
 	}
-	/* Written before the helper starts (it fits in the pipe), so we never
-	 * write to a helper that has already exited: no SIGPIPE for us. */
 	if (write_all(in[1], server, slen) != 0) {
 		edge_err_errno(err, "credential helper %s: write", prog);
 		goto out;
@@ -812,8 +825,6 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 	fa_init = 1;
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	/* The helper gets default signal handling and an empty mask, whatever
-	 * our threads ignore or block. */
 	posix_spawnattr_init(&attr);
 	attr_init = 1;
 	sigemptyset(&sigs);
@@ -824,159 +835,18 @@ static int helper_get(const char *name, const char *server, int timeout_ms, stru
 	sigaddset(&sigs, SIGHUP);
 	posix_spawnattr_setsigdefault(&attr, &sigs);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	e = posix_spawnp(&pid, prog, &fa, &attr, argv, environ);
+	e = posix_spawnp(pid, prog, &fa, &attr, argv, environ);
 	if (e != 0) {
-		pid = -1;
 		if (e == ENOENT)
 			edge_errf(err, EDGE_EINPUT, "credential helper %s: not found in PATH", prog);
 		else
 			edge_errf(err, EDGE_EINPUT, "credential helper %s: %s", prog, strerror(e));
 		goto out;
 	}
-	close(in[0]);
-	in[0] = -1;
-	close(out[1]);
-	out[1] = -1;
-
-	deadline = mono_ms() + timeout_ms;
-	for (;;) {
-		struct pollfd pfd = {out[0], POLLIN, 0};
-		long long left = deadline - mono_ms();
-		ssize_t r;
-
-		if (left <= 0) {
-			timed_out = 1;
-			break;
-		}
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r == 0) {
-			timed_out = 1;
-			break;
-		}
-		if (r < 0) {
-			ioerr = 1;
-			edge_err_errno(err, "credential helper %s: poll", prog);
-			break;
-		}
-		if (len + 4096 + 1 > cap) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			char *nbuf = xmalloc(ncap);
-			if (len > 0)
-				memcpy(nbuf, buf, len);
-			if (buf != NULL) {
-				explicit_bzero(buf, cap);
-				free(buf);
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		r = read(out[0], buf + len, 4096);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ioerr = 1;
-			edge_err_errno(err, "credential helper %s: read", prog);
-			break;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > HELPER_REPLY_MAX) {
-			too_big = 1;
-			break;
-		}
-	}
-	/* stdout closed: the helper should be exiting; still bounded. */
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			edge_err_errno(err, "credential helper %s: wait", prog);
-			pid = -1;
-			goto out;
-		}
-		if (timed_out || too_big || ioerr || mono_ms() >= deadline) {
-			if (!too_big && !ioerr)
-				timed_out = 1;
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		{
-			struct timespec ts = {0, 5 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
-	}
-	pid = -1;
-	if (timed_out) {
-		edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: no answer after %d s", prog,
-			  server, (timeout_ms + 999) / 1000);
-		goto out;
-	}
-	if (too_big) {
-		edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: reply too large", prog, server);
-		goto out;
-	}
-	if (ioerr)
-		goto out;
-	if (buf == NULL) {
-		buf = xmalloc(1);
-		cap = 1;
-	}
-	buf[len] = '\0';
-	if (WIFSIGNALED(status)) {
-		edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: killed by signal %d", prog,
-			  server, WTERMSIG(status));
-		goto out;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		char why[256];
-		if (strstr(buf, "credentials not found") != NULL) {
-			rc = 1;
-			goto out;
-		}
-		if (WEXITSTATUS(status) == 127 && len == 0) {
-			/* where posix_spawnp cannot report a failed exec */
-			edge_errf(err, EDGE_EINPUT, "credential helper %s: not found in PATH", prog);
-			goto out;
-		}
-		reply_excerpt(buf, len, why, sizeof(why));
-		edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: exit status %d%s%s", prog,
-			  server, WEXITSTATUS(status), why[0] ? ": " : "", why);
-		goto out;
-	}
-	{
-		json_error_t je;
-		json_t *reply = json_loadb(buf, len, 0, &je), *u, *p;
-		if (reply == NULL || !json_is_object(reply) ||
-		    ((u = json_object_get(reply, "Username")) != NULL && !json_is_string(u)) ||
-		    !json_is_string(p = json_object_get(reply, "Secret"))) {
-			/* never quote the reply: it holds the secret */
-			edge_errf(err, EDGE_EINPUT,
-				  "credential helper %s: get %s: invalid reply, expected {\"Username\",\"Secret\"}",
-				  prog, server);
-		} else if ((u == NULL || json_string_length(u) == 0) && json_string_length(p) == 0) {
-			rc = 1;
-		} else {
-			c->username = xstrdup(u ? json_string_value(u) : "");
-			c->password = xstrdup(json_string_value(p));
-			rc = 0;
-		}
-		if (reply != NULL) {
-			json_wipe(reply);
-			json_decref(reply);
-		}
-	}
+	*out_fd = out[0];
+	out[0] = -1;
+	rc = 0;
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
 	if (attr_init)
@@ -989,10 +859,180 @@ out:
 		close(out[0]);
 	if (out[1] >= 0)
 		close(out[1]);
-	if (buf != NULL) {
-		explicit_bzero(buf, cap);
-		free(buf);
+	return rc;
+}
+
+/* How reading a helper's stdout ended. */
+enum reply_end { REPLY_EOF, REPLY_TIMEOUT, REPLY_TOO_BIG, REPLY_IOERR };
+
+/* Reads fd into r until end of file, the deadline, HELPER_REPLY_MAX bytes
+ * or an error (err is set for REPLY_IOERR only). */
+static enum reply_end reply_read(const char *prog, int fd, long long deadline, struct helper_reply *r,
+				 struct edge_err *err)
+{
+	for (;;) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		long long left = deadline - mono_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return REPLY_TIMEOUT;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return REPLY_TIMEOUT;
+		if (n < 0) {
+			edge_err_errno(err, "credential helper %s: poll", prog);
+			return REPLY_IOERR;
+		}
+		reply_reserve(r);
+		n = read(fd, r->buf + r->len, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			edge_err_errno(err, "credential helper %s: read", prog);
+			return REPLY_IOERR;
+		}
+		if (n == 0)
+			return REPLY_EOF;
+		r->len += (size_t)n;
+		if (r->len > HELPER_REPLY_MAX)
+			return REPLY_TOO_BIG;
 	}
+}
+
+/* Reaps pid into *status. After end of file the helper should be exiting,
+ * but it gets only until the deadline; otherwise, or when reading did not
+ * end cleanly, it is killed. *end becomes REPLY_TIMEOUT when a helper that
+ * closed its stdout outlives the deadline. Returns -1 with err only when
+ * waitpid fails. */
+static int helper_reap(const char *prog, pid_t pid, long long deadline, enum reply_end *end, int *status,
+		       struct edge_err *err)
+{
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR) {
+			edge_err_errno(err, "credential helper %s: wait", prog);
+			return -1;
+		}
+		if (*end != REPLY_EOF || mono_ms() >= deadline) {
+			if (*end == REPLY_EOF)
+				*end = REPLY_TIMEOUT;
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return 0;
+		}
+		{
+			struct timespec ts = {0, 5 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+/*
+ * Runs `PROG get` with server on stdin, bounded in time (timeout_ms for the
+ * whole run) and in reply size. Returns 0 with r holding the helper's
+ * stdout (NUL-terminated) and exit status, or -1 with err (EDGE_EINPUT for
+ * what the helper did, EDGE_EIO for our own system calls). r is the
+ * caller's to free with reply_free either way.
+ */
+static int helper_run(const char *prog, const char *server, int timeout_ms, struct helper_reply *r,
+		      struct edge_err *err)
+{
+	enum reply_end end;
+	long long deadline;
+	pid_t pid = -1;
+	int fd = -1, rc;
+
+	if (helper_spawn(prog, server, &pid, &fd, err) != 0)
+		return -1;
+	deadline = mono_ms() + timeout_ms;
+	end = reply_read(prog, fd, deadline, r, err);
+	close(fd);
+	rc = helper_reap(prog, pid, deadline, &end, &r->status, err);
+	if (rc != 0 || end == REPLY_IOERR)
+		return -1;
+	if (end == REPLY_TIMEOUT)
+		return edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: no answer after %d s", prog,
+				 server, (timeout_ms + 999) / 1000);
+	if (end == REPLY_TOO_BIG)
+		return edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: reply too large", prog,
+				 server);
+	if (r->buf == NULL) {
+		r->buf = xmalloc(1);
+		r->cap = 1;
+	}
+	r->buf[r->len] = '\0';
+	return 0;
+}
+
+/*
+ * Reads a finished helper's answer: its exit status, then its JSON reply
+ * {"Username","Secret"}. Returns 0 with *c filled, 1 when the helper has no
+ * credentials for the server, -1 with err. The reply is never quoted when it
+ * parsed: it holds the secret.
+ */
+static int helper_parse_reply(const char *prog, const char *server, const struct helper_reply *r,
+			      struct cred *c, struct edge_err *err)
+{
+	json_error_t je;
+	json_t *reply, *u, *p;
+	int rc = -1;
+
+	if (WIFSIGNALED(r->status))
+		return edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: killed by signal %d", prog,
+				 server, WTERMSIG(r->status));
+	if (WEXITSTATUS(r->status) != 0) {
+		char why[256];
+		if (strstr(r->buf, "credentials not found") != NULL)
+			return 1;
+		if (WEXITSTATUS(r->status) == 127 && r->len == 0)
+			/* where posix_spawnp cannot report a failed exec */
+			return edge_errf(err, EDGE_EINPUT, "credential helper %s: not found in PATH", prog);
+		reply_excerpt(r->buf, r->len, why, sizeof(why));
+		return edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: exit status %d%s%s", prog,
+				 server, WEXITSTATUS(r->status), why[0] ? ": " : "", why);
+	}
+	reply = json_loadb(r->buf, r->len, 0, &je);
+	if (reply == NULL || !json_is_object(reply) ||
+	    ((u = json_object_get(reply, "Username")) != NULL && !json_is_string(u)) ||
+	    !json_is_string(p = json_object_get(reply, "Secret"))) {
+		edge_errf(err, EDGE_EINPUT,
+			  "credential helper %s: get %s: invalid reply, expected {\"Username\",\"Secret\"}", prog,
+			  server);
+	} else if ((u == NULL || json_string_length(u) == 0) && json_string_length(p) == 0) {
+		rc = 1;
+	} else {
+		c->username = xstrdup(u ? json_string_value(u) : "");
+		c->password = xstrdup(json_string_value(p));
+		rc = 0;
+	}
+	if (reply != NULL) {
+		json_wipe(reply);
+		json_decref(reply);
+	}
+	return rc;
+}
+
+/*
+ * Runs `docker-credential-NAME get` with server on stdin and reads its
+ * reply (bounded in size and time; stderr is the caller's). Returns 0 with
+ * *c filled, 1 when the helper has none, -1 with err.
+ */
+static int helper_get(const char *name, const char *server, int timeout_ms, struct cred *c,
+		      struct edge_err *err)
+{
+	char *prog = xasprintf("docker-credential-%s", name);
+	struct helper_reply r = {NULL, 0, 0, 0};
+	int rc = -1;
+
+	if (helper_run(prog, server, timeout_ms, &r, err) == 0)
+		rc = helper_parse_reply(prog, server, &r, c, err);
+	reply_free(&r);
 	free(prog);
 	return rc;
 }
@@ -1001,7 +1041,7 @@ out:
 static int helper_cached(struct cred_store *s, const char *helper, const char *host,
 			 struct cred *c, struct edge_err *err)
 {
-	const char *server = strcmp(host, "docker.io") == 0 ? DOCKER_HUB_SERVER : host;
+	const char *server = ref_domain_helper_server(host);
 	struct helper_result *h;
 	struct cred got = {NULL, NULL};
 	size_t i;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define CLEANUP_SLOTS 256
 
 static char *volatile g_cleanup[CLEANUP_SLOTS];
 static pthread_mutex_t g_cleanup_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void oom(void)
-{
-	static const char msg[] = "edge: out of memory\n";
-	ssize_t r = write(2, msg, sizeof(msg) - 1);
-	(void)r;
-	abort();
-}
 
 long long mono_ms(void)
 {
@@ -38,7 +33,7 @@ void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (p == NULL)
-		oom();
+		edge_oom();
 	return p;
 }
 
@@ -46,7 +41,7 @@ void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);
 	if (p == NULL)
-		oom();
+		edge_oom();
 	return p;
 }
 
@@ -54,7 +49,7 @@ void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
 	if (p == NULL)
-		oom();
+		edge_oom();
 	return p;
 }
 
@@ -62,7 +57,7 @@ char *xstrdup(const char *s)
 {
 	char *d = strdup(s);
 	if (d == NULL)
-		oom();
+		edge_oom();
 	return d;
 }
 
@@ -71,8 +66,56 @@ char *xstrndup(const char *s, size_t n)
 	char *d = strndup(s, n);
 
 	if (d == NULL)
-		oom();
+		edge_oom();
 	return d;
+}
+
+void strbuf_add(struct strbuf *b, const char *s, size_t n)
+{
+	size_t cap;
+
+	if (n > SIZE_MAX - b->len - 1)
+		edge_oom(); /* b->len + n + 1 would wrap */
+	if (b->p == NULL || b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void strbuf_adds(struct strbuf *b, const char *s)
+{
+	strbuf_add(b, s, strlen(s));
+}
+
+void strbuf_addc(struct strbuf *b, char c)
+{
+	strbuf_add(b, &c, 1);
+}
+
+char *strbuf_take(struct strbuf *b)
+{
+	char *s;
+
+	if (b->p == NULL)
+		strbuf_add(b, "", 0);
+	s = b->p;
+	b->p = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void strbuf_free(struct strbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
 }
 
 char *xasprintf(const char *fmt, ...)
@@ -85,7 +128,7 @@ char *xasprintf(const char *fmt, ...)
 	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		oom();
+		edge_oom();
 	return s;
 }
 

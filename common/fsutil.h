@@ -84,5 +84,21 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * absolute, no ".." segment. canonical: also no "." segment and no "//" (as
  * edge-pack writes entry names). */
 int path_safe_relative(const char *p, int canonical);
+/* A growable string: {0} is empty; p is NUL-terminated once anything was
+ * added. Growth aborts on out-of-memory, as the x* allocators. */
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Appends the n bytes at s (n may be 0: the buffer then exists, ""). */
+void strbuf_add(struct strbuf *b, const char *s, size_t n);
+void strbuf_adds(struct strbuf *b, const char *s);
+void strbuf_addc(struct strbuf *b, char c);
+/* The string, malloc'd, for the caller to free ("" when nothing was
+ * added); b is empty again. */
+char *strbuf_take(struct strbuf *b);
+/* Frees the string; b is empty again. */
+void strbuf_free(struct strbuf *b);
 
 #endif

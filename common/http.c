@@ -95,9 +95,7 @@ struct http_share *http_share_new(void)
 
 	if (ensure_global(NULL) < 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return NULL;
+	s = xcalloc(1, sizeof(*s));
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&s->locks[i], NULL);
 	s->sh = curl_share_init();
@@ -174,19 +172,15 @@ struct http_client *http_client_new(const struct http_opts *o,
 		return NULL;
 	if (o == NULL)
 		o = &defaults;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		goto oom;
+	c = xcalloc(1, sizeof(*c));
 	c->curl = curl_easy_init();
 	if (c->curl == NULL) {
 		edge_errf(err, EDGE_EREMOTE, "cannot create a libcurl handle");
 		goto fail;
 	}
-	if (o->ca_file != NULL && (c->ca_file = strdup(o->ca_file)) == NULL)
-		goto oom;
-	c->user_agent = strdup(o->user_agent ? o->user_agent : "edge/" EDGE_VERSION);
-	if (c->user_agent == NULL)
-		goto oom;
+	if (o->ca_file != NULL)
+		c->ca_file = xstrdup(o->ca_file);
+	c->user_agent = xstrdup(o->user_agent ? o->user_agent : "edge/" EDGE_VERSION);
 	c->insecure = o->insecure;
 	c->retries = o->retries < 0 ? HTTP_DEFAULT_RETRIES : o->retries;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
@@ -203,8 +197,6 @@ struct http_client *http_client_new(const struct http_opts *o,
 	if (share != NULL)
 		curl_easy_setopt(c->curl, CURLOPT_SHARE, share->sh);
 	return c;
-oom:
-	edge_errf(err, EDGE_EIO, "out of memory");
 fail:
 	http_client_free(c);
 	return NULL;
@@ -313,57 +305,7 @@ static int secret_param(const char *name, size_t n)
 	return 0;
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	char *np;
-	size_t ncap;
-
-	if (b->oom)
-		return;
-	if (n > SIZE_MAX - b->len - 1) {
-		b->oom = 1; /* b->len + n + 1 would wrap */
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		ncap = b->cap ? b->cap : 64;
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		np = realloc(b->p, ncap);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static char *sb_done(struct sbuf *b)
-{
-	if (b->oom) {
-		free(b->p);
-		return NULL;
-	}
-	if (b->p == NULL)
-		sb_add(b, "", 0);
-	return b->oom ? NULL : b->p;
-}
-
-static void redact_url_into(struct sbuf *b, const char *url, size_t n)
+static void redact_url_into(struct strbuf *b, const char *url, size_t n)
 {
 	const char *end = url + n, *p = url, *auth, *aend, *at = NULL, *q, *frag;
 
@@ -382,18 +324,18 @@ static void redact_url_into(struct sbuf *b, const char *url, size_t n)
 			if (*aend == '@')
 				at = aend;
 		if (at != NULL) {
-			sb_add(b, url, (size_t)(auth - url));
-			sb_str(b, "<redacted>");
+			strbuf_add(b, url, (size_t)(auth - url));
+			strbuf_adds(b, "<redacted>");
 			p = at;
 		}
 	}
 	q = memchr(p, '?', (size_t)(end - p));
 	frag = memchr(p, '#', (size_t)(end - p));
 	if (q == NULL || (frag != NULL && frag < q)) {
-		sb_add(b, p, (size_t)(end - p));
+		strbuf_add(b, p, (size_t)(end - p));
 		return;
 	}
-	sb_add(b, p, (size_t)(q + 1 - p));
+	strbuf_add(b, p, (size_t)(q + 1 - p));
 	p = q + 1;
 	if (frag == NULL)
 		frag = end;
@@ -403,27 +345,27 @@ static void redact_url_into(struct sbuf *b, const char *url, size_t n)
 		const char *eq = memchr(p, '=', (size_t)(pend - p));
 
 		if (eq != NULL && eq + 1 < pend && secret_param(p, (size_t)(eq - p))) {
-			sb_add(b, p, (size_t)(eq + 1 - p));
-			sb_str(b, "<redacted>");
+			strbuf_add(b, p, (size_t)(eq + 1 - p));
+			strbuf_adds(b, "<redacted>");
 		} else {
-			sb_add(b, p, (size_t)(pend - p));
+			strbuf_add(b, p, (size_t)(pend - p));
 		}
 		if (amp == NULL)
 			break;
-		sb_add(b, "&", 1);
+		strbuf_add(b, "&", 1);
 		p = amp + 1;
 	}
-	sb_add(b, frag, (size_t)(end - frag));
+	strbuf_add(b, frag, (size_t)(end - frag));
 }
 
 char *http_redact_url(const char *url)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
 	if (url == NULL)
 		return NULL;
 	redact_url_into(&b, url, strlen(url));
-	return sb_done(&b);
+	return strbuf_take(&b);
 }
 
 /* "METHOD target HTTP/x": returns the target's bounds. */
@@ -447,7 +389,7 @@ static int request_line(const char *s, size_t n, size_t *ts, size_t *te)
 
 char *http_redact_header(const char *line)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	size_t n, ts, te, name_end, v;
 	const char *colon;
 
@@ -457,15 +399,15 @@ char *http_redact_header(const char *line)
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	if (request_line(line, n, &ts, &te)) {
-		sb_add(&b, line, ts);
+		strbuf_add(&b, line, ts);
 		redact_url_into(&b, line + ts, te - ts);
-		sb_add(&b, line + te, n - te);
-		return sb_done(&b);
+		strbuf_add(&b, line + te, n - te);
+		return strbuf_take(&b);
 	}
 	colon = memchr(line, ':', n);
 	if (colon == NULL || colon == line) {
-		sb_add(&b, line, n);
-		return sb_done(&b);
+		strbuf_add(&b, line, n);
+		return strbuf_take(&b);
 	}
 	name_end = (size_t)(colon - line);
 	while (name_end > 0 && (line[name_end - 1] == ' ' || line[name_end - 1] == '\t'))
@@ -474,16 +416,16 @@ char *http_redact_header(const char *line)
 	while (v < n && (line[v] == ' ' || line[v] == '\t'))
 		v++;
 	if (secret_header(line, name_end)) {
-		sb_add(&b, line, (size_t)(colon - line) + 1);
-		sb_str(&b, v < n ? " <redacted>" : "");
+		strbuf_add(&b, line, (size_t)(colon - line) + 1);
+		strbuf_adds(&b, v < n ? " <redacted>" : "");
 	} else if ((name_end == 8 && strncasecmp(line, "location", 8) == 0) ||
 	           (name_end == 16 && strncasecmp(line, "content-location", 16) == 0)) {
-		sb_add(&b, line, v);
+		strbuf_add(&b, line, v);
 		redact_url_into(&b, line + v, n - v);
 	} else {
-		sb_add(&b, line, n);
+		strbuf_add(&b, line, n);
 	}
-	return sb_done(&b);
+	return strbuf_take(&b);
 }
 
 /* ---- one transfer (one hop of one attempt) ---- */
@@ -505,7 +447,7 @@ struct hop {
 	struct http_header *hdrs;
 	size_t nhdrs, caphdrs;
 	enum body_mode mode;
-	struct sbuf body;
+	struct strbuf body;
 	size_t limit;
 	long long range_offset;  /* Range sent with this hop, 0 = none */
 	int following;           /* a redirect we follow: discard the body */
@@ -520,7 +462,7 @@ struct hop {
 static void hop_free(struct hop *h)
 {
 	free_headers(h->hdrs, h->nhdrs);
-	free(h->body.p);
+	strbuf_free(&h->body);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -609,14 +551,14 @@ static int hop_headers_done(struct hop *h)
 	return 0;
 }
 
-static int hop_add_header(struct hop *h, const char *line, size_t n)
+static void hop_add_header(struct hop *h, const char *line, size_t n)
 {
 	const char *colon = memchr(line, ':', n);
 	size_t ne, vs, ve;
 	struct http_header *nh;
 
 	if (colon == NULL)
-		return 0;
+		return;
 	ne = (size_t)(colon - line);
 	while (ne > 0 && (line[ne - 1] == ' ' || line[ne - 1] == '\t'))
 		ne--;
@@ -627,24 +569,13 @@ static int hop_add_header(struct hop *h, const char *line, size_t n)
 	while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
 		ve--;
 	if (h->nhdrs == h->caphdrs) {
-		size_t ncap = h->caphdrs ? h->caphdrs * 2 : 16;
-
-		nh = realloc(h->hdrs, ncap * sizeof(*nh));
-		if (nh == NULL)
-			return -1;
-		h->hdrs = nh;
-		h->caphdrs = ncap;
+		h->caphdrs = h->caphdrs ? h->caphdrs * 2 : 16;
+		h->hdrs = xrealloc(h->hdrs, h->caphdrs * sizeof(*h->hdrs));
 	}
 	nh = &h->hdrs[h->nhdrs];
-	nh->name = strndup(line, ne);
-	nh->value = strndup(line + vs, ve - vs);
-	if (nh->name == NULL || nh->value == NULL) {
-		free(nh->name);
-		free(nh->value);
-		return -1;
-	}
+	nh->name = xstrndup(line, ne);
+	nh->value = xstrndup(line + vs, ve - vs);
 	h->nhdrs++;
-	return 0;
 }
 
 static size_t header_cb(char *data, size_t size, size_t nitems, void *userp)
@@ -672,10 +603,7 @@ static size_t header_cb(char *data, size_t size, size_t nitems, void *userp)
 	}
 	if ((data[0] == ' ' || data[0] == '\t') || h->headers_done)
 		return n; /* obsolete line folding, trailers: ignored */
-	if (hop_add_header(h, data, len) < 0) {
-		h->oom = 1;
-		return 0;
-	}
+	hop_add_header(h, data, len);
 	return n;
 }
 
@@ -702,16 +630,12 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
 			h->too_large = 1;
 			return 0;
 		}
-		sb_add(&h->body, data, n);
+		strbuf_add(&h->body, data, n);
 		break;
 	case BODY_ERRBUF:
 		if (h->body.len < h->limit)
-			sb_add(&h->body, data, n < h->limit - h->body.len ? n : h->limit - h->body.len);
+			strbuf_add(&h->body, data, n < h->limit - h->body.len ? n : h->limit - h->body.len);
 		break;
-	}
-	if (h->body.oom) {
-		h->oom = 1;
-		return 0;
 	}
 	return n;
 }
@@ -779,8 +703,8 @@ static void debug_lines(char prefix, const char *data, size_t n)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		line = strndup(p, (size_t)(nl - p));
-		if (line != NULL && (red = http_redact_header(line)) != NULL) {
+		line = xstrndup(p, (size_t)(nl - p));
+		if ((red = http_redact_header(line)) != NULL) {
 			if (red[0] != '\0')
 				log_debug("%c %s", prefix, red);
 			free(red);
@@ -1284,6 +1208,60 @@ static void log_hop(const char *method, const char *url, const struct hop *h,
 	free(red);
 }
 
+/* After one hop of an attempt: 1 when it failed (a->why, a->code and *out
+ * set: OUT_FATAL unless said otherwise), 0 when it brought a response. */
+static int hop_failed(struct http_client *c, const struct upload *up, const struct hop *h,
+                      const struct hop_spec *s, int hops, CURLcode rc, long long t0,
+                      struct attempt *a, enum outcome *out)
+{
+	int retry;
+
+	if (h->oom) {
+		snprintf(a->why, sizeof(a->why), "out of memory");
+		a->code = EDGE_EIO;
+		return 1;
+	}
+	if (c->sink_err_set || h->sink_failed || up->read_failed) {
+		if (c->sink_err_set)
+			snprintf(a->why, sizeof(a->why), "%s", c->sink_err.msg);
+		else
+			snprintf(a->why, sizeof(a->why), "%s",
+			         up->read_failed ? "cannot read the request body"
+			                         : "write failed");
+		a->code = c->sink_err_set ? c->sink_err.code : EDGE_EIO;
+		return 1;
+	}
+	if (h->too_large) {
+		snprintf(a->why, sizeof(a->why), "response too large (more than %zu bytes)",
+		         h->limit);
+		a->code = EDGE_EREMOTE;
+		return 1;
+	}
+	if (h->range_refused) {
+		log_hop(s->method, s->url, h, CURLE_OK, NULL, mono_ms() - t0, c->curl);
+		*out = OUT_RESTART;
+		return 1;
+	}
+	if (rc != CURLE_OK) {
+		retry = classify(c, rc, s->url, s->timeout_ms, mono_ms() - t0, a->why,
+		                 sizeof(a->why), &a->code);
+		log_hop(s->method, s->url, h, rc, a->why, mono_ms() - t0, c->curl);
+		if (hops > 0) {
+			/* name the hop that failed: it is not the URL the caller knows */
+			char *red = http_redact_url(s->url);
+			char tmp[EDGE_ERR_MAX];
+
+			memcpy(tmp, a->why, sizeof(tmp));
+			snprintf(a->why, sizeof(a->why), "after redirect to %.400s: %.500s",
+			         red ? red : "<url>", tmp);
+			free(red);
+		}
+		*out = retry ? OUT_TRANSIENT : OUT_FATAL;
+		return 1;
+	}
+	return 0;
+}
+
 static enum outcome run_attempt(struct http_client *c, const struct http_req *req,
                                 const struct origin *orig, long long offset,
                                 struct upload *up, struct attempt *a)
@@ -1292,7 +1270,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 	struct hop h;
 	char *url = NULL, *next;
 	const char *loc;
-	int hops, retry, with_body;
+	int hops, with_body;
 	enum outcome out = OUT_FATAL;
 	long long t0, deadline = 0;
 	CURLcode rc;
@@ -1300,9 +1278,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 	memset(&h, 0, sizeof(h));
 	s.method = req->method ? req->method : "GET";
 	with_body = has_body(req, s.method);
-	url = strdup(req->url);
-	if (url == NULL)
-		goto oom;
+	url = xstrdup(req->url);
 	if (c->timeout_ms > 0)
 		deadline = mono_ms() + c->timeout_ms;
 	for (hops = 0;; hops++) {
@@ -1332,49 +1308,8 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 		t0 = mono_ms();
 		rc = hop_perform(c, req, &s, up, &h);
 		a->sink_bytes += h.sink_bytes;
-		if (h.oom) {
-			snprintf(a->why, sizeof(a->why), "out of memory");
-			a->code = EDGE_EIO;
+		if (hop_failed(c, up, &h, &s, hops, rc, t0, a, &out))
 			goto out;
-		}
-		if (c->sink_err_set || h.sink_failed || up->read_failed) {
-			if (c->sink_err_set)
-				snprintf(a->why, sizeof(a->why), "%s", c->sink_err.msg);
-			else
-				snprintf(a->why, sizeof(a->why), "%s",
-				         up->read_failed ? "cannot read the request body"
-				                         : "write failed");
-			a->code = c->sink_err_set ? c->sink_err.code : EDGE_EIO;
-			goto out;
-		}
-		if (h.too_large) {
-			snprintf(a->why, sizeof(a->why), "response too large (more than %zu bytes)",
-			         h.limit);
-			a->code = EDGE_EREMOTE;
-			goto out;
-		}
-		if (h.range_refused) {
-			log_hop(s.method, url, &h, CURLE_OK, NULL, mono_ms() - t0, c->curl);
-			out = OUT_RESTART;
-			goto out;
-		}
-		if (rc != CURLE_OK) {
-			retry = classify(c, rc, url, s.timeout_ms, mono_ms() - t0, a->why,
-			                 sizeof(a->why), &a->code);
-			log_hop(s.method, url, &h, rc, a->why, mono_ms() - t0, c->curl);
-			if (hops > 0) {
-				/* name the hop that failed: it is not the URL the caller knows */
-				char *red = http_redact_url(url);
-				char tmp[EDGE_ERR_MAX];
-
-				memcpy(tmp, a->why, sizeof(tmp));
-				snprintf(a->why, sizeof(a->why), "after redirect to %.400s: %.500s",
-				         red ? red : "<url>", tmp);
-				free(red);
-			}
-			out = retry ? OUT_TRANSIENT : OUT_FATAL;
-			goto out;
-		}
 		log_hop(s.method, url, &h, rc, NULL, mono_ms() - t0, c->curl);
 		if (h.restarted)
 			offset = 0;
@@ -1390,9 +1325,7 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 		curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &loc);
 		if (loc == NULL)
 			break; /* nothing libcurl can follow: return the 3xx */
-		next = strdup(loc);
-		if (next == NULL)
-			goto oom;
+		next = xstrdup(loc);
 		if ((h.status == 303 && !method_is(s.method, "HEAD")) ||
 		    ((h.status == 301 || h.status == 302) && method_is(s.method, "POST"))) {
 			s.method = "GET";
@@ -1407,10 +1340,6 @@ static enum outcome run_attempt(struct http_client *c, const struct http_req *re
 	a->url = url;
 	url = NULL;
 	out = OUT_RESPONSE;
-	goto out;
-oom:
-	snprintf(a->why, sizeof(a->why), "out of memory");
-	a->code = EDGE_EIO;
 out:
 	hop_free(&h);
 	free(url);
@@ -1423,11 +1352,8 @@ static void fill_resp(struct http_resp *resp, struct attempt *a, int attempts)
 
 	resp->status = h->status;
 	if (h->mode != BODY_SINK) {
-		if (h->body.p == NULL)
-			sb_add(&h->body, "", 0);
-		resp->body = h->body.p; /* NULL only when out of memory */
-		resp->body_len = h->body.p ? h->body.len : 0;
-		h->body.p = NULL;
+		resp->body_len = h->body.len;
+		resp->body = strbuf_take(&h->body);
 	}
 	resp->headers = h->hdrs;
 	resp->nheaders = h->nhdrs;
@@ -1443,6 +1369,31 @@ static void attempt_clear(struct attempt *a)
 	hop_free(&a->hop);
 	free(a->url);
 	memset(a, 0, sizeof(*a));
+}
+
+/* Checks a request before its first attempt and parses the origin its
+ * credentials belong to (cred_origin, else the URL's) into *orig, which the
+ * caller frees with origin_free either way. red: the redacted URL, for
+ * messages. */
+static int request_check(const struct http_client *c, const struct http_req *req, const char *method, const char *red,
+                         struct origin *orig, struct edge_err *err)
+{
+	if (req->url == NULL || c == NULL)
+		return edge_errf(err, EDGE_EINPUT, "http request without a URL");
+	if (req->resume_from > 0 && (req->sink == NULL || req->sink_reset == NULL))
+		return edge_errf(err, EDGE_EINPUT, "%s %s: resume_from needs sink and sink_reset",
+		                 method, red ? red : req->url);
+	if (origin_of(req->url, orig) < 0)
+		return edge_errf(err, EDGE_EINPUT, "%s %s: malformed URL", method,
+		                 red ? red : req->url);
+	if (req->cred_origin != NULL) {
+		/* credentials belong to another origin than the URL's, maybe */
+		origin_free(orig);
+		if (origin_of(req->cred_origin, orig) < 0)
+			return edge_errf(err, EDGE_EINPUT, "%s %s: malformed credentials origin", method,
+			                 red ? red : req->url);
+	}
+	return 0;
 }
 
 int http_do(struct http_client *c, const struct http_req *req,
@@ -1464,29 +1415,8 @@ int http_do(struct http_client *c, const struct http_req *req,
 	memset(resp, 0, sizeof(*resp));
 	method = req->method ? req->method : "GET";
 	red = http_redact_url(req->url ? req->url : "");
-	if (req->url == NULL || c == NULL) {
-		edge_errf(err, EDGE_EINPUT, "http request without a URL");
+	if (request_check(c, req, method, red, &orig, err) != 0)
 		goto out;
-	}
-	if (req->resume_from > 0 && (req->sink == NULL || req->sink_reset == NULL)) {
-		edge_errf(err, EDGE_EINPUT, "%s %s: resume_from needs sink and sink_reset",
-		          method, red ? red : req->url);
-		goto out;
-	}
-	if (origin_of(req->url, &orig) < 0) {
-		edge_errf(err, EDGE_EINPUT, "%s %s: malformed URL", method,
-		          red ? red : req->url);
-		goto out;
-	}
-	if (req->cred_origin != NULL) {
-		/* credentials belong to another origin than the URL's, maybe */
-		origin_free(&orig);
-		if (origin_of(req->cred_origin, &orig) < 0) {
-			edge_errf(err, EDGE_EINPUT, "%s %s: malformed credentials origin", method,
-			          red ? red : req->url);
-			goto out;
-		}
-	}
 	memset(&up, 0, sizeof(up));
 	up.req = req;
 	c->sink_err_set = 0;

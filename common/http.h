@@ -200,12 +200,13 @@ int http_same_origin(const char *a, const char *b);
  * of Authorization, Proxy-Authorization, ApiKey, Cookie, Set-Cookie and
  * X-*-Token become "<redacted>"; URLs in Location and in a request line
  * lose their userinfo and the values of query parameters that look like
- * credentials (token, signature, credential, password, secret). malloc'd,
- * NULL when out of memory. */
+ * credentials (token, signature, credential, password, secret). malloc'd
+ * (NULL only for a NULL line). */
 char *http_redact_header(const char *line);
 
 /* Copy of a URL fit for logs and error messages (userinfo and credential
- * query values replaced by "<redacted>"). malloc'd, NULL when out of memory. */
+ * query values replaced by "<redacted>"). malloc'd (NULL only for a NULL
+ * url). */
 char *http_redact_url(const char *url);
 
 #endif

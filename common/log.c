@@ -2,7 +2,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *g_prog = "edge";
 static int g_verbosity;
@@ -63,3 +65,13 @@ DEFINE_LOG(log_warn, 0, "warning: ")
 DEFINE_LOG(log_info, 0, "")
 DEFINE_LOG(log_verbose, 1, "")
 DEFINE_LOG(log_debug, 2, "")
+
+void edge_oom(void)
+{
+	static const char msg[] = "edge: out of memory\n";
+	/* write(2), not stdio: nothing here may need memory */
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+
+	(void)r;
+	abort();
+}

@@ -24,4 +24,10 @@ void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* only with -vv */
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The out-of-memory policy of every tool: writes "edge: out of memory" to
+ * stderr and aborts (a tool cannot go on). The x* allocators (fsutil.h) and
+ * any library call whose only failure is memory end here; this module is
+ * the one place in libedge.a that writes or ends the process. */
+void edge_oom(void) __attribute__((noreturn));
+
 #endif

@@ -218,8 +218,7 @@ static int blob_in_check(struct blob_in *b, struct edge_err *err)
 				 (unsigned long long)b->hashed, (unsigned long long)b->size);
 	sha256_final(&b->h, raw);
 	b->h.md = NULL;
-	memcpy(got, "sha256:", 7);
-	sha256_hex(raw, got + 7);
+	sha256_digest_format(got, raw);
 	if (strcmp(got, b->digest) != 0)
 		return edge_errf(err, EDGE_EVERIFY, "blob %s is corrupt (content has %s)", b->digest, got);
 	return 0;

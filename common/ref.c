@@ -10,12 +10,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "fsutil.h"
 #include "oci.h"
 
-#define DEFAULT_DOMAIN "docker.io"
-#define LEGACY_DOMAIN "index.docker.io"
-#define DOCKER_API_HOST "registry-1.docker.io"
+/* Docker Hub's names, in one place. */
+static const struct {
+	const char *domain;        /* what references normalise to */
+	const char *legacy;        /* a domain the reference grammar folds into it */
+	const char *api;           /* the host that answers /v2/ */
+	const char *helper_server; /* docker's and its credential helpers' server name */
+} docker_hub = {"docker.io", "index.docker.io", "registry-1.docker.io", "https://index.docker.io/v1/"};
+
+#define DEFAULT_DOMAIN (docker_hub.domain)
+#define LEGACY_DOMAIN (docker_hub.legacy)
 #define OFFICIAL_PREFIX "library/"
 #define DEFAULT_TAG "latest"
 
@@ -51,27 +60,6 @@ static int bad_ref(struct edge_err *err, const char *s, const char *reason)
 	quote_input(q, s);
 	return edge_errf(err, EDGE_EINPUT, "invalid reference \"%s\": %s", q,
 			 reason);
-}
-
-static int oom(struct edge_err *err, const char *s)
-{
-	char q[QUOTE_SIZE];
-
-	quote_input(q, s);
-	return edge_errf(err, EDGE_EIO, "parse reference \"%s\": out of memory",
-			 q);
-}
-
-/* A copy of the n bytes at p (which need not be NUL-terminated there). */
-static char *dup_n(const char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-
-	if (s == NULL)
-		return NULL;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
 }
 
 /* pathComponent: [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)* over p[0..n). */
@@ -251,26 +239,15 @@ int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err)
 	colon = memchr(rest, ':', (size_t)(name_end - rest));
 	pathlen = (size_t)((colon != NULL ? colon : name_end) - rest);
 
-	if (library) {
-		r.path = malloc(strlen(OFFICIAL_PREFIX) + pathlen + 1);
-		if (r.path != NULL) {
-			memcpy(r.path, OFFICIAL_PREFIX, strlen(OFFICIAL_PREFIX));
-			memcpy(r.path + strlen(OFFICIAL_PREFIX), rest, pathlen);
-			r.path[strlen(OFFICIAL_PREFIX) + pathlen] = '\0';
-		}
-	} else {
-		r.path = dup_n(rest, pathlen);
-	}
-	r.domain = dup_n(dom, domlen);
+	if (library)
+		r.path = xasprintf("%s%.*s", OFFICIAL_PREFIX, (int)pathlen, rest);
+	else
+		r.path = xstrndup(rest, pathlen);
+	r.domain = xstrndup(dom, domlen);
 	if (colon != NULL)
-		r.tag = dup_n(colon + 1, (size_t)(name_end - colon - 1));
+		r.tag = xstrndup(colon + 1, (size_t)(name_end - colon - 1));
 	if (at != NULL)
-		r.digest = dup_n(at + 1, strlen(at + 1));
-	if (r.path == NULL || r.domain == NULL ||
-	    (colon != NULL && r.tag == NULL) || (at != NULL && r.digest == NULL)) {
-		oom(err, s);
-		goto out;
-	}
+		r.digest = xstrdup(at + 1);
 
 	/* distribution checks case before the grammar, so "Nginx" gets the
 	 * helpful message rather than "invalid reference format" */
@@ -306,13 +283,8 @@ int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err)
 		}
 		goto out;
 	}
-	if (r.tag == NULL && r.digest == NULL) {
-		r.tag = dup_n(DEFAULT_TAG, strlen(DEFAULT_TAG));
-		if (r.tag == NULL) {
-			oom(err, s);
-			goto out;
-		}
-	}
+	if (r.tag == NULL && r.digest == NULL)
+		r.tag = xstrdup(DEFAULT_TAG);
 	*out = r;
 	memset(&r, 0, sizeof(r));
 	rc = 0;
@@ -334,51 +306,46 @@ void ref_free(struct edge_ref *r)
 
 char *ref_repository(const struct edge_ref *r)
 {
-	char *s;
-	size_t dl, pl;
-
 	if (r == NULL || r->domain == NULL || r->path == NULL)
 		return NULL;
-	dl = strlen(r->domain);
-	pl = strlen(r->path);
-	s = malloc(dl + 1 + pl + 1);
-	if (s == NULL)
-		return NULL;
-	memcpy(s, r->domain, dl);
-	s[dl] = '/';
-	memcpy(s + dl + 1, r->path, pl + 1);
-	return s;
+	return xasprintf("%s/%s", r->domain, r->path);
 }
 
 char *ref_string(const struct edge_ref *r)
 {
-	char *s;
-	size_t n;
-
 	if (r == NULL || r->domain == NULL || r->path == NULL)
 		return NULL;
-	n = strlen(r->domain) + 1 + strlen(r->path) + 1;
-	if (r->tag != NULL)
-		n += 1 + strlen(r->tag);
-	if (r->digest != NULL)
-		n += 1 + strlen(r->digest);
-	s = malloc(n);
-	if (s == NULL)
-		return NULL;
-	snprintf(s, n, "%s/%s%s%s%s%s", r->domain, r->path,
-		 r->tag != NULL ? ":" : "", r->tag != NULL ? r->tag : "",
-		 r->digest != NULL ? "@" : "",
-		 r->digest != NULL ? r->digest : "");
-	return s;
+	return xasprintf("%s/%s%s%s%s%s", r->domain, r->path, r->tag != NULL ? ":" : "",
+			 r->tag != NULL ? r->tag : "", r->digest != NULL ? "@" : "",
+			 r->digest != NULL ? r->digest : "");
 }
 
 const char *ref_api_host(const struct edge_ref *r)
 {
 	if (r == NULL || r->domain == NULL)
 		return NULL;
-	if (strcmp(r->domain, DEFAULT_DOMAIN) == 0)
-		return DOCKER_API_HOST;
-	return r->domain;
+	return ref_domain_api_host(r->domain);
+}
+
+int ref_is_docker_hub(const char *host)
+{
+	return strcasecmp(host, docker_hub.domain) == 0 || strcasecmp(host, docker_hub.legacy) == 0 ||
+	       strcasecmp(host, docker_hub.api) == 0;
+}
+
+const char *ref_docker_hub_domain(void)
+{
+	return docker_hub.domain;
+}
+
+const char *ref_domain_api_host(const char *domain)
+{
+	return strcmp(domain, docker_hub.domain) == 0 ? docker_hub.api : domain;
+}
+
+const char *ref_domain_helper_server(const char *domain)
+{
+	return strcmp(domain, docker_hub.domain) == 0 ? docker_hub.helper_server : domain;
 }
 
 int ref_normalize(const char *s, char **out, struct edge_err *err)
@@ -390,10 +357,6 @@ int ref_normalize(const char *s, char **out, struct edge_err *err)
 	if (ref_parse(s, &r, err) < 0)
 		goto out;
 	*out = ref_string(&r);
-	if (*out == NULL) {
-		oom(err, s);
-		goto out;
-	}
 	rc = 0;
 out:
 	ref_free(&r);

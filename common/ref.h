@@ -29,8 +29,7 @@ struct edge_ref {
 /* Parses and normalises s. On success fills *out with malloc'd strings the
  * caller frees with ref_free() and returns 0. On failure returns -1, leaves
  * *out all NULL (ref_free() is still safe) and sets err: EDGE_EINPUT with
- * `invalid reference "<s>": <reason>` for a bad reference, EDGE_EIO when
- * out of memory. */
+ * `invalid reference "<s>": <reason>` for a bad reference. */
 int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err);
 
 /* Frees the strings of r (not r itself) and sets them to NULL. r may be
@@ -38,8 +37,8 @@ int ref_parse(const char *s, struct edge_ref *out, struct edge_err *err);
 void ref_free(struct edge_ref *r);
 
 /* The full normalised string "domain/path[:tag][@digest]". Returns a
- * malloc'd string the caller frees, or NULL when out of memory or when r
- * has no domain or path. */
+ * malloc'd string the caller frees, or NULL when r has no domain or
+ * path. */
 char *ref_string(const struct edge_ref *r);
 
 /* "domain/path", malloc'd (caller frees); NULL as for ref_string(). */
@@ -49,6 +48,24 @@ char *ref_repository(const struct edge_ref *r);
  * docker.io, else r->domain. Points into r or at a static string: do not
  * free, valid while r is. */
 const char *ref_api_host(const struct edge_ref *r);
+
+/* Docker Hub's names live in ref.c only; these answer for them. */
+
+/* 1 when host (ASCII case ignored) is one of Docker Hub's names:
+ * "docker.io", "index.docker.io" or "registry-1.docker.io". Else 0. */
+int ref_is_docker_hub(const char *host);
+
+/* "docker.io": the domain references on Docker Hub normalise to. */
+const char *ref_docker_hub_domain(void);
+
+/* The host to contact for domain's registry API: "registry-1.docker.io" for
+ * "docker.io", else domain itself (not copied). */
+const char *ref_domain_api_host(const char *domain);
+
+/* The server name docker and its credential helpers store domain's
+ * credentials under: "https://index.docker.io/v1/" for "docker.io", else
+ * domain itself (not copied). */
+const char *ref_domain_helper_server(const char *domain);
 
 /* ref_parse() then ref_string(): *out is the malloc'd normalised string
  * (caller frees). Returns 0, or -1 with err set and *out NULL. */

@@ -9,6 +9,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "oci.h"
+#include "ref.h"
 #include "sha256.h"
 
 #define MANIFEST_ACCEPT                                                                      \
@@ -18,7 +19,7 @@
 struct registry *registry_new(const char *domain, const struct registry_opts *o)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
-	const char *host = strcmp(domain, "docker.io") == 0 ? "registry-1.docker.io" : domain;
+	const char *host = ref_domain_api_host(domain);
 
 	r->domain = xstrdup(domain);
 	r->opts = *o;

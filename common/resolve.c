@@ -185,8 +185,7 @@ static const char *find_open(const char *p)
 
 static char *protect_templates(const char *in, struct tmpl_slots *s)
 {
-	size_t cap = strlen(in) + 1, n = 0;
-	char *out = xmalloc(cap);
+	struct strbuf out = {0};
 	const char *p = in;
 
 	while (*p) {
@@ -212,13 +211,7 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 			open = find_open(open + 2);
 		}
 		if (open == NULL || close == NULL) {
-			size_t rest = strlen(p);
-			if (n + rest + 1 > cap) {
-				cap = n + rest + 1;
-				out = xrealloc(out, cap);
-			}
-			memcpy(out + n, p, rest);
-			n += rest;
+			strbuf_adds(&out, p);
 			break;
 		} else {
 			char tag[48];
@@ -228,27 +221,19 @@ static char *protect_templates(const char *in, struct tmpl_slots *s)
 			s->text[s->n] = xstrndup(open, (size_t)(close - open));
 			tl = (size_t)snprintf(tag, sizeof(tag), PLACEHOLDER "%zuX", s->n);
 			s->n++;
-			if (n + pre + tl + 1 > cap) {
-				cap = (n + pre + tl + 1) * 2;
-				out = xrealloc(out, cap);
-			}
-			memcpy(out + n, p, pre);
-			n += pre;
-			memcpy(out + n, tag, tl);
-			n += tl;
+			strbuf_add(&out, p, pre);
+			strbuf_add(&out, tag, tl);
 			p = close;
 		}
 	}
-	out[n] = '\0';
-	return out;
+	return strbuf_take(&out);
 }
 
 /* Puts the original macro text back in place of every placeholder. A macro
  * written inside a double-quoted YAML string had its quotes escaped: undo. */
 static char *restore_templates(const char *s, const struct tmpl_slots *slots)
 {
-	size_t cap = strlen(s) + 64, n = 0;
-	char *out = xmalloc(cap);
+	struct strbuf out = {0};
 
 	while (*s) {
 		const char *hit = strstr(s, PLACEHOLDER);
@@ -261,37 +246,27 @@ static char *restore_templates(const char *s, const struct tmpl_slots *slots)
 		} else {
 			pre = (size_t)(hit - s);
 		}
-		if (n + pre + 1 > cap) {
-			cap = (n + pre + 1) * 2;
-			out = xrealloc(out, cap);
-		}
-		memcpy(out + n, s, pre);
-		n += pre;
+		strbuf_add(&out, s, pre);
 		if (hit == NULL)
 			break;
 		idx = strtoul(hit + strlen(PLACEHOLDER), &end, 10);
 		if (end == hit + strlen(PLACEHOLDER) || *end != 'X' || idx >= slots->n) {
-			out[n++] = *hit;
+			strbuf_addc(&out, *hit);
 			s = hit + 1;
 			continue;
 		}
 		{
 			const char *t = slots->text[idx];
 			size_t tl = strlen(t), i;
-			if (n + tl + 1 > cap) {
-				cap = (n + tl + 1) * 2;
-				out = xrealloc(out, cap);
-			}
 			for (i = 0; i < tl; i++) {
 				if (t[i] == '\\' && (t[i + 1] == '"' || t[i + 1] == '\\'))
 					i++;
-				out[n++] = t[i];
+				strbuf_addc(&out, t[i]);
 			}
 		}
 		s = end + 1;
 	}
-	out[n] = '\0';
-	return out;
+	return strbuf_take(&out);
 }
 
 static void restore_tree(json_t *v, const struct tmpl_slots *slots)

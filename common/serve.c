@@ -727,8 +727,7 @@ static int blob_hash(struct serve *sv, const struct blob *b, struct edge_err *er
 		}
 	}
 	sha256_final(&h, raw);
-	memcpy(got, "sha256:", 7);
-	sha256_hex(raw, got + 7);
+	sha256_digest_format(got, raw);
 	if (strcmp(got, b->digest) != 0) {
 		edge_errf(err, EDGE_EVERIFY, "%s: blob %s is corrupt (content has %s)", b->src->path, b->digest, got);
 		goto out;

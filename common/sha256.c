@@ -59,14 +59,19 @@ void sha256_hex(const unsigned char d[32], char hex[65])
 	hex[64] = '\0';
 }
 
+void sha256_digest_format(char out[72], const unsigned char md[32])
+{
+	memcpy(out, "sha256:", 7);
+	sha256_hex(md, out + 7);
+}
+
 void sha256_digest_buf(const void *data, size_t len, char out[72])
 {
 	unsigned char d[32];
 	unsigned int n = 32;
 
 	EVP_Digest(data, len, d, &n, EVP_sha256(), NULL);
-	memcpy(out, "sha256:", 7);
-	sha256_hex(d, out + 7);
+	sha256_digest_format(out, d);
 }
 
 int sha256_digest_file(const char *path, char out[72], uint64_t *size, struct edge_err *err)
@@ -109,8 +114,7 @@ int sha256_digest_file(const char *path, char out[72], uint64_t *size, struct ed
 	free(buf);
 	close(fd);
 	sha256_final(&h, d);
-	memcpy(out, "sha256:", 7);
-	sha256_hex(d, out + 7);
+	sha256_digest_format(out, d);
 	if (size)
 		*size = total;
 	return 0;

@@ -19,6 +19,9 @@ void sha256_final(struct sha256 *h, unsigned char out[32]);
 void sha256_discard(struct sha256 *h);
 /* Lower-case hex of a 32-byte digest into hex[65]. */
 void sha256_hex(const unsigned char d[32], char hex[65]);
+/* "sha256:" and the lower-case hex of a 32-byte digest into out[72]: the
+ * one place that writes an OCI digest. */
+void sha256_digest_format(char out[72], const unsigned char md[32]);
 /* "sha256:<hex>" of a buffer into out[72]. */
 void sha256_digest_buf(const void *data, size_t len, char out[72]);
 /* Hashes a file: "sha256:<hex>" into out[72] and its size. */

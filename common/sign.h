@@ -130,8 +130,4 @@ int sig_keygen(const char *seckey_path, const char *pubkey_path, const char *pas
 int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsigned char sha[32],
 		  uint64_t *size, struct edge_err *err);
 
-/* Forces the portable BLAKE2b (libsodium) instead of the AVX-512 one, for
- * tests. Returns the name of the implementation now in use. */
-const char *sig_blake2b_select(int portable);
-
 #endif

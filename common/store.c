@@ -216,8 +216,7 @@ int blob_writer_commit(struct blob_writer *w, struct edge_err *err)
 	int rc = -1;
 
 	sha256_final(&w->h, d);
-	memcpy(got, "sha256:", 7);
-	sha256_hex(d, got + 7);
+	sha256_digest_format(got, d);
 	if (w->expect >= 0 && w->offset != w->expect) {
 		edge_errf(err, EDGE_EVERIFY, "blob %s: size %lld, expected %lld", w->digest, (long long)w->offset,
 			  (long long)w->expect);
@@ -366,10 +365,8 @@ char *store_json_text(json_t *j, size_t *len)
 {
 	char *t = json_dumps(j, JSON_COMPACT);
 
-	if (t == NULL) {
-		fputs("edge: out of memory\n", stderr);
-		abort();
-	}
+	if (t == NULL)
+		edge_oom();
 	if (len)
 		*len = strlen(t);
 	return t;
@@ -393,6 +390,8 @@ int store_index_write(struct store *s, struct edge_err *err)
 	free(v);
 	text = json_dumps(s->index, JSON_INDENT(2));
 	pthread_mutex_unlock(&s->mu);
+	if (text == NULL)
+		edge_oom();
 	path = path_join(s->dir, "index.json");
 	{
 		size_t l = strlen(text);

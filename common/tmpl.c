@@ -19,11 +19,6 @@
 /* Most bytes of an action's text quoted in an error message. */
 #define SHOW_MAX 80
 
-struct buf {
-	char *p; /* NUL-terminated once anything was added */
-	size_t len, cap;
-};
-
 struct state {
 	tmpl_lookup_fn lookup;
 	void *ctx;
@@ -108,43 +103,27 @@ static int is_alpha(int c)
 /* Every byte any expansion produces goes through here: the one place that
  * bounds a value (TMPL_MAX_VALUE) and the work of all the calls that share
  * a tmpl_run (bytes_left), so that fan-out cannot grow without end. */
-static int buf_add(struct state *st, struct buf *b, const char *s, size_t n)
+static int buf_add(struct state *st, struct strbuf *b, const char *s, size_t n)
 {
-	size_t cap;
-
 	if (n > TMPL_MAX_VALUE - b->len)
 		return too_large(st, "value", TMPL_MAX_VALUE, "");
 	if (n > st->run->bytes_left)
 		return too_large(st, "expansion", st->run->bytes_max, " in all");
 	st->run->bytes_left -= n;
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	strbuf_add(b, s, n);
 	return 0;
 }
 
-static int buf_addc(struct state *st, struct buf *b, char c)
+static int buf_addc(struct state *st, struct strbuf *b, char c)
 {
 	return buf_add(st, b, &c, 1);
 }
 
 /* Hands the buffer's string to the caller ("" when nothing was added). */
-static int buf_take(struct state *st, struct buf *b, char **out)
+static int buf_take(struct state *st, struct strbuf *b, char **out)
 {
 	(void)st;
-	if (b->p == NULL)
-		b->p = xstrdup("");
-	*out = b->p;
-	b->p = NULL;
-	b->len = b->cap = 0;
+	*out = strbuf_take(b);
 	return 0;
 }
 
@@ -290,22 +269,13 @@ static int tok_push(struct state *st, struct action *a, enum tok_kind kind,
 	return 0;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
 /* Decodes the string literal at text[*ip] (a '"' or '`'); advances *ip past
  * it. */
 static int lex_string(struct state *st, struct action *a, size_t *ip)
 {
 	const char *b = a->text;
 	size_t n = a->len, i = *ip;
-	struct buf s = {0};
+	struct strbuf s = {0};
 	char q = b[i++], c, tmp[8];
 
 	if (q == '`') {
@@ -321,7 +291,7 @@ static int lex_string(struct state *st, struct action *a, size_t *ip)
 	for (;;) {
 		if (i >= n || b[i] == '\n' ||
 		    (b[i] == '\\' && (i + 1 >= n || b[i + 1] == '\n'))) {
-			free(s.p);
+			strbuf_free(&s);
 			return edge_errf(st->err, EDGE_EINPUT,
 			                 "unterminated quoted string in template "
 			                 "action \"%.*s%s\"",
@@ -340,7 +310,7 @@ static int lex_string(struct state *st, struct action *a, size_t *ip)
 			case 't': c = '\t'; break;
 			case 'r': c = '\r'; break;
 			default:
-				free(s.p);
+				strbuf_free(&s);
 				return act_err(st, a,
 				               "bad escape \\%s in string",
 				               show_char(b[i + 1], tmp));
@@ -353,12 +323,10 @@ static int lex_string(struct state *st, struct action *a, size_t *ip)
 			goto fail;
 	}
 done:
-	if (s.p == NULL)
-		s.p = xstrdup("");
 	*ip = i;
-	return tok_push(st, a, TOK_STR, s.p, 0);
+	return tok_push(st, a, TOK_STR, strbuf_take(&s), 0);
 fail:
-	free(s.p);
+	strbuf_free(&s);
 	return -1;
 }
 
@@ -434,7 +402,7 @@ static int lex_action(struct state *st, struct action *a)
 				return act_err(st, a, "bad variable \"%.*s\"",
 				               (int)(j - i), b + i);
 			if (tok_push(st, a, TOK_VAR,
-			             dup_n(b + i + 1, j - i - 1), 0) < 0)
+			             xstrndup(b + i + 1, j - i - 1), 0) < 0)
 				return -1;
 			i = j;
 			continue;
@@ -464,7 +432,7 @@ static int lex_action(struct state *st, struct action *a)
 			}
 			if (is_keyword(b + i, j - i))
 				return act_unsupported(st, a);
-			if (tok_push(st, a, TOK_FUNC, dup_n(b + i, j - i), 0) < 0)
+			if (tok_push(st, a, TOK_FUNC, xstrndup(b + i, j - i), 0) < 0)
 				return -1;
 			i = j;
 		} else if (c == '$' || c == '(' || c == ')') {
@@ -730,7 +698,7 @@ static int split_common(struct state *st, const struct action *a,
 {
 	const char *sep = args[0].s, *s = args[1].s, *hit;
 	size_t sepl = strlen(sep);
-	struct buf b = {0};
+	struct strbuf b = {0};
 	char key[40];
 
 	if (sepl == 0)
@@ -740,7 +708,7 @@ static int split_common(struct state *st, const struct action *a,
 	for (;;) {
 		hit = strstr(s, sep);
 		res->list = xrealloc(res->list, (res->nlist + 1) * sizeof(*res->list));
-		res->list[res->nlist++] = dup_n(s, hit ? (size_t)(hit - s) : strlen(s));
+		res->list[res->nlist++] = xstrndup(s, hit ? (size_t)(hit - s) : strlen(s));
 		if (hit == NULL)
 			break;
 		s = hit + sepl;
@@ -758,7 +726,7 @@ static int split_common(struct state *st, const struct action *a,
 		goto fail;
 	return buf_take(st, &b, &res->s);
 fail:
-	free(b.p);
+	strbuf_free(&b);
 	val_free(res);
 	return -1;
 }
@@ -781,7 +749,7 @@ static int fn_splitlist(struct state *st, const struct action *a,
 static int fn_join(struct state *st, const struct action *a,
                    struct val *args, size_t n, struct val *res)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 
 	(void)a;
 	(void)n;
@@ -790,7 +758,7 @@ static int fn_join(struct state *st, const struct action *a,
 	for (size_t k = 0; k < args[1].nlist; k++)
 		if ((k > 0 && buf_add(st, &b, args[0].s, strlen(args[0].s)) < 0) ||
 		    buf_add(st, &b, args[1].list[k], strlen(args[1].list[k])) < 0) {
-			free(b.p);
+			strbuf_free(&b);
 			return -1;
 		}
 	memset(res, 0, sizeof(*res));
@@ -846,7 +814,7 @@ static int fn_replace(struct state *st, const struct action *a,
 {
 	const char *old = args[0].s, *new = args[1].s, *s = args[2].s, *hit;
 	size_t olen = strlen(old), nlen = strlen(new);
-	struct buf b = {0};
+	struct strbuf b = {0};
 
 	(void)a;
 	(void)n;
@@ -871,7 +839,7 @@ static int fn_replace(struct state *st, const struct action *a,
 	memset(res, 0, sizeof(*res));
 	return buf_take(st, &b, &res->s);
 fail:
-	free(b.p);
+	strbuf_free(&b);
 	return -1;
 }
 
@@ -895,7 +863,7 @@ static int fn_substr(struct state *st, const struct action *a,
 }
 
 /* Go's %q for a byte string (bytes >= 0x80 kept as they are). */
-static int quote_one(struct state *st, struct buf *b, const char *s)
+static int quote_one(struct state *st, struct strbuf *b, const char *s)
 {
 	char tmp[8];
 	const char *e;
@@ -934,7 +902,7 @@ static int fn_printf(struct state *st, const struct action *a,
                      struct val *args, size_t n, struct val *res)
 {
 	const char *f = args[0].s;
-	struct buf b = {0};
+	struct strbuf b = {0};
 	size_t next = 1;
 	long long num;
 	char tmp[8];
@@ -983,20 +951,20 @@ static int fn_printf(struct state *st, const struct action *a,
 	memset(res, 0, sizeof(*res));
 	return buf_take(st, &b, &res->s);
 fail:
-	free(b.p);
+	strbuf_free(&b);
 	return -1;
 }
 
 static int fn_quote(struct state *st, const struct action *a,
                     struct val *args, size_t n, struct val *res)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 
 	(void)a;
 	for (size_t k = 0; k < n; k++)
 		if ((k > 0 && buf_addc(st, &b, ' ') < 0) ||
 		    quote_one(st, &b, args[k].s) < 0) {
-			free(b.p);
+			strbuf_free(&b);
 			return -1;
 		}
 	memset(res, 0, sizeof(*res));
@@ -1059,7 +1027,7 @@ static int call_index(struct state *st, const struct action *a,
                       const struct tok *args, size_t nargs, struct val *prev,
                       unsigned depth, int allow_missing, struct val *res)
 {
-	struct buf path = {0}, shown = {0};
+	struct strbuf path = {0}, shown = {0};
 	struct val key = {0};
 	size_t nkeys = nargs - 1 + (prev != NULL);
 	int rc = -1;
@@ -1096,8 +1064,8 @@ static int call_index(struct state *st, const struct action *a,
 	rc = resolve_var(st, path.p, shown.p, depth, allow_missing, res);
 out:
 	val_free(&key);
-	free(path.p);
-	free(shown.p);
+	strbuf_free(&path);
+	strbuf_free(&shown);
 	return rc;
 }
 
@@ -1139,7 +1107,7 @@ out:
 
 /* Evaluates the pipeline of a lexed action and appends its value to out. */
 static int eval_action(struct state *st, const struct action *a,
-                       unsigned depth, struct buf *out)
+                       unsigned depth, struct strbuf *out)
 {
 	const struct tok *t = a->toks;
 	struct val cur = {0}, next = {0};
@@ -1242,7 +1210,7 @@ static const char *find_close(struct state *st, const char *p)
 static int expand_text(struct state *st, const char *in, unsigned depth,
                        char **out)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 	struct action a = {0};
 	const char *p = in, *q, *te, *body, *close, *e;
 	int trim_next = 0, ltrim, rtrim;
@@ -1309,7 +1277,7 @@ static int expand_text(struct state *st, const char *in, unsigned depth,
 	return buf_take(st, &b, out);
 fail:
 	action_free(&a);
-	free(b.p);
+	strbuf_free(&b);
 	return -1;
 }
 

@@ -73,8 +73,7 @@ static int file_sum_add(struct file_sum *s, const unsigned char *buf, size_t n, 
 		char pd[72];
 		sha256_final(&s->ph, raw);
 		s->have_ph = 0;
-		memcpy(pd, "sha256:", 7);
-		sha256_hex(raw, pd + 7);
+		sha256_digest_format(pd, raw);
 		if (want == NULL || strcmp(want, pd) != 0)
 			return edge_errf(err, EDGE_EVERIFY, "%s: part %s has digest %s, the descriptor says %s", r->path,
 					 json_string_value(json_object_get(pe, "name")), pd, want ? want : "none");
@@ -104,8 +103,7 @@ static void file_sum_final(struct file_sum *s, char digest[72])
 	unsigned char raw[32];
 
 	sha256_final(&s->h, raw);
-	memcpy(digest, "sha256:", 7);
-	sha256_hex(raw, digest + 7);
+	sha256_digest_format(digest, raw);
 }
 
 static void file_sum_discard(struct file_sum *s)
@@ -644,8 +642,7 @@ static void run_blob_job(struct vpool *pl, struct vjob *j, ZSTD_DCtx *d, unsigne
 		}
 	}
 	sha256_final(&h, raw);
-	memcpy(j->got, "sha256:", 7);
-	sha256_hex(raw, j->got + 7);
+	sha256_digest_format(j->got, raw);
 	/* only JSON is wanted later (manifests), within the bound of all kept */
 	if (j->kept != NULL) {
 		int keep = j->kept_len > 0 && j->kept[0] == '{';

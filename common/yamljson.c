@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "fsutil.h"
+#include "log.h"
 
 #define MAX_DEPTH 256
 #define MAX_ALIASES 10000
@@ -132,11 +133,16 @@ static void merge_into(json_t *obj, json_t *src)
 /* Text for a mapping key: scalars as written, anything else serialised. */
 static char *key_text(json_t *k)
 {
+	char *t;
+
 	if (json_is_string(k))
 		return xstrdup(json_string_value(k));
 	if (json_is_null(k))
 		return xstrdup("null");
-	return json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT);
+	t = json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT);
+	if (t == NULL)
+		edge_oom(); /* the key's strings are valid UTF-8: memory is the only failure */
+	return t;
 }
 
 static json_t *parse_mapping(struct yconv *c, int depth, const yaml_mark_t *start)
@@ -191,13 +197,13 @@ static json_t *parse_mapping(struct yconv *c, int depth, const yaml_mark_t *star
 		/* a key that is itself a mapping is serialised, and its quotes are
 		 * escaped again at every level: bound it, or a few hundred bytes of
 		 * nested {{{…}}} keys grow past any memory */
-		if (ktext != NULL && strlen(ktext) > YAML_MAX_KEY_TEXT) {
+		if (strlen(ktext) > YAML_MAX_KEY_TEXT) {
 			free(ktext);
 			json_decref(val);
 			conv_error(c, &kmark, "a mapping key longer than " YAML_MAX_KEY_TEXT_STR " bytes");
 			goto fail;
 		}
-		json_object_set_new(obj, ktext ? ktext : "", val);
+		json_object_set_new(obj, ktext, val);
 		free(ktext);
 	}
 parse_fail:

@@ -18,7 +18,7 @@
 
 #include "fsutil.h"
 
-#define PLAN 79
+#define PLAN 84
 
 static int tap_n, tap_failed;
 static char *tmp; /* the test's temp directory */
@@ -419,6 +419,27 @@ static void test_auth_files(void)
 		ok(good, "base64 round trip for every padding length");
 		cred_store_free(s);
 	}
+	/* as Go's decoder (docker's): CR/LF skipped, unused bits of the last
+	 * digit ignored ("a:bc" is YTpiYw==, "a:b" YTpi, "a:bcd" YTpiY2Q=) */
+	{
+		char *p;
+		s = cred_store_new();
+		p = put_file("auth/lax.json",
+			     "{\"auths\": {\"l1.example.com\": {\"auth\": \"YTpiYx==\"},\n"
+			     "  \"l2.example.com\": {\"auth\": \"YTpiY2R=\"},\n"
+			     "  \"l3.example.com\": {\"auth\": \"YTpi\\r\\nYw=\\n=\"}}}",
+			     0600);
+		ok(cred_store_load_auth_file(s, p, &err) == 0, "auth file: lax base64 loads");
+		check_lookup(s, CRED_IMAGE, "l1.example.com", "a", "bc", "base64: unused bits before == ignored");
+		check_lookup(s, CRED_IMAGE, "l2.example.com", "a", "bcd", "base64: unused bits before = ignored");
+		check_lookup(s, CRED_IMAGE, "l3.example.com", "a", "bc", "base64: CR and LF skipped, even in padding");
+		free(p);
+		cred_store_free(s);
+	}
+	check_load_err(cred_store_load_auth_file, "auth/b64nl.json",
+		       "{\"auths\": {\"bad.example.com\": {\"auth\": \"\\r\\n\"}}}",
+		       ": auths[\"bad.example.com\"].auth: invalid base64",
+		       "auth file: base64 of nothing is rejected");
 	free(a1);
 	free(a2);
 }
