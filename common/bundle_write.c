@@ -1158,7 +1158,7 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 		char pd[72], *pname = xasprintf("%s.part%03zu", final, i);
 		sha256_final(&out->ph[i], raw);
 		out->ph[i].md = NULL;
-				sha256_digest_format(pd, raw);
+		sha256_digest_format(pd, raw);
 		free(out->parts[i].af.path);
 		out->parts[i].af.path = pname;
 		slash = strrchr(pname, '/');

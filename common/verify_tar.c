@@ -175,7 +175,7 @@ static int end_entry(struct tarv *t, struct edge_err *err)
 		unsigned char raw[32];
 		char got[72];
 		sha256_final(&t->h, raw);
-				sha256_digest_format(got, raw);
+		sha256_digest_format(got, raw);
 		if (strcmp(got + 7, t->name + 13) != 0)
 			return edge_errf(err, EDGE_EVERIFY, "%s: blob sha256:%s: digest mismatch (content has %s)", t->path,
 					 t->name + 13, got);
