@@ -13,20 +13,7 @@
 #include "sha256.h"
 #include "xxh64.h"
 #include "yamljson.h"
-
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc, const char *got, const char *want)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
-	}
-}
+#include "tap.h"
 
 static void yaml_case(const char *desc, const char *yaml, int flags, const char *want_json)
 {
@@ -83,7 +70,7 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	printf("1..51\n");
+	plan(53);
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -275,5 +262,5 @@ int main(void)
 	ok(sha256_digest_valid("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03") &&
 		   !sha256_digest_valid("sha256:5891") && !sha256_digest_valid("sha512:00"),
 	   "digest validation", "", "");
-	return n_fail ? 1 : 0;
+	return done_testing();
 }

@@ -23,6 +23,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "tap.h"
 
 static pid_t g_server = -1;
 static char g_dir[PATH_MAX];
@@ -33,18 +34,6 @@ static int g_tls_port;       /* 0 when openssl could not make a certificate */
 static char g_base[64];      /* http://127.0.0.1:PORT */
 static char g_base_alt[64];  /* http://localhost:PORT: another host name */
 static int g_key;
-
-/* TAP diagnostics */
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* ---- server lifetime ---- */
 
@@ -1330,7 +1319,7 @@ static const struct test tests[] = {
 int main(void)
 {
 	size_t i, n = sizeof(tests) / sizeof(tests[0]);
-	int failed = 0, have_server;
+	int have_server;
 
 	edge_log_init("test_http");
 	setenv("EDGE_RETRY_BASE_MS", "10", 1);
@@ -1349,15 +1338,11 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	have_server = start_server() == 0;
-	printf("1..%zu\n", n);
+	plan((int)n);
 	if (!have_server)
 		diag("cannot start tests/servers/flaky-http.py");
-	for (i = 0; i < n; i++) {
-		int ok = (!tests[i].needs_server || have_server) && tests[i].fn();
-
-		printf("%sok %zu - %s\n", ok ? "" : "not ", i + 1, tests[i].desc);
-		failed += !ok;
-	}
+	for (i = 0; i < n; i++)
+		okf((!tests[i].needs_server || have_server) && tests[i].fn(), "%s", tests[i].desc);
 	stop_server();
-	return failed ? 1 : 0;
+	return done_testing();
 }
