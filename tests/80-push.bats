@@ -7,23 +7,10 @@ load test_helper
 load registry
 
 setup_file() {
-	local w=$BATS_FILE_TMPDIR t
-	registry_start plain src
-	seed_images "$REGISTRY"
-	export SRC="$REGISTRY"
-	registry_start plain dst
-	export DST="$REGISTRY"
-	test_images
 	# what a site receives: the store pulled for linux/amd64 (test/multi:1
 	# is trimmed to one platform: its index has a digest of its own) and the
-	# bundle packed from it; absolute paths, so tests may cd anywhere
-	: > "$w/images.txt"
-	for t in base:1 app1:1 app2:1 multi:1 big:1 v2s2:1; do echo "$SRC/test/$t" >> "$w/images.txt"; done
-	echo "oci://$SRC/test/charts demo 0.1.0" > "$w/charts.txt"
-	edge-resolve --name site --images "$w/images.txt" --charts "$w/charts.txt" < /dev/null |
-		edge-pull -q --plain-http --platform linux/amd64 --store "$w/store" > "$w/pulled.json"
-	edge-pack -q -o "$w/site.tar.zst" "$w/pulled.json" > "$w/packed.json"
-	export STORE="$w/store" PULLED="$w/pulled.json" PACKED="$w/packed.json" BUNDLE="$w/site.tar.zst"
+	# bundle packed from it
+	site_setup_file --platform linux/amd64
 }
 
 teardown_file() {

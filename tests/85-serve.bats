@@ -8,22 +8,10 @@ load test_helper
 load registry
 
 setup_file() {
-	local w=$BATS_FILE_TMPDIR t
-	registry_start plain src
-	seed_images "$REGISTRY"
-	export SRC="$REGISTRY"
-	registry_start plain dst
-	export DST="$REGISTRY"
-	test_images
 	# every platform of test/multi:1, so the index is the source's
-	: > "$w/images.txt"
-	for t in base:1 app1:1 app2:1 multi:1 big:1 v2s2:1; do echo "$SRC/test/$t" >> "$w/images.txt"; done
-	echo "oci://$SRC/test/charts demo 0.1.0" > "$w/charts.txt"
-	edge-resolve --name site --images "$w/images.txt" --charts "$w/charts.txt" < /dev/null |
-		edge-pull -q --plain-http --all-platforms --store "$w/store" > "$w/pulled.json"
-	edge-pack -q -o "$w/site.tar.zst" "$w/pulled.json" > "$w/packed.json"
+	site_setup_file --all-platforms
 	# SRC's port, as the prefix rule writes it in a path
-	export STORE="$w/store" PULLED="$w/pulled.json" BUNDLE="$w/site.tar.zst" SRCP="${SRC/:/_}"
+	export SRCP="${SRC/:/_}"
 }
 
 teardown_file() {

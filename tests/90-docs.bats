@@ -1,9 +1,8 @@
 #!/usr/bin/env bats
 # Documentation cannot drift from the code: man pages are lint-clean; each
-# implemented tool's options are the same in --help, its man page's OPTIONS
-# and both shell completions; the manifest schema accepts what the tools
-# print; the README starts with the set-up commands and is honest about
-# what is implemented.
+# tool's options are the same in --help, its man page's OPTIONS and both
+# shell completions; the manifest schema accepts what the tools print; the
+# README starts with the set-up commands and has a section per tool.
 
 load test_helper
 
@@ -11,12 +10,6 @@ SCHEMA="$TOP/share/edge-manifest.schema.json"
 README="$TOP/README.md"
 BASH_COMP="$TOP/completions/edge.bash"
 ZSH_COMP="$TOP/completions/_edge"
-COMMON_OPTS="--help --quiet --verbose --version -h -q -v"
-
-# implemented TOOL: edge-TOOL --help exits 0 (a stub prints "not implemented").
-implemented() {
-	"$TOP/bin/edge-$1" --help >/dev/null 2>&1
-}
 
 # help_opts TOOL: the options edge-TOOL --help lists, one a line, sorted.
 # Only lines that start with white space then '-' count, and only their
@@ -57,26 +50,15 @@ same_list() {
 	fi
 }
 
-# check_tool TOOL: for an implemented tool, --help, the man page and both
-# completions list the same options; for a stub, the completions hold the
-# common options and the README lists it under Status.
+# check_tool TOOL: --help, the man page and both completions list the same
+# options.
 check_tool() {
-	local t=$1 want o
+	local t=$1 want
 	[ -x "$TOP/bin/edge-$t" ]
-	bash_opts "$t" >/dev/null
-	if ! implemented "$t"; then
-		run --separate-stderr "$TOP/bin/edge-$t" --help
-		[ "$status" -ne 0 ]
-		assert_stderr_contains "not implemented"
-		for o in $COMMON_OPTS; do
-			bash_opts "$t" | grep -qxe "$o" || { echo "completions/edge.bash: edge-$t lacks $o" >&2; return 1; }
-			zsh_opts "$t" | grep -qxe "$o" || { echo "completions/_edge: edge-$t lacks $o" >&2; return 1; }
-		done
-		return 0
-	fi
+	"$TOP/bin/edge-$t" --help >/dev/null
 	want=$(help_opts "$t")
 	[ -n "$want" ]
-	[ -f "$TOP/man/edge-$t.1" ] || { echo "man/edge-$t.1: missing for an implemented tool" >&2; return 1; }
+	[ -f "$TOP/man/edge-$t.1" ] || { echo "man/edge-$t.1: missing" >&2; return 1; }
 	same_list "man/edge-$t.1 OPTIONS" "$want" "$(man_opts "$t")"
 	same_list "completions/edge.bash _edge_opts_$t" "$want" "$(bash_opts "$t")"
 	same_list "completions/_edge edge_${t}_opts" "$want" "$(zsh_opts "$t")"
@@ -307,11 +289,7 @@ sys.exit(1 if errors else 0)
 	status=$(awk '/^## /{on = ($2 == "Status")} on' "$README")
 	[ -n "$status" ]
 	for t in fetchdef resolve pull pack sign verify push serve; do
-		if implemented "$t"; then
-			grep -q "^## edge-$t\$" "$README" || { echo "README.md: no section for edge-$t" >&2; return 1; }
-			! echo "$status" | grep -qE "^- \`edge-$t\`" || { echo "README.md: edge-$t is implemented but listed as not" >&2; return 1; }
-		else
-			echo "$status" | grep -qE "^- \`edge-$t\`" || { echo "README.md: Status does not list edge-$t" >&2; return 1; }
-		fi
+		grep -q "^## edge-$t\$" "$README" || { echo "README.md: no section for edge-$t" >&2; return 1; }
+		! echo "$status" | grep -qE "^- \`edge-$t\`" || { echo "README.md: edge-$t is implemented but listed as not" >&2; return 1; }
 	done
 }

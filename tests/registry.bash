@@ -26,6 +26,9 @@
 #   registry_curl_args REGISTRY curl flags likewise (basic creds, --cacert).
 #   registry_token SCOPE [REGISTRY]
 #                               a bearer token for edgeuser from the token server.
+#   site_setup_file PULL_OPTION...
+#                               registries src and dst, a store pulled from src
+#                               and its bundle, for setup_file (80-push, 85-serve).
 #
 # What registry_start MODE [NAME] exports (NAME defaults to "registry"; with a
 # NAME, the REGISTRY* ones also as ${NAME^^}_REGISTRY, ${NAME^^}_REGISTRY_URL, …,
@@ -69,13 +72,6 @@ _reg_statedir() {
 	mkdir -p "$d" && echo "$d"
 }
 
-_reg_free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # Runs "$@" and kills it when the shell $1 goes away or after $2 seconds;
 # SIGTERM stops both. The registry has no idle timeout of its own.
 # shellcheck disable=SC2016
@@ -93,32 +89,6 @@ done
 kill "$pid" 2>/dev/null
 wait "$pid"
 '
-
-# _reg_spawn_portfile NAME PORTFILE CMD...: start_server for any bats phase
-# (setup_file too); sets PORT. Logs to $(_reg_tmpdir)/NAME.log.
-_reg_spawn_portfile() {
-	local name=$1 portfile=$2 log
-	shift 2
-	log="$(_reg_tmpdir)/$name.log"
-	rm -f "$portfile"
-	"$@" >"$log" 2>&1 3>&- &
-	SERVER_PIDS+=($!)
-	for _ in $(seq 1 200); do
-		if [ -s "$portfile" ]; then
-			PORT=$(cat "$portfile")
-			return 0
-		fi
-		if ! kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null; then
-			echo "$name exited early:" >&2
-			cat "$log" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
-	echo "$name did not start within 10 s" >&2
-	cat "$log" >&2
-	return 1
-}
 
 # _reg_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
 # localhost (server.pem, server.key) and certs.d/ca.crt for skopeo.
@@ -157,7 +127,7 @@ _reg_token_certs() {
 registry_start() {
 	local mode=${1:?registry_start MODE [NAME]} name=${2:-registry}
 	local auth=none tls=0 part dir data port scheme=http pass=""
-	local var try code log tport=""
+	local var tport=""
 	local IFS_save=$IFS
 	IFS=+
 	for part in $mode; do
@@ -176,7 +146,6 @@ registry_start() {
 	dir="$(_reg_tmpdir)/$name"
 	data=${REGISTRY_DATA:-$(_reg_tmpdir)/$name-data}
 	mkdir -p "$dir" "$data" || return 1
-	log="$dir/registry.log"
 
 	if [ "$tls" = 1 ] || [ "$auth" = token ]; then
 		_reg_certs "$dir" || {
@@ -202,86 +171,60 @@ registry_start() {
 		if [ -n "${TOKEN_ANON_PULL:-}" ]; then
 			targs+=(--anonymous-pull "$TOKEN_ANON_PULL")
 		fi
-		_reg_spawn_portfile "$name-token" "$dir/token.port" \
+		start_server "$name-token" "$dir/token.port" \
 			python3 "$REGISTRY_SERVERS_DIR/token-server.py" "${targs[@]}" || return 1
 		tport=$PORT
 	fi
-	local -a cacurl=()
 	if [ "$tls" = 1 ]; then
 		scheme=https
-		cacurl=(--cacert "$dir/ca.pem")
 	fi
 
-	for try in 1 2 3; do
-		port=$(_reg_free_port) || return 1
-		{
-			echo "version: 0.1"
-			echo "log:"
-			echo "  level: error"
-			echo "  accesslog:"
-			echo "    disabled: true"
-			echo "storage:"
-			echo "  filesystem:"
-			echo "    rootdirectory: $data"
-			echo "  delete:"
-			echo "    enabled: true"
-			echo "  maintenance:"
-			echo "    uploadpurging:"
-			echo "      enabled: false"
-			echo "http:"
-			echo "  addr: 127.0.0.1:$port"
-			echo "  secret: edge-test-secret-$name"
-			if [ "$tls" = 1 ]; then
-				echo "  tls:"
-				echo "    certificate: $dir/server.pem"
-				echo "    key: $dir/server.key"
-			fi
-			case $auth in
-			basic)
-				echo "auth:"
-				echo "  htpasswd:"
-				echo "    realm: edge-test-registry"
-				echo "    path: $dir/auth.htpasswd"
-				;;
-			token)
-				echo "auth:"
-				echo "  token:"
-				echo "    realm: http://127.0.0.1:$tport/token"
-				echo "    service: $REGISTRY_SERVICE"
-				echo "    issuer: $REGISTRY_ISSUER"
-				echo "    rootcertbundle: $dir/ca.pem"
-				;;
-			esac
-		} >"$dir/config.yml"
-		# a clean environment: distribution reads REGISTRY_* variables as
-		# configuration overrides, and ours are not meant for it
-		env -i PATH="$PATH" bash -c "$_REG_SUPERVISOR" supervise "$$" \
-			"${REGISTRY_LIFETIME:-900}" docker-registry serve "$dir/config.yml" \
-			>"$log" 2>&1 3>&- &
-		SERVER_PIDS+=($!)
-		for _ in $(seq 1 200); do
-			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "${cacurl[@]}" \
-				"$scheme://127.0.0.1:$port/v2/" 2>/dev/null) || true
-			if [ -n "$code" ] && [ "$code" != 000 ]; then
-				break
-			fi
-			if ! kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null; then
-				break
-			fi
-			sleep 0.05
-		done
-		if [ -n "$code" ] && [ "$code" != 000 ]; then
-			break
+	# port 0: docker-registry binds a free port and logs it ("listening on
+	# 127.0.0.1:PORT", at level info), after which it accepts connections
+	{
+		echo "version: 0.1"
+		echo "log:"
+		echo "  level: info"
+		echo "  accesslog:"
+		echo "    disabled: true"
+		echo "storage:"
+		echo "  filesystem:"
+		echo "    rootdirectory: $data"
+		echo "  delete:"
+		echo "    enabled: true"
+		echo "  maintenance:"
+		echo "    uploadpurging:"
+		echo "      enabled: false"
+		echo "http:"
+		echo "  addr: 127.0.0.1:0"
+		echo "  secret: edge-test-secret-$name"
+		if [ "$tls" = 1 ]; then
+			echo "  tls:"
+			echo "    certificate: $dir/server.pem"
+			echo "    key: $dir/server.key"
 		fi
-		kill "${SERVER_PIDS[-1]}" 2>/dev/null
-		wait "${SERVER_PIDS[-1]}" 2>/dev/null
-		unset 'SERVER_PIDS[-1]'
-		if ! grep -q 'address already in use' "$log" || [ "$try" = 3 ]; then
-			echo "registry_start: docker-registry did not start within 10 s:" >&2
-			cat "$log" >&2
-			return 1
-		fi
-	done
+		case $auth in
+		basic)
+			echo "auth:"
+			echo "  htpasswd:"
+			echo "    realm: edge-test-registry"
+			echo "    path: $dir/auth.htpasswd"
+			;;
+		token)
+			echo "auth:"
+			echo "  token:"
+			echo "    realm: http://127.0.0.1:$tport/token"
+			echo "    service: $REGISTRY_SERVICE"
+			echo "    issuer: $REGISTRY_ISSUER"
+			echo "    rootcertbundle: $dir/ca.pem"
+			;;
+		esac
+	} >"$dir/config.yml"
+	# a clean environment: distribution reads REGISTRY_* variables as
+	# configuration overrides, and ours are not meant for it
+	start_server "$dir/registry" log env -i PATH="$PATH" bash -c "$_REG_SUPERVISOR" supervise "$$" \
+		"${REGISTRY_LIFETIME:-900}" docker-registry serve "$dir/config.yml" || return 1
+	port=$PORT
 
 	REGISTRY="127.0.0.1:$port"
 	REGISTRY_URL="$scheme://$REGISTRY"
@@ -505,7 +448,7 @@ fault_proxy_start() {
 	shift
 	d=$(_reg_tmpdir)
 	PROXY_LOG="$d/fault-proxy.log"
-	_reg_spawn_portfile fault-proxy "$d/fault-proxy.port" \
+	start_server fault-proxy "$d/fault-proxy.port" \
 		python3 "$REGISTRY_SERVERS_DIR/fault-proxy.py" --upstream "http://${REGISTRY:?no registry}" \
 		--port-file "$d/fault-proxy.port" --log "$PROXY_LOG" --mode "$mode" "$@" || return 1
 	PROXY="127.0.0.1:${PORT%% *}"
@@ -514,4 +457,27 @@ fault_proxy_start() {
 	export PROXY PROXY_URL PROXY_LOG PROXY_FOREIGN
 	# seed_images and skopeo flags: the proxy speaks plain HTTP without auth
 	printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$(_reg_statedir)/$PROXY.env"
+}
+
+# site_setup_file PULL_OPTION...: setup_file of the suites that push or serve
+# what a site receives. Starts registries src (every test image seeded) and
+# dst (empty), exported as SRC and DST; every test image and the chart are
+# pulled from SRC with edge-pull PULL_OPTION... into the file's store and
+# packed into a bundle. Exports, as absolute paths: STORE, PULLED (edge-pull's
+# manifest), PACKED (edge-pack's) and BUNDLE.
+site_setup_file() {
+	local w=$BATS_FILE_TMPDIR t
+	registry_start plain src || return 1
+	seed_images "$REGISTRY" || return 1
+	export SRC="$REGISTRY"
+	registry_start plain dst || return 1
+	export DST="$REGISTRY"
+	test_images || return 1
+	: >"$w/images.txt"
+	for t in base:1 app1:1 app2:1 multi:1 big:1 v2s2:1; do echo "$SRC/test/$t" >>"$w/images.txt"; done
+	echo "oci://$SRC/test/charts demo 0.1.0" >"$w/charts.txt"
+	edge-resolve --name site --images "$w/images.txt" --charts "$w/charts.txt" </dev/null |
+		edge-pull -q --plain-http "$@" --store "$w/store" >"$w/pulled.json" || return 1
+	edge-pack -q -o "$w/site.tar.zst" "$w/pulled.json" >"$w/packed.json" || return 1
+	export STORE="$w/store" PULLED="$w/pulled.json" PACKED="$w/packed.json" BUNDLE="$w/site.tar.zst"
 }

@@ -64,30 +64,46 @@ assert_no_file() {
 }
 
 # --- background servers -------------------------------------------------
+# A server chooses its own port (it listens on port 0) and reports it: a
+# port picked first and handed over may be taken by then.
+#
 # start_server NAME PORTFILE CMD...: runs CMD in the background (fd 3
-# closed, so BATS does not wait for it), waits up to 10 s for PORTFILE and
-# sets PORT. Servers are killed in teardown.
+# closed, so BATS does not wait for it), waits up to 10 s for its port and
+# sets PORT. PORTFILE is the file CMD writes its port to once it listens;
+# the word "log" instead takes the port from CMD's own output, its first
+# "listening on 127.0.0.1:PORT" line (docker-registry). CMD's output goes
+# to NAME.log in the test's temp directory (the file's, in setup_file), or
+# to NAME.log itself when NAME is a path. Works in setup_file too. Servers
+# are killed by stop_servers (teardown).
 SERVER_PIDS=()
 start_server() {
-	local name=$1 portfile=$2 i
+	local name=$1 portfile=$2 log pid
 	shift 2
-	rm -f "$portfile"
-	"$@" >"$BATS_TEST_TMPDIR/$name.log" 2>&1 3>&- &
-	SERVER_PIDS+=($!)
-	for i in $(seq 1 200); do
-		if [ -s "$portfile" ]; then
+	case $name in
+	*/*) log="$name.log" ;;
+	*) log="${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?no bats temp dir}}/$name.log" ;;
+	esac
+	[ "$portfile" = log ] || rm -f "$portfile"
+	"$@" >"$log" 2>&1 3>&- &
+	pid=$!
+	SERVER_PIDS+=("$pid")
+	PORT=""
+	for _ in $(seq 1 200); do
+		if [ "$portfile" = log ]; then
+			PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+		elif [ -s "$portfile" ]; then
 			PORT=$(cat "$portfile")
-			return 0
 		fi
-		if ! kill -0 "${SERVER_PIDS[-1]}" 2>/dev/null; then
-			echo "$name exited early:" >&2
-			cat "$BATS_TEST_TMPDIR/$name.log" >&2
+		[ -n "$PORT" ] && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "${name##*/} exited early:" >&2
+			cat "$log" >&2
 			return 1
 		fi
 		sleep 0.05
 	done
-	echo "$name did not start within 10 s" >&2
-	cat "$BATS_TEST_TMPDIR/$name.log" >&2
+	echo "${name##*/} did not start within 10 s" >&2
+	cat "$log" >&2
 	return 1
 }
 

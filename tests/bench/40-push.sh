@@ -1,53 +1,29 @@
 # shellcheck shell=sh disable=SC2154,SC2016
 # edge-push against skopeo copy: sourced by tests/bench/run.sh (POSIX sh,
 # set -eu), which provides measure, say, ratio, $work, $bin, $reg (the source
-# registry), $regpid and $work/store (the store edge-pull filled).
+# registry), $regpid, $work/store (the store edge-pull filled), bench_bundle
+# and bench_registry.
 #
 # Both push the same images into an empty local registry of their own:
 # edge-push straight from the bundle, skopeo copy --all image by image from
 # the bundle unpacked with tar (the unpacking is not timed).
 
 say ""
+bench_bundle
 push_bundle="$work/bundle.tar.zst"
-if [ -z "$(find "$push_bundle" -newer "$work/pull.json" 2>/dev/null)" ]; then
-	# no earlier stage of this run packed one: pack the pulled store
-	"$bin/edge-pull" -q --offline --store "$work/store" "$work/pull.json" > "$work/push-pulled.json"
-	"$bin/edge-pack" -q -o "$push_bundle" "$work/push-pulled.json" > /dev/null
-fi
 
 push_pid_e=""
 push_pid_s=""
 trap 'kill $regpid $push_pid_e $push_pid_s 2>/dev/null || true' EXIT INT TERM
 
-# push_registry NAME: an empty registry on a free 127.0.0.1 port; sets
-# push_addr and push_pid
-push_registry() {
-	push_dir="$work/push-$1"
-	rm -rf "$push_dir" "$push_dir.yml"
-	push_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	cat > "$push_dir.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $push_dir}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$push_port}
-YML
-	docker-registry serve "$push_dir.yml" > "$push_dir.log" 2>&1 &
-	push_pid=$!
-	push_addr="127.0.0.1:$push_port"
-	push_i=0
-	until curl -fsS "http://$push_addr/v2/" > /dev/null 2>&1; do
-		push_i=$((push_i + 1))
-		[ $push_i -lt 100 ] || { echo "bench: push registry $1 did not start" >&2; exit 1; }
-		sleep 0.1
-	done
-}
-
-push_registry edge
-push_pid_e=$push_pid
-push_reg_e=$push_addr
-push_registry skopeo
-push_pid_s=$push_pid
-push_reg_s=$push_addr
+# two empty registries
+rm -rf "$work/push-edge" "$work/push-skopeo"
+bench_registry push-edge "$work/push-edge"
+push_pid_e=$bench_pid
+push_reg_e=$bench_addr
+bench_registry push-skopeo "$work/push-skopeo"
+push_pid_s=$bench_pid
+push_reg_s=$bench_addr
 
 rm -rf "$work/push-extract"
 mkdir -p "$work/push-extract"

@@ -1,7 +1,7 @@
 # shellcheck shell=sh disable=SC2154,SC2016
 # edge-serve against docker-registry: sourced by tests/bench/run.sh (POSIX
-# sh, set -eu), which provides measure, say, ratio, $work, $bin, $reg and
-# $work/store.
+# sh, set -eu), which provides measure, say, ratio, $work, $bin, $reg,
+# $work/store, bench_bundle, bench_start and bench_registry.
 #
 # The same images are served by edge-serve straight from the compressed
 # bundle, and by docker-registry from plain files (the bundle's layout
@@ -11,48 +11,25 @@
 # clients pulling every blob.
 
 say ""
+bench_bundle
 serve_bundle="$work/bundle.tar.zst"
-if [ -z "$(find "$serve_bundle" -newer "$work/pull.json" 2>/dev/null)" ]; then
-	"$bin/edge-pull" -q --offline --store "$work/store" "$work/pull.json" > "$work/serve-pulled.json"
-	"$bin/edge-pack" -q -o "$serve_bundle" "$work/serve-pulled.json" > /dev/null
-fi
 serve_pid=""
 serve_reg_pid=""
 trap 'kill $regpid $serve_pid $serve_reg_pid 2>/dev/null || true' EXIT INT TERM
 
-rm -f "$work/serve.port"
-"$bin/edge-serve" -q --listen 127.0.0.1:0 --port-file "$work/serve.port" "$serve_bundle" 2> "$work/serve.log" &
-serve_pid=$!
-serve_i=0
-until [ -s "$work/serve.port" ]; do
-	serve_i=$((serve_i + 1))
-	[ $serve_i -lt 200 ] || { echo "bench: edge-serve did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
-	sleep 0.05
-done
-serve_addr="127.0.0.1:$(cat "$work/serve.port")"
+bench_start serve "$work/serve.port" "$bin/edge-serve" -q --listen 127.0.0.1:0 --port-file "$work/serve.port" "$serve_bundle"
+serve_pid=$bench_pid
+serve_addr=$bench_addr
 
 # the layout, extracted, into a docker-registry of its own
-rm -rf "$work/serve-extract" "$work/serve-registry" "$work/serve-registry.yml"
+rm -rf "$work/serve-extract" "$work/serve-registry"
 mkdir -p "$work/serve-extract"
 tar --zstd -xf "$serve_bundle" -C "$work/serve-extract"
 serve_refs=$(jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"] // empty' "$work/serve-extract/index.json" |
 	grep "^$reg/" || true)
-serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/serve-registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/serve-registry}}
-http: {addr: 127.0.0.1:$serve_port}
-YML
-docker-registry serve "$work/serve-registry.yml" > "$work/serve-registry.log" 2>&1 &
-serve_reg_pid=$!
-serve_i=0
-until curl -fsS "http://127.0.0.1:$serve_port/v2/" > /dev/null 2>&1; do
-	serve_i=$((serve_i + 1))
-	[ $serve_i -lt 100 ] || { echo "bench: docker-registry did not start" >&2; exit 1; }
-	sleep 0.1
-done
-serve_dreg="127.0.0.1:$serve_port"
+bench_registry serve-registry "$work/serve-registry"
+serve_reg_pid=$bench_pid
+serve_dreg=$bench_addr
 for r in $serve_refs; do
 	skopeo copy -q --all --dest-tls-verify=false "oci:$work/serve-extract:$r" \
 		"docker://$serve_dreg/$(echo "$r" | sed "s/:/_/")"

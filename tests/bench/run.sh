@@ -42,6 +42,59 @@ measure() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# bench_bundle: $work/bundle.tar.zst, packed from the pulled store unless an
+# earlier stage of this run packed it (30-pack-verify.sh does)
+bench_bundle() {
+	if [ -z "$(find "$work/bundle.tar.zst" -newer "$work/pull.json" 2>/dev/null)" ]; then
+		"$bin/edge-pull" -q --offline --store "$work/store" "$work/pull.json" > "$work/bundle-pulled.json"
+		"$bin/edge-pack" -q -o "$work/bundle.tar.zst" "$work/bundle-pulled.json" > /dev/null
+	fi
+}
+
+# bench_start NAME PORTFILE CMD...: runs CMD in the background, its output in
+# $work/NAME.log, and waits up to 10 s for the port it chose (it listens on
+# port 0): PORTFILE's content, or with PORTFILE "-" the TCP port the process
+# listens on (ss; docker-registry says it only in its info log, and logging
+# every request would slow it). Sets bench_pid and bench_addr (127.0.0.1:PORT).
+bench_start() {
+	bench_name=$1
+	bench_portfile=$2
+	shift 2
+	[ "$bench_portfile" = - ] || rm -f "$bench_portfile"
+	"$@" > "$work/$bench_name.log" 2>&1 &
+	bench_pid=$!
+	bench_i=0
+	bench_port=""
+	while [ -z "$bench_port" ]; do
+		if [ "$bench_portfile" = - ]; then
+			bench_port=$(ss -Hltnp | awk -v p="pid=$bench_pid," 'index($0, p) { n = split($4, a, ":"); print a[n]; exit }')
+		elif [ -s "$bench_portfile" ]; then
+			bench_port=$(cat "$bench_portfile")
+		fi
+		[ -n "$bench_port" ] && break
+		bench_i=$((bench_i + 1))
+		if [ $bench_i -ge 200 ] || ! kill -0 $bench_pid 2>/dev/null; then
+			echo "bench: $bench_name did not start:" >&2
+			tail -5 "$work/$bench_name.log" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	bench_addr="127.0.0.1:$bench_port"
+}
+
+# bench_registry NAME ROOT: a docker-registry storing under ROOT, its config
+# $work/NAME.yml; bench_start's bench_pid and bench_addr.
+bench_registry() {
+	cat > "$work/$1.yml" <<YML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $2}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:0}
+YML
+	bench_start "$1" - docker-registry serve "$work/$1.yml"
+}
+
 # --- the image set and a registry serving it ---------------------------------
 if [ ! -f "$work/images.$key.done" ]; then
 	echo "bench: making the image set ($images images, base $base_mb MiB, own $own_mb MiB, huge $huge_mb MiB)" >&2
@@ -50,23 +103,10 @@ if [ ! -f "$work/images.$key.done" ]; then
 		--base-mb "$base_mb" --own-mb "$own_mb" --huge-mb "$huge_mb"
 	touch "$work/images.$key.done"
 fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$port}
-YML
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-regpid=$!
+bench_registry registry "$work/registry"
+regpid=$bench_pid
+reg=$bench_addr
 trap 'kill $regpid 2>/dev/null || true' EXIT INT TERM
-i=0
-until curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { echo "bench: registry did not start" >&2; exit 1; }
-	sleep 0.1
-done
-reg="127.0.0.1:$port"
 tags=$(jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$work/images/index.json")
 if [ ! -f "$work/registry.$key.done" ]; then
 	echo "bench: pushing the image set" >&2

@@ -51,10 +51,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from serverlib import Activity, serve
+from serverlib import Activity, JsonLog, serve
 
 ARGS = None
 LOCK = threading.Lock()
+log = JsonLog(LOCK)  # the --log file
 STATE = {"n": 0, "faults": 0, "cut": set(), "cut_upload": set()}
 FOREIGN = {"port": None}  # the second listener of foreign-location
 ACTIVITY = Activity()
@@ -67,14 +68,6 @@ CHUNK = 64 * 1024
 
 def touch():
     ACTIVITY.touch()
-
-
-def log(entry):
-    if not ARGS.log:
-        return
-    with LOCK:
-        with open(ARGS.log, "a") as f:
-            f.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 class Dropped(Exception):
@@ -351,6 +344,7 @@ def main():
     ap.add_argument("--min-size", type=int, default=64 * 1024, help="smallest blob cut mode cuts")
     ap.add_argument("--idle-timeout", type=float, default=120.0)
     ARGS = ap.parse_args()
+    log.path = ARGS.log
     ARGS.modes = {m.strip() for m in ARGS.mode.split(",") if m.strip()} - {"none"}
     bad = ARGS.modes - {"503", "429", "cut", "flip", "cut-upload", "foreign-location"}
     if bad:

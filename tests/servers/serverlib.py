@@ -1,6 +1,8 @@
 """What the test servers share (python3 stdlib only): the port file the
-tests wait for, and the watchdog that ends a server left running."""
+tests wait for, the watchdog that ends a server left running, and the
+JSON-lines request log the tests read."""
 
+import json
 import os
 import signal
 import threading
@@ -18,6 +20,23 @@ class Activity:
 
     def idle(self):
         return time.monotonic() - self.last
+
+
+class JsonLog:
+    """log(entry): appends entry to the file at .path (set once the options
+    are parsed; no log when it is empty) as one JSON line, sorted keys,
+    whole, under lock (the server's own, shared with its counters)."""
+
+    def __init__(self, lock):
+        self.lock = lock
+        self.path = None
+
+    def __call__(self, entry):
+        if not self.path:
+            return
+        with self.lock:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 def write_port_file(path, *ports):

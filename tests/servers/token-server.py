@@ -41,10 +41,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from serverlib import Activity, serve
+from serverlib import Activity, JsonLog, serve
 
 ARGS = None
 LOCK = threading.Lock()
+log = JsonLog(LOCK)  # the --log file
 STATS = {"requests": 0, "anonymous": 0, "authenticated": 0, "denied": 0}
 ACTIVITY = Activity()
 
@@ -116,14 +117,6 @@ def grant(user, scopes):
             if allowed:
                 access.append({"type": typ, "name": name, "actions": allowed})
     return access
-
-
-def log(entry):
-    if not ARGS.log:
-        return
-    with LOCK:
-        with open(ARGS.log, "a") as f:
-            f.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -253,6 +246,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--idle-timeout", type=float, default=120.0)
     ARGS = ap.parse_args()
+    log.path = ARGS.log
     if ARGS.password_file:
         with open(ARGS.password_file) as f:
             ARGS.password = f.readline().rstrip("\r\n")

@@ -13,20 +13,7 @@
 #include "sha256.h"
 #include "xxh64.h"
 #include "yamljson.h"
-
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc, const char *got, const char *want)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
-	}
-}
+#include "tap.h"
 
 static void yaml_case(const char *desc, const char *yaml, int flags, const char *want_json)
 {
@@ -83,7 +70,7 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	printf("1..51\n");
+	plan(55);
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -283,5 +270,5 @@ int main(void)
 	ok(path_safe_relative("blobs/sha256/x", 1) && path_safe_relative("a/", 1) && !path_safe_relative("./a", 1) &&
 		   !path_safe_relative("a//b", 1) && !path_safe_relative("a/./b", 1) && !path_safe_relative("a/..", 1),
 	   "path_safe_relative canonical: no \".\" nor empty segment", NULL, NULL);
-	return n_fail ? 1 : 0;
+	return done_testing();
 }

@@ -17,32 +17,11 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "tap.h"
 
 #define PLAN 84
 
-static int tap_n, tap_failed;
 static char *tmp; /* the test's temp directory */
-
-static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tap_n++;
-	printf("%sok %d - ", cond ? "" : "not ", tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		tap_failed++;
-}
-
-static void diag(const char *what, const char *got)
-{
-	printf("#   %s: %s\n", what, got ? got : "(null)");
-}
 
 /* Writes tmp/name (directories created) with the given mode; returns the
  * malloc'd path. */
@@ -119,13 +98,13 @@ static void check_lookup(struct cred_store *s, enum cred_kind kind, const char *
 	int rc = cred_store_lookup(s, kind, q, &c, &err);
 
 	if (want_user == NULL) {
-		ok(rc == 1 && c.username == NULL && c.password == NULL, "%s", desc);
+		okf(rc == 1 && c.username == NULL && c.password == NULL, "%s", desc);
 		if (rc != 1)
 			printf("#   rc %d, user %s, err %s\n", rc, c.username ? c.username : "-", err.msg);
 	} else {
 		int good = rc == 0 && c.username && c.password && strcmp(c.username, want_user) == 0 &&
 			   strcmp(c.password, want_pass) == 0;
-		ok(good, "%s", desc);
+		okf(good, "%s", desc);
 		if (!good)
 			printf("#   rc %d, user %s, pass %s, err %s\n", rc, c.username ? c.username : "-",
 			       c.password ? c.password : "-", err.msg);
@@ -144,11 +123,11 @@ static void check_lookup_err(struct cred_store *s, const char *q, const char *ms
 	int good = rc == -1 && err.code == EDGE_EINPUT && c.username == NULL &&
 		   (prefix ? strncmp(err.msg, msg, strlen(msg)) == 0 : strcmp(err.msg, msg) == 0);
 
-	ok(good, "%s", desc);
+	okf(good, "%s", desc);
 	if (!good) {
-		printf("#   rc %d code %d\n", rc, err.code);
-		diag("got", err.msg);
-		diag("want", msg);
+		diag("  rc %d code %d", rc, err.code);
+		diag("  got: %s", err.msg);
+		diag("  want: %s", msg);
 	}
 	cred_free(&c);
 }
@@ -165,11 +144,11 @@ static void check_load_err(int (*loader)(struct cred_store *, const char *, stru
 	int rc = loader(s, path, &err);
 	int good = rc == -1 && err.code == EDGE_EINPUT && strcmp(err.msg, want) == 0;
 
-	ok(good, "%s", desc);
+	okf(good, "%s", desc);
 	if (!good) {
-		printf("#   rc %d code %d\n", rc, err.code);
-		diag("got", err.msg);
-		diag("want", want);
+		diag("  rc %d code %d", rc, err.code);
+		diag("  got: %s", err.msg);
+		diag("  want: %s", want);
 	}
 	free(want);
 	free(path);
@@ -213,10 +192,10 @@ static void test_palette(void)
 	stderr_begin();
 	rc = cred_store_load_palette(s, palette_path, &err);
 	warn = stderr_end();
-	ok(rc == 0, "palette: cred file with image and helm entries loads");
+	okf(rc == 0, "palette: cred file with image and helm entries loads");
 	if (rc != 0)
-		diag("err", err.msg);
-	ok(warn[0] == '\0', "palette: no warning for a 0600 file");
+		diag("  err: %s", err.msg);
+	okf(warn[0] == '\0', "palette: no warning for a 0600 file");
 	free(warn);
 
 	check_lookup(s, CRED_IMAGE, "quay.io", "quser", "qpass", "palette: image entry by host");
@@ -263,11 +242,11 @@ static void test_palette(void)
 	stderr_begin();
 	rc = cred_store_load_palette(s, palette_path, &err);
 	warn = stderr_end();
-	ok(rc == 0 && strstr(warn, "credentials file is readable by others") != NULL &&
-		   strstr(warn, palette_path) != NULL,
-	   "palette: warns when the file is readable by others");
+	okf(rc == 0 && strstr(warn, "credentials file is readable by others") != NULL &&
+		    strstr(warn, palette_path) != NULL,
+	    "palette: warns when the file is readable by others");
 	if (strstr(warn, "readable") == NULL)
-		diag("stderr", warn);
+		diag("  stderr: %s", warn);
 	free(warn);
 	chmod(palette_path, 0600);
 	cred_store_free(s);
@@ -317,8 +296,8 @@ static void test_palette_errors(void)
 	path = path_join(tmp, "nosuch.json");
 	want = xasprintf("open %s: No such file or directory", path);
 	rc = cred_store_load_palette(s, path, &err);
-	ok(rc == -1 && err.code == EDGE_EINPUT && strcmp(err.msg, want) == 0,
-	   "palette: missing file is EDGE_EINPUT naming it");
+	okf(rc == -1 && err.code == EDGE_EINPUT && strcmp(err.msg, want) == 0,
+	    "palette: missing file is EDGE_EINPUT naming it");
 	free(want);
 	free(path);
 	cred_store_free(s);
@@ -348,9 +327,9 @@ static void test_auth_files(void)
 			 a1, a2);
 	path = put_file("auth/auth.json", text, 0600);
 	rc = cred_store_load_auth_file(s, path, &err);
-	ok(rc == 0, "auth file: loads");
+	okf(rc == 0, "auth file: loads");
 	if (rc != 0)
-		diag("err", err.msg);
+		diag("  err: %s", err.msg);
 	check_lookup(s, CRED_IMAGE, "docker.io", "hubuser", "hub:pass:word",
 		     "auth file: \"auth\" base64, split at the first ':'");
 	check_lookup(s, CRED_IMAGE, "index.docker.io", "hubuser", "hub:pass:word",
@@ -416,7 +395,7 @@ static void test_auth_files(void)
 			free(p);
 			free(host);
 		}
-		ok(good, "base64 round trip for every padding length");
+		okf(good, "base64 round trip for every padding length");
 		cred_store_free(s);
 	}
 	/* as Go's decoder (docker's): CR/LF skipped, unused bits of the last
@@ -429,7 +408,7 @@ static void test_auth_files(void)
 			     "  \"l2.example.com\": {\"auth\": \"YTpiY2R=\"},\n"
 			     "  \"l3.example.com\": {\"auth\": \"YTpi\\r\\nYw=\\n=\"}}}",
 			     0600);
-		ok(cred_store_load_auth_file(s, p, &err) == 0, "auth file: lax base64 loads");
+		okf(cred_store_load_auth_file(s, p, &err) == 0, "auth file: lax base64 loads");
 		check_lookup(s, CRED_IMAGE, "l1.example.com", "a", "bc", "base64: unused bits before == ignored");
 		check_lookup(s, CRED_IMAGE, "l2.example.com", "a", "bcd", "base64: unused bits before = ignored");
 		check_lookup(s, CRED_IMAGE, "l3.example.com", "a", "bc", "base64: CR and LF skipped, even in padding");
@@ -449,7 +428,7 @@ static void test_basic_token(void)
 	struct cred c = {"Aladdin", "open sesame"};
 	char *t = cred_basic_token(&c);
 
-	ok(t && strcmp(t, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==") == 0, "cred_basic_token (RFC 7617 example)");
+	okf(t && strcmp(t, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==") == 0, "cred_basic_token (RFC 7617 example)");
 	free(t);
 }
 
@@ -475,7 +454,7 @@ static void test_default_and_priority(void)
 	setenv("DOCKER_CONFIG", dcdir, 1);
 	s = cred_store_new();
 	rc = cred_store_load_default(s, &err);
-	ok(rc == 0, "default: REGISTRY_AUTH_FILE and DOCKER_CONFIG load");
+	okf(rc == 0, "default: REGISTRY_AUTH_FILE and DOCKER_CONFIG load");
 	check_lookup(s, CRED_IMAGE, "quay.io", "rafuser", "rafpass",
 		     "default: REGISTRY_AUTH_FILE wins over DOCKER_CONFIG");
 	check_lookup(s, CRED_IMAGE, "other.example.com", "dcuser", "dcpass",
@@ -501,7 +480,7 @@ static void test_default_and_priority(void)
 		setenv("DOCKER_CONFIG", nodir, 1);
 		s = cred_store_new();
 		rc = cred_store_load_default(s, &err);
-		ok(rc == 0, "default: missing files are skipped");
+		okf(rc == 0, "default: missing files are skipped");
 		check_lookup(s, CRED_IMAGE, "quay.io", NULL, NULL, "default: nothing loaded, none found");
 		cred_store_free(s);
 		free(nofile);
@@ -517,10 +496,10 @@ static void test_default_and_priority(void)
 		s = cred_store_new();
 		edge_err_clear(&err);
 		rc = cred_store_load_default(s, &err);
-		ok(rc == -1 && err.code == EDGE_EINPUT && strcmp(err.msg, want) == 0,
-		   "default: malformed DOCKER_CONFIG/config.json is an error");
+		okf(rc == -1 && err.code == EDGE_EINPUT && strcmp(err.msg, want) == 0,
+		    "default: malformed DOCKER_CONFIG/config.json is an error");
 		if (strcmp(err.msg, want) != 0)
-			diag("got", err.msg);
+			diag("  got: %s", err.msg);
 		cred_store_free(s);
 		free(bad);
 		free(dir);
@@ -621,18 +600,18 @@ static void test_helpers(void)
 	stderr_begin();
 	rc = cred_store_load_auth_file(s, path, &err);
 	warn = stderr_end();
-	ok(rc == 0 && warn[0] == '\0', "helpers: config without secrets loads, no permission warning");
+	okf(rc == 0 && warn[0] == '\0', "helpers: config without secrets loads, no permission warning");
 	free(warn);
 	free(path);
 
 	check_lookup(s, CRED_IMAGE, "ok.example.com", "helper-user", "helper:secret",
 		     "credHelpers: helper's Username/Secret");
 	t = slurp(helper_log);
-	ok(strcmp(t, "ok.example.com\n") == 0, "credHelpers: the host is given on stdin");
+	okf(strcmp(t, "ok.example.com\n") == 0, "credHelpers: the host is given on stdin");
 	free(t);
 	check_lookup(s, CRED_IMAGE, "https://ok.example.com/v2/", "helper-user", "helper:secret",
 		     "credHelpers: second lookup served");
-	ok(count_lines(helper_log) == 1, "credHelpers: the helper ran once (cached)");
+	okf(count_lines(helper_log) == 1, "credHelpers: the helper ran once (cached)");
 	check_lookup(s, CRED_IMAGE, "missing.example.com", NULL, NULL,
 		     "credHelpers: \"credentials not found\" means none");
 
@@ -641,7 +620,7 @@ static void test_helpers(void)
 			 "credential helper docker-credential-edgetest: get fail.example.com: exit status 3: keychain locked",
 			 0, "credHelpers: failing helper is an error naming it");
 	warn = stderr_end();
-	ok(strstr(warn, "edgetest: backend exploded") != NULL, "credHelpers: helper's stderr passed through");
+	okf(strstr(warn, "edgetest: backend exploded") != NULL, "credHelpers: helper's stderr passed through");
 	free(warn);
 	check_lookup_err(s, "garbage.example.com",
 			 "credential helper docker-credential-edgetest: get garbage.example.com: invalid reply, expected {\"Username\",\"Secret\"}",
@@ -659,7 +638,7 @@ static void test_helpers(void)
 				 0, "credHelpers: a hung helper is killed at the time limit");
 		clock_gettime(CLOCK_MONOTONIC, &b);
 		ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
-		ok(ms >= 250 && ms < 5000, "credHelpers: time limit honoured (%ld ms)", ms);
+		okf(ms >= 250 && ms < 5000, "credHelpers: time limit honoured (%ld ms)", ms);
 	}
 	cred_store_free(s);
 
@@ -672,7 +651,7 @@ static void test_helpers(void)
 	free(t);
 	s = cred_store_new();
 	rc = cred_store_load_auth_file(s, path, &err);
-	ok(rc == 0, "credsStore: config loads");
+	okf(rc == 0, "credsStore: config loads");
 	check_lookup(s, CRED_IMAGE, "anything.example.com:5000", "store-user", "store:anything.example.com:5000",
 		     "credsStore: used for a host with no other entry");
 	check_lookup(s, CRED_IMAGE, "static.example.com", "static-user", "static-pass",
@@ -699,12 +678,12 @@ static void test_helpers(void)
 			pthread_join(th[i], NULL);
 			bad += args[i].bad;
 		}
-		ok(bad == 0, "lookups from 8 threads at once");
+		okf(bad == 0, "lookups from 8 threads at once");
 	}
 	before = count_lines(helper_log);
 	check_lookup(s, CRED_IMAGE, "ok.example.com", "helper-user", "helper:secret",
 		     "credsStore: cached helper answers");
-	ok(count_lines(helper_log) == before, "credHelpers: no new helper run for a cached host");
+	okf(count_lines(helper_log) == before, "credHelpers: no new helper run for a cached host");
 	cred_store_free(s);
 	free(path);
 	free(tok);
@@ -736,7 +715,7 @@ int main(void)
 	newpath = xasprintf("%s:%s", bindir, oldpath ? oldpath : "/usr/bin:/bin");
 	setenv("PATH", newpath, 1);
 
-	printf("1..%d\n", PLAN);
+	plan(PLAN);
 	test_palette();
 	test_palette_errors();
 	test_auth_files();
@@ -754,9 +733,5 @@ int main(void)
 	free(bindir);
 	free(palette_path);
 	free(helper_log);
-	if (tap_n != PLAN) {
-		printf("# ran %d tests, planned %d\n", tap_n, PLAN);
-		return 1;
-	}
-	return tap_failed != 0;
+	return done_testing();
 }

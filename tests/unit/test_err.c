@@ -6,20 +6,7 @@
 #include <string.h>
 
 #include "err.h"
-
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc, const char *got, const char *want)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
-	}
-}
+#include "tap.h"
 
 int main(void)
 {
@@ -27,7 +14,7 @@ int main(void)
 	char big[2 * EDGE_ERR_MAX];
 	int rc;
 
-	printf("1..6\n");
+	plan(6);
 	rc = edge_errf(&err, EDGE_EINPUT, "b.tar.zst: unexpected entry \"%s\"", "x\ny\r\x1b[31mz\x7f");
 	ok(rc == -1 && err.code == EDGE_EINPUT &&
 		   strcmp(err.msg, "b.tar.zst: unexpected entry \"x\\x0ay\\x0d\\x1b[31mz\\x7f\"") == 0,
@@ -50,5 +37,5 @@ int main(void)
 	ok(strlen(err.msg) < EDGE_ERR_MAX && strlen(err.msg) % 4 == 0 && strchr(err.msg, '\n') == NULL,
 	   "edge_errf: a long message of control characters is cut at a whole \\xNN", "", "");
 	ok(edge_errf(NULL, EDGE_EIO, "x") == -1, "edge_errf: err may be NULL", "", "");
-	return n_fail ? 1 : 0;
+	return done_testing();
 }

@@ -23,6 +23,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "tap.h"
 
 static pid_t g_server = -1;
 static char g_dir[PATH_MAX];
@@ -33,18 +34,6 @@ static int g_tls_port;       /* 0 when openssl could not make a certificate */
 static char g_base[64];      /* http://127.0.0.1:PORT */
 static char g_base_alt[64];  /* http://localhost:PORT: another host name */
 static int g_key;
-
-/* TAP diagnostics */
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
 
 /* ---- server lifetime ---- */
 
@@ -220,13 +209,21 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* url: g_base followed by fmt, in buf. */
+static const char *vurl(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	int n = snprintf(buf, len, "%s", g_base);
+
+	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	return buf;
+}
+
 static const char *url(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(buf, len, "%s", g_base);
 
 	va_start(ap, fmt);
-	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	vurl(buf, len, fmt, ap);
 	va_end(ap);
 	return buf;
 }
@@ -241,6 +238,34 @@ static struct http_client *client(int retries)
 	if (c == NULL)
 		diag("http_client_new: %s", err.msg);
 	return c;
+}
+
+/* fetch: one request with a new client of `retries` retries, to g_base
+ * followed by fmt, its body buffered; the response in *r (the caller frees
+ * it) and the wall time of http_do in *ms. Returns http_do's result, or -1
+ * without a client. */
+static int fetch(const char *method, int retries, struct http_resp *r, struct edge_err *err, long long *ms,
+		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fetch(const char *method, int retries, struct http_resp *r, struct edge_err *err, long long *ms,
+		 const char *fmt, ...)
+{
+	struct http_client *c = client(retries);
+	struct http_req req = { .method = method };
+	char u[256];
+	long long t0;
+	va_list ap;
+	int rc;
+
+	if (c == NULL)
+		return -1;
+	va_start(ap, fmt);
+	req.url = vurl(u, sizeof(u), fmt, ap);
+	va_end(ap);
+	t0 = now_ms();
+	rc = http_do(c, &req, r, err);
+	*ms = now_ms() - t0;
+	http_client_free(c);
+	return rc;
 }
 
 static unsigned char pat(size_t i)
@@ -347,22 +372,17 @@ fail:
 
 static int t_head(void)
 {
-	struct http_client *c = client(0);
-	struct http_req req = { .method = "HEAD" };
 	struct http_resp r = { 0 };
 	struct edge_err err = { 0 };
-	char u[256];
+	long long dt;
 	int ok = 0;
 
-	CHECK(c != NULL);
-	req.url = url(u, sizeof(u), "/blob?size=1000");
-	CHECK(http_do(c, &req, &r, &err) == 0);
+	CHECK(fetch("HEAD", 0, &r, &err, &dt, "/blob?size=1000") == 0);
 	CHECK(r.status == 200 && r.body_len == 0);
 	CHECK(strcmp(http_resp_header(&r, "Content-Length"), "1000") == 0);
 	ok = 1;
 fail:
 	http_resp_free(&r);
-	http_client_free(c);
 	return ok;
 }
 
@@ -392,19 +412,12 @@ fail:
 
 static int t_503_retry_after(void)
 {
-	struct http_client *c = client(3);
-	struct http_req req = { .method = "GET" };
 	struct http_resp r = { 0 };
 	struct edge_err err = { 0 };
-	char u[256];
-	long long t0, dt;
+	long long dt;
 	int ok = 0;
 
-	CHECK(c != NULL);
-	req.url = url(u, sizeof(u), "/flaky?key=%d&fail=1&code=503&retry_after=1", ++g_key);
-	t0 = now_ms();
-	CHECK(http_do(c, &req, &r, &err) == 0);
-	dt = now_ms() - t0;
+	CHECK(fetch("GET", 3, &r, &err, &dt, "/flaky?key=%d&fail=1&code=503&retry_after=1", ++g_key) == 0);
 	CHECK(r.status == 200 && strcmp(r.body, "ok\n") == 0);
 	CHECK(r.attempts == 2);
 	CHECK(strcmp(http_resp_header(&r, "X-Attempt"), "2") == 0);
@@ -412,50 +425,35 @@ static int t_503_retry_after(void)
 	ok = 1;
 fail:
 	http_resp_free(&r);
-	http_client_free(c);
 	return ok;
 }
 
 static int t_429_retry_after_date(void)
 {
-	struct http_client *c = client(3);
-	struct http_req req = { .method = "GET" };
 	struct http_resp r = { 0 };
 	struct edge_err err = { 0 };
-	char u[256];
-	long long t0, dt;
+	long long dt;
 	int ok = 0;
 
-	CHECK(c != NULL);
 	/* Retry-After as an HTTP date 2 s ahead: at least 1 s once rounded */
-	req.url = url(u, sizeof(u), "/flaky?key=%d&fail=1&code=429&retry_date=2", ++g_key);
-	t0 = now_ms();
-	CHECK(http_do(c, &req, &r, &err) == 0);
-	dt = now_ms() - t0;
+	CHECK(fetch("GET", 3, &r, &err, &dt, "/flaky?key=%d&fail=1&code=429&retry_date=2", ++g_key) == 0);
 	CHECK(r.status == 200 && r.attempts == 2);
 	CHECK(dt >= 900 && dt < 5000);
 	ok = 1;
 fail:
 	http_resp_free(&r);
-	http_client_free(c);
 	return ok;
 }
 
 static int t_500_forever(void)
 {
-	struct http_client *c = client(2);
-	struct http_req req = { .method = "GET" };
 	struct http_resp r = { 0 };
 	struct edge_err err = { 0 };
-	char u[256];
-	long long t0;
+	long long dt;
 	int ok = 0;
 
-	CHECK(c != NULL);
-	req.url = url(u, sizeof(u), "/status?key=%d&code=500", ++g_key);
-	t0 = now_ms();
-	CHECK(http_do(c, &req, &r, &err) == 0);
-	CHECK(now_ms() - t0 < 3000);
+	CHECK(fetch("GET", 2, &r, &err, &dt, "/status?key=%d&code=500", ++g_key) == 0);
+	CHECK(dt < 3000);
 	CHECK(r.status == 500);
 	CHECK(r.attempts == 3);
 	CHECK(strcmp(http_resp_header(&r, "X-Attempt"), "3") == 0);
@@ -463,29 +461,23 @@ static int t_500_forever(void)
 	ok = 1;
 fail:
 	http_resp_free(&r);
-	http_client_free(c);
 	return ok;
 }
 
 static int t_404_not_retried(void)
 {
-	struct http_client *c = client(3);
-	struct http_req req = { .method = "GET" };
 	struct http_resp r = { 0 };
 	struct edge_err err = { 0 };
-	char u[256];
+	long long dt;
 	int ok = 0;
 
-	CHECK(c != NULL);
-	req.url = url(u, sizeof(u), "/status?key=%d&code=404", ++g_key);
-	CHECK(http_do(c, &req, &r, &err) == 0);
+	CHECK(fetch("GET", 3, &r, &err, &dt, "/status?key=%d&code=404", ++g_key) == 0);
 	CHECK(r.status == 404 && r.attempts == 1);
 	CHECK(strcmp(http_resp_header(&r, "X-Attempt"), "1") == 0);
 	CHECK(strstr(r.body, "errors") != NULL);
 	ok = 1;
 fail:
 	http_resp_free(&r);
-	http_client_free(c);
 	return ok;
 }
 
@@ -1330,7 +1322,7 @@ static const struct test tests[] = {
 int main(void)
 {
 	size_t i, n = sizeof(tests) / sizeof(tests[0]);
-	int failed = 0, have_server;
+	int have_server;
 
 	edge_log_init("test_http");
 	setenv("EDGE_RETRY_BASE_MS", "10", 1);
@@ -1349,15 +1341,11 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	have_server = start_server() == 0;
-	printf("1..%zu\n", n);
+	plan((int)n);
 	if (!have_server)
 		diag("cannot start tests/servers/flaky-http.py");
-	for (i = 0; i < n; i++) {
-		int ok = (!tests[i].needs_server || have_server) && tests[i].fn();
-
-		printf("%sok %zu - %s\n", ok ? "" : "not ", i + 1, tests[i].desc);
-		failed += !ok;
-	}
+	for (i = 0; i < n; i++)
+		okf((!tests[i].needs_server || have_server) && tests[i].fn(), "%s", tests[i].desc);
 	stop_server();
-	return failed ? 1 : 0;
+	return done_testing();
 }

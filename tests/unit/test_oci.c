@@ -6,24 +6,11 @@
 
 #include "oci.h"
 #include "store.h"
+#include "tap.h"
 
 #define H16 "0123456789abcdef"
 #define H64 H16 H16 H16 H16
 #define D64 "sha256:" H64
-
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc, const char *got, const char *want)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
-	}
-}
 
 static void desc_case(const char *desc, const char *json, const char *want_err)
 {
@@ -74,7 +61,7 @@ int main(void)
 {
 	char q[16], big[300];
 
-	printf("1..42\n");
+	plan(46);
 	/* digests */
 	ok(oci_digest_valid(D64), "sha256 digest", NULL, NULL);
 	ok(!oci_digest_valid(NULL), "no digest", NULL, NULL);
@@ -187,5 +174,5 @@ int main(void)
 		json_decref(h);
 		json_decref(o);
 	}
-	return n_fail != 0 || n_run != 46;
+	return done_testing();
 }

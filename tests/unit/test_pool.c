@@ -9,19 +9,8 @@
 #include <time.h>
 
 #include "pool.h"
+#include "tap.h"
 
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-	}
-}
 
 static void nap_ms(long ms)
 {
@@ -84,14 +73,14 @@ static void test_run(void)
 
 	work_init(&k);
 	rc = pool_run(8, count, &k, N, NULL, &e);
-	ok(rc == 0 && e.code == 0 && all_once(&k, N), "pool_run, 8 threads: every item once");
+	okf(rc == 0 && e.code == 0 && all_once(&k, N), "pool_run, 8 threads: every item once");
 	work_init(&k);
 	rc = pool_run(1, count, &k, N, NULL, &e);
 	for (i = 0; i < N; i++)
 		if (k.order[i] != i)
 			inorder = 0;
-	ok(rc == 0 && inorder, "one thread takes the items in order");
-	ok(pool_run(4, count, &k, 0, NULL, &e) == 0, "no items: nothing to do");
+	okf(rc == 0 && inorder, "one thread takes the items in order");
+	okf(pool_run(4, count, &k, 0, NULL, &e) == 0, "no items: nothing to do");
 }
 
 static int slow_count(void *arg, size_t i, void *w, struct edge_err *err)
@@ -111,14 +100,14 @@ static void test_first_error(void)
 	work_init(&k);
 	k.fail_at = 10;
 	rc = pool_run(4, slow_count, &k, N, NULL, &e);
-	ok(rc == -1 && e.code == EDGE_EREMOTE && strcmp(e.msg, "item 10 failed") == 0,
+	okf(rc == -1 && e.code == EDGE_EREMOTE && strcmp(e.msg, "item 10 failed") == 0,
 	   "the first error comes back with its class and message");
-	ok(k.ran < N, "the first error cancels what is still queued");
+	okf(k.ran < N, "the first error cancels what is still queued");
 	work_init(&k);
 	k.fail_at = 10;
 	o.keep_going = 1;
 	rc = pool_run(4, count, &k, N, &o, &e);
-	ok(rc == -1 && strcmp(e.msg, "item 10 failed") == 0 && all_once(&k, N),
+	okf(rc == -1 && strcmp(e.msg, "item 10 failed") == 0 && all_once(&k, N),
 	   "keep_going: every item runs, the first error still comes back");
 }
 
@@ -150,14 +139,14 @@ static void test_submit_from_job(void)
 	for (i = 0; i < N / 2; i++)
 		pool_submit(k.p, spawn, &k, i, NULL);
 	rc = pool_wait(k.p, &e);
-	ok(rc == 0 && all_once(&k, N), "jobs that submit jobs: pool_wait waits for them all");
-	ok(pool_cancelled(k.p) == 0, "not cancelled");
+	okf(rc == 0 && all_once(&k, N), "jobs that submit jobs: pool_wait waits for them all");
+	okf(pool_cancelled(k.p) == 0, "not cancelled");
 	pool_cancel(k.p, NULL);
-	ok(pool_cancelled(k.p) == 1 && pool_submit(k.p, count, &k, 0, NULL) == -1, "a cancelled pool takes no job");
+	okf(pool_cancelled(k.p) == 1 && pool_submit(k.p, count, &k, 0, NULL) == -1, "a cancelled pool takes no job");
 	pool_free(k.p);
 
 	rc = pool_run(1, fail_all, NULL, 5, NULL, &e);
-	ok(rc == -1 && e.code == EDGE_EAUTH && strcmp(e.msg, "item 0 failed") == 0,
+	okf(rc == -1 && e.code == EDGE_EAUTH && strcmp(e.msg, "item 0 failed") == 0,
 	   "one thread: the first error is the first item's");
 }
 
@@ -198,7 +187,7 @@ static void test_gate(void)
 		pool_submit(p, gated, &k, i, i % 2 == 0 ? &k.gate : NULL);
 	rc = pool_wait(p, &e);
 	pool_free(p);
-	ok(rc == 0 && all_once(&k, 200) && k.max_running <= 2 && k.max_running >= 1 && k.gate.busy == 0,
+	okf(rc == 0 && all_once(&k, 200) && k.max_running <= 2 && k.max_running >= 1 && k.gate.busy == 0,
 	   "a gate of 2: at most two of its jobs at once, the others pass it");
 }
 
@@ -255,14 +244,14 @@ static void test_worker_state(void)
 	o.ctx = &s;
 	work_init(&k);
 	rc = pool_run(4, uses_worker, &k, 100, &o, &e);
-	ok(rc == 0 && all_once(&k, 100) && s.made == 4 && s.freed == 4, "each worker has its state, made and freed once");
+	okf(rc == 0 && all_once(&k, 100) && s.made == 4 && s.freed == 4, "each worker has its state, made and freed once");
 	memset(&s, 0, sizeof(s));
 	pthread_mutex_init(&s.mu, NULL);
 	s.fail = 1;
 	o.keep_going = 1;
 	work_init(&k);
 	rc = pool_run(4, uses_worker, &k, 1000, &o, &e);
-	ok(rc == -1 && strcmp(e.msg, "no client") == 0 && k.ran < 1000 && s.freed == 3,
+	okf(rc == -1 && strcmp(e.msg, "no client") == 0 && k.ran < 1000 && s.freed == 3,
 	   "a failed worker setup cancels the pool, even with keep_going");
 }
 
@@ -274,21 +263,21 @@ static void test_many_threads(void)
 
 	work_init(&k);
 	rc = pool_run(64, count, &k, N, NULL, &e);
-	ok(rc == 0 && all_once(&k, N), "64 threads: every item once");
+	okf(rc == 0 && all_once(&k, N), "64 threads: every item once");
 	work_init(&k);
 	rc = pool_run(64, count, &k, 3, NULL, &e);
-	ok(rc == 0 && all_once(&k, 3) && k.ran == 3, "more threads than items");
+	okf(rc == 0 && all_once(&k, 3) && k.ran == 3, "more threads than items");
 }
 
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	printf("1..15\n");
+	plan(15);
 	test_run();
 	test_first_error();
 	test_submit_from_job();
 	test_gate();
 	test_worker_state();
 	test_many_threads();
-	return n_fail != 0 || n_run != 15;
+	return done_testing();
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
+
 /* Long literals built by the preprocessor so the table stays readable. */
 #define H16 "0123456789abcdef"
 #define H64 H16 H16 H16 H16
@@ -153,22 +155,6 @@ static const struct ref_case cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-/* ---- tiny TAP helper ---- */
-
-static int tap_n, tap_failed;
-
-static void tap_ok(int pass, const char *desc, const char *got,
-		   const char *want)
-{
-	tap_n++;
-	printf("%sok %d - %s\n", pass ? "" : "not ", tap_n, desc);
-	if (!pass) {
-		tap_failed++;
-		printf("# got %s expected %s\n", got != NULL ? got : "(null)",
-		       want != NULL ? want : "(null)");
-	}
-}
-
 static int streq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
@@ -185,23 +171,23 @@ static void check_case(const struct ref_case *c)
 	int rc = ref_normalize(c->in, &got, &err);
 
 	if (c->want != NULL) {
-		tap_ok(rc == 0 && streq(got, c->want), c->desc,
-		       rc == 0 ? got : err.msg, c->want);
+		ok(rc == 0 && streq(got, c->want), c->desc,
+		   rc == 0 ? got : err.msg, c->want);
 	} else if (rc == 0) {
-		tap_ok(0, c->desc, got, "failure");
+		ok(0, c->desc, got, "failure");
 	} else if (err.code != EDGE_EINPUT) {
 		char buf[64];
 
 		snprintf(buf, sizeof(buf), "code %d", err.code);
-		tap_ok(0, c->desc, buf, "code EDGE_EINPUT");
+		ok(0, c->desc, buf, "code EDGE_EINPUT");
 	} else if (c->msg != NULL) {
-		tap_ok(streq(err.msg, c->msg) && got == NULL, c->desc, err.msg,
-		       c->msg);
+		ok(streq(err.msg, c->msg) && got == NULL, c->desc, err.msg,
+		   c->msg);
 	} else {
 		/* every message names the input and stays on one line */
-		tap_ok(strncmp(err.msg, "invalid reference \"", 19) == 0 &&
-			       strchr(err.msg, '\n') == NULL && got == NULL,
-		       c->desc, err.msg, "invalid reference \"…\": …");
+		ok(strncmp(err.msg, "invalid reference \"", 19) == 0 &&
+			   strchr(err.msg, '\n') == NULL && got == NULL,
+		   c->desc, err.msg, "invalid reference \"…\": …");
 	}
 	free(got);
 }
@@ -215,32 +201,32 @@ static void check_parts(void)
 	int rc;
 
 	rc = ref_parse("nginx@sha256:" H64, &r, &err);
-	tap_ok(rc == 0 && streq(r.domain, "docker.io") &&
-		       streq(r.path, "library/nginx") && r.tag == NULL &&
-		       streq(r.digest, "sha256:" H64),
-	       "digest-only parse has no tag", rc == 0 ? r.path : err.msg,
-	       "library/nginx, tag NULL");
-	tap_ok(rc == 0 && streq(ref_api_host(&r), "registry-1.docker.io"),
-	       "api host for docker.io", rc == 0 ? ref_api_host(&r) : err.msg,
-	       "registry-1.docker.io");
+	ok(rc == 0 && streq(r.domain, "docker.io") &&
+		   streq(r.path, "library/nginx") && r.tag == NULL &&
+		   streq(r.digest, "sha256:" H64),
+	   "digest-only parse has no tag", rc == 0 ? r.path : err.msg,
+	   "library/nginx, tag NULL");
+	ok(rc == 0 && streq(ref_api_host(&r), "registry-1.docker.io"),
+	   "api host for docker.io", rc == 0 ? ref_api_host(&r) : err.msg,
+	   "registry-1.docker.io");
 	repo = rc == 0 ? ref_repository(&r) : NULL;
-	tap_ok(streq(repo, "docker.io/library/nginx"), "repository of docker ref",
-	       repo, "docker.io/library/nginx");
+	ok(streq(repo, "docker.io/library/nginx"), "repository of docker ref",
+	   repo, "docker.io/library/nginx");
 	free(repo);
 	ref_free(&r);
 
 	rc = ref_parse("localhost:5000/foo/bar:tag", &r, &err);
-	tap_ok(rc == 0 && streq(ref_api_host(&r), "localhost:5000"),
-	       "api host for other registry", rc == 0 ? ref_api_host(&r) : err.msg,
-	       "localhost:5000");
+	ok(rc == 0 && streq(ref_api_host(&r), "localhost:5000"),
+	   "api host for other registry", rc == 0 ? ref_api_host(&r) : err.msg,
+	   "localhost:5000");
 	ref_free(&r);
 	ref_free(&r); /* idempotent */
 
 	memset(&r, 0xff, sizeof(r));
 	rc = ref_parse("a//b", &r, &err);
-	tap_ok(rc == -1 && err.code == EDGE_EINPUT && r.domain == NULL &&
-		       r.path == NULL && r.tag == NULL && r.digest == NULL,
-	       "failed parse leaves the ref empty", err.msg, "all NULL");
+	ok(rc == -1 && err.code == EDGE_EINPUT && r.domain == NULL &&
+		   r.path == NULL && r.tag == NULL && r.digest == NULL,
+	   "failed parse leaves the ref empty", err.msg, "all NULL");
 	ref_free(&r);
 
 	{
@@ -256,24 +242,24 @@ static void check_parts(void)
 		big[3000] = '\0';
 		rc = ref_parse(big, &r, &err);
 		ml = strlen(err.msg);
-		tap_ok(rc == -1 && ml > sizeof(tail) &&
-			       strcmp(err.msg + ml - (sizeof(tail) - 1), tail) == 0,
-		       "long input elided in message", err.msg, tail);
+		ok(rc == -1 && ml > sizeof(tail) &&
+			   strcmp(err.msg + ml - (sizeof(tail) - 1), tail) == 0,
+		   "long input elided in message", err.msg, tail);
 		free(big);
 	}
 
-	tap_ok(ref_valid_tag("v1.0_rc-1") && !ref_valid_tag(".x") &&
-		       !ref_valid_tag("") && ref_valid_tag(T128) &&
-		       !ref_valid_tag(T129),
-	       "ref_valid_tag", "mismatch", "tag grammar");
-	tap_ok(ref_valid_path("library/nginx") && ref_valid_path("a__b/c--d") &&
-		       !ref_valid_path("a/") && !ref_valid_path("A") &&
-		       !ref_valid_path("a___b") && !ref_valid_path(""),
-	       "ref_valid_path", "mismatch", "path grammar");
-	tap_ok(ref_valid_digest("sha256:" H64) && !ref_valid_digest("sha512:" H128) &&
-		       !ref_valid_digest("sha256:" UH64) &&
-		       !ref_valid_digest("sha384:" H64),
-	       "ref_valid_digest", "mismatch", "digest grammar");
+	ok(ref_valid_tag("v1.0_rc-1") && !ref_valid_tag(".x") &&
+		   !ref_valid_tag("") && ref_valid_tag(T128) &&
+		   !ref_valid_tag(T129),
+	   "ref_valid_tag", "mismatch", "tag grammar");
+	ok(ref_valid_path("library/nginx") && ref_valid_path("a__b/c--d") &&
+		   !ref_valid_path("a/") && !ref_valid_path("A") &&
+		   !ref_valid_path("a___b") && !ref_valid_path(""),
+	   "ref_valid_path", "mismatch", "path grammar");
+	ok(ref_valid_digest("sha256:" H64) && !ref_valid_digest("sha512:" H128) &&
+		   !ref_valid_digest("sha256:" UH64) &&
+		   !ref_valid_digest("sha384:" H64),
+	   "ref_valid_digest", "mismatch", "digest grammar");
 }
 
 #define NPARTS 9
@@ -282,13 +268,9 @@ int main(void)
 {
 	size_t i;
 
-	printf("1..%zu\n", NCASES + NPARTS);
+	plan((int)(NCASES + NPARTS));
 	for (i = 0; i < NCASES; i++)
 		check_case(&cases[i]);
 	check_parts();
-	if ((size_t)tap_n != NCASES + NPARTS) {
-		printf("# ran %d tests, planned %zu\n", tap_n, NCASES + NPARTS);
-		return 1;
-	}
-	return tap_failed != 0;
+	return done_testing();
 }

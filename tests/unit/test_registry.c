@@ -7,20 +7,7 @@
 #include <string.h>
 
 #include "registry.h"
-
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc, const char *got, const char *want)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
-	}
-}
+#include "tap.h"
 
 static void token_case(const char *desc, const char *body, int want_rc, const char *want_tok, long long want_ttl)
 {
@@ -40,7 +27,7 @@ int main(void)
 	char *realm = NULL, *service = NULL;
 	int bearer = -1, rc;
 
-	printf("1..10\n");
+	plan(10);
 	token_case("token reply: token and expires_in", "{\"token\":\"abc.def\",\"expires_in\":300}", 0, "abc.def", 300);
 	token_case("token reply: access_token, default lifetime", "{\"access_token\":\"x-y_z~+/=\"}", 0, "x-y_z~+/=", 60);
 	token_case("token reply: an empty token falls back to access_token", "{\"token\":\"\",\"access_token\":\"t\"}",
@@ -63,5 +50,5 @@ int main(void)
 	free(service);
 	ok(registry_parse_challenge("Negotiate", &bearer, &realm, &service) == -1 && realm == NULL,
 	   "challenge: another scheme is refused", "", "");
-	return n_fail ? 1 : 0;
+	return done_testing();
 }

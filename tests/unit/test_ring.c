@@ -10,19 +10,8 @@
 #include <unistd.h>
 
 #include "ring.h"
+#include "tap.h"
 
-static int n_run, n_fail;
-
-static void ok(int cond, const char *desc)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-	}
-}
 
 static void nap(void)
 {
@@ -118,8 +107,8 @@ static void test_order(void)
 	pthread_create(&b, NULL, consumer, &c);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	ok(c.got == N && c.bad == 0, "one producer, one consumer: every item, in order");
-	ok(ring_aborted(r, NULL) == 0, "closed, not aborted");
+	okf(c.got == N && c.bad == 0, "one producer, one consumer: every item, in order");
+	okf(ring_aborted(r, NULL) == 0, "closed, not aborted");
 	ring_free(r);
 }
 
@@ -139,20 +128,20 @@ static void test_blocking(void)
 	/* the producer has filled the three slots and waits: stop it */
 	ring_abort(r, NULL);
 	pthread_join(a, NULL);
-	ok(p.put == 3, "a full ring blocks the producer (3 of 10 put)");
+	okf(p.put == 3, "a full ring blocks the producer (3 of 10 put)");
 	ring_free(r);
 
 	r = ring_new(2, sizeof(struct item), 1, NULL, NULL);
 	c.r = r;
 	pthread_create(&b, NULL, consumer, &c);
 	nap();
-	ok(__atomic_load_n(&c.got, __ATOMIC_SEQ_CST) == 0, "an empty ring blocks the consumer");
+	okf(__atomic_load_n(&c.got, __ATOMIC_SEQ_CST) == 0, "an empty ring blocks the consumer");
 	s = ring_put_begin(r);
 	s->v = 0;
 	ring_put_commit(r);
 	ring_close(r);
 	pthread_join(b, NULL);
-	ok(c.got == 1 && c.bad == 0, "close after one item: the consumer takes it, then ends");
+	okf(c.got == 1 && c.bad == 0, "close after one item: the consumer takes it, then ends");
 	ring_free(r);
 }
 
@@ -170,8 +159,8 @@ static void test_abort_consumer(void)
 	pthread_create(&b, NULL, consumer, &c);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
-	ok(c.got == 100 && p.put < N && p.put <= 104, "the consumer aborts: the blocked producer stops");
-	ok(ring_aborted(r, NULL) == 1, "ring_aborted says so");
+	okf(c.got == 100 && p.put < N && p.put <= 104, "the consumer aborts: the blocked producer stops");
+	okf(ring_aborted(r, NULL) == 1, "ring_aborted says so");
 	ring_free(r);
 }
 
@@ -194,8 +183,8 @@ static void test_abort_producer(void)
 	pthread_join(a, NULL);
 	pthread_join(b0, NULL);
 	pthread_join(b1, NULL);
-	ok(c0.got <= 500 && c1.got <= 500 && c0.bad == 0, "the producer aborts: both blocked stages end");
-	ok(ring_drain(r, &e) == -1 && strcmp(e.msg, "producer failed at 500") == 0 && e.code == EDGE_EIO,
+	okf(c0.got <= 500 && c1.got <= 500 && c0.bad == 0, "the producer aborts: both blocked stages end");
+	okf(ring_drain(r, &e) == -1 && strcmp(e.msg, "producer failed at 500") == 0 && e.code == EDGE_EIO,
 	   "ring_drain returns the producer's error");
 	ring_free(r);
 }
@@ -221,7 +210,7 @@ static void test_stages(void)
 	pthread_join(a, NULL);
 	for (k = 0; k < 3; k++)
 		pthread_join(b[k], NULL);
-	ok(c[0].got == N && c[1].got == N && c[2].got == N && c[0].bad + c[1].bad + c[2].bad == 0,
+	okf(c[0].got == N && c[1].got == N && c[2].got == N && c[0].bad + c[1].bad + c[2].bad == 0,
 	   "three stages, one after another: each sees every item in order, after its source");
 	ring_free(r);
 }
@@ -256,7 +245,7 @@ static void test_workers(void)
 		got += w[k].got;
 	}
 	pthread_join(d, NULL);
-	ok(got == N && in_order.got == N && in_order.bad == 0,
+	okf(got == N && in_order.got == N && in_order.bad == 0,
 	   "a stage of four threads, then one in order: every item once, the next stage in order");
 	ring_free(r);
 }
@@ -278,18 +267,18 @@ static void test_drain(void)
 		ring_put_commit(r);
 	}
 	rc = ring_drain(r, &e);
-	ok(rc == 0 && c.got == 3, "ring_drain waits until the consumer released every item");
+	okf(rc == 0 && c.got == 3, "ring_drain waits until the consumer released every item");
 	ring_close(r);
 	pthread_join(b, NULL);
 	ring_free(r);
-	ok(ring_new(0, 8, 1, NULL, &e) == NULL && e.code == EDGE_EIO, "no slots: an error");
-	ok(ring_new(2, 8, 2, (const int[]){-1, 1}, &e) == NULL, "a stage that follows itself: an error");
+	okf(ring_new(0, 8, 1, NULL, &e) == NULL && e.code == EDGE_EIO, "no slots: an error");
+	okf(ring_new(2, 8, 2, (const int[]){-1, 1}, &e) == NULL, "a stage that follows itself: an error");
 }
 
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
-	printf("1..14\n");
+	plan(14);
 	test_order();
 	test_blocking();
 	test_abort_consumer();
@@ -297,5 +286,5 @@ int main(void)
 	test_stages();
 	test_workers();
 	test_drain();
-	return n_fail != 0 || n_run != 14;
+	return done_testing();
 }

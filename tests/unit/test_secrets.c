@@ -12,17 +12,7 @@
 #include <sys/resource.h>
 
 #include "log.h"
-
-static int tap_n, tap_failed;
-
-static void ok(int cond, const char *what)
-{
-	tap_n++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", tap_n, what);
-	fflush(stdout);
-	if (!cond)
-		tap_failed++;
-}
+#include "tap.h"
 
 int main(void)
 {
@@ -30,7 +20,7 @@ int main(void)
 	struct http_opts o;
 
 	edge_log_init("test_secrets");
-	printf("1..8\n");
+	plan(8);
 
 	/* start dumpable, with core files allowed up to the hard limit */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
@@ -38,20 +28,20 @@ int main(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_CORE, &rl);
 	}
-	ok(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1, "dumpable before");
+	okf(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1, "dumpable before");
 
 	cli_protect_secrets();
-	ok(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "not dumpable after cli_protect_secrets");
-	ok(getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur == 0 && rl.rlim_max == 0,
-	   "RLIMIT_CORE 0 (soft and hard) after cli_protect_secrets");
+	okf(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0, "not dumpable after cli_protect_secrets");
+	okf(getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur == 0 && rl.rlim_max == 0,
+	    "RLIMIT_CORE 0 (soft and hard) after cli_protect_secrets");
 
 	memset(&o, 0, sizeof(o));
-	ok(cli_timeout_option(CLI_OPT_TIMEOUT, "90", &o) == 1 && o.timeout_ms == 90000,
-	   "--timeout 90: 90000 ms");
-	ok(cli_timeout_option(CLI_OPT_STALL_TIMEOUT, "5", &o) == 1 && o.low_speed_time_s == 5 &&
-	   cli_timeout_option(CLI_OPT_CONNECT_TIMEOUT, "7", &o) == 1 && o.connect_timeout_ms == 7000,
-	   "--stall-timeout 5, --connect-timeout 7");
-	ok(cli_timeout_option('v', NULL, &o) == 0, "other options are not timeouts");
+	okf(cli_timeout_option(CLI_OPT_TIMEOUT, "90", &o) == 1 && o.timeout_ms == 90000,
+	    "--timeout 90: 90000 ms");
+	okf(cli_timeout_option(CLI_OPT_STALL_TIMEOUT, "5", &o) == 1 && o.low_speed_time_s == 5 &&
+	    cli_timeout_option(CLI_OPT_CONNECT_TIMEOUT, "7", &o) == 1 && o.connect_timeout_ms == 7000,
+	    "--stall-timeout 5, --connect-timeout 7");
+	okf(cli_timeout_option('v', NULL, &o) == 0, "other options are not timeouts");
 
 	{
 		char *orig, *copy;
@@ -59,12 +49,12 @@ int main(void)
 		setenv("EDGE_TEST_SECRET", "s3cret", 1);
 		orig = getenv("EDGE_TEST_SECRET");
 		copy = cli_take_secret_env("EDGE_TEST_SECRET");
-		ok(copy != NULL && strcmp(copy, "s3cret") == 0 && getenv("EDGE_TEST_SECRET") == NULL,
-		   "cli_take_secret_env: the value, and the variable gone");
+		okf(copy != NULL && strcmp(copy, "s3cret") == 0 && getenv("EDGE_TEST_SECRET") == NULL,
+		    "cli_take_secret_env: the value, and the variable gone");
 		/* glibc keeps setenv's strings: the old one must hold zeros now */
-		ok(orig != NULL && orig[0] == '\0' && memcmp(orig, "\0\0\0\0\0\0", 6) == 0,
-		   "cli_take_secret_env: the environment's copy wiped");
+		okf(orig != NULL && orig[0] == '\0' && memcmp(orig, "\0\0\0\0\0\0", 6) == 0,
+		    "cli_take_secret_env: the environment's copy wiped");
 		cli_secret_free(copy);
 	}
-	return tap_failed ? 1 : 0;
+	return done_testing();
 }

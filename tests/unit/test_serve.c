@@ -11,15 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int n, failed;
-
-static void ok(int cond, const char *desc)
-{
-	n++;
-	if (!cond)
-		failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
-}
+#include "tap.h"
 
 struct range_case {
 	const char *h;
@@ -100,12 +92,12 @@ int main(void)
 		int got = serve_parse_range(ranges[i].h, ranges[i].size, &a, &b);
 		snprintf(desc, sizeof(desc), "range '%s' of %llu bytes", ranges[i].h ? ranges[i].h : "(none)",
 			 (unsigned long long)ranges[i].size);
-		ok(got == ranges[i].want && (got != 1 || (a == ranges[i].first && b == ranges[i].last)), desc);
+		okf(got == ranges[i].want && (got != 1 || (a == ranges[i].first && b == ranges[i].last)), "%s", desc);
 	}
 	for (i = 0; i < sizeof(accepts) / sizeof(*accepts); i++) {
 		snprintf(desc, sizeof(desc), "accept '%s' %s %s", accepts[i].accept ? accepts[i].accept : "(none)",
 			 accepts[i].want ? "takes" : "does not take", accepts[i].mt);
-		ok(serve_accepts(accepts[i].accept, accepts[i].mt) == accepts[i].want, desc);
+		okf(serve_accepts(accepts[i].accept, accepts[i].mt) == accepts[i].want, "%s", desc);
 	}
 
 	/* a real bcrypt entry, from htpasswd when it is there */
@@ -115,7 +107,7 @@ int main(void)
 			hash[0] = '\0';
 		pclose(f);
 	}
-	ok(strncmp(hash, "edgeuser:$2y$05$", 16) == 0, "htpasswd -B makes a $2y$ entry");
+	okf(strncmp(hash, "edgeuser:$2y$05$", 16) == 0, "htpasswd -B makes a $2y$ entry");
 	{
 		char *text = NULL;
 		if (asprintf(&text, "# users\n\n%s", hash) < 0)
@@ -123,14 +115,14 @@ int main(void)
 		p = write_tmp(text);
 		free(text);
 	}
-	ok(serve_htpasswd_load(p, &h, &err) == 0, "a bcrypt htpasswd file loads");
+	okf(serve_htpasswd_load(p, &h, &err) == 0, "a bcrypt htpasswd file loads");
 	if (h != NULL) {
-		ok(serve_htpasswd_check(h, "edgeuser", "pa:ss word") == 1, "the right password");
-		ok(serve_htpasswd_check(h, "edgeuser", "pa:ss word") == 1, "the right password, remembered");
-		ok(serve_htpasswd_check(h, "edgeuser", "pa:ss wordx") == 0, "a longer password");
-		ok(serve_htpasswd_check(h, "edgeuser", "") == 0, "an empty password");
-		ok(serve_htpasswd_check(h, "other", "pa:ss word") == 0, "an unknown user with the password");
-		ok(serve_htpasswd_check(h, "edgeuse", "pa:ss word") == 0, "a prefix of the user");
+		okf(serve_htpasswd_check(h, "edgeuser", "pa:ss word") == 1, "the right password");
+		okf(serve_htpasswd_check(h, "edgeuser", "pa:ss word") == 1, "the right password, remembered");
+		okf(serve_htpasswd_check(h, "edgeuser", "pa:ss wordx") == 0, "a longer password");
+		okf(serve_htpasswd_check(h, "edgeuser", "") == 0, "an empty password");
+		okf(serve_htpasswd_check(h, "other", "pa:ss word") == 0, "an unknown user with the password");
+		okf(serve_htpasswd_check(h, "edgeuse", "pa:ss word") == 0, "a prefix of the user");
 		serve_htpasswd_free(h);
 		h = NULL;
 	}
@@ -138,27 +130,26 @@ int main(void)
 	free(p);
 
 	p = write_tmp("edgeuser:$apr1$abcdefgh$0123456789012345678901\n");
-	ok(serve_htpasswd_load(p, &h, &err) == -1 && err.code == EDGE_EINPUT && strstr(err.msg, ":1: user edgeuser: not a bcrypt hash") != NULL,
-	   "an MD5 entry is refused");
+	okf(serve_htpasswd_load(p, &h, &err) == -1 && err.code == EDGE_EINPUT && strstr(err.msg, ":1: user edgeuser: not a bcrypt hash") != NULL,
+	    "an MD5 entry is refused");
 	unlink(p);
 	free(p);
 	p = write_tmp("edgeuser:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n");
-	ok(serve_htpasswd_load(p, &h, &err) == -1 && err.code == EDGE_EINPUT, "a SHA entry is refused");
+	okf(serve_htpasswd_load(p, &h, &err) == -1 && err.code == EDGE_EINPUT, "a SHA entry is refused");
 	unlink(p);
 	free(p);
 	p = write_tmp("# nobody\n");
-	ok(serve_htpasswd_load(p, &h, &err) == -1 && strstr(err.msg, ": no user") != NULL, "a file without users is refused");
+	okf(serve_htpasswd_load(p, &h, &err) == -1 && strstr(err.msg, ": no user") != NULL, "a file without users is refused");
 	unlink(p);
 	free(p);
 	p = write_tmp("no-colon-here\n");
-	ok(serve_htpasswd_load(p, &h, &err) == -1 && strstr(err.msg, ":1: expected USER:HASH") != NULL, "a line without ':' is refused");
+	okf(serve_htpasswd_load(p, &h, &err) == -1 && strstr(err.msg, ":1: expected USER:HASH") != NULL, "a line without ':' is refused");
 	unlink(p);
 	free(p);
 	p = write_tmp("u:" HASH "x\n");
-	ok(serve_htpasswd_load(p, &h, &err) == -1, "a bcrypt hash of the wrong length is refused");
+	okf(serve_htpasswd_load(p, &h, &err) == -1, "a bcrypt hash of the wrong length is refused");
 	unlink(p);
 	free(p);
 
-	printf("1..%d\n", n);
-	return failed ? 1 : 0;
+	return done_testing();
 }

@@ -22,21 +22,9 @@
 #include "fsutil.h"
 #include "sha256.h"
 #include "sign.h"
+#include "tap.h"
 
-static int n_run, n_fail;
 static char dir[] = "/tmp/test_sign.XXXXXX";
-
-static void ok(int cond, const char *desc, const char *got, const char *want)
-{
-	n_run++;
-	if (cond) {
-		printf("ok %d - %s\n", n_run, desc);
-	} else {
-		n_fail++;
-		printf("not ok %d - %s\n", n_run, desc);
-		printf("# got      %s\n# expected %s\n", got ? got : "(null)", want ? want : "(null)");
-	}
-}
 
 /* ok() for an expected failure: the code and the exact message. */
 static void fails(int rc, const struct edge_err *err, int code, const char *msg, const char *desc)
@@ -580,6 +568,5 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	printf("1..%d\n", n_run);
-	return n_fail ? 1 : 0;
+	return done_testing();
 }

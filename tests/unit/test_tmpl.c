@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
+
 struct var {
 	const char *path;
 	const char *value;
@@ -288,17 +290,6 @@ static const struct tcase cases[] = {
 	 "lookup exploded", EDGE_EIO},
 };
 
-static int ntest;
-static int nfail;
-
-static void report(int ok, const char *desc)
-{
-	ntest++;
-	if (!ok)
-		nfail++;
-	printf("%s %d - %s\n", ok ? "ok" : "not ok", ntest, desc);
-}
-
 static void run_case(const struct tcase *t)
 {
 	struct edge_err err = {0};
@@ -309,14 +300,14 @@ static void run_case(const struct tcase *t)
 	rc = tmpl_expand(t->in, lookup, &calls, &out, &err);
 	if (t->want != NULL) {
 		ok = rc == 0 && out != NULL && strcmp(out, t->want) == 0;
-		report(ok, t->desc);
+		okf(ok, "%s", t->desc);
 		if (!ok)
 			printf("# got rc=%d \"%s\" (%s) expected \"%s\"\n", rc,
 			       rc == 0 && out ? out : "", err.msg, t->want);
 	} else {
 		ok = rc == -1 && out == NULL && err.code == code &&
 		     strcmp(err.msg, t->msg) == 0;
-		report(ok, t->desc);
+		okf(ok, "%s", t->desc);
 		if (!ok)
 			printf("# got rc=%d code=%d \"%s\" expected code=%d "
 			       "\"%s\"\n", rc, err.code, err.msg, code, t->msg);
@@ -342,7 +333,7 @@ static void test_large(void)
 	ok = tmpl_expand(in, lookup, &calls, &out, &err) == 0 &&
 	     strlen(out) == 100000 * strlen("quay.io ") && calls == 100000 &&
 	     strncmp(out, "quay.io quay.io ", 16) == 0;
-	report(ok, "100000 actions in one input");
+	okf(ok, "100000 actions in one input");
 	if (!ok)
 		printf("# got %d lookups, %zu bytes (%s) expected 100000, "
 		       "800000\n", calls, out ? strlen(out) : 0, err.msg);
@@ -365,10 +356,10 @@ static void test_runs(void)
 		free(out);
 		out = NULL;
 	}
-	report(rc[0] == 0 && rc[1] == 0 && rc[2] == -1 &&
-	       strcmp(err.msg, "template expansion too large (more than 20 "
-	              "bytes in all)") == 0,
-	       "a budget shared by calls: 7 + 7 bytes, then refused");
+	okf(rc[0] == 0 && rc[1] == 0 && rc[2] == -1 &&
+	    strcmp(err.msg, "template expansion too large (more than 20 "
+	           "bytes in all)") == 0,
+	    "a budget shared by calls: 7 + 7 bytes, then refused");
 	if (rc[2] != -1)
 		printf("# third call succeeded\n");
 	tmpl_run_free(&run);
@@ -378,14 +369,14 @@ static void test_runs(void)
 	                        lookup, &calls, &run, &out, &err);
 	ok = rc[0] == 0 && strcmp(out, "abac") == 0 && run.nmissing == 2 &&
 	     strcmp(run.missing, ".nope") == 0;
-	report(ok, "TMPL_MISSING_EMPTY: unknown variables are empty, counted");
+	okf(ok, "TMPL_MISSING_EMPTY: unknown variables are empty, counted");
 	if (!ok && rc[0] == 0)
 		printf("# got \"%s\", %lu missing, first %s\n", out, run.nmissing,
 		       run.missing ? run.missing : "(none)");
 	free(out);
 	tmpl_run_free(&run);
-	report(run.missing == NULL && run.nmissing == 0,
-	       "tmpl_run_free clears the missing list");
+	okf(run.missing == NULL && run.nmissing == 0,
+	    "tmpl_run_free clears the missing list");
 }
 
 int main(void)
@@ -394,26 +385,26 @@ int main(void)
 	char *out = NULL;
 	int calls = 0, rc;
 
-	printf("1..%zu\n", ncases + 8);
+	plan((int)ncases + 8);
 	for (size_t k = 0; k < ncases; k++)
 		run_case(&cases[k]);
 
-	report(tmpl_has_action("a {{ b") == 1, "tmpl_has_action finds {{");
-	report(tmpl_has_action("a { { } }") == 0 && tmpl_has_action(NULL) == 0,
-	       "tmpl_has_action without {{");
+	okf(tmpl_has_action("a {{ b") == 1, "tmpl_has_action finds {{");
+	okf(tmpl_has_action("a { { } }") == 0 && tmpl_has_action(NULL) == 0,
+	    "tmpl_has_action without {{");
 
 	rc = tmpl_expand("{{ .nope }}", lookup, &calls, &out, NULL);
-	report(rc == -1 && out == NULL, "a NULL err is allowed");
+	okf(rc == -1 && out == NULL, "a NULL err is allowed");
 
 	calls = 0;
 	rc = tmpl_expand("{{ .spectro.var.registry }}{{/* */}}", lookup,
 	                 &calls, &out, NULL);
-	report(rc == 0 && calls == 1 && strcmp(out, "quay.io") == 0,
-	       "one lookup per variable");
+	okf(rc == 0 && calls == 1 && strcmp(out, "quay.io") == 0,
+	    "one lookup per variable");
 	if (rc == 0)
 		free(out);
 
 	test_large();
 	test_runs();
-	return nfail != 0;
+	return done_testing();
 }
