@@ -50,6 +50,12 @@ EDGE_LIBS := $(PKG_LIBS) -lpthread -lm
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:common/%.c=build/common/%.o)
+# The front end (cmd/fe/, libedge_fe.a): option parsing, usage, the
+# progress renderer, stdout and exit. Only the tools (and the unit tests of
+# the front end) link it; common/ never includes its headers.
+FE_SRC := $(sort $(wildcard cmd/fe/*.c))
+FE_OBJ := $(FE_SRC:cmd/fe/%.c=build/fe/%.o)
+FE_CFLAGS := -Icmd/fe
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
@@ -75,8 +81,8 @@ FUZZ_COMMON_OBJ := $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
 # analyzer can follow), never for a whole check.
 SCAN_BUILD ?= scan-build
 CPPCHECK ?= cppcheck
-ANALYZE_SRC := $(COMMON_SRC) $(sort $(wildcard cmd/*.c))
-ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon \
+ANALYZE_SRC := $(COMMON_SRC) $(FE_SRC) $(sort $(wildcard cmd/*.c))
+ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -Icmd/fe \
 	-DEDGE_VERSION="$(VERSION)" -DEDGE_DATADIR="$(DATADIR)" $(PKG_CFLAGS)
 
 EXAMPLE_TGZ := share/examples/cluster-definition.tgz
@@ -99,23 +105,32 @@ build/common/%.o: common/%.c build/cflags
 build/cmd/%.o: cmd/%.c build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(EDGE_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(EDGE_CFLAGS) $(FE_CFLAGS) -c -o $@ $<
+
+build/fe/%.o: cmd/fe/%.c build/cflags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(EDGE_CFLAGS) $(FE_CFLAGS) -c -o $@ $<
+
+build/libedge_fe.a: $(FE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 build/libedge.a: $(COMMON_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-bin/edge-%: build/cmd/edge-%.o build/libedge.a
+bin/edge-%: build/cmd/edge-%.o build/libedge_fe.a build/libedge.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
+	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge_fe.a build/libedge.a $(EDGE_LIBS)
 
 bin/edge-serve build/tests/test_serve: EDGE_LIBS += $(SERVE_LIBS)
 
-build/tests/%: tests/unit/%.c build/libedge.a build/cflags
+build/tests/%: tests/unit/%.c build/libedge_fe.a build/libedge.a build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
+	$(Q)$(CC) $(EDGE_CFLAGS) $(FE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $< build/libedge_fe.a build/libedge.a $(EDGE_LIBS)
 
 build/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzzutil.h build/libedge.a build/cflags
 	@mkdir -p $(@D)
@@ -179,7 +194,7 @@ analyze-cppcheck:
 	@command -v $(CPPCHECK) > /dev/null || { echo "$(CPPCHECK) not found (make deps)"; exit 1; }
 	$(CPPCHECK) --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem --library=tests/analyze/jansson.cfg \
-		-D_GNU_SOURCE -D__GNUC__ -Icommon common cmd
+		-D_GNU_SOURCE -D__GNUC__ -Icommon -Icmd/fe common cmd
 
 # make fuzz: each target for FUZZ_SECONDS, one after the other.
 fuzz:
@@ -218,5 +233,5 @@ uninstall:
 clean:
 	rm -rf build bin $(EXAMPLE_TGZ)
 
--include $(COMMON_OBJ:.o=.d) $(wildcard build/cmd/*.d) $(wildcard build/tests/*.d) \
+-include $(COMMON_OBJ:.o=.d) $(FE_OBJ:.o=.d) $(wildcard build/cmd/*.d) $(wildcard build/tests/*.d) \
 	$(wildcard build/fuzz/common/*.d) $(wildcard build/fuzz/*.d)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "sha256.h"
+#include "split.h"
 #include "yamljson.h"
 
 #define DEFAULT_ENDPOINT "https://api.spectrocloud.com"
@@ -254,7 +255,7 @@ int main(int argc, char **argv)
 		cli_usage_error("--profile-ids is required");
 	if (!valid_uid(project))
 		cli_usage_error("--project-id: '%s' is not a Palette UID", project);
-	profiles = cli_split_list(profiles_arg, &nprofiles);
+	profiles = split_list(profiles_arg, &nprofiles);
 	for (i = 0; i < nprofiles; i++) {
 		if (profiles[i][0] == '\0')
 			cli_usage_error("--profile-ids: empty profile ID in '%s'", profiles_arg);
@@ -445,7 +446,7 @@ out:
 		free(h_key);
 	}
 	cli_secret_free(key);
-	cli_free_list(profiles, nprofiles);
+	split_list_free(profiles, nprofiles);
 	for (i = 0; i < noverrides; i++) {
 		free(overrides[i].uid);
 		free(overrides[i].pack);

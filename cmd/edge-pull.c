@@ -11,6 +11,7 @@
 #include "platform.h"
 #include "pull.h"
 #include "regcli.h"
+#include "split.h"
 #include "store.h"
 
 static const char synopsis[] =
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
 		case OPT_REGISTRY: registry = optarg; break;
 		case OPT_MIRROR:
 			o.mirrors = xrealloc(o.mirrors, (o.nmirrors + 1) * sizeof(*o.mirrors));
-			if (cli_split_pair(optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror) != 0 ||
+			if (split_pair(optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror) != 0 ||
 			    strchr(o.mirrors[o.nmirrors].registry, '/') != NULL)
 				cli_usage_error("--mirror: expected REGISTRY=HOST[:PORT][/PATH], got '%s'", optarg);
 			o.nmirrors++;

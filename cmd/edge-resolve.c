@@ -13,6 +13,7 @@
 #include "manifest.h"
 #include "platform.h"
 #include "resolve.h"
+#include "split.h"
 
 static const char synopsis[] =
 	"edge-resolve [--images FILE] [--charts FILE] [--platform P] [--var N=V] [--system K=V] [--macro N=V] [INPUT...]";
@@ -84,7 +85,7 @@ static void strv_add(struct strv *s, const char *x)
 
 static void strv_free(struct strv *s)
 {
-	cli_free_list(s->v, s->n);
+	split_list_free(s->v, s->n);
 	s->v = NULL;
 	s->n = 0;
 }

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "split.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -27,7 +27,7 @@ int push_add_mapping(struct push_opts *o, const char *arg, struct edge_err *err)
 {
 	char *src, *dst;
 
-	if (cli_split_pair(arg, &src, &dst) != 0)
+	if (split_pair(arg, &src, &dst) != 0)
 		return edge_errf(err, EDGE_EUSAGE, "--mapping: expected SRC=DST, got '%s'", arg);
 	o->mappings = xrealloc(o->mappings, (o->nmappings + 1) * sizeof(*o->mappings));
 	o->mappings[o->nmappings].src = src;

@@ -114,12 +114,4 @@ char *cli_take_secret_env(const char *name);
  * more than one is a usage error. Call after getopt_long. */
 const char *cli_one_argument(int argc, char **argv);
 
-/* Splits "LEFT=RIGHT" at the first '='; both sides must be non-empty.
- * Returns 0 with malloc'd *left and *right, or -1. */
-int cli_split_pair(const char *arg, char **left, char **right);
-
-/* Splits "A,B, C" into trimmed items (malloc'd array of malloc'd strings). */
-char **cli_split_list(const char *s, size_t *n);
-void cli_free_list(char **v, size_t n);
-
 #endif
