@@ -115,11 +115,8 @@ int main(int argc, char **argv)
 		o.mtime = v;
 	}
 	o.progress_tty = cli_progress_tty();
-	if ((m = cli_load_manifest(input, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
-	}
 	if (name != NULL) {
 		json_object_set_new(m, "name", json_string(name));
 		if (manifest_validate(m, NULL, &err) != 0)

@@ -125,11 +125,8 @@ int main(int argc, char **argv)
 	if (store_dir[0] == '\0')
 		cli_usage_error("--store: empty directory name");
 
-	if ((m = cli_load_manifest(input, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
-	}
 	if (!o.all_platforms && o.nplatforms == 0) {
 		json_t *pl = json_object_get(m, "platforms"), *v;
 		size_t i;
@@ -138,11 +135,8 @@ int main(int argc, char **argv)
 		if (o.nplatforms == 0)
 			add_platforms(&o, "linux/amd64");
 	}
-	if ((o.creds = regcli_creds(&rc_opts, registry, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((o.creds = regcli_creds(&rc_opts, registry, &err)) == NULL)
 		goto fail;
-	}
 	regcli_http_opts(&rc_opts, &o.http);
 	o.plain_http = rc_opts.plain_http;
 	o.jobs = rc_opts.jobs;

@@ -145,11 +145,8 @@ int main(int argc, char **argv)
 	if (rco.password_stdin && (input == NULL || strcmp(input, "-") == 0))
 		cli_usage_error("--password-stdin needs the bundle or manifest as a file argument");
 	host = push_creds_host(&o);
-	if ((o.creds = regcli_creds(&rco, host, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((o.creds = regcli_creds(&rco, host, &err)) == NULL)
 		goto fail;
-	}
 	regcli_http_opts(&rco, &o.http);
 	o.plain_http = rco.plain_http;
 	o.jobs = rco.jobs;
@@ -169,7 +166,7 @@ int main(int argc, char **argv)
 		const char *bp, *sp;
 		if ((m = cli_load_manifest(input, &err)) == NULL) {
 			if (err.code == EDGE_EUSAGE)
-				cli_usage_error("no input: give a bundle, or a manifest (file or stdin)");
+				edge_errf(&err, EDGE_EUSAGE, "no input: give a bundle, or a manifest (file or stdin)");
 			goto fail;
 		}
 		bp = manifest_str(json_object_get(m, "bundle"), "path");
@@ -191,8 +188,10 @@ int main(int argc, char **argv)
 		src.bundle = &br;
 	else
 		src.store = &st;
-	if (push_run(m, &src, &o, &pushed, &err) != 0)
-		goto fail;
+	if (push_run(m, &src, &o, &pushed, &err) != 0) {
+		rc = cli_report(&err); /* an image no rule covers: no usage lines */
+		goto out;
+	}
 	json_object_set_new(m, "pushed", pushed);
 	pushed = NULL;
 	if (cli_write_manifest(m, &err) != 0)

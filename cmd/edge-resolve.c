@@ -291,11 +291,8 @@ int main(int argc, char **argv)
 		}
 	}
 	r = resolver_new(vars.v, vars.n, system.v, system.n, macros.v, macros.n, &err);
-	if (r == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if (r == NULL)
 		goto fail;
-	}
 	if (name != NULL) {
 		json_t *probe = manifest_new(name);
 		if (manifest_validate(probe, NULL, &err) != 0) {
@@ -310,8 +307,10 @@ int main(int argc, char **argv)
 		if (strcmp(path, "-") == 0) {
 			if (manifest != NULL)
 				cli_usage_error("only one manifest may be given");
-			if ((manifest = cli_load_manifest(NULL, &err)) == NULL)
-				goto fail;
+			if ((manifest = cli_load_manifest(NULL, &err)) == NULL) {
+				rc = cli_report(&err); /* a terminal on stdin: one line */
+				goto out;
+			}
 			continue;
 		}
 		gz = is_gzip(path, &err);
@@ -323,11 +322,8 @@ int main(int argc, char **argv)
 			defpath = path;
 			continue;
 		}
-		if (add_json_input(r, path, &manifest, &err) != 0) {
-			if (err.code == EDGE_EUSAGE)
-				cli_usage_error("%s", err.msg);
+		if (add_json_input(r, path, &manifest, &err) != 0)
 			goto fail;
-		}
 	}
 	if (optind == argc) {
 		/* stdin carries the manifest; with only --images/--charts an

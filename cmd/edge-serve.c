@@ -174,11 +174,8 @@ int main(int argc, char **argv)
 	o.sources = src;
 	o.nsources = nsrc;
 
-	if (serve_start(&o, &sv, &port, &err) != 0) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if (serve_start(&o, &sv, &port, &err) != 0)
 		goto fail;
-	}
 	/* until now a signal ends the program (cli_init); from here on it
 	 * sets a flag for the loop below, blocked except while waiting */
 	memset(&sa, 0, sizeof(sa));

@@ -381,7 +381,7 @@ int main(int argc, char **argv)
 		goto fail;
 	goto out;
 fail:
-	rc = cli_fail(&err);
+	rc = cli_report(&err); /* past the options: no usage lines */
 out:
 	sig_key_free(key);
 	json_decref(m);

@@ -118,6 +118,7 @@ static int verify_store_mode(const char *dir, const char *input, int quick, stru
 	return rc;
 }
 
+/* Returns the exit code, the error already reported. */
 static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, const char *input, struct edge_err *err)
 {
 	json_t *m;
@@ -127,23 +128,18 @@ static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, c
 	host = push_creds_host(o);
 	o->creds = regcli_creds(rco, host, err);
 	free(host);
-	if (o->creds == NULL) {
-		if (err->code == EDGE_EUSAGE)
-			cli_usage_error("%s", err->msg);
-		return -1;
-	}
+	if (o->creds == NULL)
+		return cli_fail(err);
 	regcli_http_opts(rco, &o->http);
 	o->plain_http = rco->plain_http;
-	if ((m = cli_load_manifest(input, err)) == NULL) {
-		if (err->code == EDGE_EUSAGE)
-			cli_usage_error("%s", err->msg);
-		return -1;
-	}
+	if ((m = cli_load_manifest(input, err)) == NULL)
+		return cli_fail(err);
 	rc = push_check_registry(m, o, err);
 	if (rc == 0)
 		rc = cli_write_manifest(m, err);
 	json_decref(m);
-	return rc;
+	/* an image no --mapping rule covers: no usage lines */
+	return rc != 0 ? cli_report(err) : EDGE_OK;
 }
 
 int main(int argc, char **argv)
@@ -183,8 +179,7 @@ int main(int argc, char **argv)
 	if (po.registry != NULL || po.nmappings > 0) {
 		if (store_dir || key || require || max_size || quick || want_digest)
 			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size, --digest and --quick do not apply");
-		if (verify_registry_mode(&po, &rco, input, &err) != 0)
-			goto fail;
+		rc = verify_registry_mode(&po, &rco, input, &err);
 		goto out;
 	}
 	if (store_dir != NULL) {
@@ -202,7 +197,7 @@ int main(int argc, char **argv)
 		/* the manifest on stdin names the bundle */
 		if ((from = cli_load_manifest(NULL, &err)) == NULL) {
 			if (err.code == EDGE_EUSAGE)
-				cli_usage_error("no bundle: give BUNDLE, or a manifest with \"bundle\" on stdin");
+				edge_errf(&err, EDGE_EUSAGE, "no bundle: give BUNDLE, or a manifest with \"bundle\" on stdin");
 			goto fail;
 		}
 		if (manifest_str(json_object_get(from, "bundle"), "path") == NULL) {

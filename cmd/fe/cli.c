@@ -85,6 +85,11 @@ int cli_common_option(int c, const char *arg)
 	}
 }
 
+static void usage_hint(void)
+{
+	fprintf(stderr, "usage: %s\ntry '%s --help'\n", g_synopsis, edge_progname());
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
 	if (fmt != NULL) {
@@ -95,7 +100,7 @@ void cli_usage_error(const char *fmt, ...)
 		va_end(ap);
 		fprintf(stderr, "%s: %s\n", edge_progname(), msg);
 	}
-	fprintf(stderr, "usage: %s\ntry '%s --help'\n", g_synopsis, edge_progname());
+	usage_hint();
 	exit(EDGE_EUSAGE);
 }
 
@@ -176,10 +181,19 @@ int cli_progress_tty(void)
 	return isatty(2) ? 1 : 0;
 }
 
-int cli_fail(const struct edge_err *err)
+int cli_report(const struct edge_err *err)
 {
 	log_error("%s", err->msg[0] ? err->msg : "unknown error");
 	return err->code ? err->code : EDGE_EIO;
+}
+
+int cli_fail(const struct edge_err *err)
+{
+	int rc = cli_report(err);
+
+	if (rc == EDGE_EUSAGE)
+		usage_hint();
+	return rc;
 }
 
 json_t *cli_load_manifest(const char *path, struct edge_err *err)

@@ -85,8 +85,14 @@ long long cli_parse_size(const char *opt, const char *s);
  * (--progress=never, -q). */
 int cli_progress_tty(void);
 
-/* Prints the error (edge-X: msg) and returns its exit code (never 0). */
+/* Prints the error (edge-X: msg) and returns its exit code (never 0). A
+ * usage error (EDGE_EUSAGE: a bad option value, a missing input, stdin a
+ * terminal) is followed by the synopsis and "try 'edge-X --help'". */
 int cli_fail(const struct edge_err *err);
+/* The same without the usage lines, whatever the class: for the errors of
+ * a run the command line has already started (an image no --mapping rule
+ * covers, a key that needs a password), which more options would not fix. */
+int cli_report(const struct edge_err *err);
 
 /* Loads the manifest from path, or stdin when path is NULL or "-". Refuses a
  * terminal on stdin. Validates it (manifest_validate). */
