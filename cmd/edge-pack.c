@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "store.h"
 
 static const char synopsis[] =
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
 {
 	struct bundle_opts o;
 	struct edge_err err = {0};
+	struct meter meter;
 	struct store store;
 	const char *name = NULL, *store_dir = NULL, *input = NULL, *sde;
 	json_t *m = NULL, *bundle = NULL;
@@ -114,7 +116,8 @@ int main(int argc, char **argv)
 			cli_usage_error("SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'", sde);
 		o.mtime = v;
 	}
-	o.progress_tty = cli_progress_tty();
+	o.progress = meter_start(&meter);
+	o.progress_ctx = &meter;
 	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
 	if (name != NULL) {

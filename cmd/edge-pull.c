@@ -8,6 +8,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "platform.h"
 #include "pull.h"
 #include "regcli.h"
@@ -87,6 +88,7 @@ int main(int argc, char **argv)
 	struct regcli rc_opts;
 	struct pull_opts o;
 	struct edge_err err = {0};
+	struct meter meter;
 	struct store store;
 	const char *store_dir = "store", *registry = NULL, *input = NULL;
 	json_t *m = NULL;
@@ -141,7 +143,8 @@ int main(int argc, char **argv)
 	o.plain_http = rc_opts.plain_http;
 	o.jobs = rc_opts.jobs;
 	o.per_host = 6;
-	o.progress_tty = cli_progress_tty();
+	o.progress = meter_start(&meter);
+	o.progress_ctx = &meter;
 
 	if (store_open(&store, store_dir, !o.offline, 1, &err) != 0)
 		goto fail;

@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "push.h"
 #include "regcli.h"
 #include "store.h"
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
 	struct regcli rco;
 	struct push_opts o;
 	struct edge_err err = {0};
+	struct meter meter;
 	struct bundle_reader br;
 	struct store st;
 	struct push_source src = {NULL, NULL};
@@ -150,7 +152,8 @@ int main(int argc, char **argv)
 	regcli_http_opts(&rco, &o.http);
 	o.plain_http = rco.plain_http;
 	o.jobs = rco.jobs;
-	o.progress_tty = cli_progress_tty();
+	o.progress = meter_start(&meter);
+	o.progress_ctx = &meter;
 
 	if (input != NULL && strcmp(input, "-") != 0 && access(input, F_OK) != 0) {
 		edge_err_errno(&err, "open %s", input);

@@ -151,23 +151,13 @@ static void fail_first(struct pull *p, const struct edge_err *e)
 		p->aborted = 1;
 }
 
+/* Called with p->mu held, or after the workers are gone. */
 static void progress(struct pull *p, int final)
 {
-	long long t = mono_ms();
-	int tty = p->o->progress_tty;
+	struct progress_info pi = { p->blobs_done, p->nblobs, (uint64_t)p->bytes_done, 0, "blobs", NULL, final };
 
-	if (edge_log_verbosity() < 0 || tty < 0)
-		return;
-	if (!final && t - p->last_report < (tty ? 250 : 5000))
-		return;
-	if (final && !tty)
-		return;
-	p->last_report = t;
-	if (tty)
-		fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f MiB%s", edge_progname(), p->blobs_done, p->nblobs,
-			(double)p->bytes_done / (1 << 20), final ? "\n" : "\033[K");
-	else
-		log_info("%zu/%zu blobs, %.1f MiB", p->blobs_done, p->nblobs, (double)p->bytes_done / (1 << 20));
+	if (p->o->progress != NULL)
+		p->o->progress(p->o->progress_ctx, &pi);
 }
 
 /* --- manifests --------------------------------------------------------- */
