@@ -207,7 +207,15 @@ json_t *cli_load_manifest(const char *path, struct edge_err *err)
 
 int cli_write_manifest(json_t *m, struct edge_err *err)
 {
-	return manifest_write(m, NULL, err);
+	size_t len;
+	char *text = manifest_text(m, &len, err);
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	rc = fwrite(text, 1, len, stdout) == len ? 0 : edge_err_errno(err, "write error on stdout");
+	free(text);
+	return rc;
 }
 
 int cli_finish(int rc)
