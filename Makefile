@@ -87,8 +87,19 @@ ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -Icmd/fe \
 
 EXAMPLE_TGZ := share/examples/cluster-definition.tgz
 
+# make nm-check (run by make test, so by make check): the library never
+# prints nor exits (STYLE.md 1). No object of build/libedge.a but the logging
+# module, log.o, may reference these; the front end (cmd/fe/) is where a tool
+# prints and exits. gcc turns printf/fprintf into puts/fwrite/putc, and
+# _FORTIFY_SOURCE into the __*_chk forms, so those count as well.
+NM_FORBIDDEN := exit _exit _Exit quick_exit printf puts putchar fputs fprintf fwrite putc fputc \
+	vfprintf vprintf perror dprintf vdprintf __printf_chk __fprintf_chk __vfprintf_chk \
+	__vprintf_chk __dprintf_chk __vdprintf_chk _IO_putc putchar_unlocked putc_unlocked \
+	fputc_unlocked fputs_unlocked fwrite_unlocked
+NM_ALLOWED := log.o
+
 .PHONY: all check test demo bench deps install uninstall clean fuzz fuzz-build analyze analyze-scan \
-	analyze-cppcheck FORCE
+	analyze-cppcheck nm-check FORCE
 all: $(BINS) $(EXAMPLE_TGZ)
 
 # Rebuild everything when the flags change (SANITIZE=1 and back).
@@ -173,12 +184,23 @@ check:
 # The fuzzers run briefly in make test when FUZZ_CC can build them; when it
 # cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.
 test: $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
+	@$(MAKE) --no-print-directory nm-check
 	@if sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)' > build/fuzz-reason 2>&1; then \
 		$(MAKE) --no-print-directory fuzz-build || echo "could not build the fuzz targets" > build/fuzz-reason; \
 	fi
 	@FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
 
 fuzz-build: $(FUZZ_BINS)
+
+nm-check: build/libedge.a
+	@nm -A -u build/libedge.a | awk -v bad='$(NM_FORBIDDEN)' -v allowed='$(NM_ALLOWED)' ' \
+		BEGIN { n = split(bad, b, " "); for (i = 1; i <= n; i++) B[b[i]] = 1; \
+			n = split(allowed, a, " "); for (i = 1; i <= n; i++) A[a[i]] = 1 } \
+		{ obj = $$1; sub(/:$$/, "", obj); sub(/.*:/, "", obj); sym = $$NF; sub(/@.*/, "", sym); \
+		  if ((sym in B) && !(obj in A)) { bad_refs = bad_refs "\n  " obj ": " sym; fail = 1 } } \
+		END { if (fail) { print "nm-check: build/libedge.a prints or exits outside the logging module" \
+				" (log.o, the one exception):" bad_refs; exit 1 } \
+		      print "nm-check: build/libedge.a: no exit or print outside the logging module (log.o)" }'
 
 analyze:
 	@$(MAKE) --no-print-directory analyze-scan
