@@ -183,8 +183,7 @@ check:
 
 # The fuzzers run briefly in make test when FUZZ_CC can build them; when it
 # cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.
-test: $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
-	@$(MAKE) --no-print-directory nm-check
+test: nm-check $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
 	@if sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)' > build/fuzz-reason 2>&1; then \
 		$(MAKE) --no-print-directory fuzz-build || echo "could not build the fuzz targets" > build/fuzz-reason; \
 	fi

@@ -43,10 +43,7 @@ static const char help[] =
 	"      --insecure            do not verify the server's TLS certificate\n"
 	"      --retries N           retries on network errors, 429 and 5xx (default 5)\n"
 	CLI_TIMEOUT_HELP
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print each request (-vv: headers, secrets redacted)\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_COMMON_HELP("print each request (-vv: headers, secrets redacted)")
 	"\n"
 	"Exit status: 0 success, 2 usage, 3 invalid input, 4 Palette API or network\n"
 	"error, 5 API key refused, 6 local I/O error.\n";
@@ -237,8 +234,7 @@ int main(int argc, char **argv)
 		json_array_append_new(mprof, json_pack("{s:s}", "uid", profiles[i]));
 	json_object_set_new(m, "definition", json_pack("{s:s, s:s, s:I, s:o}", "path", outpath, "digest", digest,
 						       "size", (json_int_t)size, "profiles", mprof));
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(m);
 	goto out;
 fail:
 	rc = cli_fail(&err);

@@ -36,11 +36,8 @@ static const char help[] =
 	"      --threads N           compression threads (default: all cores)\n"
 	"      --split SIZE          write parts of at most SIZE bytes (e.g. 3G) and a\n"
 	"                            descriptor FILE.parts.json\n"
-	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print more detail\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_PROGRESS_HELP
+	CLI_COMMON_HELP("print more detail")
 	"\n"
 	"Every store blob is re-hashed as it is read (on another core): one that does\n"
 	"not match its digest or size stops the pack, and nothing is written.\n"
@@ -137,8 +134,7 @@ int main(int argc, char **argv)
 	if (bundle_pack(m, &store, &o, &bundle, &err) != 0)
 		goto fail;
 	json_object_set_new(m, "bundle", bundle);
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(m);
 	goto out;
 fail:
 	rc = cli_fail(&err);

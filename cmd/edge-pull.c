@@ -41,11 +41,8 @@ static const char help[] =
 	"                            keeping their names (repeatable)\n"
 	"      --registry HOST       the registry --username is for\n"
 	REGCLI_HELP
-	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print more detail (-vv: HTTP headers, redacted)\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_PROGRESS_HELP
+	CLI_COMMON_HELP("print more detail (-vv: HTTP headers, redacted)")
 	"\n"
 	"Exit status: 0 success, 1 a digest or size mismatch, 2 usage, 3 invalid\n"
 	"input, 4 registry or network error, 5 access refused, 6 local I/O error.\n";
@@ -92,7 +89,7 @@ int main(int argc, char **argv)
 	struct store store;
 	const char *store_dir = "store", *registry = NULL, *input = NULL;
 	json_t *m = NULL;
-	int c, rc = EDGE_OK, opened = 0, cli_platforms = 0;
+	int c, rc = EDGE_OK, wrc, opened = 0, cli_platforms = 0;
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
@@ -165,8 +162,8 @@ int main(int argc, char **argv)
 		}
 		json_object_set_new(m, "platforms", pl);
 	}
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	wrc = cli_print_manifest(m);
+	rc = wrc != EDGE_OK ? wrc : rc;
 	goto out;
 fail:
 	rc = cli_fail(&err);

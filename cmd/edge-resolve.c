@@ -406,8 +406,7 @@ int main(int argc, char **argv)
 	log_verbose("%zu profiles, %zu images, %zu charts", resolver_profile_count(r),
 		    json_array_size(json_object_get(manifest, "images")),
 		    json_array_size(json_object_get(manifest, "charts")));
-	if (cli_write_manifest(manifest, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(manifest);
 	goto out;
 fail:
 	rc = cli_fail(&err);

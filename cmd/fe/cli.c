@@ -31,19 +31,24 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-void cli_init(const char *progname, const char *synopsis, const char *help)
+void cli_on_signals(void (*handler)(int))
 {
 	struct sigaction sa;
 
-	edge_log_init(progname);
-	g_synopsis = synopsis;
-	g_help = help;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+}
+
+void cli_init(const char *progname, const char *synopsis, const char *help)
+{
+	edge_log_init(progname);
+	g_synopsis = synopsis;
+	g_help = help;
+	cli_on_signals(on_signal);
 }
 
 int cli_common_option(int c, const char *arg)
@@ -205,17 +210,18 @@ json_t *cli_load_manifest(const char *path, struct edge_err *err)
 	return manifest_load(path, err);
 }
 
-int cli_write_manifest(json_t *m, struct edge_err *err)
+int cli_print_manifest(json_t *m)
 {
+	struct edge_err err = {0};
 	size_t len;
-	char *text = manifest_text(m, &len, err);
+	char *text = manifest_text(m, &len, &err);
 	int rc;
 
 	if (text == NULL)
-		return -1;
-	rc = fwrite(text, 1, len, stdout) == len ? 0 : edge_err_errno(err, "write error on stdout");
+		return cli_report(&err);
+	rc = fwrite(text, 1, len, stdout) == len ? EDGE_OK : edge_err_errno(&err, "write error on stdout");
 	free(text);
-	return rc;
+	return rc == EDGE_OK ? EDGE_OK : cli_report(&err);
 }
 
 int cli_finish(int rc)
