@@ -15,6 +15,10 @@ static void meter_draw(void *ctx, const struct progress_info *pi)
 	char line[256];
 	int n;
 
+	if (!m->started) {
+		m->started = 1;
+		m->last = t;
+	}
 	if (pi->final ? m->mode == 0 : t - m->last < (m->mode > 0 ? 250 : 5000))
 		return;
 	m->last = t;
@@ -32,7 +36,9 @@ static void meter_draw(void *ctx, const struct progress_info *pi)
 
 progress_fn meter_start(struct meter *m)
 {
-	m->mode = cli_progress_tty();
-	m->last = mono_ms();
+	/* -q wins over --progress=always */
+	m->mode = edge_log_verbosity() < 0 ? -1 : cli_progress_tty();
+	m->started = 0;
+	m->last = 0;
 	return m->mode < 0 ? NULL : meter_draw;
 }

@@ -12,11 +12,14 @@
 
 struct meter {
 	int mode;       /* cli_progress_tty(): 1 redrawn, 0 plain lines, -1 none */
-	long long last; /* when the last line was drawn (mono_ms) */
+	int started;    /* the first report came */
+	long long last; /* when the last line was drawn, or the first report came (mono_ms) */
 };
 
-/* Starts m for one run of an engine, now. Returns the callback to hand the
- * engine, with m as its context, or NULL when no progress is shown. */
+/* Sets m up for one run of an engine; its clock starts with the engine's
+ * first report (the first item done), so that setting up is not counted.
+ * Returns the callback to hand the engine, with m as its context, or NULL
+ * when no progress is shown. */
 progress_fn meter_start(struct meter *m);
 
 #endif
