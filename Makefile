@@ -56,6 +56,12 @@ EDGE_LIBS := $(PKG_LIBS) -lpthread -lm
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:common/%.c=build/common/%.o)
+# The front end (cmd/fe/, libedge_fe.a): option parsing, usage, the
+# progress renderer, stdout and exit. Only the tools (and the unit tests of
+# the front end) link it; common/ never includes its headers.
+FE_SRC := $(sort $(wildcard cmd/fe/*.c))
+FE_OBJ := $(FE_SRC:cmd/fe/%.c=build/fe/%.o)
+FE_CFLAGS := -Icmd/fe
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
@@ -81,14 +87,25 @@ FUZZ_COMMON_OBJ := $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
 # analyzer can follow), never for a whole check.
 SCAN_BUILD ?= scan-build
 CPPCHECK ?= cppcheck
-ANALYZE_SRC := $(COMMON_SRC) $(sort $(wildcard cmd/*.c))
-ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon \
+ANALYZE_SRC := $(COMMON_SRC) $(FE_SRC) $(sort $(wildcard cmd/*.c))
+ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -Icmd/fe \
 	-DEDGE_VERSION="$(VERSION)" -DEDGE_DATADIR="$(DATADIR)" $(PKG_CFLAGS)
 
 EXAMPLE_TGZ := share/examples/cluster-definition.tgz
 
+# make nm-check (run by make test, so by make check): the library never
+# prints nor exits (STYLE.md 1). No object of build/libedge.a but the logging
+# module, log.o, may reference these; the front end (cmd/fe/) is where a tool
+# prints and exits. gcc turns printf/fprintf into puts/fwrite/putc, and
+# _FORTIFY_SOURCE into the __*_chk forms, so those count as well.
+NM_FORBIDDEN := exit _exit _Exit quick_exit printf puts putchar fputs fprintf fwrite putc fputc \
+	vfprintf vprintf perror dprintf vdprintf __printf_chk __fprintf_chk __vfprintf_chk \
+	__vprintf_chk __dprintf_chk __vdprintf_chk _IO_putc putchar_unlocked putc_unlocked \
+	fputc_unlocked fputs_unlocked fwrite_unlocked
+NM_ALLOWED := log.o
+
 .PHONY: all check test demo bench deps install uninstall clean fuzz fuzz-build analyze analyze-scan \
-	analyze-cppcheck FORCE
+	analyze-cppcheck nm-check FORCE
 all: $(BINS) $(EXAMPLE_TGZ)
 
 # Rebuild everything when the flags change (SANITIZE=1 and back).
@@ -105,23 +122,32 @@ build/common/%.o: common/%.c build/cflags
 build/cmd/%.o: cmd/%.c build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(EDGE_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(EDGE_CFLAGS) $(FE_CFLAGS) -c -o $@ $<
+
+build/fe/%.o: cmd/fe/%.c build/cflags
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(EDGE_CFLAGS) $(FE_CFLAGS) -c -o $@ $<
+
+build/libedge_fe.a: $(FE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 build/libedge.a: $(COMMON_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-bin/edge-%: build/cmd/edge-%.o build/libedge.a
+bin/edge-%: build/cmd/edge-%.o build/libedge_fe.a build/libedge.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
+	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge_fe.a build/libedge.a $(EDGE_LIBS)
 
 bin/edge-serve build/tests/test_serve: EDGE_LIBS += $(SERVE_LIBS)
 
-build/tests/%: tests/unit/%.c build/libedge.a build/cflags
+build/tests/%: tests/unit/%.c build/libedge_fe.a build/libedge.a build/cflags
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $< build/libedge.a $(EDGE_LIBS)
+	$(Q)$(CC) $(EDGE_CFLAGS) $(FE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $< build/libedge_fe.a build/libedge.a $(EDGE_LIBS)
 
 build/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzzutil.h build/libedge.a build/cflags
 	@mkdir -p $(@D)
@@ -163,13 +189,23 @@ check:
 
 # The fuzzers run briefly in make test when FUZZ_CC can build them; when it
 # cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.
-test: $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
+test: nm-check $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
 	@if sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)' > build/fuzz-reason 2>&1; then \
 		$(MAKE) --no-print-directory fuzz-build || echo "could not build the fuzz targets" > build/fuzz-reason; \
 	fi
 	@FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
 
 fuzz-build: $(FUZZ_BINS)
+
+nm-check: build/libedge.a
+	@nm -A -u build/libedge.a | awk -v bad='$(NM_FORBIDDEN)' -v allowed='$(NM_ALLOWED)' ' \
+		BEGIN { n = split(bad, b, " "); for (i = 1; i <= n; i++) B[b[i]] = 1; \
+			n = split(allowed, a, " "); for (i = 1; i <= n; i++) A[a[i]] = 1 } \
+		{ obj = $$1; sub(/:$$/, "", obj); sub(/.*:/, "", obj); sym = $$NF; sub(/@.*/, "", sym); \
+		  if ((sym in B) && !(obj in A)) { bad_refs = bad_refs "\n  " obj ": " sym; fail = 1 } } \
+		END { if (fail) { print "nm-check: build/libedge.a prints or exits outside the logging module" \
+				" (log.o, the one exception):" bad_refs; exit 1 } \
+		      print "nm-check: build/libedge.a: no exit or print outside the logging module (log.o)" }'
 
 analyze:
 	@$(MAKE) --no-print-directory analyze-scan
@@ -185,7 +221,7 @@ analyze-cppcheck:
 	@command -v $(CPPCHECK) > /dev/null || { echo "$(CPPCHECK) not found (make deps)"; exit 1; }
 	$(CPPCHECK) --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 		--inline-suppr --suppress=missingIncludeSystem --library=tests/analyze/jansson.cfg \
-		-D_GNU_SOURCE -D__GNUC__ -Icommon common cmd
+		-D_GNU_SOURCE -D__GNUC__ -Icommon -Icmd/fe common cmd
 
 # make fuzz: each target for FUZZ_SECONDS, one after the other.
 fuzz:
@@ -224,5 +260,5 @@ uninstall:
 clean:
 	rm -rf build bin $(EXAMPLE_TGZ)
 
--include $(COMMON_OBJ:.o=.d) $(wildcard build/cmd/*.d) $(wildcard build/tests/*.d) \
+-include $(COMMON_OBJ:.o=.d) $(FE_OBJ:.o=.d) $(wildcard build/cmd/*.d) $(wildcard build/tests/*.d) \
 	$(wildcard build/fuzz/common/*.d) $(wildcard build/fuzz/*.d)

@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "store.h"
 
 static const char synopsis[] =
@@ -35,11 +36,8 @@ static const char help[] =
 	"      --threads N           compression threads (default: all cores)\n"
 	"      --split SIZE          write parts of at most SIZE bytes (e.g. 3G) and a\n"
 	"                            descriptor FILE.parts.json\n"
-	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print more detail\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_PROGRESS_HELP
+	CLI_COMMON_HELP("print more detail")
 	"\n"
 	"Every store blob is re-hashed as it is read (on another core): one that does\n"
 	"not match its digest or size stops the pack, and nothing is written.\n"
@@ -74,6 +72,7 @@ int main(int argc, char **argv)
 {
 	struct bundle_opts o;
 	struct edge_err err = {0};
+	struct meter meter;
 	struct store store;
 	const char *name = NULL, *store_dir = NULL, *input = NULL, *sde;
 	json_t *m = NULL, *bundle = NULL;
@@ -114,12 +113,10 @@ int main(int argc, char **argv)
 			cli_usage_error("SOURCE_DATE_EPOCH: expected seconds since 1970, got '%s'", sde);
 		o.mtime = v;
 	}
-	o.progress_tty = cli_progress_tty();
-	if ((m = cli_load_manifest(input, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	o.progress = meter_start(&meter);
+	o.progress_ctx = &meter;
+	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
-	}
 	if (name != NULL) {
 		json_object_set_new(m, "name", json_string(name));
 		if (manifest_validate(m, NULL, &err) != 0)
@@ -137,8 +134,7 @@ int main(int argc, char **argv)
 	if (bundle_pack(m, &store, &o, &bundle, &err) != 0)
 		goto fail;
 	json_object_set_new(m, "bundle", bundle);
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(m);
 	goto out;
 fail:
 	rc = cli_fail(&err);

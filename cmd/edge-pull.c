@@ -8,9 +8,11 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "platform.h"
 #include "pull.h"
 #include "regcli.h"
+#include "split.h"
 #include "store.h"
 
 static const char synopsis[] =
@@ -39,11 +41,8 @@ static const char help[] =
 	"                            keeping their names (repeatable)\n"
 	"      --registry HOST       the registry --username is for\n"
 	REGCLI_HELP
-	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print more detail (-vv: HTTP headers, redacted)\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_PROGRESS_HELP
+	CLI_COMMON_HELP("print more detail (-vv: HTTP headers, redacted)")
 	"\n"
 	"Exit status: 0 success, 1 a digest or size mismatch, 2 usage, 3 invalid\n"
 	"input, 4 registry or network error, 5 access refused, 6 local I/O error.\n";
@@ -86,10 +85,11 @@ int main(int argc, char **argv)
 	struct regcli rc_opts;
 	struct pull_opts o;
 	struct edge_err err = {0};
+	struct meter meter;
 	struct store store;
 	const char *store_dir = "store", *registry = NULL, *input = NULL;
 	json_t *m = NULL;
-	int c, rc = EDGE_OK, opened = 0, cli_platforms = 0;
+	int c, rc = EDGE_OK, wrc, opened = 0, cli_platforms = 0;
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
 		case OPT_REGISTRY: registry = optarg; break;
 		case OPT_MIRROR:
 			o.mirrors = xrealloc(o.mirrors, (o.nmirrors + 1) * sizeof(*o.mirrors));
-			if (cli_split_pair(optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror) != 0 ||
+			if (split_pair(optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror) != 0 ||
 			    strchr(o.mirrors[o.nmirrors].registry, '/') != NULL)
 				cli_usage_error("--mirror: expected REGISTRY=HOST[:PORT][/PATH], got '%s'", optarg);
 			o.nmirrors++;
@@ -124,11 +124,8 @@ int main(int argc, char **argv)
 	if (store_dir[0] == '\0')
 		cli_usage_error("--store: empty directory name");
 
-	if ((m = cli_load_manifest(input, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
-	}
 	if (!o.all_platforms && o.nplatforms == 0) {
 		json_t *pl = json_object_get(m, "platforms"), *v;
 		size_t i;
@@ -137,16 +134,14 @@ int main(int argc, char **argv)
 		if (o.nplatforms == 0)
 			add_platforms(&o, "linux/amd64");
 	}
-	if ((o.creds = regcli_creds(&rc_opts, registry, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((o.creds = regcli_creds(&rc_opts, registry, &err)) == NULL)
 		goto fail;
-	}
 	regcli_http_opts(&rc_opts, &o.http);
 	o.plain_http = rc_opts.plain_http;
 	o.jobs = rc_opts.jobs;
 	o.per_host = 6;
-	o.progress_tty = cli_progress_tty();
+	o.progress = meter_start(&meter);
+	o.progress_ctx = &meter;
 
 	if (store_open(&store, store_dir, !o.offline, 1, &err) != 0)
 		goto fail;
@@ -167,8 +162,8 @@ int main(int argc, char **argv)
 		}
 		json_object_set_new(m, "platforms", pl);
 	}
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	wrc = cli_print_manifest(m);
+	rc = wrc != EDGE_OK ? wrc : rc;
 	goto out;
 fail:
 	rc = cli_fail(&err);

@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "push.h"
 #include "regcli.h"
 #include "store.h"
@@ -36,25 +37,19 @@ static const char help[] =
 	"      --chunk-size SIZE     upload blobs larger than SIZE in chunks of SIZE\n"
 	"                            (default 64M)\n"
 	REGCLI_HELP
-	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print more detail (-vv: HTTP headers, redacted)\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_PROGRESS_HELP
+	CLI_COMMON_HELP("print more detail (-vv: HTTP headers, redacted)")
 	"\n"
 	"Exit status: 0 success, 1 a corrupt blob in the bundle, 2 usage, 3 invalid\n"
 	"input, 4 registry or network error, 5 access refused, 6 local I/O error.\n";
 
 enum {
-	OPT_REGISTRY = CLI_OPT_FIRST_TOOL,
-	OPT_MAPPING,
-	OPT_CHUNK,
+	OPT_CHUNK = CLI_OPT_FIRST_TOOL,
 };
 
 static const struct option longopts[] = {
 	{"chunk-size", required_argument, NULL, OPT_CHUNK},
-	{"mapping", required_argument, NULL, OPT_MAPPING},
-	{"registry", required_argument, NULL, OPT_REGISTRY},
+	REGCLI_TARGET_LONGOPTS,
 	REGCLI_LONGOPTS,
 	CLI_PROGRESS_LONGOPT,
 	CLI_COMMON_LONGOPTS,
@@ -101,6 +96,7 @@ int main(int argc, char **argv)
 	struct regcli rco;
 	struct push_opts o;
 	struct edge_err err = {0};
+	struct meter meter;
 	struct bundle_reader br;
 	struct store st;
 	struct push_source src = {NULL, NULL};
@@ -116,14 +112,10 @@ int main(int argc, char **argv)
 	o.chunk_size = 64u << 20;
 	regcli_init(&rco, DEFAULT_JOBS);
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg))
+		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg) ||
+		    regcli_target_option(&o, c, optarg))
 			continue;
 		switch (c) {
-		case OPT_REGISTRY: o.registry = optarg; break;
-		case OPT_MAPPING:
-			if (push_add_mapping(&o, optarg, &err) != 0)
-				cli_usage_error("%s", err.msg);
-			break;
 		case OPT_CHUNK:
 			o.chunk_size = (uint64_t)cli_parse_size("--chunk-size", optarg);
 			if (o.chunk_size < 4096)
@@ -145,15 +137,13 @@ int main(int argc, char **argv)
 	if (rco.password_stdin && (input == NULL || strcmp(input, "-") == 0))
 		cli_usage_error("--password-stdin needs the bundle or manifest as a file argument");
 	host = push_creds_host(&o);
-	if ((o.creds = regcli_creds(&rco, host, &err)) == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if ((o.creds = regcli_creds(&rco, host, &err)) == NULL)
 		goto fail;
-	}
 	regcli_http_opts(&rco, &o.http);
 	o.plain_http = rco.plain_http;
 	o.jobs = rco.jobs;
-	o.progress_tty = cli_progress_tty();
+	o.progress = meter_start(&meter);
+	o.progress_ctx = &meter;
 
 	if (input != NULL && strcmp(input, "-") != 0 && access(input, F_OK) != 0) {
 		edge_err_errno(&err, "open %s", input);
@@ -169,7 +159,7 @@ int main(int argc, char **argv)
 		const char *bp, *sp;
 		if ((m = cli_load_manifest(input, &err)) == NULL) {
 			if (err.code == EDGE_EUSAGE)
-				cli_usage_error("no input: give a bundle, or a manifest (file or stdin)");
+				edge_errf(&err, EDGE_EUSAGE, "no input: give a bundle, or a manifest (file or stdin)");
 			goto fail;
 		}
 		bp = manifest_str(json_object_get(m, "bundle"), "path");
@@ -191,12 +181,13 @@ int main(int argc, char **argv)
 		src.bundle = &br;
 	else
 		src.store = &st;
-	if (push_run(m, &src, &o, &pushed, &err) != 0)
-		goto fail;
+	if (push_run(m, &src, &o, &pushed, &err) != 0) {
+		rc = cli_report(&err); /* an image no rule covers: no usage lines */
+		goto out;
+	}
 	json_object_set_new(m, "pushed", pushed);
 	pushed = NULL;
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(m);
 	goto out;
 fail:
 	rc = cli_fail(&err);

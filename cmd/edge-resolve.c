@@ -13,6 +13,7 @@
 #include "manifest.h"
 #include "platform.h"
 #include "resolve.h"
+#include "split.h"
 
 static const char synopsis[] =
 	"edge-resolve [--images FILE] [--charts FILE] [--platform P] [--var N=V] [--system K=V] [--macro N=V] [INPUT...]";
@@ -84,7 +85,7 @@ static void strv_add(struct strv *s, const char *x)
 
 static void strv_free(struct strv *s)
 {
-	cli_free_list(s->v, s->n);
+	split_list_free(s->v, s->n);
 	s->v = NULL;
 	s->n = 0;
 }
@@ -290,11 +291,8 @@ int main(int argc, char **argv)
 		}
 	}
 	r = resolver_new(vars.v, vars.n, system.v, system.n, macros.v, macros.n, &err);
-	if (r == NULL) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if (r == NULL)
 		goto fail;
-	}
 	if (name != NULL) {
 		json_t *probe = manifest_new(name);
 		if (manifest_validate(probe, NULL, &err) != 0) {
@@ -309,8 +307,10 @@ int main(int argc, char **argv)
 		if (strcmp(path, "-") == 0) {
 			if (manifest != NULL)
 				cli_usage_error("only one manifest may be given");
-			if ((manifest = cli_load_manifest(NULL, &err)) == NULL)
-				goto fail;
+			if ((manifest = cli_load_manifest(NULL, &err)) == NULL) {
+				rc = cli_report(&err); /* a terminal on stdin: one line */
+				goto out;
+			}
 			continue;
 		}
 		gz = is_gzip(path, &err);
@@ -322,11 +322,8 @@ int main(int argc, char **argv)
 			defpath = path;
 			continue;
 		}
-		if (add_json_input(r, path, &manifest, &err) != 0) {
-			if (err.code == EDGE_EUSAGE)
-				cli_usage_error("%s", err.msg);
+		if (add_json_input(r, path, &manifest, &err) != 0)
 			goto fail;
-		}
 	}
 	if (optind == argc) {
 		/* stdin carries the manifest; with only --images/--charts an
@@ -409,8 +406,7 @@ int main(int argc, char **argv)
 	log_verbose("%zu profiles, %zu images, %zu charts", resolver_profile_count(r),
 		    json_array_size(json_object_get(manifest, "images")),
 		    json_array_size(json_object_get(manifest, "charts")));
-	if (cli_write_manifest(manifest, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(manifest);
 	goto out;
 fail:
 	rc = cli_fail(&err);

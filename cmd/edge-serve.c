@@ -43,10 +43,7 @@ static const char help[] =
 	"                            every blob before listening\n"
 	"      --threads N           HTTP threads, and hashing threads (default: cores)\n"
 	"      --cache-size SIZE     memory for decompressed frames (default 64M)\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             log each request: method, path, status, bytes, ms\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_COMMON_HELP("log each request: method, path, status, bytes, ms")
 	"\n"
 	"Exit status: 0 stopped by a signal, 1 a signature or digest does not verify\n"
 	"or a blob is missing, 2 usage, 3 malformed bundle, store, htpasswd file or\n"
@@ -106,7 +103,6 @@ int main(int argc, char **argv)
 	unsigned port = 0;
 	int c, rc = EDGE_OK, require = 0, nstores = 0, i;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct sigaction sa;
 	sigset_t block, wait_mask;
 
 	snprintf(help_text, sizeof(help_text), help, SERVE_DEFAULT_LISTEN);
@@ -174,19 +170,11 @@ int main(int argc, char **argv)
 	o.sources = src;
 	o.nsources = nsrc;
 
-	if (serve_start(&o, &sv, &port, &err) != 0) {
-		if (err.code == EDGE_EUSAGE)
-			cli_usage_error("%s", err.msg);
+	if (serve_start(&o, &sv, &port, &err) != 0)
 		goto fail;
-	}
 	/* until now a signal ends the program (cli_init); from here on it
 	 * sets a flag for the loop below, blocked except while waiting */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	cli_on_signals(on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);

@@ -44,10 +44,7 @@ static const char help[] =
 	"  -p, --pubkey FILE         with -G: the public key file (default KEY.pub)\n"
 	"  -W, --no-password         with -G: do not encrypt the secret key\n"
 	"      --force               with -G: replace existing key files\n"
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print each signature written\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_COMMON_HELP("print each signature written")
 	"\n"
 	"Exit status: 0 success, 1 the file's digest differs from the manifest's,\n"
 	"2 usage, 3 invalid input (key, key permissions, manifest, nothing to sign),\n"
@@ -377,11 +374,10 @@ int main(int argc, char **argv)
 	if (sign_manifest(m, manifest_path && strcmp(manifest_path, "-") != 0 ? manifest_path : "stdin", key, comment,
 			  &err) != 0)
 		goto fail;
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(m);
 	goto out;
 fail:
-	rc = cli_fail(&err);
+	rc = cli_report(&err); /* past the options: no usage lines */
 out:
 	sig_key_free(key);
 	json_decref(m);

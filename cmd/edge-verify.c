@@ -50,10 +50,7 @@ static const char help[] =
 	"      --jobs N              threads hashing a bundle's blobs (default: all cores)\n"
 	REGCLI_HELP_ACCESS
 	REGCLI_HELP_RETRIES
-	"  -q, --quiet               print errors only\n"
-	"  -v, --verbose             print more detail\n"
-	"  -h, --help                print this help and exit\n"
-	"      --version             print the version and exit\n"
+	CLI_COMMON_HELP("print more detail")
 	"\n"
 	"Exit status: 0 verified, 1 verification failed (signature, digest, size,\n"
 	"missing blob, truncation, an image missing from the registry), 2 usage,\n"
@@ -65,8 +62,6 @@ enum {
 	OPT_MAXSIZE,
 	OPT_STORE,
 	OPT_QUICK,
-	OPT_REGISTRY,
-	OPT_MAPPING,
 	OPT_DIGEST,
 };
 
@@ -76,14 +71,14 @@ static const struct option longopts[] = {
 	{"public-key", required_argument, NULL, 'p'},
 	{"quick", no_argument, NULL, OPT_QUICK},
 	{"require-signature", no_argument, NULL, OPT_REQUIRE},
-	{"mapping", required_argument, NULL, OPT_MAPPING},
-	{"registry", required_argument, NULL, OPT_REGISTRY},
+	REGCLI_TARGET_LONGOPTS,
 	{"store", required_argument, NULL, OPT_STORE},
 	REGCLI_LONGOPTS,
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
 
+/* Returns the exit code, the error already reported. */
 static int verify_store_mode(const char *dir, const char *input, int quick, struct edge_err *err)
 {
 	struct store s;
@@ -96,28 +91,29 @@ static int verify_store_mode(const char *dir, const char *input, int quick, stru
 			char *data;
 			size_t len;
 			if (read_fd_max(0, "stdin", MANIFEST_MAX_BYTES, &data, &len, err) != 0)
-				return -1;
+				return cli_fail(err);
 			if (strspn(data, " \t\r\n") != len && (m = manifest_parse(data, len, "stdin", err)) == NULL) {
 				free(data);
-				return -1;
+				return cli_fail(err);
 			}
 			free(data);
 		} else if ((m = manifest_load(input, err)) == NULL) {
-			return -1;
+			return cli_fail(err);
 		}
 	}
 	if (store_open(&s, dir, 0, 0, err) != 0) {
 		json_decref(m);
-		return -1;
+		return cli_fail(err);
 	}
-	rc = verify_store(&s, m, quick, err);
+	rc = verify_store(&s, m, quick, err) != 0 ? cli_fail(err) : EDGE_OK;
 	store_close(&s);
-	if (rc == 0 && m != NULL)
-		rc = cli_write_manifest(m, err);
+	if (rc == EDGE_OK && m != NULL)
+		rc = cli_print_manifest(m);
 	json_decref(m);
 	return rc;
 }
 
+/* Returns the exit code, the error already reported. */
 static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, const char *input, struct edge_err *err)
 {
 	json_t *m;
@@ -127,21 +123,14 @@ static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, c
 	host = push_creds_host(o);
 	o->creds = regcli_creds(rco, host, err);
 	free(host);
-	if (o->creds == NULL) {
-		if (err->code == EDGE_EUSAGE)
-			cli_usage_error("%s", err->msg);
-		return -1;
-	}
+	if (o->creds == NULL)
+		return cli_fail(err);
 	regcli_http_opts(rco, &o->http);
 	o->plain_http = rco->plain_http;
-	if ((m = cli_load_manifest(input, err)) == NULL) {
-		if (err->code == EDGE_EUSAGE)
-			cli_usage_error("%s", err->msg);
-		return -1;
-	}
-	rc = push_check_registry(m, o, err);
-	if (rc == 0)
-		rc = cli_write_manifest(m, err);
+	if ((m = cli_load_manifest(input, err)) == NULL)
+		return cli_fail(err);
+	/* an image no --mapping rule covers: no usage lines */
+	rc = push_check_registry(m, o, err) != 0 ? cli_report(err) : cli_print_manifest(m);
 	json_decref(m);
 	return rc;
 }
@@ -162,14 +151,10 @@ int main(int argc, char **argv)
 	regcli_init(&rco, 0); /* --jobs: 0, every core */
 	memset(&po, 0, sizeof(po));
 	while ((c = getopt_long(argc, argv, "p:" CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
-		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg))
+		if (cli_common_option(c, optarg) || regcli_option(&rco, c, optarg) ||
+		    regcli_target_option(&po, c, optarg))
 			continue;
 		switch (c) {
-		case OPT_REGISTRY: po.registry = optarg; break;
-		case OPT_MAPPING:
-			if (push_add_mapping(&po, optarg, &err) != 0)
-				cli_usage_error("%s", err.msg);
-			break;
 		case 'p': key = optarg; break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_DIGEST: want_digest = 1; break;
@@ -183,15 +168,13 @@ int main(int argc, char **argv)
 	if (po.registry != NULL || po.nmappings > 0) {
 		if (store_dir || key || require || max_size || quick || want_digest)
 			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size, --digest and --quick do not apply");
-		if (verify_registry_mode(&po, &rco, input, &err) != 0)
-			goto fail;
+		rc = verify_registry_mode(&po, &rco, input, &err);
 		goto out;
 	}
 	if (store_dir != NULL) {
 		if (key || require || max_size || want_digest)
 			cli_usage_error("--store checks a store: -p, --require-signature, --max-size and --digest are for bundles");
-		if (verify_store_mode(store_dir, input, quick, &err) != 0)
-			goto fail;
+		rc = verify_store_mode(store_dir, input, quick, &err);
 		goto out;
 	}
 	if (quick)
@@ -202,7 +185,7 @@ int main(int argc, char **argv)
 		/* the manifest on stdin names the bundle */
 		if ((from = cli_load_manifest(NULL, &err)) == NULL) {
 			if (err.code == EDGE_EUSAGE)
-				cli_usage_error("no bundle: give BUNDLE, or a manifest with \"bundle\" on stdin");
+				edge_errf(&err, EDGE_EUSAGE, "no bundle: give BUNDLE, or a manifest with \"bundle\" on stdin");
 			goto fail;
 		}
 		if (manifest_str(json_object_get(from, "bundle"), "path") == NULL) {
@@ -253,8 +236,7 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (cli_write_manifest(m, &err) != 0)
-		goto fail;
+	rc = cli_print_manifest(m);
 	goto out;
 fail:
 	rc = cli_fail(&err);

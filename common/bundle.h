@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "err.h"
+#include "progress.h"
 #include "store.h"
 
 #define BUNDLE_FRAME_MAX (4u << 20)          /* input bytes per zstd frame (SPEC: at most 32 MiB) */
@@ -25,7 +26,8 @@ struct bundle_opts {
 	uint64_t mtime;      /* entry times ($SOURCE_DATE_EPOCH or 0) */
 	const char *output;  /* exact output path, or NULL: core-NAME-HEX12.tar.zst */
 	int trust_store;     /* do not check store blobs against their digests (unsafe) */
-	int progress_tty;
+	progress_fn progress; /* NULL, or called after each blob and at the end */
+	void *progress_ctx;
 };
 
 /* Packs the manifest's images, charts and definition from the store into a

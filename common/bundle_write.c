@@ -1274,7 +1274,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		json_t *bl;
 		size_t n = json_array_size(blobs);
 		uint64_t total = 0, done = 0;
-		long long last = 0;
+		struct progress_info pi = {0};
 		json_array_foreach(blobs, i, bl)
 			total += (uint64_t)json_integer_value(json_object_get(bl, "size"));
 		json_array_foreach(blobs, i, bl) {
@@ -1282,21 +1282,13 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 			if (entry_blob(&pk, s, json_string_value(json_object_get(bl, "digest")), sz, err) != 0)
 				goto out;
 			done += sz;
-			if (edge_log_verbosity() >= 0 && o->progress_tty >= 0) {
-				long long t = mono_ms();
-				if (last == 0)
-					last = t;
-				if (o->progress_tty > 0 && (t - last >= 250 || i + 1 == n)) {
-					fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f of %.1f MiB\033[K%s", edge_progname(), i + 1, n,
-						(double)done / (1 << 20), (double)total / (1 << 20), i + 1 == n ? "\n" : "");
-					last = t;
-				} else if (o->progress_tty == 0 && t - last >= 5000) {
-					log_info("%zu/%zu blobs, %.1f of %.1f MiB", i + 1, n, (double)done / (1 << 20),
-						 (double)total / (1 << 20));
-					last = t;
-				}
-			}
+			pi = (struct progress_info){ i + 1, n, done, total, "blobs", NULL, 0 };
+			if (o->progress != NULL)
+				o->progress(o->progress_ctx, &pi);
 		}
+		pi.final = 1;
+		if (o->progress != NULL && n > 0)
+			o->progress(o->progress_ctx, &pi);
 	}
 	if (pack_tail(&pk, &c, err) != 0)
 		goto out;

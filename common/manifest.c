@@ -324,23 +324,30 @@ json_t *manifest_load(const char *path, struct edge_err *err)
 	return m;
 }
 
-int manifest_write(json_t *m, const char *path, struct edge_err *err)
+char *manifest_text(json_t *m, size_t *len, struct edge_err *err)
 {
 	char *text = json_dumps(m, JSON_INDENT(2));
+
+	if (text == NULL) {
+		edge_errf(err, EDGE_EIO, "manifest: cannot serialise");
+		return NULL;
+	}
+	*len = strlen(text);
+	text = xrealloc(text, *len + 2);
+	text[(*len)++] = '\n';
+	text[*len] = '\0';
+	return text;
+}
+
+int manifest_write(json_t *m, const char *path, struct edge_err *err)
+{
 	size_t len;
+	char *text = manifest_text(m, &len, err);
 	int rc;
 
 	if (text == NULL)
-		return edge_errf(err, EDGE_EIO, "manifest: cannot serialise");
-	len = strlen(text);
-	text = xrealloc(text, len + 2);
-	text[len++] = '\n';
-	text[len] = '\0';
-	if (path == NULL) {
-		rc = fwrite(text, 1, len, stdout) == len ? 0 : edge_err_errno(err, "write error on stdout");
-	} else {
-		rc = atomic_write_file(path, text, len, 0644, err);
-	}
+		return -1;
+	rc = atomic_write_file(path, text, len, 0644, err);
 	free(text);
 	return rc;
 }

@@ -27,8 +27,12 @@ json_t *manifest_load(const char *path, struct edge_err *err);
 /* Checks apiVersion and the shape of every known field. source may be NULL. */
 int manifest_validate(json_t *m, const char *source, struct edge_err *err);
 
-/* Writes pretty JSON (2-space indent, newline-terminated): to stdout when
- * path is NULL, else atomically to path. */
+/* The manifest as pretty JSON (2-space indent, newline-terminated), *len
+ * bytes; malloc'd, the caller frees it. NULL with err when it cannot be
+ * serialised. Where it goes (stdout) is the front end's choice. */
+char *manifest_text(json_t *m, size_t *len, struct edge_err *err);
+
+/* Writes manifest_text atomically to path. */
 int manifest_write(json_t *m, const char *path, struct edge_err *err);
 
 /* Convenience getters: NULL when absent or not a string. */

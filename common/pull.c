@@ -144,21 +144,10 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 
 static void progress(struct pull *p, int final)
 {
-	long long t = mono_ms();
-	int tty = p->o->progress_tty;
+	struct progress_info pi = { p->blobs_done, p->nblobs, (uint64_t)p->bytes_done, 0, "blobs", NULL, final };
 
-	if (edge_log_verbosity() < 0 || tty < 0)
-		return;
-	if (!final && t - p->last_report < (tty ? 250 : 5000))
-		return;
-	if (final && !tty)
-		return;
-	p->last_report = t;
-	if (tty)
-		fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f MiB%s", edge_progname(), p->blobs_done, p->nblobs,
-			(double)p->bytes_done / (1 << 20), final ? "\n" : "\033[K");
-	else
-		log_info("%zu/%zu blobs, %.1f MiB", p->blobs_done, p->nblobs, (double)p->bytes_done / (1 << 20));
+	if (p->o->progress != NULL)
+		p->o->progress(p->o->progress_ctx, &pi);
 }
 
 /* --- manifests --------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "http.h"
 #include "platform.h"
+#include "progress.h"
 #include "store.h"
 
 /* Pull REGISTRY's repositories from MIRROR (HOST[:PORT][/PATH]) instead;
@@ -32,7 +33,8 @@ struct pull_opts {
 	int plain_http;
 	struct http_opts http;
 	struct cred_store *creds;
-	int progress_tty;  /* 1 a redrawn bar, 0 plain lines, -1 none */
+	progress_fn progress; /* NULL, or called after each blob and at the end */
+	void *progress_ctx;
 	struct pull_mirror *mirrors;
 	size_t nmirrors;
 };

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "split.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -28,7 +28,7 @@ int push_add_mapping(struct push_opts *o, const char *arg, struct edge_err *err)
 {
 	char *src, *dst;
 
-	if (cli_split_pair(arg, &src, &dst) != 0)
+	if (split_pair(arg, &src, &dst) != 0)
 		return edge_errf(err, EDGE_EUSAGE, "--mapping: expected SRC=DST, got '%s'", arg);
 	o->mappings = xrealloc(o->mappings, (o->nmappings + 1) * sizeof(*o->mappings));
 	o->mappings[o->nmappings].src = src;
@@ -783,21 +783,13 @@ fail:
 
 static void progress(struct push *p, int final)
 {
-	long long t;
-	int mode = p->o->progress_tty;
+	struct progress_info pi;
 
-	if (mode < 0 || edge_log_verbosity() < 0 || (final && mode == 0))
+	if (p->o->progress == NULL)
 		return;
-	t = mono_ms();
-	pthread_mutex_lock(&p->mu);
-	if (final || t - p->last_report >= (mode > 0 ? 250 : 5000)) {
-		p->last_report = t;
-		if (mode > 0)
-			fprintf(stderr, "\r%s: %zu/%zu blobs, %.1f MiB uploaded%s", edge_progname(), p->done, p->njobs,
-				(double)p->bytes / (1 << 20), final ? "\n" : "\033[K");
-		else
-			log_info("%zu/%zu blobs, %.1f MiB uploaded", p->done, p->njobs, (double)p->bytes / (1 << 20));
-	}
+	pthread_mutex_lock(&p->mu); /* serialises the callback too */
+	pi = (struct progress_info){ p->done, p->njobs, p->bytes, 0, "blobs", "uploaded", final };
+	p->o->progress(p->o->progress_ctx, &pi);
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -13,6 +13,7 @@
 #include "creds.h"
 #include "err.h"
 #include "http.h"
+#include "progress.h"
 #include "store.h"
 
 struct push_mapping {
@@ -28,7 +29,8 @@ struct push_opts {
 	int plain_http;
 	struct http_opts http;
 	struct cred_store *creds;
-	int progress_tty;
+	progress_fn progress; /* NULL, or called after each blob and at the end */
+	void *progress_ctx;
 };
 
 /* Where a blob comes from: a store or an open bundle. */

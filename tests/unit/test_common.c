@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "fsutil.h"
 #include "manifest.h"
 #include "platform.h"
 #include "sha256.h"
+#include "split.h"
 #include "xxh64.h"
 #include "yamljson.h"
 #include "tap.h"
@@ -254,10 +254,10 @@ int main(void)
 	}
 	{
 		size_t n;
-		char **v = cli_split_list(" a , b,,c ", &n);
+		char **v = split_list(" a , b,,c ", &n);
 		ok(n == 4 && strcmp(v[0], "a") == 0 && strcmp(v[1], "b") == 0 && v[2][0] == '\0' && strcmp(v[3], "c") == 0,
 		   "split list trims and keeps empty items", v[0], "a|b||c");
-		cli_free_list(v, n);
+		split_list_free(v, n);
 	}
 	ok(sha256_digest_valid("sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03") &&
 		   !sha256_digest_valid("sha256:5891") && !sha256_digest_valid("sha512:00"),

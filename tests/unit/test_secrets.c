@@ -1,5 +1,5 @@
 /*
- * Unit test of cli_protect_secrets (common/cli.c): after it, the process
+ * Unit test of cli_protect_secrets (cmd/fe/cli.c): after it, the process
  * writes no core file (RLIMIT_CORE 0) and is not dumpable (PR_GET_DUMPABLE
  * 0), whatever it started with; and of cli_timeout_option. Output is TAP.
  */

@@ -31,19 +31,24 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-void cli_init(const char *progname, const char *synopsis, const char *help)
+void cli_on_signals(void (*handler)(int))
 {
 	struct sigaction sa;
 
-	edge_log_init(progname);
-	g_synopsis = synopsis;
-	g_help = help;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_handler = handler;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+}
+
+void cli_init(const char *progname, const char *synopsis, const char *help)
+{
+	edge_log_init(progname);
+	g_synopsis = synopsis;
+	g_help = help;
+	cli_on_signals(on_signal);
 }
 
 int cli_common_option(int c, const char *arg)
@@ -85,6 +90,11 @@ int cli_common_option(int c, const char *arg)
 	}
 }
 
+static void usage_hint(void)
+{
+	fprintf(stderr, "usage: %s\ntry '%s --help'\n", g_synopsis, edge_progname());
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
 	if (fmt != NULL) {
@@ -95,7 +105,7 @@ void cli_usage_error(const char *fmt, ...)
 		va_end(ap);
 		fprintf(stderr, "%s: %s\n", edge_progname(), msg);
 	}
-	fprintf(stderr, "usage: %s\ntry '%s --help'\n", g_synopsis, edge_progname());
+	usage_hint();
 	exit(EDGE_EUSAGE);
 }
 
@@ -176,10 +186,19 @@ int cli_progress_tty(void)
 	return isatty(2) ? 1 : 0;
 }
 
-int cli_fail(const struct edge_err *err)
+int cli_report(const struct edge_err *err)
 {
 	log_error("%s", err->msg[0] ? err->msg : "unknown error");
 	return err->code ? err->code : EDGE_EIO;
+}
+
+int cli_fail(const struct edge_err *err)
+{
+	int rc = cli_report(err);
+
+	if (rc == EDGE_EUSAGE)
+		usage_hint();
+	return rc;
 }
 
 json_t *cli_load_manifest(const char *path, struct edge_err *err)
@@ -191,9 +210,18 @@ json_t *cli_load_manifest(const char *path, struct edge_err *err)
 	return manifest_load(path, err);
 }
 
-int cli_write_manifest(json_t *m, struct edge_err *err)
+int cli_print_manifest(json_t *m)
 {
-	return manifest_write(m, NULL, err);
+	struct edge_err err = {0};
+	size_t len;
+	char *text = manifest_text(m, &len, &err);
+	int rc;
+
+	if (text == NULL)
+		return cli_report(&err);
+	rc = fwrite(text, 1, len, stdout) == len ? EDGE_OK : edge_err_errno(&err, "write error on stdout");
+	free(text);
+	return rc == EDGE_OK ? EDGE_OK : cli_report(&err);
 }
 
 int cli_finish(int rc)
@@ -261,50 +289,4 @@ const char *cli_one_argument(int argc, char **argv)
 	if (optind < argc)
 		cli_usage_error("unexpected argument '%s'", argv[optind]);
 	return arg;
-}
-
-int cli_split_pair(const char *arg, char **left, char **right)
-{
-	const char *eq = strchr(arg, '=');
-
-	if (eq == NULL || eq == arg || eq[1] == '\0')
-		return -1;
-	*left = strndup(arg, (size_t)(eq - arg));
-	*right = xstrdup(eq + 1);
-	return 0;
-}
-
-char **cli_split_list(const char *s, size_t *n)
-{
-	char **v = NULL;
-	size_t count = 0;
-	const char *p = s;
-
-	for (;;) {
-		const char *end = strchr(p, ',');
-		const char *a = p, *b = end ? end : p + strlen(p);
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		v = xrealloc(v, (count + 1) * sizeof(*v));
-		v[count] = xmalloc((size_t)(b - a) + 1);
-		memcpy(v[count], a, (size_t)(b - a));
-		v[count][b - a] = '\0';
-		count++;
-		if (end == NULL)
-			break;
-		p = end + 1;
-	}
-	*n = count;
-	return v;
-}
-
-void cli_free_list(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }

@@ -1,8 +1,9 @@
 /*
- * What every tool's main() shares: program name, common options (-h -q -v
- * --version --progress), usage errors (exit 2), reading the manifest from a
- * file or stdin, writing it to stdout, and checking stdout's close.
- * This is the only part of common/ that may print or exit.
+ * The front end (cmd/fe/, libedge_fe.a): what every tool's main() shares:
+ * program name, common options (-h -q -v --version --progress), usage
+ * errors (exit 2), reading the manifest from a file or stdin, writing it to
+ * stdout, and checking stdout's close. common/ never prints (but through
+ * log.c) nor exits; this is where a tool does.
  */
 #ifndef EDGE_CLI_H
 #define EDGE_CLI_H
@@ -29,6 +30,15 @@ enum {
 	{"version", no_argument, NULL, CLI_OPT_VERSION}
 #define CLI_PROGRESS_LONGOPT {"progress", required_argument, NULL, CLI_OPT_PROGRESS}
 #define CLI_COMMON_SHORTOPTS "hqv"
+
+/* Their --help lines: CLI_COMMON_HELP("what -v prints") ends the options. */
+#define CLI_PROGRESS_HELP                                                             \
+	"      --progress WHEN       progress line: auto (on a terminal), always, never\n"
+#define CLI_COMMON_HELP(verbose)                                                      \
+	"  -q, --quiet               print errors only\n"                                \
+	"  -v, --verbose             " verbose "\n"                                      \
+	"  -h, --help                print this help and exit\n"                         \
+	"      --version             print the version and exit\n"
 
 /* The time limits of every networked tool (SPEC §9): put
  * CLI_TIMEOUT_LONGOPTS in its table and CLI_TIMEOUT_HELP in its --help. */
@@ -67,6 +77,10 @@ enum cli_progress { CLI_PROGRESS_AUTO, CLI_PROGRESS_ALWAYS, CLI_PROGRESS_NEVER }
  * SIGTERM and SIGHUP. */
 void cli_init(const char *progname, const char *synopsis, const char *help);
 
+/* Installs handler for SIGINT, SIGTERM and SIGHUP (cli_init's removes the
+ * temp files and ends the program; a server may want a flag instead). */
+void cli_on_signals(void (*handler)(int));
+
 /* Handles -h, -q, -v, --version, --progress. Returns 1 when c was one of
  * them (and may exit for -h/--version), 0 otherwise. */
 int cli_common_option(int c, const char *arg);
@@ -85,15 +99,23 @@ long long cli_parse_size(const char *opt, const char *s);
  * (--progress=never, -q). */
 int cli_progress_tty(void);
 
-/* Prints the error (edge-X: msg) and returns its exit code (never 0). */
+/* Prints the error (edge-X: msg) and returns its exit code (never 0). A
+ * usage error (EDGE_EUSAGE: a bad option value, a missing input, stdin a
+ * terminal) is followed by the synopsis and "try 'edge-X --help'". */
 int cli_fail(const struct edge_err *err);
+/* The same without the usage lines, whatever the class: for the errors of
+ * a run the command line has already started (an image no --mapping rule
+ * covers, a key that needs a password), which more options would not fix. */
+int cli_report(const struct edge_err *err);
 
 /* Loads the manifest from path, or stdin when path is NULL or "-". Refuses a
  * terminal on stdin. Validates it (manifest_validate). */
 json_t *cli_load_manifest(const char *path, struct edge_err *err);
 
-/* Writes the manifest to stdout (pretty, newline-terminated). */
-int cli_write_manifest(json_t *m, struct edge_err *err);
+/* Writes the manifest to stdout (pretty, newline-terminated). Returns
+ * EDGE_OK, or reports the failure and returns its exit code: a tool ends
+ * with `rc = cli_print_manifest(m);`. */
+int cli_print_manifest(json_t *m);
 
 /* Flushes and closes stdout; on failure prints an error and returns
  * EDGE_EIO, else returns rc. Call as `return cli_finish(rc);`. */
@@ -113,13 +135,5 @@ char *cli_take_secret_env(const char *name);
 /* The one optional positional argument after the options (NULL when none);
  * more than one is a usage error. Call after getopt_long. */
 const char *cli_one_argument(int argc, char **argv);
-
-/* Splits "LEFT=RIGHT" at the first '='; both sides must be non-empty.
- * Returns 0 with malloc'd *left and *right, or -1. */
-int cli_split_pair(const char *arg, char **left, char **right);
-
-/* Splits "A,B, C" into trimmed items (malloc'd array of malloc'd strings). */
-char **cli_split_list(const char *s, size_t *n);
-void cli_free_list(char **v, size_t n);
 
 #endif

@@ -91,6 +91,23 @@ fail:
 	return NULL;
 }
 
+int regcli_target_option(struct push_opts *o, int c, const char *arg)
+{
+	struct edge_err err;
+
+	switch (c) {
+	case REG_OPT_REGISTRY:
+		o->registry = arg;
+		return 1;
+	case REG_OPT_MAPPING:
+		if (push_add_mapping(o, arg, &err) != 0)
+			cli_usage_error("%s", err.msg);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void regcli_http_opts(const struct regcli *r, struct http_opts *o)
 {
 	memset(o, 0, sizeof(*o));

@@ -1,7 +1,8 @@
 /*
  * The registry options edge-pull, edge-push and edge-verify share (SPEC §8
  * "Shared registry options"): parsing, and turning them into credentials
- * and HTTP settings. Part of the CLI layer: may print usage errors.
+ * and HTTP settings, and edge-push's --registry and --mapping. Part of the
+ * front end: may print usage errors.
  */
 #ifndef EDGE_REGCLI_H
 #define EDGE_REGCLI_H
@@ -11,6 +12,7 @@
 #include "creds.h"
 #include "err.h"
 #include "http.h"
+#include "push.h"
 
 enum {
 	REG_OPT_USERNAME = 0x1200,
@@ -22,6 +24,8 @@ enum {
 	REG_OPT_PLAIN_HTTP,
 	REG_OPT_RETRIES,
 	REG_OPT_JOBS,
+	REG_OPT_MAPPING,
+	REG_OPT_REGISTRY,
 };
 
 #define REGCLI_LONGOPTS                                                            \
@@ -35,6 +39,12 @@ enum {
 	{"retries", required_argument, NULL, REG_OPT_RETRIES},                     \
 	{"username", required_argument, NULL, REG_OPT_USERNAME},                   \
 	CLI_TIMEOUT_LONGOPTS
+
+/* Where edge-push (and edge-verify --registry) send images: --mapping and
+ * --registry into a struct push_opts, by regcli_target_option. */
+#define REGCLI_TARGET_LONGOPTS                                                     \
+	{"mapping", required_argument, NULL, REG_OPT_MAPPING},                     \
+	{"registry", required_argument, NULL, REG_OPT_REGISTRY}
 
 /* The --help lines for these options (REGCLI_HELP: all of them). */
 #define REGCLI_HELP_ACCESS                                                                   \
@@ -76,5 +86,8 @@ int regcli_option(struct regcli *r, int c, const char *arg);
  * docker config. NULL with err on a bad file. */
 struct cred_store *regcli_creds(const struct regcli *r, const char *host, struct edge_err *err);
 void regcli_http_opts(const struct regcli *r, struct http_opts *o);
+/* Handles --registry and --mapping into o (a usage error on a bad
+ * mapping); 1 when c was one of them. */
+int regcli_target_option(struct push_opts *o, int c, const char *arg);
 
 #endif

@@ -1,0 +1,135 @@
+/*
+ * Unit test of the front end (cmd/fe/): the progress renderer (meter.c) and
+ * how cli.c reports errors (cli_fail's usage lines, cli_report without
+ * them). stderr is captured in a temp file. Output is TAP.
+ */
+#include "cli.h"
+#include "meter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int tap_n, tap_failed;
+
+static void ok(int cond, const char *what)
+{
+	tap_n++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", tap_n, what);
+	fflush(stdout);
+	if (!cond)
+		tap_failed++;
+}
+
+static FILE *g_cap;
+static int g_saved = -1;
+
+static void capture_start(void)
+{
+	fflush(stderr);
+	g_cap = tmpfile();
+	g_saved = dup(2);
+	dup2(fileno(g_cap), 2);
+}
+
+/* What went to stderr since capture_start (static buffer). */
+static const char *capture_end(void)
+{
+	static char buf[4096];
+	size_t n;
+
+	fflush(stderr);
+	dup2(g_saved, 2);
+	close(g_saved);
+	rewind(g_cap);
+	n = fread(buf, 1, sizeof(buf) - 1, g_cap);
+	buf[n] = '\0';
+	fclose(g_cap);
+	return buf;
+}
+
+static void test_meter(void)
+{
+	struct meter m;
+	progress_fn fn;
+	struct progress_info pack = { 1, 2, 1u << 20, 2u << 20, "blobs", NULL, 0 };
+	struct progress_info push = { 3, 3, 3u << 19, 0, "blobs", "uploaded", 1 };
+	const char *out;
+
+	cli_common_option(CLI_OPT_PROGRESS, "always");
+	capture_start();
+	fn = meter_start(&m);
+	fn(&m, &pack); /* the first report starts the clock: not drawn */
+	pack.items_done = 2;
+	pack.bytes_done = 2u << 20;
+	pack.final = 1;
+	fn(&m, &pack);
+	out = capture_end();
+	ok(strcmp(out, "\rtest_fe: 2/2 blobs, 2.0 of 2.0 MiB\033[K\n") == 0,
+	   "--progress always: throttled, then the final line redrawn with a newline");
+
+	capture_start();
+	fn = meter_start(&m);
+	fn(&m, &push);
+	out = capture_end();
+	ok(strcmp(out, "\rtest_fe: 3/3 blobs, 1.5 MiB uploaded\033[K\n") == 0,
+	   "no total: bytes alone, and the verb after them");
+
+	cli_common_option(CLI_OPT_PROGRESS, "auto"); /* stderr is a file: plain lines */
+	capture_start();
+	fn = meter_start(&m);
+	pack.final = 0;
+	fn(&m, &pack); /* the clock starts */
+	m.last -= 5000;
+	fn(&m, &pack);
+	fn(&m, &pack); /* within 5 s of the last line */
+	push.final = 1;
+	fn(&m, &push); /* the end draws nothing in plain mode */
+	out = capture_end();
+	ok(strcmp(out, "test_fe: 2/2 blobs, 2.0 of 2.0 MiB\n") == 0, "not a terminal: a plain line every 5 s");
+
+	cli_common_option(CLI_OPT_PROGRESS, "never");
+	ok(meter_start(&m) == NULL, "--progress never: no callback");
+	cli_common_option(CLI_OPT_PROGRESS, "always");
+	cli_common_option('q', NULL);
+	ok(meter_start(&m) == NULL, "-q: no callback, even with --progress always");
+	edge_log_set_verbosity(0);
+}
+
+static void test_fail(void)
+{
+	struct edge_err err = {0};
+	const char *out;
+	int rc;
+
+	edge_errf(&err, EDGE_EUSAGE, "stdin is a terminal, expected a manifest");
+	capture_start();
+	rc = cli_fail(&err);
+	out = capture_end();
+	ok(rc == EDGE_EUSAGE && strcmp(out, "test_fe: stdin is a terminal, expected a manifest\n"
+					  "usage: test_fe [-x] [FILE]\ntry 'test_fe --help'\n") == 0,
+	   "cli_fail: a usage error gets the synopsis and the try line, exit 2");
+	capture_start();
+	rc = cli_report(&err);
+	out = capture_end();
+	ok(rc == EDGE_EUSAGE && strcmp(out, "test_fe: stdin is a terminal, expected a manifest\n") == 0,
+	   "cli_report: one line, exit 2");
+	edge_errf(&err, EDGE_EREMOTE, "quay.io/a/b:1: not found");
+	capture_start();
+	rc = cli_fail(&err);
+	out = capture_end();
+	ok(rc == EDGE_EREMOTE && strcmp(out, "test_fe: quay.io/a/b:1: not found\n") == 0,
+	   "cli_fail: other errors, one line and their code");
+}
+
+int main(void)
+{
+	cli_init("test_fe", "test_fe [-x] [FILE]", "usage: test_fe [-x] [FILE]\n");
+	printf("1..8\n");
+	test_meter();
+	test_fail();
+	return tap_failed ? 1 : 0;
+}
