@@ -40,7 +40,6 @@ struct registry {
 	int creds_looked_up;
 	struct token *tokens;
 	size_t ntokens;
-	int host_slots;   /* concurrent transfers in flight (for the per-host cap) */
 };
 
 struct registry *registry_new(const char *domain, const struct registry_opts *o);
