@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader */
 #include <zstd.h>
 
 #include "bundle.h"
@@ -566,31 +567,26 @@ static uint32_t rd_le(const unsigned char *p, size_t n)
 static int frame_kind(struct src *s, size_t f)
 {
 	const struct bundle_frame *fr = &s->br.frames[f];
-	unsigned char h[18], bh[3];
-	unsigned fhd, fcs_flag, ss, fcs_len, hl;
-	uint64_t fcs = 0, cpos, dpos = 0, cend = fr->coff + fr->csize;
+	unsigned char h[ZSTD_FRAMEHEADERSIZE_MAX], bh[3];
+	ZSTD_frameHeader fh;
+	size_t hl, got;
+	uint64_t cpos, dpos = 0, cend = fr->coff + fr->csize;
 	struct edge_err e;
 	int kind = atomic_load(&s->fkind[f]);
 
 	if (kind != FRAME_UNKNOWN)
 		return kind;
 	kind = FRAME_OTHER;
-	if (fr->csize < 9 || bundle_pread(&s->br, h, fr->csize < 18 ? (size_t)fr->csize : 18, fr->coff, &e) < 9)
+	got = fr->csize < sizeof(h) ? (size_t)fr->csize : sizeof(h);
+	if (got < 9 || bundle_pread(&s->br, h, got, fr->coff, &e) != (ssize_t)got)
 		goto out;
-	fhd = h[4];
-	fcs_flag = fhd >> 6;
-	ss = (fhd >> 5) & 1;
-	if (rd_le(h, 4) != 0xFD2FB528u || (fhd & 0x0b) != 0) /* magic; no reserved bit, no dictionary */
+	/* zstd reads the header; a dictionary ID field (even of 0) or no
+	 * content size leaves the frame to the decoder */
+	if (ZSTD_getFrameHeader(&fh, h, got) != 0 || fh.frameType != ZSTD_frame || (h[4] & 0x03) != 0 ||
+	    fh.dictID != 0 || fh.frameContentSize != fr->dsize)
 		goto out;
-	fcs_len = fcs_flag == 0 ? ss : fcs_flag == 1 ? 2 : fcs_flag == 2 ? 4 : 8;
-	hl = 5 + (ss ? 0 : 1) + fcs_len;
-	if (fcs_len == 0 || hl > fr->csize)
-		goto out;
-	fcs = fcs_len == 8 ? (uint64_t)rd_le(h + hl - 8, 4) | (uint64_t)rd_le(h + hl - 4, 4) << 32
-			   : rd_le(h + hl - fcs_len, fcs_len);
-	if (fcs_len == 2)
-		fcs += 256;
-	if (fcs != fr->dsize)
+	hl = fh.headerSize;
+	if (hl > fr->csize)
 		goto out;
 	cpos = fr->coff + hl;
 	for (;;) {
@@ -610,7 +606,7 @@ static int frame_kind(struct src *s, size_t f)
 		if (v & 1)
 			break;
 	}
-	if (dpos != fr->dsize || cpos + ((fhd & 4) ? 4 : 0) != cend)
+	if (dpos != fr->dsize || cpos + (fh.checksumFlag ? 4 : 0) != cend)
 		goto out;
 	s->fhdr[f] = hl;
 	kind = FRAME_RAW;
