@@ -77,7 +77,6 @@ struct pull {
 	struct helm_repos helm; /* HTTP chart repositories */
 	size_t blobs_done, blobs_fetched;
 	int64_t bytes_done;
-	long long last_report;
 	struct edge_err first;
 	int have_first;
 };
@@ -850,7 +849,6 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	p.o = o;
 	p.blob_index = json_object();
 	helm_repos_init(&p.helm, o->creds);
-	p.last_report = mono_ms();
 	n = json_array_size(images) + json_array_size(charts) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
 	json_array_foreach(images, i, e)

@@ -537,7 +537,6 @@ struct push {
 	struct http_share *share;
 	size_t uploaded, skipped, mounted, done;
 	uint64_t bytes;
-	long long last_report;
 	struct edge_err first;
 	int have_first;
 };
@@ -1020,7 +1019,6 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	p.src = src;
 	p.o = o;
 	p.job_index = json_object();
-	p.last_report = mono_ms();
 	*pushed = json_array();
 	if (push_prepare(&p, manifest, err) != 0)
 		goto out;

@@ -12,17 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
-
-static int tap_n, tap_failed;
-
-static void ok(int cond, const char *what)
-{
-	tap_n++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", tap_n, what);
-	fflush(stdout);
-	if (!cond)
-		tap_failed++;
-}
+#include "tap.h"
 
 static FILE *g_cap;
 static int g_saved = -1;
@@ -68,14 +58,14 @@ static void test_meter(void)
 	pack.final = 1;
 	fn(&m, &pack);
 	out = capture_end();
-	ok(strcmp(out, "\rtest_fe: 2/2 blobs, 2.0 of 2.0 MiB\033[K\n") == 0,
+	okf(strcmp(out, "\rtest_fe: 2/2 blobs, 2.0 of 2.0 MiB\033[K\n") == 0,
 	   "--progress always: throttled, then the final line redrawn with a newline");
 
 	capture_start();
 	fn = meter_start(&m);
 	fn(&m, &push);
 	out = capture_end();
-	ok(strcmp(out, "\rtest_fe: 3/3 blobs, 1.5 MiB uploaded\033[K\n") == 0,
+	okf(strcmp(out, "\rtest_fe: 3/3 blobs, 1.5 MiB uploaded\033[K\n") == 0,
 	   "no total: bytes alone, and the verb after them");
 
 	cli_common_option(CLI_OPT_PROGRESS, "auto"); /* stderr is a file: plain lines */
@@ -89,13 +79,13 @@ static void test_meter(void)
 	push.final = 1;
 	fn(&m, &push); /* the end draws nothing in plain mode */
 	out = capture_end();
-	ok(strcmp(out, "test_fe: 2/2 blobs, 2.0 of 2.0 MiB\n") == 0, "not a terminal: a plain line every 5 s");
+	okf(strcmp(out, "test_fe: 2/2 blobs, 2.0 of 2.0 MiB\n") == 0, "not a terminal: a plain line every 5 s");
 
 	cli_common_option(CLI_OPT_PROGRESS, "never");
-	ok(meter_start(&m) == NULL, "--progress never: no callback");
+	okf(meter_start(&m) == NULL, "--progress never: no callback");
 	cli_common_option(CLI_OPT_PROGRESS, "always");
 	cli_common_option('q', NULL);
-	ok(meter_start(&m) == NULL, "-q: no callback, even with --progress always");
+	okf(meter_start(&m) == NULL, "-q: no callback, even with --progress always");
 	edge_log_set_verbosity(0);
 }
 
@@ -109,27 +99,27 @@ static void test_fail(void)
 	capture_start();
 	rc = cli_fail(&err);
 	out = capture_end();
-	ok(rc == EDGE_EUSAGE && strcmp(out, "test_fe: stdin is a terminal, expected a manifest\n"
+	okf(rc == EDGE_EUSAGE && strcmp(out, "test_fe: stdin is a terminal, expected a manifest\n"
 					  "usage: test_fe [-x] [FILE]\ntry 'test_fe --help'\n") == 0,
 	   "cli_fail: a usage error gets the synopsis and the try line, exit 2");
 	capture_start();
 	rc = cli_report(&err);
 	out = capture_end();
-	ok(rc == EDGE_EUSAGE && strcmp(out, "test_fe: stdin is a terminal, expected a manifest\n") == 0,
+	okf(rc == EDGE_EUSAGE && strcmp(out, "test_fe: stdin is a terminal, expected a manifest\n") == 0,
 	   "cli_report: one line, exit 2");
 	edge_errf(&err, EDGE_EREMOTE, "quay.io/a/b:1: not found");
 	capture_start();
 	rc = cli_fail(&err);
 	out = capture_end();
-	ok(rc == EDGE_EREMOTE && strcmp(out, "test_fe: quay.io/a/b:1: not found\n") == 0,
+	okf(rc == EDGE_EREMOTE && strcmp(out, "test_fe: quay.io/a/b:1: not found\n") == 0,
 	   "cli_fail: other errors, one line and their code");
 }
 
 int main(void)
 {
 	cli_init("test_fe", "test_fe [-x] [FILE]", "usage: test_fe [-x] [FILE]\n");
-	printf("1..8\n");
+	plan(8);
 	test_meter();
 	test_fail();
-	return tap_failed ? 1 : 0;
+	return done_testing();
 }
