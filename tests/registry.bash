@@ -49,7 +49,7 @@
 # TOKEN_ANON_PULL (token mode: repository prefix anonymous users may pull),
 # TOKEN_EXPIRES (token lifetime in seconds, default 300), BIG_LAYER_MB (size of
 # the "big" image's layer, default 8; set it for the whole test or file: every
-# helper reads it), REGISTRY_LIFETIME (seconds a registry may live, default 900;
+# helper reads it), REGISTRY_LIFETIME (seconds a registry may live, default 3600;
 # it also stops when the shell that started it goes away).
 #
 # Registries started in setup_file work too: stop them with stop_servers in
@@ -223,7 +223,7 @@ registry_start() {
 	# a clean environment: distribution reads REGISTRY_* variables as
 	# configuration overrides, and ours are not meant for it
 	start_server "$dir/registry" log env -i PATH="$PATH" bash -c "$_REG_SUPERVISOR" supervise "$$" \
-		"${REGISTRY_LIFETIME:-900}" docker-registry serve "$dir/config.yml" || return 1
+		"${REGISTRY_LIFETIME:-3600}" docker-registry serve "$dir/config.yml" || return 1
 	port=$PORT
 
 	REGISTRY="127.0.0.1:$port"
