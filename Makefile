@@ -49,7 +49,6 @@ export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
 endif
 
 EDGE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon \
-	-DEDGE_VERSION='"$(VERSION)"' -DEDGE_DATADIR='"$(DATADIR)"' \
 	$(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
 EDGE_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 EDGE_LIBS := $(PKG_LIBS) -lpthread -lm
@@ -77,7 +76,6 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/%)
 REPLAY_BINS := $(FUZZ_TARGETS:%=build/tests/replay_%)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Itests/fuzz \
-	-DEDGE_VERSION='"$(VERSION)"' -DEDGE_DATADIR='"$(DATADIR)"' \
 	$(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -MMD -MP
 FUZZ_COMMON_OBJ := $(COMMON_SRC:common/%.c=build/fuzz/common/%.o)
 
@@ -89,7 +87,7 @@ SCAN_BUILD ?= scan-build
 CPPCHECK ?= cppcheck
 ANALYZE_SRC := $(COMMON_SRC) $(FE_SRC) $(sort $(wildcard cmd/*.c))
 ANALYZE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Icommon -Icmd/fe \
-	-DEDGE_VERSION="$(VERSION)" -DEDGE_DATADIR="$(DATADIR)" $(PKG_CFLAGS)
+	$(PKG_CFLAGS)
 
 EXAMPLE_TGZ := share/examples/cluster-definition.tgz
 
@@ -107,6 +105,9 @@ NM_ALLOWED := log.o
 .PHONY: all check test demo bench deps install uninstall clean fuzz fuzz-build analyze analyze-scan \
 	analyze-cppcheck nm-check FORCE
 all: $(BINS) $(EXAMPLE_TGZ)
+
+# Objects are kept between runs (make would delete them as intermediates).
+.SECONDARY:
 
 # Rebuild everything when the flags change (SANITIZE=1 and back).
 build/cflags: FORCE
@@ -133,7 +134,21 @@ build/libedge_fe.a: $(FE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-build/libedge.a: $(COMMON_OBJ)
+# The version is one generated object, rewritten only when git describe
+# changes: a commit relinks the tools, it does not recompile everything.
+build/version.c: FORCE
+	@mkdir -p build
+	@printf '#include "version.h"\nconst char edge_version[] = "%s";\n' '$(VERSION)' | cmp -s - $@ || \
+		printf '#include "version.h"\nconst char edge_version[] = "%s";\n' '$(VERSION)' > $@
+
+build/version.o: build/version.c build/cflags
+	$(Q)$(CC) $(EDGE_CFLAGS) -c -o $@ $<
+
+build/fuzz/version.o: build/version.c build/fuzz/cflags
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/libedge.a: $(COMMON_OBJ) build/version.o
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -165,7 +180,7 @@ build/fuzz/common/%.o: common/%.c build/fuzz/cflags
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-build/fuzz/libedge.a: $(FUZZ_COMMON_OBJ)
+build/fuzz/libedge.a: $(FUZZ_COMMON_OBJ) build/fuzz/version.o
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 

@@ -26,10 +26,8 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "version.h"
 
-#ifndef EDGE_VERSION
-#define EDGE_VERSION "0.1.0"
-#endif
 
 #define DEFAULT_BASE_MS 500L
 #define BACKOFF_CAP_MS 30000L
@@ -180,7 +178,7 @@ struct http_client *http_client_new(const struct http_opts *o,
 	}
 	if (o->ca_file != NULL)
 		c->ca_file = xstrdup(o->ca_file);
-	c->user_agent = xstrdup(o->user_agent ? o->user_agent : "edge/" EDGE_VERSION);
+	c->user_agent = o->user_agent ? xstrdup(o->user_agent) : xasprintf("edge/%s", edge_version);
 	c->insecure = o->insecure;
 	c->retries = o->retries < 0 ? HTTP_DEFAULT_RETRIES : o->retries;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms

@@ -49,9 +49,17 @@ if [ -n "$files" ]; then
 	# Each suite runs in its own bats process (its own servers and temp
 	# dirs), so they can run side by side; each writes its own TAP file.
 	# shellcheck disable=SC2086
-	printf '%s\n' $files | xargs -P "$jobs" -I{} sh -c \
-		'f={}; n=$(basename "$f" .bats); bats --tap "$f" > "'"$tapdir"'/bats-$n.tap" 2>&1 || echo "$f" >> "'"$tapdir"'/failed-suites"'
+	# Each prints one line as it finishes (its counts and seconds), so a
+	# long run is never silent; the five slowest are named at the end.
+	printf '%s\n' $files | xargs -P "$jobs" -I{} sh -c '
+		f={}; n=$(basename "$f" .bats); d="'"$tapdir"'"; t0=$(date +%s)
+		bats --tap "$f" > "$d/bats-$n.tap" 2>&1 || echo "$f" >> "$d/failed-suites"
+		t=$(( $(date +%s) - t0 ))
+		p=$(grep -c "^ok " "$d/bats-$n.tap"); x=$(grep -c "^not ok " "$d/bats-$n.tap")
+		echo "$t $n" >> "$d/suite-times"
+		echo "   $n: $p passed, $x failed (${t}s)"'
 	[ -f "$tapdir/failed-suites" ] && status=1
+	echo "slowest suites: $(sort -rn "$tapdir/suite-times" | head -5 | awk '{printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1}')"
 	for f in "$tapdir"/bats-*.tap; do
 		grep -E '^not ok ' -A 12 "$f" | sed "s|^|$(basename "$f" .tap): |" | head -100
 	done

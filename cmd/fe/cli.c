@@ -14,10 +14,8 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "version.h"
 
-#ifndef EDGE_VERSION
-#define EDGE_VERSION "0.1.0"
-#endif
 
 static const char *g_synopsis = "";
 static const char *g_help = "";
@@ -68,7 +66,7 @@ int cli_common_option(int c, const char *arg)
 		edge_log_set_verbosity(g_verbosity);
 		return 1;
 	case CLI_OPT_VERSION:
-		printf("%s %s\n", edge_progname(), EDGE_VERSION);
+		printf("%s %s\n", edge_progname(), edge_version);
 		exit(cli_finish(0));
 	case CLI_OPT_PROGRESS:
 		if (strcmp(arg, "auto") == 0)
