@@ -195,7 +195,8 @@ json_t *manifest_profile_new(const char *uid, const char *name, const char *vers
 
 	if (uid != NULL)
 		set_str(o, "uid", uid);
-	set_str(o, "name", name);
+	if (name != NULL)
+		set_str(o, "name", name);
 	if (version != NULL)
 		set_str(o, "version", version);
 	if (type != NULL)
@@ -355,6 +356,18 @@ json_t *manifest_chart_new(const char *name, const char *version, const char *re
 	set_str(e, "ref", ref);
 	json_object_set_new(e, "from", json_array());
 	return e;
+}
+
+json_t *manifest_from_pack(const char *profile, const char *pack, const char *field)
+{
+	return json_pack("{s:s, s:s, s:s}", "profile", profile, "pack", pack, "field", field);
+}
+
+json_t *manifest_from_list(const char *path, size_t line)
+{
+	if (line > 0)
+		return json_pack("{s:s, s:I}", "list", path, "line", (json_int_t)line);
+	return json_pack("{s:s}", "list", path);
 }
 
 void manifest_entry_add_from(json_t *e, json_t *from)

@@ -83,7 +83,8 @@ const char *manifest_definition_ref(json_t *def);
 /* definition.profiles: [{uid, name, version, type}, …]. */
 json_t *manifest_definition_profiles(json_t *def);
 void manifest_definition_set_profiles(json_t *def, json_t *profiles);
-/* A new profile; uid, version and type may be NULL (left out). */
+/* A new profile {uid, name, version, type}; NULL fields are left out
+ * (edge-fetchdef knows only the uid, edge-resolve the rest). */
 json_t *manifest_profile_new(const char *uid, const char *name, const char *version, const char *type);
 const char *manifest_profile_uid(json_t *profile);
 
@@ -140,6 +141,10 @@ const char *manifest_entry_error(json_t *e);
 /* A new image {ref, from: []}, and chart {name, version, repo, ref, from: []}. */
 json_t *manifest_image_new(const char *ref);
 json_t *manifest_chart_new(const char *name, const char *version, const char *repo, const char *ref);
+/* A from[] entry: where an entry was found, a pack's field
+ * {profile, pack, field}, or a list file {list, line} (line 0: left out). */
+json_t *manifest_from_pack(const char *profile, const char *pack, const char *field);
+json_t *manifest_from_list(const char *path, size_t line);
 /* Appends from (stolen) to the entry's from[] unless an equal one is there. */
 void manifest_entry_add_from(json_t *e, json_t *from);
 void manifest_entry_set_ref(json_t *e, const char *ref);
