@@ -191,7 +191,7 @@ static int add_json_input(struct resolver *r, const char *path, json_t **manifes
 			return edge_errf(err, EDGE_EINPUT, "%s: empty file", path);
 		return edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 	}
-	if (json_is_object(doc) && json_object_get(doc, "apiVersion") != NULL) {
+	if (manifest_has_api_version(doc)) {
 		json_decref(doc);
 		if (*manifest != NULL) {
 			free(data);

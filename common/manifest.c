@@ -29,6 +29,11 @@ const char *manifest_str(json_t *obj, const char *key)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+int manifest_has_api_version(json_t *doc)
+{
+	return json_is_object(doc) && json_object_get(doc, "apiVersion") != NULL;
+}
+
 static json_t *obj_get(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);

@@ -24,6 +24,10 @@ json_t *manifest_parse(const char *data, size_t len, const char *source, struct 
 /* Reads path, or stdin when path is NULL or "-", then manifest_parse. */
 json_t *manifest_load(const char *path, struct edge_err *err);
 
+/* 1 when doc is an object with an apiVersion: meant as a manifest (valid
+ * or not), rather than a cluster profile. */
+int manifest_has_api_version(json_t *doc);
+
 /* Checks apiVersion and the shape of every known field. source may be NULL. */
 int manifest_validate(json_t *m, const char *source, struct edge_err *err);
 
