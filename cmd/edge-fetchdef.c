@@ -171,7 +171,7 @@ int main(int argc, char **argv)
 	struct palette_values *overrides = NULL;
 	uint64_t size = 0;
 	int c, rc = EDGE_OK;
-	json_t *m = NULL, *mprof;
+	json_t *m = NULL, *mprof, *def;
 
 	hopts.retries = -1;
 	cli_init(argv[0], synopsis, help);
@@ -231,9 +231,10 @@ int main(int argc, char **argv)
 	m = manifest_new(name);
 	mprof = json_array();
 	for (i = 0; i < nprofiles; i++)
-		json_array_append_new(mprof, json_pack("{s:s}", "uid", profiles[i]));
-	json_object_set_new(m, "definition", json_pack("{s:s, s:s, s:I, s:o}", "path", outpath, "digest", digest,
-						       "size", (json_int_t)size, "profiles", mprof));
+		json_array_append_new(mprof, manifest_profile_new(profiles[i], NULL, NULL, NULL));
+	def = manifest_file_new(outpath, digest, (json_int_t)size);
+	manifest_definition_set_profiles(def, mprof);
+	manifest_set_definition(m, def);
 	rc = cli_print_manifest(m);
 	goto out;
 fail:

@@ -118,12 +118,12 @@ int main(int argc, char **argv)
 	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
 	if (name != NULL) {
-		json_object_set_new(m, "name", json_string(name));
+		manifest_set_name(m, name);
 		if (manifest_validate(m, NULL, &err) != 0)
 			cli_usage_error("--name: %s", err.msg);
 	}
 	if (store_dir == NULL)
-		store_dir = manifest_str(m, "store");
+		store_dir = manifest_store(m);
 	if (store_dir == NULL) {
 		edge_errf(&err, EDGE_EINPUT, "the manifest has no \"store\": run edge-pull first, or give --store DIR");
 		goto fail;
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	opened = 1;
 	if (bundle_pack(m, &store, &o, &bundle, &err) != 0)
 		goto fail;
-	json_object_set_new(m, "bundle", bundle);
+	manifest_set_bundle(m, bundle);
 	rc = cli_print_manifest(m);
 	goto out;
 fail:

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	if ((m = cli_load_manifest(input, &err)) == NULL)
 		goto fail;
 	if (!o.all_platforms && o.nplatforms == 0) {
-		json_t *pl = json_object_get(m, "platforms"), *v;
+		json_t *pl = manifest_platforms(m), *v;
 		size_t i;
 		json_array_foreach(pl, i, v)
 			add_platforms(&o, json_string_value(v));
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 			goto fail;
 		rc = cli_fail(&err);
 	}
-	json_object_set_new(m, "store", json_string(store_dir));
+	manifest_set_store(m, store_dir);
 	if (cli_platforms) {
 		json_t *pl = json_array();
 		size_t i;
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 			platform_format(&o.platforms[i], buf, sizeof(buf));
 			json_array_append_new(pl, json_string(buf));
 		}
-		json_object_set_new(m, "platforms", pl);
+		manifest_set_platforms(m, pl);
 	}
 	wrc = cli_print_manifest(m);
 	rc = wrc != EDGE_OK ? wrc : rc;

@@ -85,7 +85,7 @@ static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 	free(buf);
 	if (m != NULL) {
 		json_object_del(m, "blobs");
-		json_object_set_new(m, "bundle", json_pack("{s:s}", "path", r->path));
+		manifest_set_bundle(m, manifest_file_new(r->path, NULL, -1));
 	}
 	return m;
 }
@@ -162,8 +162,8 @@ int main(int argc, char **argv)
 				edge_errf(&err, EDGE_EUSAGE, "no input: give a bundle, or a manifest (file or stdin)");
 			goto fail;
 		}
-		bp = manifest_str(json_object_get(m, "bundle"), "path");
-		sp = manifest_str(m, "store");
+		bp = manifest_file_path(manifest_bundle(m));
+		sp = manifest_store(m);
 		if (bp != NULL) {
 			if (bundle_reader_open(&br, bp, &err) != 0)
 				goto fail;
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		rc = cli_report(&err); /* an image no rule covers: no usage lines */
 		goto out;
 	}
-	json_object_set_new(m, "pushed", pushed);
+	manifest_set_pushed(m, pushed);
 	pushed = NULL;
 	rc = cli_print_manifest(m);
 	goto out;

@@ -124,22 +124,18 @@ static int add_definition(struct resolver *r, const char *path, json_t *defobj, 
 {
 	struct definition d;
 	size_t i, added = 0;
-	json_t *want;
+	const char *want;
 
 	if (definition_read(path, &d, err) != 0)
 		return -1;
-	want = json_object_get(defobj, "digest");
-	if (json_is_string(want) && strcmp(json_string_value(want), d.digest) != 0) {
-		edge_errf(err, EDGE_EVERIFY, "%s: digest %s does not match the manifest's %s", path, d.digest,
-			  json_string_value(want));
+	want = manifest_file_digest(defobj);
+	if (want != NULL && strcmp(want, d.digest) != 0) {
+		edge_errf(err, EDGE_EVERIFY, "%s: digest %s does not match the manifest's %s", path, d.digest, want);
 		definition_free(&d);
 		return -1;
 	}
-	/* path may point into defobj's own "path": set it only when new */
-	if (manifest_str(defobj, "path") == NULL || strcmp(manifest_str(defobj, "path"), path) != 0)
-		json_object_set_new(defobj, "path", json_string(path));
-	json_object_set_new(defobj, "digest", json_string(d.digest));
-	json_object_set_new(defobj, "size", json_integer((json_int_t)d.size));
+	/* path may point into defobj's own "path": manifest_file_set knows */
+	manifest_file_set(defobj, path, d.digest, (json_int_t)d.size);
 	for (i = 0; i < d.nother; i++)
 		log_verbose("%s: %s: skipped (not a .json file)", path, d.other[i]);
 	for (i = 0; i < d.nfiles; i++) {
@@ -195,7 +191,7 @@ static int add_json_input(struct resolver *r, const char *path, json_t **manifes
 			return edge_errf(err, EDGE_EINPUT, "%s: empty file", path);
 		return edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 	}
-	if (json_is_object(doc) && json_object_get(doc, "apiVersion") != NULL) {
+	if (manifest_has_api_version(doc)) {
 		json_decref(doc);
 		if (*manifest != NULL) {
 			free(data);
@@ -236,8 +232,8 @@ static json_t *platforms_json(struct strv *opt, json_t *manifest, struct edge_er
 	free(v);
 	if (json_array_size(out) > 0)
 		return out;
-	have = json_object_get(manifest, "platforms");
-	if (json_is_array(have) && json_array_size(have) > 0) {
+	have = manifest_platforms(manifest);
+	if (json_array_size(have) > 0) {
 		json_decref(out);
 		return json_deep_copy(have);
 	}
@@ -252,12 +248,12 @@ static void check_requested(json_t *requested, json_t *found)
 	json_t *p, *q;
 
 	json_array_foreach(requested, i, p) {
-		const char *uid = manifest_str(p, "uid");
+		const char *uid = manifest_profile_uid(p);
 		int hit = 0;
 		if (uid == NULL)
 			continue;
 		json_array_foreach(found, j, q) {
-			const char *u = manifest_str(q, "uid");
+			const char *u = manifest_profile_uid(q);
 			hit |= u != NULL && strcmp(u, uid) == 0;
 		}
 		if (!hit)
@@ -350,35 +346,35 @@ int main(int argc, char **argv)
 
 	/* name first, so that a new manifest reads apiVersion, name, … */
 	if (name != NULL) {
-		json_object_set_new(manifest, "name", json_string(name));
-	} else if (manifest_str(manifest, "name") == NULL) {
-		const char *from = defpath ? defpath : manifest_str(json_object_get(manifest, "definition"), "path");
+		manifest_set_name(manifest, name);
+	} else if (manifest_name(manifest) == NULL) {
+		const char *from = defpath ? defpath : manifest_file_path(manifest_definition(manifest));
 		defname = from ? basename_noext(from) : xstrdup("edge");
-		json_object_set_new(manifest, "name", json_string(defname));
+		manifest_set_name(manifest, defname);
 	}
 
 	/* the definition: given as INPUT, or named by the manifest */
-	def = json_object_get(manifest, "definition");
+	def = manifest_definition(manifest);
 	if (defpath != NULL) {
-		if (def != NULL && manifest_str(def, "path") && strcmp(manifest_str(def, "path"), defpath) != 0)
+		if (def != NULL && manifest_file_path(def) && strcmp(manifest_file_path(def), defpath) != 0)
 			cli_usage_error("the manifest already names definition %s; drop %s or the manifest's definition",
-					manifest_str(def, "path"), defpath);
+					manifest_file_path(def), defpath);
 		if (def == NULL) {
 			def = json_object();
-			json_object_set_new(manifest, "definition", def);
+			manifest_set_definition(manifest, def);
 		}
 	} else if (def != NULL) {
-		defpath = manifest_str(def, "path");
+		defpath = manifest_file_path(def);
 	}
 	if (defpath != NULL) {
-		json_t *requested = json_deep_copy(json_object_get(def, "profiles"));
+		json_t *requested = json_deep_copy(manifest_definition_profiles(def));
 		if (add_definition(r, defpath, def, &err) != 0) {
 			json_decref(requested);
 			goto fail;
 		}
 		if (requested != NULL) {
 			/* compared after resolving, below */
-			json_object_set_new(def, "profiles", requested);
+			manifest_definition_set_profiles(def, requested);
 		}
 	}
 	for (size_t k = 0; k < images.n; k++)
@@ -392,20 +388,19 @@ int main(int argc, char **argv)
 	if ((plats = platforms_json(&platforms, manifest, &err)) == NULL)
 		cli_usage_error("--platform: %s", err.msg);
 	if (def != NULL) {
-		json_t *requested = json_object_get(def, "profiles");
+		json_t *requested = manifest_definition_profiles(def);
 		if (json_is_array(requested))
 			check_requested(requested, profs);
-		json_object_set(def, "profiles", profs);
+		manifest_definition_set_profiles(def, json_incref(profs));
 	}
-	json_object_set_new(manifest, "platforms", plats);
-	json_object_set_new(manifest, "images", imgs);
-	json_object_set_new(manifest, "charts", chs);
+	manifest_set_platforms(manifest, plats);
+	manifest_set_entries(manifest, imgs, chs);
 	imgs = chs = NULL;
 	if (manifest_validate(manifest, "result", &err) != 0)
 		goto fail;
 	log_verbose("%zu profiles, %zu images, %zu charts", resolver_profile_count(r),
-		    json_array_size(json_object_get(manifest, "images")),
-		    json_array_size(json_object_get(manifest, "charts")));
+		    json_array_size(manifest_images(manifest)),
+		    json_array_size(manifest_charts(manifest)));
 	rc = cli_print_manifest(manifest);
 	goto out;
 fail:

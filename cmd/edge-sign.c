@@ -232,42 +232,26 @@ out:
 /* Sets the signatures entry for sidecar, replacing one with the same path. */
 static void put_signature(json_t *m, const struct sig_info *info, const char *what)
 {
-	json_t *sigs = json_object_get(m, "signatures"), *e, *old;
-	size_t i;
-
-	if (!json_is_array(sigs)) {
-		sigs = json_array();
-		json_object_set_new(m, "signatures", sigs);
-	}
-	e = json_pack("{s:s, s:s, s:s}", "path", info->sidecar, "for", what, "algorithm", info->algorithm);
-	if (info->key_id[0] != '\0')
-		json_object_set_new(e, "keyId", json_string(info->key_id));
-	json_array_foreach(sigs, i, old) {
-		const char *p = manifest_str(old, "path");
-		if (p != NULL && strcmp(p, info->sidecar) == 0) {
-			json_array_set_new(sigs, i, e);
-			return;
-		}
-	}
-	json_array_append_new(sigs, e);
+	manifest_put_signature(m, info->sidecar, what, info->algorithm, info->key_id[0] != '\0' ? info->key_id : NULL);
 }
 
 /* Signs the manifest's bundle and definition files. */
 static int sign_manifest(json_t *m, const char *source, struct sig_key *key, const char *comment,
 			 struct edge_err *err)
 {
-	static const char *const what[] = {"bundle", "definition"};
+	static const char *const what[] = {"bundle", "definition"}; /* signatures[].for */
+	json_t *const files[] = {manifest_bundle(m), manifest_definition(m)};
 	int i, n = 0;
 
 	for (i = 0; i < 2; i++) {
-		json_t *obj = json_object_get(m, what[i]);
-		const char *path = manifest_str(obj, "path"), *digest = manifest_str(obj, "digest");
+		json_t *obj = files[i];
+		const char *path = manifest_file_path(obj), *digest = manifest_file_digest(obj);
 		struct sig_info info;
 
 		if (path == NULL)
 			continue;
 		/* a split bundle's path is its parts descriptor; the digest is the joined parts' */
-		if (json_object_get(obj, "parts") != NULL || (digest != NULL && !sha256_digest_valid(digest)))
+		if (manifest_file_parts(obj) != NULL || (digest != NULL && !sha256_digest_valid(digest)))
 			digest = NULL;
 		if (sig_sign_file(key, path, comment, digest, NULL, &info, err) != 0)
 			return -1;

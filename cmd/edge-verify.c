@@ -188,13 +188,13 @@ int main(int argc, char **argv)
 				edge_errf(&err, EDGE_EUSAGE, "no bundle: give BUNDLE, or a manifest with \"bundle\" on stdin");
 			goto fail;
 		}
-		if (manifest_str(json_object_get(from, "bundle"), "path") == NULL) {
+		if (manifest_file_path(manifest_bundle(from)) == NULL) {
 			edge_errf(&err, EDGE_EINPUT, "stdin: the manifest has no bundle.path: give BUNDLE");
 			goto fail;
 		}
-		bundle_path = xstrdup(manifest_str(json_object_get(from, "bundle"), "path"));
+		bundle_path = xstrdup(manifest_file_path(manifest_bundle(from)));
 		/* the manifest's digest is checked: compute ours */
-		if (manifest_str(json_object_get(from, "bundle"), "digest") != NULL)
+		if (manifest_file_digest(manifest_bundle(from)) != NULL)
 			want_digest = 1;
 	} else {
 		bundle_path = xstrdup(input);
@@ -217,9 +217,8 @@ int main(int argc, char **argv)
 			    info.key_id);
 		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &err) != 0)
 			goto fail;
-		json_object_set_new(m, "signatures",
-				    json_pack("[{s:s, s:s, s:s, s:s}]", "path", info.sidecar, "for", "bundle", "algorithm",
-					      info.algorithm, "keyId", info.key_id));
+		manifest_clear_signatures(m);
+		manifest_put_signature(m, info.sidecar, "bundle", info.algorithm, info.key_id);
 	} else {
 		if (sidecar != NULL)
 			log_warn("%s: signature %s not checked: no public key (-p)", bundle_path, sidecar);
@@ -228,8 +227,8 @@ int main(int argc, char **argv)
 	}
 	if (from != NULL) {
 		/* the manifest on stdin names the bundle it expects */
-		const char *want = manifest_str(json_object_get(from, "bundle"), "digest");
-		const char *got = manifest_str(json_object_get(m, "bundle"), "digest");
+		const char *want = manifest_file_digest(manifest_bundle(from));
+		const char *got = manifest_file_digest(manifest_bundle(m));
 		if (want != NULL && got != NULL && strcmp(want, got) != 0) {
 			edge_errf(&err, EDGE_EVERIFY, "%s: digest %s, the manifest's bundle.digest is %s", bundle_path, got,
 				  want);

@@ -1022,46 +1022,45 @@ static int cmp_strp(const void *a, const void *b)
 
 static int collect(json_t *m, struct store *s, struct content *c, json_t **blobs_sorted, struct edge_err *err)
 {
-	static const char *const lists[] = {"images", "charts"};
 	struct platform want, *wantp = NULL;
-	json_t *e, *def;
-	size_t i, k;
-	const char *p0 = json_string_value(json_array_get(json_object_get(m, "platforms"), 0));
+	struct manifest_iter it;
+	json_t *def;
+	size_t i;
+	const char *p0 = json_string_value(json_array_get(manifest_platforms(m), 0));
 
 	if (p0 != NULL && platform_parse(p0, &want, err) == 0)
 		wantp = &want;
 	json_t *done = json_object();
-	for (k = 0; k < 2; k++) {
-		json_array_foreach(json_object_get(m, lists[k]), i, e) {
-			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
-			if (ref != NULL && json_object_get(done, ref) != NULL)
-				continue; /* listed twice: packed once */
-			if (ref != NULL)
-				json_object_set_new(done, ref, json_true());
-			if (manifest_str(e, "error") != NULL) {
-				json_decref(done);
-				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s failed to pull: %s", lists[k], i,
-						 ref ? ref : "?", manifest_str(e, "error"));
-			}
-			if (ref == NULL || digest == NULL) {
-				json_decref(done);
-				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: run edge-pull first", lists[k], i,
-						 ref ? ref : manifest_str(e, "name") ? manifest_str(e, "name") : "?");
-			}
-			if (walk_entry(s, c, ref, digest, wantp, k == 0, err) != 0) {
-				json_decref(done);
-				return -1;
-			}
+	for (manifest_iter_init(&it, m); manifest_iter_next(&it);) {
+		json_t *e = it.entry;
+		const char *ref = manifest_entry_ref(e), *digest = manifest_entry_digest(e);
+		if (ref != NULL && json_object_get(done, ref) != NULL)
+			continue; /* listed twice: packed once */
+		if (ref != NULL)
+			json_object_set_new(done, ref, json_true());
+		if (manifest_entry_error(e) != NULL) {
+			json_decref(done);
+			return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s failed to pull: %s", it.list, it.index,
+					 ref ? ref : "?", manifest_entry_error(e));
+		}
+		if (ref == NULL || digest == NULL) {
+			json_decref(done);
+			return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: run edge-pull first", it.list, it.index,
+					 ref ? ref : manifest_entry_name(e) ? manifest_entry_name(e) : "?");
+		}
+		if (walk_entry(s, c, ref, digest, wantp, it.kind == MANIFEST_IMAGE, err) != 0) {
+			json_decref(done);
+			return -1;
 		}
 	}
 	json_decref(done);
-	def = json_object_get(m, "definition");
-	if (def != NULL && manifest_str(def, "ref") != NULL) {
-		json_t *d = store_index_find(s, manifest_str(def, "ref"));
+	def = manifest_definition(m);
+	if (def != NULL && manifest_definition_ref(def) != NULL) {
+		json_t *d = store_index_find(s, manifest_definition_ref(def));
 		if (d == NULL)
 			return edge_errf(err, EDGE_EIO, "store %s: the cluster definition %s is missing (run edge-pull)",
-					 s->dir, manifest_str(def, "ref"));
-		if (walk_entry(s, c, manifest_str(def, "ref"), json_string_value(json_object_get(d, "digest")), NULL, 0,
+					 s->dir, manifest_definition_ref(def));
+		if (walk_entry(s, c, manifest_definition_ref(def), json_string_value(json_object_get(d, "digest")), NULL, 0,
 			       err) != 0)
 			return -1;
 	}
@@ -1114,10 +1113,7 @@ static json_t *bundle_json(json_t *manifest, json_t *blobs)
 {
 	json_t *bj = json_deep_copy(manifest);
 
-	json_object_del(bj, "store");
-	json_object_del(bj, "bundle");
-	json_object_del(bj, "signatures");
-	json_object_del(bj, "pushed");
+	manifest_drop_local(bj);
 	json_object_set(bj, "blobs", blobs);
 	return bj;
 }
@@ -1193,15 +1189,16 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 		json_t *mparts = json_array(), *pp;
 		char *dir = bundle_dir_of(final);
 		size_t k;
-		json_array_foreach(plist, k, pp)
-			json_array_append_new(mparts, json_pack("{s:o, s:O, s:O}", "path",
-								json_sprintf("%s%s", dir, manifest_str(pp, "name")),
-								"digest", json_object_get(pp, "digest"), "size",
-								json_object_get(pp, "size")));
+		json_array_foreach(plist, k, pp) {
+			char *ppath = xasprintf("%s%s", dir, json_string_value(json_object_get(pp, "name")));
+			json_array_append_new(mparts, manifest_file_new(ppath, json_string_value(json_object_get(pp, "digest")),
+									json_integer_value(json_object_get(pp, "size"))));
+			free(ppath);
+		}
 		free(dir);
 		json_decref(plist);
-		*bundle = json_pack("{s:s, s:s, s:I, s:o}", "path", dpath, "digest", digest, "size",
-				    (json_int_t)out->total, "parts", mparts);
+		*bundle = manifest_file_new(dpath, digest, (json_int_t)out->total);
+		manifest_file_set_parts(*bundle, mparts);
 	}
 	free(dpath);
 	return 0;
@@ -1237,7 +1234,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 	struct packer pk;
 	struct out out;
 	json_t *blobs = NULL, *bj = NULL;
-	const char *name = manifest_str(manifest, "name");
+	const char *name = manifest_name(manifest);
 	char *final = NULL, digest[72];
 	unsigned char raw[32];
 	size_t i;
@@ -1309,7 +1306,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		out.parts[0].open = 0;
 		if (atomic_commit(&out.parts[0].af, err) != 0)
 			goto out;
-		*bundle = json_pack("{s:s, s:s, s:I}", "path", final, "digest", digest, "size", (json_int_t)out.total);
+		*bundle = manifest_file_new(final, digest, (json_int_t)out.total);
 	} else if (commit_parts(&out, final, digest, bundle, err) != 0) {
 		goto out;
 	}

@@ -18,7 +18,7 @@ json_t *manifest_new(const char *name)
 
 	json_object_set_new(m, "apiVersion", json_string(MANIFEST_API_VERSION));
 	if (name != NULL)
-		json_object_set_new(m, "name", json_string(name));
+		manifest_set_name(m, name);
 	return m;
 }
 
@@ -27,6 +27,392 @@ const char *manifest_str(json_t *obj, const char *key)
 	json_t *v = json_object_get(obj, key);
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int manifest_has_api_version(json_t *doc)
+{
+	return json_is_object(doc) && json_object_get(doc, "apiVersion") != NULL;
+}
+
+static json_t *obj_get(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_object(v) ? v : NULL;
+}
+
+static json_t *array_get(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_array(v) ? v : NULL;
+}
+
+static void set_str(json_t *obj, const char *key, const char *value)
+{
+	json_object_set_new(obj, key, json_string(value));
+}
+
+const char *manifest_name(json_t *m)
+{
+	return manifest_str(m, "name");
+}
+
+void manifest_set_name(json_t *m, const char *name)
+{
+	set_str(m, "name", name);
+}
+
+const char *manifest_store(json_t *m)
+{
+	return manifest_str(m, "store");
+}
+
+void manifest_set_store(json_t *m, const char *dir)
+{
+	set_str(m, "store", dir);
+}
+
+json_t *manifest_platforms(json_t *m)
+{
+	return array_get(m, "platforms");
+}
+
+void manifest_set_platforms(json_t *m, json_t *platforms)
+{
+	json_object_set_new(m, "platforms", platforms);
+}
+
+json_t *manifest_images(json_t *m)
+{
+	return array_get(m, "images");
+}
+
+json_t *manifest_charts(json_t *m)
+{
+	return array_get(m, "charts");
+}
+
+void manifest_set_pushed(json_t *m, json_t *pushed)
+{
+	json_object_set_new(m, "pushed", pushed);
+}
+
+json_t *manifest_definition(json_t *m)
+{
+	return obj_get(m, "definition");
+}
+
+void manifest_set_definition(json_t *m, json_t *def)
+{
+	json_object_set_new(m, "definition", def);
+}
+
+json_t *manifest_bundle(json_t *m)
+{
+	return obj_get(m, "bundle");
+}
+
+void manifest_set_bundle(json_t *m, json_t *bundle)
+{
+	json_object_set_new(m, "bundle", bundle);
+}
+
+const char *manifest_file_path(json_t *file)
+{
+	return manifest_str(file, "path");
+}
+
+const char *manifest_file_digest(json_t *file)
+{
+	return manifest_str(file, "digest");
+}
+
+json_t *manifest_file_parts(json_t *file)
+{
+	return json_object_get(file, "parts");
+}
+
+void manifest_file_set_parts(json_t *file, json_t *parts)
+{
+	json_object_set_new(file, "parts", parts);
+}
+
+const char *manifest_definition_ref(json_t *def)
+{
+	return manifest_str(def, "ref");
+}
+
+json_t *manifest_definition_profiles(json_t *def)
+{
+	return json_object_get(def, "profiles");
+}
+
+void manifest_definition_set_profiles(json_t *def, json_t *profiles)
+{
+	json_object_set_new(def, "profiles", profiles);
+}
+
+const char *manifest_profile_uid(json_t *profile)
+{
+	return manifest_str(profile, "uid");
+}
+
+void manifest_set_entries(json_t *m, json_t *images, json_t *charts)
+{
+	json_object_set_new(m, "images", images);
+	json_object_set_new(m, "charts", charts);
+}
+
+void manifest_drop_local(json_t *m)
+{
+	json_object_del(m, "store");
+	json_object_del(m, "bundle");
+	json_object_del(m, "signatures");
+	json_object_del(m, "pushed");
+}
+
+json_t *manifest_file_new(const char *path, const char *digest, json_int_t size)
+{
+	json_t *f = json_object();
+
+	set_str(f, "path", path);
+	if (digest != NULL)
+		set_str(f, "digest", digest);
+	if (size >= 0)
+		json_object_set_new(f, "size", json_integer(size));
+	return f;
+}
+
+void manifest_file_set(json_t *file, const char *path, const char *digest, json_int_t size)
+{
+	const char *have = manifest_file_path(file);
+
+	if (have == NULL || strcmp(have, path) != 0)
+		set_str(file, "path", path);
+	set_str(file, "digest", digest);
+	json_object_set_new(file, "size", json_integer(size));
+}
+
+json_t *manifest_profile_new(const char *uid, const char *name, const char *version, const char *type)
+{
+	json_t *o = json_object();
+
+	if (uid != NULL)
+		set_str(o, "uid", uid);
+	if (name != NULL)
+		set_str(o, "name", name);
+	if (version != NULL)
+		set_str(o, "version", version);
+	if (type != NULL)
+		set_str(o, "type", type);
+	return o;
+}
+
+void manifest_put_signature(json_t *m, const char *path, const char *what, const char *algorithm,
+			    const char *key_id)
+{
+	json_t *sigs = array_get(m, "signatures"), *e, *old;
+	size_t i;
+
+	if (sigs == NULL) {
+		sigs = json_array();
+		json_object_set_new(m, "signatures", sigs);
+	}
+	e = json_pack("{s:s, s:s, s:s}", "path", path, "for", what, "algorithm", algorithm);
+	if (key_id != NULL)
+		set_str(e, "keyId", key_id);
+	json_array_foreach(sigs, i, old) {
+		const char *p = manifest_str(old, "path");
+		if (p != NULL && strcmp(p, path) == 0) {
+			json_array_set_new(sigs, i, e);
+			return;
+		}
+	}
+	json_array_append_new(sigs, e);
+}
+
+void manifest_clear_signatures(json_t *m)
+{
+	json_object_set_new(m, "signatures", json_array());
+}
+
+json_t *manifest_pushed_new(const char *ref, const char *target, const char *digest)
+{
+	return json_pack("{s:s, s:s, s:s}", "ref", ref, "target", target, "digest", digest);
+}
+
+/* --- entries --------------------------------------------------------------- */
+
+static const char *const entry_lists[] = {"images", "charts"};
+
+void manifest_iter_init(struct manifest_iter *it, json_t *m)
+{
+	memset(it, 0, sizeof(*it));
+	it->m_ = m;
+	it->kind = MANIFEST_IMAGE;
+	it->list = entry_lists[MANIFEST_IMAGE];
+}
+
+int manifest_iter_next(struct manifest_iter *it)
+{
+	for (;;) {
+		json_t *list = json_object_get(it->m_, it->list), *e;
+		while (it->next_ < json_array_size(list)) {
+			it->index = it->next_++;
+			e = json_array_get(list, it->index);
+			if (json_is_object(e)) {
+				it->entry = e;
+				return 1;
+			}
+		}
+		if (it->kind == MANIFEST_CHART) {
+			it->entry = NULL;
+			return 0;
+		}
+		it->kind = MANIFEST_CHART;
+		it->list = entry_lists[MANIFEST_CHART];
+		it->next_ = 0;
+	}
+}
+
+int manifest_foreach_entry(json_t *m, int (*fn)(const struct manifest_iter *it, void *ctx), void *ctx)
+{
+	struct manifest_iter it;
+	int r;
+
+	for (manifest_iter_init(&it, m); manifest_iter_next(&it);)
+		if ((r = fn(&it, ctx)) != 0)
+			return r;
+	return 0;
+}
+
+size_t manifest_entry_count(json_t *m)
+{
+	return json_array_size(manifest_images(m)) + json_array_size(manifest_charts(m));
+}
+
+const char *manifest_entry_ref(json_t *e)
+{
+	return manifest_str(e, "ref");
+}
+
+const char *manifest_entry_digest(json_t *e)
+{
+	return manifest_str(e, "digest");
+}
+
+const char *manifest_entry_source_digest(json_t *e)
+{
+	return manifest_str(e, "sourceDigest");
+}
+
+const char *manifest_entry_media_type(json_t *e)
+{
+	return manifest_str(e, "mediaType");
+}
+
+json_t *manifest_entry_platforms(json_t *e)
+{
+	return array_get(e, "platforms");
+}
+
+const char *manifest_entry_name(json_t *e)
+{
+	return manifest_str(e, "name");
+}
+
+const char *manifest_entry_version(json_t *e)
+{
+	return manifest_str(e, "version");
+}
+
+const char *manifest_entry_repo(json_t *e)
+{
+	return manifest_str(e, "repo");
+}
+
+const char *manifest_entry_error(json_t *e)
+{
+	return manifest_str(e, "error");
+}
+
+void manifest_entry_set_ref(json_t *e, const char *ref)
+{
+	set_str(e, "ref", ref);
+}
+
+json_t *manifest_image_new(const char *ref)
+{
+	json_t *e = json_object();
+
+	set_str(e, "ref", ref);
+	json_object_set_new(e, "from", json_array());
+	return e;
+}
+
+json_t *manifest_chart_new(const char *name, const char *version, const char *repo, const char *ref)
+{
+	json_t *e = json_object();
+
+	set_str(e, "name", name);
+	set_str(e, "version", version);
+	set_str(e, "repo", repo);
+	set_str(e, "ref", ref);
+	json_object_set_new(e, "from", json_array());
+	return e;
+}
+
+json_t *manifest_from_pack(const char *profile, const char *pack, const char *field)
+{
+	return json_pack("{s:s, s:s, s:s}", "profile", profile, "pack", pack, "field", field);
+}
+
+json_t *manifest_from_list(const char *path, size_t line)
+{
+	if (line > 0)
+		return json_pack("{s:s, s:I}", "list", path, "line", (json_int_t)line);
+	return json_pack("{s:s}", "list", path);
+}
+
+void manifest_entry_add_from(json_t *e, json_t *from)
+{
+	json_t *list = array_get(e, "from"), *f;
+	size_t i;
+
+	if (list == NULL) {
+		list = json_array();
+		json_object_set_new(e, "from", list);
+	}
+	json_array_foreach(list, i, f) {
+		if (json_equal(f, from)) {
+			json_decref(from);
+			return;
+		}
+	}
+	json_array_append_new(list, from);
+}
+
+void manifest_entry_set_error(json_t *e, const char *msg)
+{
+	if (msg != NULL)
+		set_str(e, "error", msg);
+	else
+		json_object_del(e, "error");
+}
+
+void manifest_entry_set_pulled(json_t *e, const char *digest, const char *source_digest, const char *media_type,
+			       json_int_t size, json_t *platforms)
+{
+	set_str(e, "digest", digest);
+	if (source_digest != NULL && source_digest[0] != '\0')
+		set_str(e, "sourceDigest", source_digest);
+	else
+		json_object_del(e, "sourceDigest");
+	set_str(e, "mediaType", media_type);
+	json_object_set_new(e, "size", json_integer(size));
+	if (json_array_size(platforms) > 0)
+		json_object_set(e, "platforms", platforms);
 }
 
 static int bad(struct edge_err *err, const char *path, const char *fmt, const char *detail)

@@ -479,8 +479,8 @@ static int store_artifact(struct pull *p, struct item *it, json_t *man, struct e
 static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, struct edge_err *err)
 {
 	struct item *it = &p->items[idx];
-	const char *repo = manifest_str(it->entry, "repo"), *name = manifest_str(it->entry, "name");
-	const char *version = manifest_str(it->entry, "version");
+	const char *repo = manifest_entry_repo(it->entry), *name = manifest_entry_name(it->entry);
+	const char *version = manifest_entry_version(it->entry);
 	json_t *man = NULL;
 	struct helm_chart ch = {0};
 	char *cfgtext = NULL;
@@ -574,7 +574,7 @@ static int copy_file_blob(struct pull *p, const char *path, const char *digest, 
 static int do_definition(struct pull *p, size_t idx, struct edge_err *err)
 {
 	struct item *it = &p->items[idx];
-	const char *path = manifest_str(it->entry, "path"), *want = manifest_str(it->entry, "digest");
+	const char *path = manifest_file_path(it->entry), *want = manifest_file_digest(it->entry);
 	const char *slash = strrchr(path, '/');
 	char digest[72];
 	uint64_t size;
@@ -804,24 +804,15 @@ static void set_result(struct pull *p, struct item *it)
 			}
 		}
 	}
-	if (it->error != NULL) {
-		json_object_set_new(e, "error", json_string(it->error));
+	manifest_entry_set_error(e, it->error);
+	if (it->error != NULL)
 		return;
-	}
-	json_object_del(e, "error");
 	if (it->kind == IT_DEFINITION) {
-		json_object_set_new(e, "ref", json_string(it->ref));
+		manifest_entry_set_ref(e, it->ref);
 		return;
 	}
-	json_object_set_new(e, "digest", json_string(it->digest));
-	if (it->source_digest[0])
-		json_object_set_new(e, "sourceDigest", json_string(it->source_digest));
-	else
-		json_object_del(e, "sourceDigest");
-	json_object_set_new(e, "mediaType", json_string(it->media_type));
-	json_object_set_new(e, "size", json_integer((json_int_t)it->total));
-	if (json_array_size(it->platforms) > 0)
-		json_object_set(e, "platforms", it->platforms);
+	manifest_entry_set_pulled(e, it->digest, it->source_digest, it->media_type, (json_int_t)it->total,
+				  it->platforms);
 }
 
 static void index_entry(struct pull *p, struct item *it)
@@ -837,8 +828,8 @@ static void index_entry(struct pull *p, struct item *it)
 
 int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struct edge_err *err)
 {
-	json_t *images = json_object_get(manifest, "images"), *charts = json_object_get(manifest, "charts");
-	json_t *def = json_object_get(manifest, "definition"), *e;
+	json_t *def = manifest_definition(manifest), *e;
+	struct manifest_iter mi;
 	struct pull p;
 	size_t i, n, failed = 0;
 	int rc = -1, stopped = 0;
@@ -849,20 +840,25 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	p.o = o;
 	p.blob_index = json_object();
 	helm_repos_init(&p.helm, o->creds);
-	n = json_array_size(images) + json_array_size(charts) + (def ? 1 : 0);
+	n = manifest_entry_count(manifest) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
-	json_array_foreach(images, i, e)
-		if (add_item(&p, e, IT_IMAGE, manifest_str(e, "ref"), err) != 0)
-			goto out;
-	json_array_foreach(charts, i, e) {
-		const char *repo = manifest_str(e, "repo"), *ref = manifest_str(e, "ref");
+	for (manifest_iter_init(&mi, manifest); manifest_iter_next(&mi);) {
+		const char *repo, *ref;
 		char *made = NULL;
 		int st;
+		e = mi.entry;
+		if (mi.kind == MANIFEST_IMAGE) {
+			if (add_item(&p, e, IT_IMAGE, manifest_entry_ref(e), err) != 0)
+				goto out;
+			continue;
+		}
+		repo = manifest_entry_repo(e);
+		ref = manifest_entry_ref(e);
 		if (ref == NULL) {
-			made = resolve_chart_ref(repo, manifest_str(e, "name"), manifest_str(e, "version"), err);
+			made = resolve_chart_ref(repo, manifest_entry_name(e), manifest_entry_version(e), err);
 			if (made == NULL)
 				goto out;
-			json_object_set_new(e, "ref", json_string(made));
+			manifest_entry_set_ref(e, made);
 			ref = made;
 		}
 		if (repo != NULL && strncmp(repo, "oci://", 6) != 0 && strncmp(repo, "http", 4) == 0)
@@ -873,12 +869,12 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 		if (st != 0)
 			goto out;
 	}
-	if (def != NULL && manifest_str(def, "path") != NULL) {
+	if (def != NULL && manifest_file_path(def) != NULL) {
 		char digest[72];
 		uint64_t size;
 		char *ref;
-		const char *name = manifest_str(manifest, "name");
-		if (sha256_digest_file(manifest_str(def, "path"), digest, &size, err) != 0) {
+		const char *name = manifest_name(manifest);
+		if (sha256_digest_file(manifest_file_path(def), digest, &size, err) != 0) {
 			if (err->code == EDGE_EIO)
 				err->code = EDGE_EINPUT;
 			goto out;

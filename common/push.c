@@ -620,8 +620,8 @@ static int prepare_target(struct push *p, size_t ti, json_t *entry, struct edge_
 	size_t i;
 	int kind;
 
-	t->ref = xstrdup(manifest_str(entry, "ref"));
-	snprintf(t->digest, sizeof(t->digest), "%s", manifest_str(entry, "digest"));
+	t->ref = xstrdup(manifest_entry_ref(entry));
+	snprintf(t->digest, sizeof(t->digest), "%s", manifest_entry_digest(entry));
 	if ((t->target = push_target(p->o, t->ref, err)) == NULL)
 		return -1;
 	if (ref_parse(t->target, &t->t, err) != 0)
@@ -874,22 +874,18 @@ out:
  * source and checked, and the blobs they need. */
 static int push_prepare(struct push *p, json_t *manifest, struct edge_err *err)
 {
-	static const char *const lists[] = {"images", "charts"};
-	json_t *e;
-	size_t i, k, n = 0;
+	struct manifest_iter it;
+	size_t n = manifest_entry_count(manifest);
 
-	for (k = 0; k < 2; k++)
-		n += json_array_size(json_object_get(manifest, lists[k]));
 	p->t = xcalloc(n ? n : 1, sizeof(*p->t));
-	for (k = 0; k < 2; k++) {
-		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
-			if (manifest_str(e, "digest") == NULL)
-				return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: it was not pulled", lists[k], i,
-						 manifest_str(e, "ref") ? manifest_str(e, "ref") : "?");
-			p->nt++;
-			if (prepare_target(p, p->nt - 1, e, err) != 0)
-				return -1;
-		}
+	for (manifest_iter_init(&it, manifest); manifest_iter_next(&it);) {
+		json_t *e = it.entry;
+		if (manifest_entry_digest(e) == NULL)
+			return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: it was not pulled", it.list, it.index,
+					 manifest_entry_ref(e) ? manifest_entry_ref(e) : "?");
+		p->nt++;
+		if (prepare_target(p, p->nt - 1, e, err) != 0)
+			return -1;
 	}
 	if (p->nt == 0)
 		return edge_errf(err, EDGE_EINPUT, "the manifest names no image or chart to push");
@@ -958,8 +954,7 @@ static size_t push_targets(struct push *p, struct http_client *http, json_t *pus
 			failed++;
 			continue;
 		}
-		json_array_append_new(pushed, json_pack("{s:s, s:s, s:s}", "ref", t->ref, "target", t->target, "digest",
-							t->digest));
+		json_array_append_new(pushed, manifest_pushed_new(t->ref, t->target, t->digest));
 	}
 	return failed;
 }
@@ -1051,55 +1046,52 @@ out:
 
 int push_check_registry(json_t *manifest, const struct push_opts *o, struct edge_err *err)
 {
-	static const char *const lists[] = {"images", "charts"};
+	struct manifest_iter it;
 	struct push p;
 	struct http_client *http;
-	json_t *e;
-	size_t i, k, bad = 0, total = 0;
+	size_t bad = 0, total = 0;
 
 	memset(&p, 0, sizeof(p));
 	p.o = o;
 	if ((http = http_client_new(&o->http, NULL, err)) == NULL)
 		return -1;
-	for (k = 0; k < 2; k++) {
-		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
-			const char *ref = manifest_str(e, "ref"), *want = manifest_str(e, "digest");
-			char *target, digest[72] = "", mt[128];
-			struct edge_ref t;
-			struct edge_err e2 = {0};
-			int st;
-			if (ref == NULL)
-				continue;
-			total++;
-			if ((target = push_target(o, ref, &e2)) == NULL || ref_parse(target, &t, &e2) != 0) {
-				log_error("%s", e2.msg);
-				free(target);
-				bad++;
-				continue;
-			}
-			st = registry_head_manifest(reg_for(&p, t.domain), http, t.path,
-						    t.tag ? t.tag : (want ? want : t.digest), digest, mt, NULL, &e2);
-			if (st == 1) {
-				log_error("%s: missing (%s)", target, ref);
-				bad++;
-			} else if (st < 0) {
-				if (e2.code == EDGE_EAUTH || e2.code == EDGE_EREMOTE) {
-					*err = e2;
-					free(target);
-					ref_free(&t);
-					goto fail;
-				}
-				log_error("%s: %s", target, e2.msg);
-				bad++;
-			} else if (want != NULL && strcmp(digest, want) != 0) {
-				log_error("%s: digest %s, expected %s (%s)", target, digest[0] ? digest : "unknown", want, ref);
-				bad++;
-			} else {
-				log_verbose("%s: %s", target, digest);
-			}
+	for (manifest_iter_init(&it, manifest); manifest_iter_next(&it);) {
+		const char *ref = manifest_entry_ref(it.entry), *want = manifest_entry_digest(it.entry);
+		char *target, digest[72] = "", mt[128];
+		struct edge_ref t;
+		struct edge_err e2 = {0};
+		int st;
+		if (ref == NULL)
+			continue;
+		total++;
+		if ((target = push_target(o, ref, &e2)) == NULL || ref_parse(target, &t, &e2) != 0) {
+			log_error("%s", e2.msg);
 			free(target);
-			ref_free(&t);
+			bad++;
+			continue;
 		}
+		st = registry_head_manifest(reg_for(&p, t.domain), http, t.path,
+					    t.tag ? t.tag : (want ? want : t.digest), digest, mt, NULL, &e2);
+		if (st == 1) {
+			log_error("%s: missing (%s)", target, ref);
+			bad++;
+		} else if (st < 0) {
+			if (e2.code == EDGE_EAUTH || e2.code == EDGE_EREMOTE) {
+				*err = e2;
+				free(target);
+				ref_free(&t);
+				goto fail;
+			}
+			log_error("%s: %s", target, e2.msg);
+			bad++;
+		} else if (want != NULL && strcmp(digest, want) != 0) {
+			log_error("%s: digest %s, expected %s (%s)", target, digest[0] ? digest : "unknown", want, ref);
+			bad++;
+		} else {
+			log_verbose("%s: %s", target, digest);
+		}
+		free(target);
+		ref_free(&t);
 	}
 	http_client_free(http);
 	registry_set_free(&p.regs);

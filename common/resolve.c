@@ -667,31 +667,15 @@ static int lookup(void *vctx, const char *path, char **out, struct edge_err *err
 
 /* --- collecting images and charts -------------------------------------- */
 
-static void add_from(json_t *entry, json_t *from)
-{
-	json_t *list = json_object_get(entry, "from"), *f;
-	size_t i;
-
-	json_array_foreach(list, i, f) {
-		if (json_equal(f, from)) {
-			json_decref(from);
-			return;
-		}
-	}
-	json_array_append_new(list, from);
-}
-
 static void add_image(struct resolver *r, const char *ref, json_t *from)
 {
 	json_t *e = json_object_get(r->images, ref);
 
 	if (e == NULL) {
-		e = json_object();
-		json_object_set_new(e, "ref", json_string(ref));
-		json_object_set_new(e, "from", json_array());
+		e = manifest_image_new(ref);
 		json_object_set_new(r->images, ref, e);
 	}
-	add_from(e, from);
+	manifest_entry_add_from(e, from);
 }
 
 /* ctx names the chart's place in warnings ("profile P: pack K: …"). */
@@ -715,15 +699,10 @@ static int add_chart(struct resolver *r, const char *ctx, const char *repo, cons
 	}
 	e = json_object_get(r->charts, ref);
 	if (e == NULL) {
-		e = json_object();
-		json_object_set_new(e, "name", json_string(name));
-		json_object_set_new(e, "version", json_string(version));
-		json_object_set_new(e, "repo", json_string(repo));
-		json_object_set_new(e, "ref", json_string(ref));
-		json_object_set_new(e, "from", json_array());
+		e = manifest_chart_new(name, version, repo, ref);
 		json_object_set_new(r->charts, ref, e);
 	}
-	add_from(e, from);
+	manifest_entry_add_from(e, from);
 	free(ref);
 	free(fixed);
 	return 0;
@@ -731,7 +710,7 @@ static int add_chart(struct resolver *r, const char *ctx, const char *repo, cons
 
 static json_t *pack_from(const struct pack *k, const char *field)
 {
-	return json_pack("{s:s, s:s, s:s}", "profile", k->profile->name, "pack", k->name, "field", field);
+	return manifest_from_pack(k->profile->name, k->name, field);
 }
 
 /* Expands macros in s for pack k, strips "container://", trims. A macro
@@ -1117,15 +1096,7 @@ int resolver_run(struct resolver *r, json_t **images, json_t **charts, json_t **
 	*profiles = json_array();
 	for (i = 0; i < r->nprofiles; i++) {
 		struct profile *p = r->profiles[i];
-		json_t *o = json_object();
-		if (p->uid)
-			json_object_set_new(o, "uid", json_string(p->uid));
-		json_object_set_new(o, "name", json_string(p->name));
-		if (p->version)
-			json_object_set_new(o, "version", json_string(p->version));
-		if (p->type)
-			json_object_set_new(o, "type", json_string(p->type));
-		json_array_append_new(*profiles, o);
+		json_array_append_new(*profiles, manifest_profile_new(p->uid, p->name, p->version, p->type));
 	}
 	return 0;
 }
@@ -1235,9 +1206,7 @@ static char *strip_comment(char *line)
 
 static json_t *list_from(const char *path, size_t line)
 {
-	if (line > 0)
-		return json_pack("{s:s, s:I}", "list", path, "line", (json_int_t)line);
-	return json_pack("{s:s}", "list", path);
+	return manifest_from_list(path, line);
 }
 
 static int add_list_image(struct resolver *r, const char *path, size_t line, const char *what,

@@ -1042,10 +1042,10 @@ static int open_bundle(struct builder *bd, struct src *s, json_t **manifest, str
 {
 	const struct serve_opts *o = bd->sv->o;
 	char *buf = NULL;
-	size_t len = 0, i, k;
+	size_t len = 0, i;
 	json_t *m = NULL, *b;
+	struct manifest_iter it;
 	int rc = -1;
-	static const char *const lists[] = {"images", "charts"};
 
 	if (o->pubkey != NULL) {
 		struct sig_info info;
@@ -1106,13 +1106,12 @@ static int open_bundle(struct builder *bd, struct src *s, json_t **manifest, str
 	/* the entries are added once every source's blobs are known (a delta's
 	 * base may come later on the command line) */
 	json_object_del(m, "blobs");
-	for (k = 0; k < 2; k++)
-		json_array_foreach(json_object_get(m, lists[k]), i, b)
-			if (manifest_str(b, "digest") == NULL) {
-				edge_errf(err, EDGE_EINPUT, "%s: %s[%zu]: %s has no digest", s->path, lists[k], i,
-					  manifest_str(b, "ref") ? manifest_str(b, "ref") : "?");
-				goto out;
-			}
+	for (manifest_iter_init(&it, m); manifest_iter_next(&it);)
+		if (manifest_entry_digest(it.entry) == NULL) {
+			edge_errf(err, EDGE_EINPUT, "%s: %s[%zu]: %s has no digest", s->path, it.list, it.index,
+				  manifest_entry_ref(it.entry) ? manifest_entry_ref(it.entry) : "?");
+			goto out;
+		}
 	*manifest = m;
 	m = NULL;
 	rc = 0;
@@ -1348,9 +1347,9 @@ static struct catalog *catalog_load(struct serve *sv, struct edge_err *err)
 	struct builder bd;
 	struct catalog *c = xcalloc(1, sizeof(*c));
 	json_t **mans = xcalloc(o->nsources ? o->nsources : 1, sizeof(*mans));
-	size_t i, k, n;
+	size_t i, k;
 	json_t *e;
-	static const char *const lists[] = {"images", "charts"};
+	struct manifest_iter it;
 
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->mu, NULL);
@@ -1394,12 +1393,12 @@ static struct catalog *catalog_load(struct serve *sv, struct edge_err *err)
 			}
 			continue;
 		}
-		for (n = 0; n < 2; n++)
-			json_array_foreach(json_object_get(mans[i], lists[n]), k, e)
-				if (add_entry(&bd, manifest_str(e, "ref"), manifest_str(e, "digest"), n == 1, err) != 0) {
-					edge_err_prefix(err, "%s", s->path);
-					goto fail;
-				}
+		for (manifest_iter_init(&it, mans[i]); manifest_iter_next(&it);)
+			if (add_entry(&bd, manifest_entry_ref(it.entry), manifest_entry_digest(it.entry),
+				      it.kind == MANIFEST_CHART, err) != 0) {
+				edge_err_prefix(err, "%s", s->path);
+				goto fail;
+			}
 	}
 	freeze(&bd);
 	if (o->verify_full && verify_all(sv, c, err) != 0)

@@ -118,27 +118,27 @@ static void sv_tree(struct sv *v, json_t *desc, const char *owner, int depth)
 
 int verify_store(struct store *s, json_t *manifest, int quick, struct edge_err *err)
 {
-	static const char *const lists[] = {"images", "charts"};
 	struct sv v = {s, quick, 0, json_object()};
+	struct manifest_iter it;
 	json_t *e;
-	size_t i, k, nblobs = 0;
+	size_t i, nblobs = 0;
 
 	json_array_foreach(json_object_get(s->index, "manifests"), i, e) {
 		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"), ANNOT_REF_NAME));
 		sv_tree(&v, e, ref ? ref : "index.json", 0);
 	}
-	for (k = 0; manifest != NULL && k < 2; k++) {
-		json_array_foreach(json_object_get(manifest, lists[k]), i, e) {
-			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
-			json_t *d;
-			if (ref == NULL || digest == NULL)
-				continue;
-			d = store_index_find(s, ref);
-			if (d == NULL)
-				problem(&v, "%s is not in index.json", ref);
-			else if (strcmp(manifest_str(d, "digest") ? manifest_str(d, "digest") : "", digest) != 0)
-				problem(&v, "%s is %s in index.json, the manifest says %s", ref, manifest_str(d, "digest"), digest);
-		}
+	for (manifest_iter_init(&it, manifest); manifest_iter_next(&it);) {
+		const char *ref = manifest_entry_ref(it.entry), *digest = manifest_entry_digest(it.entry);
+		const char *have;
+		json_t *d;
+		if (ref == NULL || digest == NULL)
+			continue;
+		d = store_index_find(s, ref);
+		have = json_string_value(json_object_get(d, "digest"));
+		if (d == NULL)
+			problem(&v, "%s is not in index.json", ref);
+		else if (strcmp(have ? have : "", digest) != 0)
+			problem(&v, "%s is %s in index.json, the manifest says %s", ref, have, digest);
 	}
 	if (!quick) {
 		/* every blob file, referenced or not, has the digest of its name */

@@ -481,10 +481,10 @@ static int check_bundle_files(struct tarv *t, struct edge_err *err)
 
 int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompressed, struct edge_err *err)
 {
-	static const char *const lists[] = {"images", "charts"};
+	struct manifest_iter it;
 	const char *key;
 	json_t *v, *e;
-	size_t i, k;
+	size_t i;
 
 	if (!t->ended || t->left > 0 || t->hlen > 0)
 		return edge_errf(err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", t->path);
@@ -514,22 +514,21 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
 			return -1;
 	}
 	/* every pulled entry of the manifest is in the layout with its digest */
-	for (k = 0; k < 2; k++) {
-		json_array_foreach(json_object_get(t->bundle, lists[k]), i, e) {
-			const char *ref = manifest_str(e, "ref"), *digest = manifest_str(e, "digest");
-			json_t *d;
-			size_t j;
-			int found = 0;
-			if (ref == NULL || digest == NULL)
-				continue;
-			json_array_foreach(json_object_get(t->index, "manifests"), j, d) {
-				const char *n = json_string_value(json_object_get(json_object_get(d, "annotations"), ANNOT_REF_NAME));
-				if (n && strcmp(n, ref) == 0 && strcmp(manifest_str(d, "digest") ? manifest_str(d, "digest") : "", digest) == 0)
-					found = 1;
-			}
-			if (!found)
-				return edge_errf(err, EDGE_EVERIFY, "%s: %s %s (%s) is not in index.json", t->path, lists[k], ref, digest);
+	for (manifest_iter_init(&it, t->bundle); manifest_iter_next(&it);) {
+		const char *ref = manifest_entry_ref(it.entry), *digest = manifest_entry_digest(it.entry);
+		json_t *d;
+		size_t j;
+		int found = 0;
+		if (ref == NULL || digest == NULL)
+			continue;
+		json_array_foreach(json_object_get(t->index, "manifests"), j, d) {
+			const char *n = json_string_value(json_object_get(json_object_get(d, "annotations"), ANNOT_REF_NAME));
+			const char *dd = json_string_value(json_object_get(d, "digest"));
+			if (n && strcmp(n, ref) == 0 && strcmp(dd ? dd : "", digest) == 0)
+				found = 1;
 		}
+		if (!found)
+			return edge_errf(err, EDGE_EVERIFY, "%s: %s %s (%s) is not in index.json", t->path, it.list, ref, digest);
 	}
 	json_array_foreach(t->docker, i, e) {
 		json_t *l;
@@ -568,14 +567,10 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
 /* bundle.json without its blob list, and "bundle": {path, [digest,] size}. */
 static json_t *verified_manifest(struct tarv *t, const char *path, const char *digest, uint64_t size)
 {
-	json_t *m = json_deep_copy(t->bundle), *b = json_object();
+	json_t *m = json_deep_copy(t->bundle);
 
 	json_object_del(m, "blobs");
-	json_object_set_new(b, "path", json_string(path));
-	if (digest != NULL)
-		json_object_set_new(b, "digest", json_string(digest));
-	json_object_set_new(b, "size", json_integer((json_int_t)size));
-	json_object_set_new(m, "bundle", b);
+	manifest_set_bundle(m, manifest_file_new(path, digest, (json_int_t)size));
 	return m;
 }
 
