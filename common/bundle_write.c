@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -16,6 +15,8 @@
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
+#include "pool.h"
+#include "ring.h"
 #include "sha256.h"
 #include "xxh64.h"
 
@@ -146,10 +147,11 @@ static void out_abort(struct out *o)
 /*
  * Frames are compressed in parallel, each on its own (one-shot, single-
  * threaded): the bytes depend only on the data and the level, never on the
- * number of threads. The calling thread fills frames, the workers compress
- * them, and a writer thread writes them in order (hashing what it writes),
- * so reading, compressing and writing overlap. A ring of threads+3 frame
- * slots bounds the memory.
+ * number of threads. The calling thread fills frames, the compressors
+ * take them in any order, and a writer and a hasher take them in order (the
+ * file and its digest), so reading, compressing, writing and hashing
+ * overlap. They are the stages of one ring (ring.h) of threads+3 frame
+ * slots, which bounds the memory, run by one pool (pool.h).
  *
  * Store blobs are checked against their digests on the way (SPEC §4): the
  * reader marks which bytes of each frame are a blob's, and a checker thread
@@ -168,11 +170,11 @@ static void out_abort(struct out *o)
 #define RAW_SAMPLES 4
 #define ZBLOCK_MAX (128u << 10)   /* zstd's largest block */
 
+/* A ring slot: one frame. in and out are set up once (zw_init); the rest
+ * is the filling thread's until committed, then read by the stages. */
 struct zjob {
 	unsigned char *in, *out;
 	size_t inlen, outcap, outlen;
-	int state; /* 0 free (or filling), 1 queued, 2 compressing, 3 done */
-	int written, hashed, checked; /* a done frame is free again once all are set */
 	/* in[boff, boff+blen) is part of store blob bdigest: its first part
 	 * (bfirst), its last (blast), or both */
 	int has_blob, bfirst, blast;
@@ -183,30 +185,26 @@ struct zjob {
 	uint32_t check;
 };
 
+/* The ring's stages: the compressors (several threads, any order) follow
+ * the reader; the writer and the hasher follow the compressors, in order;
+ * the checker needs only a frame's input, so it follows the reader. */
+enum { ZS_COMPRESS, ZS_WRITE, ZS_HASH, ZS_CHECK };
+
 struct zw {
 	struct out *out;
 	int level;
-	int nthreads;
-	pthread_t *th;
-	pthread_t writer, hasher, checker;
-	int writer_started, hasher_started, checker_started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct zjob *slots;
-	size_t nslots;
-	uint64_t seq_fill, seq_write, seq_hash; /* frame numbers: being filled, next to write, next to hash */
-	uint64_t seq_check;           /* next to check (with check) */
+	int ncompress;                /* compressing threads */
+	struct ring *ring;
+	struct pool *pool;
+	struct zjob *fill;            /* the slot being filled (the reader's), or NULL */
 	int check;                    /* store blobs are checked against their digests */
 	const char *store_dir;        /* for the checker's errors */
 	/* the reader's side: the store blob being read into the filling frame */
 	int fill_blob, fill_first, fill_ended;
 	size_t fill_boff, fill_bend;
 	char fill_digest[72];
-	int stop;
-	char zerr[128];
-	int werr;                     /* the writer, hasher or checker failed: the error is in wr_err */
-	struct edge_err wr_err;
 	uint64_t frame_in, tar_off;
+	/* the writer's: the seek table's sizes (read once the pool is idle) */
 	uint32_t *fc, *fd;
 	size_t nframes, fcap;
 	uint64_t raw_frames;
@@ -252,50 +250,6 @@ static void raw_frame(struct zjob *j)
 	j->raw = 1;
 }
 
-static void *zw_worker(void *arg)
-{
-	struct zw *z = arg;
-	ZSTD_CCtx *c = ZSTD_createCCtx();
-
-	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, z->level);
-	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
-	pthread_mutex_lock(&z->mu);
-	for (;;) {
-		struct zjob *j = NULL;
-		uint64_t q;
-		for (q = z->seq_write; q < z->seq_fill; q++) {
-			struct zjob *cand = &z->slots[q % z->nslots];
-			if (cand->state == 1) {
-				j = cand;
-				break;
-			}
-		}
-		if (j == NULL) {
-			if (z->stop)
-				break;
-			pthread_cond_wait(&z->cv, &z->mu);
-			continue;
-		}
-		j->state = 2;
-		pthread_mutex_unlock(&z->mu);
-		j->raw = 0;
-		if (worth_compressing(c, j)) {
-			j->outlen = ZSTD_compress2(c, j->out, j->outcap, j->in, j->inlen);
-			ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
-		} else {
-			raw_frame(j);
-		}
-		pthread_mutex_lock(&z->mu);
-		if (ZSTD_isError(j->outlen) && z->zerr[0] == '\0')
-			snprintf(z->zerr, sizeof(z->zerr), "%s", ZSTD_getErrorName(j->outlen));
-		j->state = 3;
-		pthread_cond_broadcast(&z->cv);
-	}
-	pthread_mutex_unlock(&z->mu);
-	ZSTD_freeCCtx(c);
-	return NULL;
-}
-
 /* Hands a done frame's bytes to put, in order: the compressed frame, or
  * the raw frame's header, blocks and checksum. */
 static int emit_frame(const struct zjob *j, int (*put)(struct out *, const void *, size_t, struct edge_err *),
@@ -327,18 +281,6 @@ static int hash_put(struct out *o, const void *data, size_t len, struct edge_err
 	(void)err;
 	out_hash(o, data, len);
 	return 0;
-}
-
-/* A frame written, hashed and checked is free again (z->mu held). */
-static void zw_release(struct zw *z, struct zjob *j)
-{
-	if (j->written && j->hashed && j->checked) {
-		j->state = 0;
-		j->inlen = 0;
-		j->written = j->hashed = j->checked = 0;
-		j->has_blob = 0;
-	}
-	pthread_cond_broadcast(&z->cv);
 }
 
 /* The checker's running hash of the blob it is in. */
@@ -379,185 +321,174 @@ static int check_frame(struct zw *z, const struct zjob *j, struct blob_check *bc
 	return 0;
 }
 
-enum { DRAIN_WRITE, DRAIN_HASH, DRAIN_CHECK };
-
-/* The writer, the hasher and the checker: frames in order. The writer and
- * the hasher take them once compressed; the writer also keeps the seek
- * table's sizes. The checker needs only a frame's input, so it takes a frame
- * as soon as it is queued. The first to fail stops the others. */
-static void zw_drain(struct zw *z, int role)
+/* A compressor: frames in any order, each on its own. */
+static int zw_compress(struct zw *z, struct edge_err *err)
 {
-	uint64_t *seq = role == DRAIN_WRITE ? &z->seq_write : role == DRAIN_HASH ? &z->seq_hash : &z->seq_check;
-	struct edge_err e = {0};
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	struct zjob *j;
+	int rc = 0;
+
+	if (c == NULL) {
+		edge_errf(err, EDGE_EIO, "zstd: out of memory");
+		ring_abort(z->ring, err);
+		return -1;
+	}
+	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, z->level);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	while ((j = ring_get(z->ring, ZS_COMPRESS)) != NULL) {
+		j->raw = 0;
+		if (worth_compressing(c, j)) {
+			j->outlen = ZSTD_compress2(c, j->out, j->outcap, j->in, j->inlen);
+			ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
+		} else {
+			raw_frame(j);
+		}
+		if (ZSTD_isError(j->outlen)) {
+			edge_errf(err, EDGE_EIO, "zstd: %s", ZSTD_getErrorName(j->outlen));
+			ring_abort(z->ring, err);
+			rc = -1;
+			break;
+		}
+		ring_release(z->ring, ZS_COMPRESS, j);
+	}
+	ZSTD_freeCCtx(c);
+	return rc;
+}
+
+/* The writer: frames in order, into the output, and the seek table's
+ * sizes. */
+static void zw_wrote(struct zw *z, const struct zjob *j)
+{
+	if (z->nframes == z->fcap) {
+		z->fcap = z->fcap ? z->fcap * 2 : 1024;
+		z->fc = xrealloc(z->fc, z->fcap * sizeof(*z->fc));
+		z->fd = xrealloc(z->fd, z->fcap * sizeof(*z->fd));
+	}
+	z->fc[z->nframes] = (uint32_t)j->outlen;
+	z->fd[z->nframes] = (uint32_t)j->inlen;
+	z->nframes++;
+	z->raw_frames += (uint64_t)j->raw;
+}
+
+/* The writer, the hasher or the checker: one stage, frames in order. The
+ * first to fail stops the others (ring_abort). */
+static int zw_serial(struct zw *z, int stage, struct edge_err *err)
+{
 	struct blob_check bc;
+	struct zjob *j;
+	int rc = 0;
 
 	memset(&bc, 0, sizeof(bc));
-	pthread_mutex_lock(&z->mu);
-	for (;;) {
-		struct zjob *j = &z->slots[*seq % z->nslots];
-		int rc;
-		if (z->werr)
-			break;
-		if (*seq == z->seq_fill || (role != DRAIN_CHECK && j->state != 3)) {
-			if (z->stop)
-				break;
-			pthread_cond_wait(&z->cv, &z->mu);
-			continue;
-		}
-		if (role != DRAIN_CHECK && z->zerr[0] != '\0') {
-			edge_errf(&z->wr_err, EDGE_EIO, "zstd: %s", z->zerr);
-			z->werr = 1;
-			pthread_cond_broadcast(&z->cv);
-			break;
-		}
-		pthread_mutex_unlock(&z->mu);
-		if (role == DRAIN_CHECK)
-			rc = check_frame(z, j, &bc, &e);
+	while ((j = ring_get(z->ring, stage)) != NULL) {
+		if (stage == ZS_CHECK)
+			rc = check_frame(z, j, &bc, err);
 		else
-			rc = emit_frame(j, role == DRAIN_HASH ? hash_put : out_put, z->out, &e);
-		pthread_mutex_lock(&z->mu);
+			rc = emit_frame(j, stage == ZS_HASH ? hash_put : out_put, z->out, err);
 		if (rc != 0) {
-			if (!z->werr) {
-				z->wr_err = e;
-				z->werr = 1;
-			}
-			pthread_cond_broadcast(&z->cv);
+			ring_abort(z->ring, err);
 			break;
 		}
-		if (role == DRAIN_CHECK) {
-			j->checked = 1;
-		} else if (role == DRAIN_HASH) {
-			j->hashed = 1;
-		} else {
-			if (z->nframes == z->fcap) {
-				z->fcap = z->fcap ? z->fcap * 2 : 1024;
-				z->fc = xrealloc(z->fc, z->fcap * sizeof(*z->fc));
-				z->fd = xrealloc(z->fd, z->fcap * sizeof(*z->fd));
-			}
-			z->fc[z->nframes] = (uint32_t)j->outlen;
-			z->fd[z->nframes] = (uint32_t)j->inlen;
-			z->nframes++;
-			z->raw_frames += (uint64_t)j->raw;
-			j->written = 1;
-		}
-		(*seq)++;
-		zw_release(z, j);
+		if (stage == ZS_WRITE)
+			zw_wrote(z, j);
+		ring_release(z->ring, stage, j);
 	}
-	pthread_mutex_unlock(&z->mu);
 	if (bc.open)
 		sha256_discard(&bc.h);
+	return rc;
 }
 
-static void *zw_writer(void *arg)
+/* A pool job: item idx is a stage's thread (see zw_init). */
+static int zw_stage(void *arg, size_t idx, void *worker, struct edge_err *err)
 {
-	zw_drain(arg, DRAIN_WRITE);
-	return NULL;
+	struct zw *z = arg;
+
+	(void)worker;
+	if (idx < (size_t)z->ncompress)
+		return zw_compress(z, err);
+	return zw_serial(z, ZS_WRITE + (int)(idx - (size_t)z->ncompress), err);
 }
 
-static void *zw_hasher(void *arg)
+/* The ring's error, once it was aborted. */
+static int zw_failed(struct zw *z, struct edge_err *err)
 {
-	zw_drain(arg, DRAIN_HASH);
-	return NULL;
+	edge_err_clear(err);
+	ring_aborted(z->ring, err);
+	if (err->code == 0)
+		edge_errf(err, EDGE_EIO, "packing stopped");
+	return -1;
 }
 
-static void *zw_checker(void *arg)
+/* The reader's next slot to fill, once every stage is done with it. */
+static int zw_next(struct zw *z, struct edge_err *err)
 {
-	zw_drain(arg, DRAIN_CHECK);
-	return NULL;
+	if ((z->fill = ring_put_begin(z->ring)) == NULL)
+		return zw_failed(z, err);
+	z->fill->inlen = 0;
+	z->fill->has_blob = 0;
+	z->fill->raw = 0;
+	return 0;
 }
 
 /* With check, store blobs marked by zw_blob_begin/zw_blob_end are checked
- * against their digests (errors name store_dir). */
+ * against their digests (errors name store_dir). On failure the caller
+ * still calls zw_free. */
 static int zw_init(struct zw *z, struct out *out, int level, int threads, int check, const char *store_dir,
 		   struct edge_err *err)
 {
-	size_t i;
+	int nserial = check ? 3 : 2, nstages = 1 + nserial, started, i;
+	static const int after[] = {-1, ZS_COMPRESS, ZS_COMPRESS, -1};
+	size_t nslots, k;
 
 	memset(z, 0, sizeof(*z));
 	z->out = out;
 	z->check = check;
 	z->store_dir = store_dir;
 	z->level = level;
-	z->nthreads = threads > 0 ? threads : 1;
-	z->nslots = (size_t)z->nthreads + 3;
-	z->slots = xcalloc(z->nslots, sizeof(*z->slots));
-	for (i = 0; i < z->nslots; i++) {
-		z->slots[i].in = xmalloc(BUNDLE_FRAME_MAX);
-		z->slots[i].outcap = ZSTD_compressBound(BUNDLE_FRAME_MAX);
-		z->slots[i].out = xmalloc(z->slots[i].outcap);
+	z->ncompress = threads > 0 ? threads : 1;
+	nslots = (size_t)z->ncompress + 3;
+	if ((z->ring = ring_new(nslots, sizeof(struct zjob), nstages, after, err)) == NULL)
+		return -1;
+	for (k = 0; k < nslots; k++) {
+		struct zjob *j = ring_slot(z->ring, k);
+		j->in = xmalloc(BUNDLE_FRAME_MAX);
+		j->outcap = ZSTD_compressBound(BUNDLE_FRAME_MAX);
+		j->out = xmalloc(j->outcap);
 	}
-	pthread_mutex_init(&z->mu, NULL);
-	pthread_cond_init(&z->cv, NULL);
-	z->th = xcalloc((size_t)z->nthreads, sizeof(*z->th));
-	for (i = 0; i < (size_t)z->nthreads; i++) {
-		if (pthread_create(&z->th[i], NULL, zw_worker, z) != 0) {
-			z->nthreads = (int)i;
-			return edge_errf(err, EDGE_EIO, "cannot start compression threads");
-		}
-	}
-	if (pthread_create(&z->writer, NULL, zw_writer, z) != 0)
-		return edge_errf(err, EDGE_EIO, "cannot start the writer thread");
-	z->writer_started = 1;
-	if (pthread_create(&z->hasher, NULL, zw_hasher, z) != 0)
-		return edge_errf(err, EDGE_EIO, "cannot start the hashing thread");
-	z->hasher_started = 1;
-	if (z->check) {
-		if (pthread_create(&z->checker, NULL, zw_checker, z) != 0)
-			return edge_errf(err, EDGE_EIO, "cannot start the checking thread");
-		z->checker_started = 1;
-	}
-	return 0;
+	if ((z->pool = pool_new(z->ncompress + nserial, NULL, err)) == NULL)
+		return -1;
+	/* every serial stage needs its thread, and one compressor at least */
+	started = pool_threads(z->pool);
+	if (started < nserial + 1)
+		return edge_errf(err, EDGE_EIO, "cannot start compression threads");
+	z->ncompress = started - nserial;
+	for (i = 0; i < z->ncompress + nserial; i++)
+		if (pool_submit(z->pool, zw_stage, z, (size_t)i, NULL) != 0)
+			return zw_failed(z, err);
+	return zw_next(z, err);
 }
 
-/* Stops and joins the threads, then frees the ring. When failed (a failed
- * pack) the writer, hasher and checker stop at once instead of finishing
- * the frames queued. Call it before the output is freed: until joined, the
- * writer and the hasher use it. */
-static void zw_free(struct zw *z, int failed)
+/* Stops the stages at once (on failure nothing more is written), joins
+ * them and frees the ring. Call it before the output is freed: until
+ * joined, the writer and the hasher use it. */
+static void zw_free(struct zw *z)
 {
-	size_t i;
+	size_t k;
 
-	pthread_mutex_lock(&z->mu);
-	z->stop = 1;
-	if (failed)
-		z->werr = 1;
-	pthread_cond_broadcast(&z->cv);
-	pthread_mutex_unlock(&z->mu);
-	for (i = 0; i < (size_t)z->nthreads; i++)
-		pthread_join(z->th[i], NULL);
-	if (z->writer_started)
-		pthread_join(z->writer, NULL);
-	if (z->hasher_started)
-		pthread_join(z->hasher, NULL);
-	if (z->checker_started)
-		pthread_join(z->checker, NULL);
-	for (i = 0; i < z->nslots; i++) {
-		free(z->slots[i].in);
-		free(z->slots[i].out);
+	/* after a flush the stages are gone already */
+	if (z->ring != NULL)
+		ring_abort(z->ring, NULL);
+	pool_free(z->pool);
+	if (z->ring != NULL) {
+		for (k = 0; k < ring_nslots(z->ring); k++) {
+			struct zjob *j = ring_slot(z->ring, k);
+			free(j->in);
+			free(j->out);
+		}
+		ring_free(z->ring);
 	}
-	free(z->slots);
-	free(z->th);
 	free(z->fc);
 	free(z->fd);
-	pthread_mutex_destroy(&z->mu);
-	pthread_cond_destroy(&z->cv);
-}
-
-/* The writer's failure, if any (z->mu held). */
-static int zw_failed(struct zw *z, struct edge_err *err)
-{
-	if (!z->werr)
-		return 0;
-	*err = z->wr_err;
-	return -1;
-}
-
-/* The oldest frame not yet free again (z->mu held). */
-static uint64_t zw_oldest(const struct zw *z)
-{
-	uint64_t s = z->seq_write < z->seq_hash ? z->seq_write : z->seq_hash;
-
-	return z->check && z->seq_check < s ? z->seq_check : s;
+	memset(z, 0, sizeof(*z));
 }
 
 /* The store blob digest is read into the frames from here on (the reader's
@@ -582,19 +513,15 @@ static void zw_blob_end(struct zw *z)
 	z->fill_bend = (size_t)z->frame_in;
 }
 
-/* Closes the frame being filled and hands it to the workers; waits for a
+/* Closes the frame being filled and hands it to the stages; waits for a
  * free slot to fill next. */
 static int zw_end_frame(struct zw *z, struct edge_err *err)
 {
-	struct zjob *j;
-	int rc;
+	struct zjob *j = z->fill;
 
 	if (z->frame_in == 0)
 		return 0;
-	j = &z->slots[z->seq_fill % z->nslots];
-	/* the filling slot is this thread's until it is queued */
 	j->has_blob = z->fill_blob;
-	j->checked = !z->check;
 	if (z->fill_blob) {
 		j->bfirst = z->fill_first;
 		j->blast = z->fill_ended;
@@ -606,32 +533,28 @@ static int zw_end_frame(struct zw *z, struct edge_err *err)
 		z->fill_first = 0;
 		z->fill_boff = 0;
 	}
-	pthread_mutex_lock(&z->mu);
 	j->inlen = (size_t)z->frame_in;
-	j->state = 1;
-	z->seq_fill++;
-	pthread_cond_broadcast(&z->cv);
-	while (!z->werr && z->seq_fill - zw_oldest(z) >= z->nslots)
-		pthread_cond_wait(&z->cv, &z->mu);
-	rc = zw_failed(z, err);
-	pthread_mutex_unlock(&z->mu);
+	ring_put_commit(z->ring);
+	z->fill = NULL;
 	z->frame_in = 0;
-	return rc;
+	return zw_next(z, err);
 }
 
-/* Writes every frame still in flight. */
+/* Writes every frame still in flight and stops the stages; the seek table
+ * is then the reader's to write. */
 static int zw_flush(struct zw *z, struct edge_err *err)
 {
-	int rc = zw_end_frame(z, err);
+	struct edge_err e = {0};
 
-	if (rc != 0)
-		return rc;
-	pthread_mutex_lock(&z->mu);
-	while (!z->werr && zw_oldest(z) < z->seq_fill)
-		pthread_cond_wait(&z->cv, &z->mu);
-	rc = zw_failed(z, err);
-	pthread_mutex_unlock(&z->mu);
-	return rc;
+	if (zw_end_frame(z, err) != 0)
+		return -1;
+	z->fill = NULL;
+	ring_close(z->ring);
+	if (pool_wait(z->pool, &e) != 0 || ring_aborted(z->ring, NULL))
+		return zw_failed(z, err);
+	pool_free(z->pool);
+	z->pool = NULL;
+	return 0;
 }
 
 /* Room in the frame being filled: at least 1 byte (a full frame is closed
@@ -640,8 +563,7 @@ static int zw_room(struct zw *z, unsigned char **dst, size_t *room, struct edge_
 {
 	if (z->frame_in == BUNDLE_FRAME_MAX && zw_end_frame(z, err) != 0)
 		return -1;
-	/* the filling slot belongs to this thread until it is queued */
-	*dst = z->slots[z->seq_fill % z->nslots].in + z->frame_in;
+	*dst = z->fill->in + z->frame_in;
 	*room = (size_t)(BUNDLE_FRAME_MAX - z->frame_in);
 	return 0;
 }
@@ -1318,7 +1240,7 @@ out:
 	/* the threads first: the writer and the hasher may still be at work
 	 * on out when another thread failed */
 	if (zw_started)
-		zw_free(&pk.z, rc != 0);
+		zw_free(&pk.z);
 	if (rc != 0) {
 		/* committed parts of a failed split would be half a bundle */
 		out_abort(&out);

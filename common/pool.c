@@ -159,6 +159,11 @@ struct pool *pool_new(int nthreads, const struct pool_opts *o, struct edge_err *
 	return p;
 }
 
+int pool_threads(const struct pool *p)
+{
+	return p->nthreads;
+}
+
 int pool_submit(struct pool *p, pool_fn fn, void *arg, size_t idx, struct pool_gate *gate)
 {
 	int rc = -1;

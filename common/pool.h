@@ -50,6 +50,10 @@ struct pool;
  * first error, no worker state. Free it with pool_free. */
 struct pool *pool_new(int nthreads, const struct pool_opts *o, struct edge_err *err);
 
+/* How many workers started (pool_new may start fewer than asked): a
+ * caller whose jobs wait for each other needs them all running. */
+int pool_threads(const struct pool *p);
+
 /* Queues fn(arg, idx) under gate (NULL: none). Returns -1 (and drops the
  * job) when the pool was cancelled. */
 int pool_submit(struct pool *p, pool_fn fn, void *arg, size_t idx, struct pool_gate *gate);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
+#include "pool.h"
+#include "ring.h"
 #include "sha256.h"
 #include "verify_int.h"
 #include "xxh64.h"
@@ -122,48 +125,35 @@ struct chunk {
 	size_t len;
 };
 
+/* The producer (one pool job) and the tar walk (the calling thread) share
+ * a ring of NBUF chunks. The producer closes the ring when it ends, well or
+ * not, so that the walk sees what was decoded before the damage; the walk
+ * aborts it when it gives up. The producer's results are read once its
+ * job is joined. */
 struct pipe {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct chunk bufs[NBUF];
-	int full[NBUF];     /* filled, waiting for the consumer */
-	size_t head, tail;  /* next to fill / next to consume */
-	int done;           /* producer finished (ok or error) */
-	int stop;           /* consumer gave up */
+	struct ring *ring;
 	struct edge_err err;
 	int failed;
 	/* producer's view */
 	struct bundle_reader *r;
 	char digest[72];
 	uint64_t decompressed;
-	uint64_t limit;     /* 0: none */
+	_Atomic uint64_t limit; /* 0: none; the walk lowers it once bundle.json is read */
 	uint64_t fail_coff; /* compressed offset of a zstd error (+1; 0: none) */
 };
 
-/* The next chunk to fill, once the consumer has freed it; NULL when the
- * consumer gave up. */
+/* The next chunk to fill, once the walk has released it; NULL when the walk
+ * gave up. */
 static struct chunk *pipe_free_chunk(struct pipe *p)
 {
-	struct chunk *c = NULL;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->full[p->head] && !p->stop)
-		pthread_cond_wait(&p->cv, &p->mu);
-	if (!p->stop)
-		c = &p->bufs[p->head];
-	pthread_mutex_unlock(&p->mu);
-	return c;
+	return ring_put_begin(p->ring);
 }
 
-/* Hands the chunk being filled (len bytes) to the consumer. */
-static void pipe_hand_over(struct pipe *p, size_t len)
+/* Hands chunk c (len bytes) to the walk. */
+static void pipe_hand_over(struct pipe *p, struct chunk *c, size_t len)
 {
-	pthread_mutex_lock(&p->mu);
-	p->bufs[p->head].len = len;
-	p->full[p->head] = 1;
-	p->head = (p->head + 1) % NBUF;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	c->len = len;
+	ring_put_commit(p->ring);
 }
 
 /* A bundle that decompresses to more than it may (EDGE_EINPUT). */
@@ -210,7 +200,9 @@ static int frame_sums_add(struct frame_sums *s, struct pipe *p, const unsigned c
 	return 0;
 }
 
-static void *produce(void *arg)
+/* The producer: reads, hashes and decompresses the file into the ring. A
+ * pool job; its failure is in p->failed and p->err, not the pool's. */
+static int produce(void *arg, size_t idx, void *worker, struct edge_err *unused)
 {
 	struct pipe *p = arg;
 	struct bundle_reader *r = p->r;
@@ -218,13 +210,22 @@ static void *produce(void *arg)
 	unsigned char *in = xmalloc(CHUNK);
 	struct file_sum fs;
 	struct frame_sums sums;
+	uint64_t limit;
 	size_t ret = 0;
 	int ok = 0;
+
+	(void)idx;
+	(void)worker;
+	(void)unused;
 
 	memset(&sums, 0, sizeof(sums));
 	sums.r = r;
 	xxh64_init(&sums.x, 0);
 	file_sum_init(&fs, r);
+	if (d == NULL) {
+		edge_errf(&p->err, EDGE_EIO, "zstd: out of memory");
+		goto out;
+	}
 	while (fs.off < r->size) {
 		uint64_t off;
 		int64_t got = bundle_pread(r, in, file_sum_room(&fs, CHUNK), fs.off, &p->err);
@@ -261,20 +262,21 @@ static void *produce(void *arg)
 					/* hand over what was decoded, so the checker is in the
 					 * entry the damage is in when the error is reported */
 					if (ob.pos > 0)
-						pipe_hand_over(p, ob.pos);
+						pipe_hand_over(p, c, ob.pos);
 					goto out;
 				}
 			}
 			if (ob.pos == 0)
 				continue;
 			p->decompressed += ob.pos;
-			if (p->limit && p->decompressed > p->limit) {
-				too_large(&p->err, r->path, p->limit);
+			limit = atomic_load(&p->limit);
+			if (limit && p->decompressed > limit) {
+				too_large(&p->err, r->path, limit);
 				goto out;
 			}
 			if (frame_sums_add(&sums, p, c->data, ob.pos) != 0)
 				goto out;
-			pipe_hand_over(p, ob.pos);
+			pipe_hand_over(p, c, ob.pos);
 		}
 	}
 	/* drain what zstd still holds */
@@ -301,7 +303,7 @@ static void *produce(void *arg)
 		p->decompressed += ob.pos;
 		if (frame_sums_add(&sums, p, c->data, ob.pos) != 0)
 			goto out;
-		pipe_hand_over(p, ob.pos);
+		pipe_hand_over(p, c, ob.pos);
 	}
 	if (ret != 0) {
 		edge_errf(&p->err, EDGE_EVERIFY, "%s: truncated (the last zstd frame is incomplete)", r->path);
@@ -313,12 +315,9 @@ out:
 	file_sum_discard(&fs);
 	ZSTD_freeDCtx(d);
 	free(in);
-	pthread_mutex_lock(&p->mu);
-	p->done = 1;
 	p->failed = !ok;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
+	ring_close(p->ring);
+	return 0;
 }
 
 /* The one-pass path, for bundles without a usable seek table: one thread
@@ -329,57 +328,36 @@ static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max
 {
 	struct pipe p;
 	struct tarv t;
-	pthread_t th;
+	struct pool *pool = NULL;
+	struct chunk *c;
 	size_t i;
-	int rc = -1, started = 0;
+	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
 	memset(&t, 0, sizeof(t));
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	for (i = 0; i < NBUF; i++)
-		p.bufs[i].data = xmalloc(CHUNK);
 	p.r = r;
 	/* until bundle.json is read, only it may come */
-	p.limit = max_size ? max_size : (uint64_t)VERIFY_MAX_JSON_ENTRY + 4096;
+	atomic_init(&p.limit, max_size ? max_size : (uint64_t)VERIFY_MAX_JSON_ENTRY + 4096);
 	t.path = path;
 	t.pax_size = -1;
 	t.seen = json_object();
-	if (pthread_create(&th, NULL, produce, &p) != 0) {
-		edge_errf(err, EDGE_EIO, "cannot start a thread");
+	if ((p.ring = ring_new(NBUF, sizeof(struct chunk), 1, NULL, err)) == NULL)
 		goto out;
-	}
-	started = 1;
-	for (;;) {
-		struct chunk *c;
-		int failed = 0;
-		pthread_mutex_lock(&p.mu);
-		while (!p.full[p.tail] && !p.done)
-			pthread_cond_wait(&p.cv, &p.mu);
-		if (!p.full[p.tail]) {
-			pthread_mutex_unlock(&p.mu);
-			break;
-		}
-		c = &p.bufs[p.tail];
-		pthread_mutex_unlock(&p.mu);
-		if (tarv_feed(&t, c->data, c->len, err) != 0)
-			failed = 1;
-		pthread_mutex_lock(&p.mu);
-		if (t.limit && !max_size)
-			p.limit = t.limit;
-		else if (t.limit && max_size && t.limit < max_size)
-			p.limit = t.limit;
-		p.full[p.tail] = 0;
-		p.tail = (p.tail + 1) % NBUF;
-		if (failed)
-			p.stop = 1;
-		pthread_cond_broadcast(&p.cv);
-		pthread_mutex_unlock(&p.mu);
+	for (i = 0; i < NBUF; i++)
+		((struct chunk *)ring_slot(p.ring, i))->data = xmalloc(CHUNK);
+	if ((pool = pool_new(1, NULL, err)) == NULL || pool_submit(pool, produce, &p, 0, NULL) != 0)
+		goto out;
+	while ((c = ring_get(p.ring, 0)) != NULL) {
+		int failed = tarv_feed(&t, c->data, c->len, err) != 0;
+		if (t.limit && (!max_size || t.limit < max_size))
+			atomic_store(&p.limit, t.limit);
+		ring_release(p.ring, 0, c);
 		if (failed)
 			goto out;
 	}
-	pthread_join(th, NULL);
-	started = 0;
+	/* the producer is done: its results are ours */
+	pool_free(pool);
+	pool = NULL;
 	if (p.failed) {
 		*err = p.err;
 		/* name the entry the damage is in */
@@ -409,18 +387,17 @@ static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max
 		goto out;
 	rc = 0;
 out:
-	if (started) {
-		pthread_mutex_lock(&p.mu);
-		p.stop = 1;
-		pthread_cond_broadcast(&p.cv);
-		pthread_mutex_unlock(&p.mu);
-		pthread_join(th, NULL);
+	if (pool != NULL) {
+		/* the producer may wait for a chunk */
+		ring_abort(p.ring, NULL);
+		pool_free(pool);
 	}
-	for (i = 0; i < NBUF; i++)
-		free(p.bufs[i].data);
+	if (p.ring != NULL) {
+		for (i = 0; i < NBUF; i++)
+			free(((struct chunk *)ring_slot(p.ring, i))->data);
+		ring_free(p.ring);
+	}
 	tarv_free(&t);
-	pthread_mutex_destroy(&p.mu);
-	pthread_cond_destroy(&p.cv);
 	return rc;
 }
 
@@ -441,12 +418,15 @@ out:
 #define ZBLOCK_LIMIT (128u << 10) /* zstd's largest block */
 #define WALK_STEP (16u << 10)     /* the walk's first read of a frame */
 
+struct vpool;
+
 struct vjob {
+	struct vpool *pl;
 	int file;                /* the whole file's digest (and its parts') */
 	size_t first, last;      /* frames spanned */
 	uint64_t data_off, size; /* the blob's data in the tar stream */
 	char name[80];           /* blobs/sha256/HEX */
-	int keep;
+	int keep;                /* keep it if it is JSON (its first byte says) */
 	/* results */
 	int failed;
 	struct edge_err err;
@@ -455,13 +435,33 @@ struct vjob {
 	size_t kept_len;
 };
 
+/* Jobs are kept in blocks, so that they stay where they are while the
+ * walk adds more and the pool runs those it was given. */
+#define JOB_BLOCK 64
+#define BATCH_BYTES (2u << 20) /* small blobs go to the pool in batches of this much */
+
+struct vblock {
+	struct vjob jobs[JOB_BLOCK];
+	size_t n;
+	struct vblock *next;
+};
+
 struct vpool {
 	struct bundle_reader *r;
 	const char *path;
-	struct vjob **order;     /* largest first */
-	size_t njobs, next;
+	struct pool *pool;
+	struct vblock *head, *tail;
+	size_t batch;            /* tail->jobs[batch..n) are not yet submitted */
+	uint64_t batch_bytes;
 	size_t kept_bytes;       /* JSON-looking blobs kept, all jobs (at most VERIFY_MAX_KEPT) */
-	pthread_mutex_t mu;
+	pthread_mutex_t mu;      /* kept_bytes */
+};
+
+/* A worker's decompression context and buffers. */
+struct vworker {
+	ZSTD_DCtx *d;
+	unsigned char *in, *out;
+	size_t incap, outcap;
 };
 
 static int corrupt_frame(const char *path, struct bundle_reader *r, size_t f, const char *entry,
@@ -564,6 +564,14 @@ static void job_take(struct vjob *j, struct sha256 *h, const unsigned char *p, u
 	if (a >= b)
 		return;
 	sha256_update(h, p + (a - dpos), (size_t)(b - a));
+	if (j->keep && j->kept == NULL) {
+		/* only JSON is wanted later (manifests): a blob that does not
+		 * start as JSON is not copied at all */
+		if (p[a - dpos] != '{')
+			j->keep = 0;
+		else
+			j->kept = xmalloc(j->size ? (size_t)j->size : 1);
+	}
 	if (j->keep) {
 		memcpy(j->kept + j->kept_len, p + (a - dpos), (size_t)(b - a));
 		j->kept_len += (size_t)(b - a);
@@ -632,8 +640,6 @@ static void run_blob_job(struct vpool *pl, struct vjob *j, ZSTD_DCtx *d, unsigne
 	size_t f;
 
 	sha256_init(&h);
-	if (j->keep)
-		j->kept = xmalloc(j->size ? (size_t)j->size : 1);
 	for (f = j->first; f <= j->last; f++) {
 		if (frame_content(pl, j, f, &h, d, in, incap, out, outcap) != 0) {
 			j->failed = 1;
@@ -684,42 +690,87 @@ static void run_file_job(struct vpool *pl, struct vjob *j, unsigned char *buf, s
 	file_sum_discard(&fs);
 }
 
-static void *pool_run(void *arg)
+static int vworker_init(void *ctx, void **worker, struct edge_err *err)
 {
-	struct vpool *pl = arg;
-	ZSTD_DCtx *d = ZSTD_createDCtx();
-	unsigned char *in = NULL, *out = NULL;
-	size_t incap = 0, outcap = 0;
+	struct vworker *w = xcalloc(1, sizeof(*w));
 
-	for (;;) {
-		struct vjob *j;
-		pthread_mutex_lock(&pl->mu);
-		j = pl->next < pl->njobs ? pl->order[pl->next++] : NULL;
-		pthread_mutex_unlock(&pl->mu);
-		if (j == NULL)
-			break;
-		if (j->file) {
-			if (incap < CHUNK) {
-				incap = CHUNK;
-				in = xrealloc(in, incap);
-			}
-			run_file_job(pl, j, in, incap);
-		} else {
-			run_blob_job(pl, j, d, &in, &incap, &out, &outcap);
-		}
+	(void)ctx;
+	if ((w->d = ZSTD_createDCtx()) == NULL) {
+		free(w);
+		return edge_errf(err, EDGE_EIO, "zstd: out of memory");
 	}
-	free(in);
-	free(out);
-	ZSTD_freeDCtx(d);
-	return NULL;
+	*worker = w;
+	return 0;
 }
 
-static int by_size_desc(const void *a, const void *b)
+static void vworker_fini(void *ctx, void *worker)
 {
-	const struct vjob *x = *(struct vjob *const *)a, *y = *(struct vjob *const *)b;
-	uint64_t sx = x->file ? UINT64_MAX : x->size, sy = y->file ? UINT64_MAX : y->size;
+	struct vworker *w = worker;
 
-	return sx < sy ? 1 : sx > sy ? -1 : 0;
+	(void)ctx;
+	if (w == NULL)
+		return;
+	ZSTD_freeDCtx(w->d);
+	free(w->in);
+	free(w->out);
+	free(w);
+}
+
+/* A pool job: the n jobs from arg on (a batch of blobs, or one). Each
+ * job's failure is its own (reported in the order of the archive). */
+static int run_batch(void *arg, size_t n, void *worker, struct edge_err *err)
+{
+	struct vjob *j = arg;
+	struct vworker *w = worker;
+	size_t i;
+
+	(void)err;
+	for (i = 0; i < n; i++, j++) {
+		if (j->file) {
+			if (w->incap < CHUNK) {
+				w->incap = CHUNK;
+				w->in = xrealloc(w->in, w->incap);
+			}
+			run_file_job(j->pl, j, w->in, w->incap);
+		} else {
+			run_blob_job(j->pl, j, w->d, &w->in, &w->incap, &w->out, &w->outcap);
+		}
+	}
+	return 0;
+}
+
+/* Hands the jobs added since the last batch to the pool. */
+static void vpool_submit(struct vpool *pl)
+{
+	struct vblock *b = pl->tail;
+
+	if (b != NULL && pl->batch < b->n)
+		pool_submit(pl->pool, run_batch, &b->jobs[pl->batch], b->n - pl->batch, NULL);
+	if (b != NULL)
+		pl->batch = b->n;
+	pl->batch_bytes = 0;
+}
+
+/* A new job, zeroed, in the current batch. */
+static struct vjob *vpool_add(struct vpool *pl)
+{
+	struct vjob *j;
+
+	if (pl->tail == NULL || pl->tail->n == JOB_BLOCK) {
+		struct vblock *b;
+		vpool_submit(pl);
+		b = xcalloc(1, sizeof(*b));
+		if (pl->tail != NULL)
+			pl->tail->next = b;
+		else
+			pl->head = b;
+		pl->tail = b;
+		pl->batch = 0;
+	}
+	j = &pl->tail->jobs[pl->tail->n++];
+	memset(j, 0, sizeof(*j));
+	j->pl = pl;
+	return j;
 }
 
 /* Feeds frame f to the tar walk from tar offset from (earlier bytes are
@@ -737,9 +788,11 @@ static int walk_frame(struct tarv *t, struct bundle_reader *r, size_t f, uint64_
 	size_t step = WALK_STEP;
 
 	xxh64_init(&x, 0);
-	/* a blob that ends in this frame is hashed here: a job would decompress
-	 * the frame again (for each such blob, were there many) */
-	t->defer_after = fr->doff + fr->dsize;
+	/* the first blob of a frame goes to a job, wherever it ends: the walk
+	 * then reads no more of the frame than the blob's header. Later blobs
+	 * of the frame are hashed here when they end in it, so that no frame is
+	 * decompressed again for each of many small blobs. */
+	t->defer_after = from > fr->doff ? fr->doff + fr->dsize : fr->doff;
 	ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
 	while (coff < cend) {
 		size_t want = cend - coff < step ? (size_t)(cend - coff) : step;
@@ -801,12 +854,14 @@ static int parallel_usable(const struct bundle_reader *r)
 }
 
 /* Walks the tar over the seek table: headers and JSON entries are checked
- * here, and each blob becomes a job (*jobs, *njobs; the caller frees) for
- * the frames that hold it. 0, or -1 with the walk's error in walk_err. */
-static int walk_jobs(struct tarv *t, struct bundle_reader *r, const char *path, ZSTD_DCtx *d, unsigned char *in,
-		     unsigned char *out, struct vjob **jobs, size_t *njobs, struct edge_err *walk_err)
+ * here, and each blob becomes a job for the frames that hold it, handed to
+ * the pool in batches as the walk goes. 0, or -1 with the walk's error in
+ * walk_err. */
+static int walk_jobs(struct tarv *t, struct vpool *pl, ZSTD_DCtx *d, unsigned char *in, unsigned char *out,
+		     struct edge_err *walk_err)
 {
-	size_t cap = 0, f = 0;
+	struct bundle_reader *r = pl->r;
+	size_t f = 0;
 	uint64_t from = 0;
 
 	while (f < r->nframes) {
@@ -822,19 +877,17 @@ static int walk_jobs(struct tarv *t, struct bundle_reader *r, const char *path, 
 		}
 		end = t->pos + t->size + t->pad;
 		if (end > r->tar_size)
-			return edge_errf(walk_err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", path);
-		if (*njobs == cap) {
-			cap = cap ? cap * 2 : 64;
-			*jobs = xrealloc(*jobs, cap * sizeof(**jobs));
-		}
-		j = &(*jobs)[(*njobs)++];
-		memset(j, 0, sizeof(*j));
+			return edge_errf(walk_err, EDGE_EVERIFY, "%s: truncated (the archive does not end)", pl->path);
+		j = vpool_add(pl);
 		j->first = f;
 		j->last = bundle_frame_at(r, end - 1);
 		j->data_off = t->pos;
 		j->size = t->size;
 		j->keep = t->keep;
 		snprintf(j->name, sizeof(j->name), "%.79s", t->name);
+		pl->batch_bytes += t->size;
+		if (pl->batch_bytes >= BATCH_BYTES)
+			vpool_submit(pl);
 		/* on after the blob and its padding */
 		t->pos = end;
 		t->left = 0;
@@ -845,83 +898,109 @@ static int walk_jobs(struct tarv *t, struct bundle_reader *r, const char *path, 
 	return 0;
 }
 
+/* What the jobs found, in the order of the archive; the blobs that are
+ * JSON go to t->kept. */
+static int vpool_results(struct vpool *pl, struct tarv *t, struct edge_err *err)
+{
+	struct vblock *b;
+	size_t i;
+
+	for (b = pl->head; b != NULL; b = b->next)
+		for (i = 0; i < b->n; i++) {
+			struct vjob *j = &b->jobs[i];
+			if (j->failed) {
+				*err = j->err;
+				return -1;
+			}
+			if (strcmp(j->got + 7, j->name + 13) != 0)
+				return edge_errf(err, EDGE_EVERIFY, "%s: blob sha256:%s: digest mismatch (content has %s)",
+						 pl->path, j->name + 13, j->got);
+			if (j->kept != NULL && t->kept_bytes + j->kept_len <= VERIFY_MAX_KEPT) {
+				struct kept *k;
+				t->kept = xrealloc(t->kept, (t->nkept + 1) * sizeof(*t->kept));
+				k = &t->kept[t->nkept++];
+				snprintf(k->digest, sizeof(k->digest), "%s", j->got);
+				k->data = j->kept;
+				k->len = j->kept_len;
+				t->kept_bytes += j->kept_len;
+				j->kept = NULL;
+			}
+		}
+	return 0;
+}
+
+static void vpool_free(struct vpool *pl)
+{
+	struct vblock *b, *next;
+	size_t i;
+
+	for (b = pl->head; b != NULL; b = next) {
+		next = b->next;
+		for (i = 0; i < b->n; i++)
+			free(b->jobs[i].kept);
+		free(b);
+	}
+	pthread_mutex_destroy(&pl->mu);
+}
+
 static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
 			   int threads, json_t **manifest, struct edge_err *err)
 {
 	struct tarv t;
 	struct vpool pl;
-	struct vjob *jobs = NULL, fjob;
-	size_t njobs = 0, i, nth = 0;
+	struct vjob fjob;
 	unsigned char *in = xmalloc(CHUNK), *out = xmalloc(CHUNK);
 	ZSTD_DCtx *d = ZSTD_createDCtx();
-	pthread_t th[63];
 	long ncpu = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+	struct pool_opts po = {0, vworker_init, vworker_fini, NULL};
 	int rc = -1, walk_rc = 0;
-	struct edge_err walk_err = {0};
+	struct edge_err walk_err = {0}, pool_err = {0};
 
 	memset(&t, 0, sizeof(t));
 	memset(&pl, 0, sizeof(pl));
 	memset(&fjob, 0, sizeof(fjob));
+	pthread_mutex_init(&pl.mu, NULL);
 	t.path = path;
 	t.pax_size = -1;
 	t.seen = json_object();
 	t.defer = 1;
+	pl.r = r;
+	pl.path = path;
+	if (d == NULL) {
+		edge_errf(err, EDGE_EIO, "zstd: out of memory");
+		goto out;
+	}
 	if (max_size && r->tar_size > max_size) {
 		too_large(err, path, max_size);
 		goto out;
 	}
-	/* the walk: headers and JSON entries here, blobs to jobs */
-	walk_rc = walk_jobs(&t, r, path, d, in, out, &jobs, &njobs, &walk_err);
+	/* the jobs run on every core while this thread walks the headers; the
+	 * file's own digest, the longest, goes first */
+	if ((pl.pool = pool_new(ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu, &po, err)) == NULL)
+		goto out;
+	if (want_digest) {
+		fjob.pl = &pl;
+		fjob.file = 1;
+		pool_submit(pl.pool, run_batch, &fjob, 1, NULL);
+	}
+	walk_rc = walk_jobs(&t, &pl, d, in, out, &walk_err);
 	if (walk_rc == 0 && t.limit && r->tar_size > t.limit) {
 		too_large(&walk_err, path, t.limit);
 		walk_rc = -1;
 	}
-	/* the jobs, largest first, on every core */
-	pl.r = r;
-	pl.path = path;
-	pl.order = xcalloc(njobs + 1, sizeof(*pl.order));
-	if (want_digest && walk_rc == 0) {
-		fjob.file = 1;
-		pl.order[pl.njobs++] = &fjob;
+	vpool_submit(&pl);
+	if (pool_wait(pl.pool, &pool_err) != 0) {
+		/* a worker could not be set up: some jobs did not run */
+		*err = pool_err;
+		goto out;
 	}
-	for (i = 0; i < njobs; i++)
-		pl.order[pl.njobs++] = &jobs[i];
-	qsort(pl.order, pl.njobs, sizeof(*pl.order), by_size_desc);
-	pthread_mutex_init(&pl.mu, NULL);
-	for (nth = 0; (long)nth + 1 < ncpu && nth < sizeof(th) / sizeof(th[0]) && nth + 1 < pl.njobs; nth++)
-		if (pthread_create(&th[nth], NULL, pool_run, &pl) != 0)
-			break;
-	pool_run(&pl);
-	for (i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&pl.mu);
-	/* what the jobs found, in the order of the archive: a damaged part first */
-	if (fjob.failed) {
+	/* a damaged part first, then what the blobs' jobs found, then the walk */
+	if (walk_rc == 0 && fjob.failed) {
 		*err = fjob.err;
 		goto out;
 	}
-	for (i = 0; i < njobs; i++) {
-		struct vjob *j = &jobs[i];
-		if (j->failed) {
-			*err = j->err;
-			goto out;
-		}
-		if (strcmp(j->got + 7, j->name + 13) != 0) {
-			edge_errf(err, EDGE_EVERIFY, "%s: blob sha256:%s: digest mismatch (content has %s)", path, j->name + 13,
-				  j->got);
-			goto out;
-		}
-		if (j->kept != NULL && t.kept_bytes + j->kept_len <= VERIFY_MAX_KEPT) {
-			struct kept *k;
-			t.kept = xrealloc(t.kept, (t.nkept + 1) * sizeof(*t.kept));
-			k = &t.kept[t.nkept++];
-			snprintf(k->digest, sizeof(k->digest), "%s", j->got);
-			k->data = j->kept;
-			k->len = j->kept_len;
-			t.kept_bytes += j->kept_len;
-			j->kept = NULL;
-		}
-	}
+	if (vpool_results(&pl, &t, err) != 0)
+		goto out;
 	if (walk_rc != 0) {
 		*err = walk_err;
 		goto out;
@@ -931,10 +1010,8 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		goto out;
 	rc = 0;
 out:
-	for (i = 0; i < njobs; i++)
-		free(jobs[i].kept);
-	free(jobs);
-	free(pl.order);
+	pool_free(pl.pool);
+	vpool_free(&pl);
 	free(in);
 	free(out);
 	ZSTD_freeDCtx(d);

@@ -35,7 +35,7 @@ struct tarv {
 	int kind;            /* 0 json file, 1 blob */
 	struct sha256 h;
 	char *buf;           /* JSON entry or kept blob */
-	size_t blen;
+	size_t blen, bcap;
 	int keep;
 	/* what was seen */
 	json_t *seen;        /* name -> [offset, size] */

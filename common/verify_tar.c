@@ -72,6 +72,16 @@ static const char *type_text(char type)
 	}
 }
 
+/* t->buf holds at least n bytes: it grows, never shrinks, so that one
+ * allocation serves every entry after the largest. */
+static void tarv_buf_room(struct tarv *t, uint64_t n)
+{
+	if (n > t->bcap) {
+		t->buf = xrealloc(t->buf, (size_t)n);
+		t->bcap = (size_t)n;
+	}
+}
+
 static int begin_entry(struct tarv *t, struct edge_err *err)
 {
 	const unsigned char *h = t->hdr;
@@ -138,9 +148,8 @@ static int begin_entry(struct tarv *t, struct edge_err *err)
 					 (unsigned long long)size, (long long)json_integer_value(want));
 		t->kind = 1;
 		sha256_init(&t->h);
+		/* the first data byte decides (tarv_feed): only JSON is copied */
 		t->keep = size <= KEEP_MAX;
-		if (t->keep)
-			t->buf = xrealloc(t->buf, size + 1);
 	} else if (!strcmp(name, "bundle.json") || !strcmp(name, "oci-layout") || !strcmp(name, "index.json") ||
 		   !strcmp(name, "manifest.json") || !strcmp(name, "bundle.index.json")) {
 		if (size > VERIFY_MAX_JSON_ENTRY)
@@ -149,7 +158,7 @@ static int begin_entry(struct tarv *t, struct edge_err *err)
 		if (t->expect == NULL && strcmp(name, "bundle.json") != 0)
 			return edge_errf(err, EDGE_EINPUT, "%s: %s before bundle.json", t->path, name);
 		t->kind = 0;
-		t->buf = xrealloc(t->buf, size + 1);
+		tarv_buf_room(t, size + 1);
 	} else {
 		return edge_errf(err, EDGE_EINPUT, "%s: unexpected entry \"%s\"", t->path, name);
 	}
@@ -256,6 +265,12 @@ int tarv_feed(struct tarv *t, const unsigned char *d, size_t n, struct edge_err 
 				t->pax_len += m;
 			} else if (t->kind == 1) {
 				sha256_update(&t->h, d, m);
+				if (t->keep && t->blen == 0) {
+					/* a blob that does not start as JSON is not kept */
+					t->keep = d[0] == '{';
+					if (t->keep)
+						tarv_buf_room(t, t->size + 1);
+				}
 				if (t->keep)
 					memcpy(t->buf + t->blen, d, m);
 				t->blen += t->keep ? m : 0;
