@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -1075,14 +1076,23 @@ int registry_get_blob(struct registry *r, struct http_client *http, const char *
 		      const char *digest, int64_t size, int resume, struct store *s,
 		      struct edge_err *err)
 {
-	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(r, repo, suffix);
-	int round, rc = -1, st;
+	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(r, repo, suffix), *mark = NULL;
+	int round, rc = -1, st, ranged;
 
 	if (store_has_blob(s, digest, size)) {
 		rc = 0;
 		goto out;
 	}
 	/* a digest mismatch discards the data and starts once more from zero */
+	ranged = r->opts.parts > 1 && r->opts.http_opts != NULL && r->opts.part_min > 0 && size >= r->opts.part_min;
+	mark = xasprintf("%s/%s.ranged", s->tmpdir, digest + 7);
+	if (resume && access(mark, F_OK) == 0) {
+		/* a ranged download was killed: its partial file has holes */
+		char *partial = xasprintf("%s/%s.partial", s->tmpdir, digest + 7);
+		unlink(partial);
+		unlink(mark);
+		free(partial);
+	}
 	for (round = 0; round < 2; round++) {
 		struct blob_writer w;
 
@@ -1096,10 +1106,17 @@ int registry_get_blob(struct registry *r, struct http_client *http, const char *
 			log_verbose("%s/%s: resuming blob %.19s at byte %lld", r->domain, repo, digest,
 				    (long long)w.offset);
 		edge_err_clear(err);
-		if (r->opts.parts > 1 && r->opts.http_opts != NULL && r->opts.part_min > 0 && size >= r->opts.part_min)
+		if (ranged) {
+			/* until the file is cut back to its hashed prefix, it may
+			 * have holes: the mark tells a later run not to resume it */
+			int fd = resume && round == 0 ? open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+			if (fd >= 0)
+				close(fd);
 			st = get_blob_ranged(r, http, repo, url, &w, size, err);
-		else
+			unlink(mark);
+		} else {
 			st = get_blob_stream(r, http, repo, url, &w, err);
+		}
 		if (st != 0) {
 			/* keep what arrived: a later run resumes from it */
 			blob_writer_abort(&w, resume && round == 0 && err->code != EDGE_EVERIFY);
@@ -1115,6 +1132,7 @@ int registry_get_blob(struct registry *r, struct http_client *http, const char *
 			log_warn("%s/%s: %s; downloading it again", r->domain, repo, err->msg);
 	}
 out:
+	free(mark);
 	free(suffix);
 	free(url);
 	return rc;
