@@ -336,6 +336,9 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # the default backlog of 5 drops the SYNs of a client that opens more
+    # connections at once, and each dropped one costs a 1 s retransmit
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # a client that hangs up (timeouts, aborted transfers) is expected
