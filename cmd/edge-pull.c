@@ -19,7 +19,7 @@ static const char synopsis[] =
 	"edge-pull [--store DIR] [--platform P] [--all-platforms] [--jobs N] [--keep-going] [MANIFEST]";
 
 #define DEFAULT_JOBS 8
-#define DEFAULT_JOBS_PER_REGISTRY 8
+#define DEFAULT_JOBS_PER_REGISTRY 16
 /* Blobs of PART_MIN bytes or more come in PARTS ranges at once (the
  * environment's EDGE_PULL_PART_MIN and EDGE_PULL_PARTS override them). */
 #define DEFAULT_PARTS 4
