@@ -1029,7 +1029,8 @@ static int get_blob_ranged(struct registry *r, struct http_client *http, const c
 	int i, n = r->opts.parts, rc = -1;
 
 	memset(&rg, 0, sizeof(rg));
-	while (n > 1 && span / n < r->opts.part_min / r->opts.parts)
+	/* parts of at least part_min / parts bytes (and 1 KiB: none empty) */
+	while (n > 1 && (span / n < r->opts.part_min / r->opts.parts || span < (int64_t)n * 1024))
 		n--;
 	rg.r = r;
 	rg.repo = repo;
