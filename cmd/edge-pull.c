@@ -19,6 +19,11 @@ static const char synopsis[] =
 	"edge-pull [--store DIR] [--platform P] [--all-platforms] [--jobs N] [--keep-going] [MANIFEST]";
 
 #define DEFAULT_JOBS 8
+#define DEFAULT_JOBS_PER_REGISTRY 16
+/* Blobs of PART_MIN bytes or more come in PARTS ranges at once (the
+ * environment's EDGE_PULL_PART_MIN and EDGE_PULL_PARTS override them). */
+#define DEFAULT_PARTS 4
+#define DEFAULT_PART_MIN (64LL << 20)
 
 static const char help[] =
 	"usage: edge-pull [options] [MANIFEST]\n"
@@ -33,6 +38,8 @@ static const char help[] =
 	"      --platform LIST       os/arch[/variant], repeatable or comma-separated\n"
 	"                            (default: the manifest's platforms, else linux/amd64)\n"
 	"      --all-platforms       keep image indexes whole\n"
+	"      --jobs-per-registry N at most N of the transfers to one registry\n"
+	"                            (default %d)\n"
 	"      --keep-going          pull the rest after a failure; mark failed entries\n"
 	"                            with \"error\" and exit 4 at the end\n"
 	"      --offline             use the store alone (no network): checks that\n"
@@ -55,10 +62,12 @@ enum {
 	OPT_OFFLINE,
 	OPT_REGISTRY,
 	OPT_MIRROR,
+	OPT_JOBS_PER_REGISTRY,
 };
 
 static const struct option longopts[] = {
 	{"all-platforms", no_argument, NULL, OPT_ALL_PLATFORMS},
+	{"jobs-per-registry", required_argument, NULL, OPT_JOBS_PER_REGISTRY},
 	{"keep-going", no_argument, NULL, OPT_KEEP_GOING},
 	{"mirror", required_argument, NULL, OPT_MIRROR},
 	{"offline", no_argument, NULL, OPT_OFFLINE},
@@ -70,6 +79,19 @@ static const struct option longopts[] = {
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
+
+/* A knob from the environment, when it holds a number in [min, max]. */
+static long long env_long(const char *name, long long def, long long min, long long max)
+{
+	const char *s = getenv(name);
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	v = strtoll(s, &end, 10);
+	return *end == '\0' && v >= min && v <= max ? v : def;
+}
 
 static void add_platforms(struct pull_opts *o, const char *list)
 {
@@ -91,10 +113,11 @@ int main(int argc, char **argv)
 	json_t *m = NULL;
 	int c, rc = EDGE_OK, wrc, opened = 0, cli_platforms = 0;
 
-	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
+	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS_PER_REGISTRY, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
 	cli_protect_secrets(); /* registry passwords and tokens */
 	memset(&o, 0, sizeof(o));
+	o.per_host = DEFAULT_JOBS_PER_REGISTRY;
 	regcli_init(&rc_opts, DEFAULT_JOBS);
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_common_option(c, optarg) || regcli_option(&rc_opts, c, optarg))
@@ -103,6 +126,9 @@ int main(int argc, char **argv)
 		case OPT_STORE: store_dir = optarg; break;
 		case OPT_PLATFORM: add_platforms(&o, optarg); cli_platforms = 1; break;
 		case OPT_ALL_PLATFORMS: o.all_platforms = 1; break;
+		case OPT_JOBS_PER_REGISTRY:
+			o.per_host = (int)cli_parse_long("--jobs-per-registry", optarg, 1, 256);
+			break;
 		case OPT_KEEP_GOING: o.keep_going = 1; break;
 		case OPT_OFFLINE: o.offline = 1; break;
 		case OPT_REGISTRY: registry = optarg; break;
@@ -139,7 +165,8 @@ int main(int argc, char **argv)
 	regcli_http_opts(&rc_opts, &o.http);
 	o.plain_http = rc_opts.plain_http;
 	o.jobs = rc_opts.jobs;
-	o.per_host = 6;
+	o.parts = (int)env_long("EDGE_PULL_PARTS", DEFAULT_PARTS, 1, 16);
+	o.part_min = env_long("EDGE_PULL_PART_MIN", DEFAULT_PART_MIN, 1, 1LL << 40);
 	o.progress = meter_start(&meter);
 	o.progress_ctx = &meter;
 

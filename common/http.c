@@ -447,7 +447,9 @@ struct hop {
 	enum body_mode mode;
 	struct strbuf body;
 	size_t limit;
-	long long range_offset;  /* Range sent with this hop, 0 = none */
+	long long range_offset;  /* bytes the sink held when this hop began */
+	long long range_abs;     /* the first byte asked for, when range_sent */
+	int range_sent;          /* this hop sent Range */
 	int following;           /* a redirect we follow: discard the body */
 	int too_large;
 	int range_refused;       /* the server cannot resume: start over */
@@ -507,7 +509,7 @@ static int hop_headers_done(struct hop *h)
 		h->mode = BODY_DISCARD;
 		return 0;
 	}
-	if (h->status == 416 && h->range_offset > 0) {
+	if (h->status == 416 && h->range_sent) {
 		h->range_refused = 1;
 		return -1;
 	}
@@ -521,10 +523,10 @@ static int hop_headers_done(struct hop *h)
 		h->limit = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
 		return 0;
 	}
-	if (h->range_offset > 0) {
+	if (h->range_sent) {
 		if (h->status == 206) {
 			if (!content_range_starts_at(hop_header(h, "Content-Range"),
-			                             h->range_offset)) {
+			                             h->range_abs)) {
 				h->range_refused = 1;
 				return -1;
 			}
@@ -537,7 +539,7 @@ static int hop_headers_done(struct hop *h)
 				            red ? red : "<url>");
 				free(red);
 			}
-			if (req->sink_reset(req->sink_ctx, &zero, 1) != 0) {
+			if (req->sink_reset(req->sink_ctx, &zero, 2) != 0) {
 				h->sink_failed = 1;
 				return -1;
 			}
@@ -795,6 +797,8 @@ static CURLcode hop_perform(struct http_client *c, const struct http_req *req,
 	h->c = c;
 	h->req = req;
 	h->range_offset = s->range;
+	h->range_sent = s->range > 0 || req->range_end > 0;
+	h->range_abs = req->range_start + s->range;
 	c->errbuf[0] = '\0';
 
 	curl_easy_reset(cu);
@@ -826,6 +830,10 @@ static CURLcode hop_perform(struct http_client *c, const struct http_req *req,
 	curl_easy_setopt(cu, CURLOPT_HEADERDATA, h);
 	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, h);
+	if (req->sink != NULL) {
+		/* a download: few large reads instead of many 16 KiB ones */
+		curl_easy_setopt(cu, CURLOPT_BUFFERSIZE, (long)HTTP_SINK_BUFFER);
+	}
 	if (edge_log_verbosity() >= 2) {
 		curl_easy_setopt(cu, CURLOPT_DEBUGFUNCTION, debug_cb);
 		curl_easy_setopt(cu, CURLOPT_VERBOSE, 1L);
@@ -866,8 +874,13 @@ static CURLcode hop_perform(struct http_client *c, const struct http_req *req,
 			goto oom;
 		list = tmp;
 	}
-	if (s->range > 0) {
+	if (req->range_end > 0) {
+		/* a part: what it still lacks of its range */
+		snprintf(range, sizeof(range), "Range: bytes=%lld-%lld", h->range_abs, req->range_end);
+	} else if (s->range > 0) {
 		snprintf(range, sizeof(range), "Range: bytes=%lld-", s->range);
+	}
+	if (h->range_sent) {
 		tmp = curl_slist_append(list, range);
 		if (tmp == NULL)
 			goto oom;
@@ -1380,6 +1393,10 @@ static int request_check(const struct http_client *c, const struct http_req *req
 		return edge_errf(err, EDGE_EINPUT, "http request without a URL");
 	if (req->resume_from > 0 && (req->sink == NULL || req->sink_reset == NULL))
 		return edge_errf(err, EDGE_EINPUT, "%s %s: resume_from needs sink and sink_reset",
+		                 method, red ? red : req->url);
+	if (req->range_end > 0 && (req->sink == NULL || req->sink_reset == NULL ||
+	                           req->range_start < 0 || req->range_start > req->range_end))
+		return edge_errf(err, EDGE_EINPUT, "%s %s: a range needs sink and sink_reset",
 		                 method, red ? red : req->url);
 	if (origin_of(req->url, orig) < 0)
 		return edge_errf(err, EDGE_EINPUT, "%s %s: malformed URL", method,

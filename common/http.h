@@ -60,6 +60,9 @@ struct http_opts {
 #define HTTP_DEFAULT_MAX_BODY (4u << 20)  /* buffered 2xx bodies */
 #define HTTP_ERROR_BODY_MAX (64u << 10)   /* buffered non-2xx bodies */
 #define HTTP_MAX_REDIRECTS 10
+/* libcurl's receive buffer for downloads into a sink (CURLOPT_BUFFERSIZE):
+ * one 2 GiB layer in 16 KiB pieces was 131,000 write and recvfrom calls */
+#define HTTP_SINK_BUFFER (512u << 10)
 
 struct http_client;
 struct http_share;
@@ -138,8 +141,10 @@ struct http_req {
 	 * already holds (the next attempt sends "Range: bytes=N-" and the sink
 	 * receives the rest), or to 0 after discarding them (start over).
 	 * Called with from_zero = 1 (and *resume_offset = 0) when a server
-	 * answers a Range request with the whole body (200), or refuses the
-	 * range: the sink must discard everything it holds (truncate to 0).
+	 * refuses the range (416, or a Content-Range that starts elsewhere),
+	 * and with from_zero = 2 when it answers a Range request with the
+	 * whole body (200, which then goes to the sink): the sink must
+	 * discard everything it holds (truncate to 0), or return -1.
 	 * Returns 0, or -1 to abort (→ -1 EDGE_EIO, reason via
 	 * http_sink_error). Without sink_reset, a request whose sink already
 	 * received bytes is not retried. */
@@ -148,6 +153,13 @@ struct http_req {
 	 * interrupted run): the first attempt already sends Range. Needs
 	 * sink_reset. 0 = none. */
 	long long resume_from;
+	/* A part of the resource (needs sink and sink_reset): range_end > 0
+	 * asks for bytes range_start..range_end (inclusive); every attempt
+	 * asks for what the sink still lacks, "Range: bytes=START+HELD-END",
+	 * and the sink receives bytes from range_start on. A 200 in reply
+	 * calls sink_reset with from_zero = 2: a sink that cannot take the
+	 * whole body returns -1 there. */
+	long long range_start, range_end;
 	size_t max_body;
 
 	int follow_redirects;          /* follow 301/302/303/307/308 (at most 10).

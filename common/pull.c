@@ -102,6 +102,10 @@ static struct registry *registry_for(struct pull *p, const char *domain)
 {
 	p->regs.opts.plain_http = p->o->plain_http;
 	p->regs.opts.creds = p->o->creds;
+	p->regs.opts.parts = p->o->parts;
+	p->regs.opts.part_min = p->o->part_min;
+	p->regs.opts.http_opts = &p->o->http;
+	p->regs.opts.share = p->share;
 	return registry_set_get(&p->regs, domain);
 }
 
@@ -188,7 +192,10 @@ static int mf_parse(struct mf *m, const char *what, struct edge_err *err)
 }
 
 /* A manifest by tag or digest: from the store when it is there (by digest,
- * or by the digest a HEAD names), else from the registry (then stored). */
+ * or by the digest a HEAD names), else from the registry (then stored). A
+ * HEAD is made only when the store may hold the manifest (an earlier run
+ * stored this ref): on a cold store it would only add a round trip before
+ * the GET, which names the digest too. */
 static int get_manifest(struct pull *p, struct item *it, struct http_client *http, const char *reference,
 			struct mf *m, struct edge_err *err)
 {
@@ -203,7 +210,7 @@ static int get_manifest(struct pull *p, struct item *it, struct http_client *htt
 		if (d == NULL)
 			return edge_errf(err, EDGE_EIO, "%s: not in the store (--offline)", it->ref);
 		snprintf(digest, sizeof(digest), "%s", json_string_value(json_object_get(d, "digest")));
-	} else {
+	} else if (store_index_find(p->store, it->ref) != NULL) {
 		int st = registry_head_manifest(it->reg, http, repo, reference, digest, mt, NULL, err);
 		if (st != 0)
 			return -1;
@@ -716,6 +723,8 @@ static void make_gates(struct pull *p)
 	size_t i;
 
 	p->gates = xcalloc(p->nitems ? p->nitems : 1, sizeof(*p->gates));
+	if (p->o->per_host <= 0 || (p->o->jobs > 0 && p->o->per_host >= p->o->jobs))
+		return; /* the pool's size is the only cap */
 	for (i = 0; i < p->nitems; i++) {
 		struct registry *reg = p->items[i].reg;
 		if (reg == NULL || gate_for(p, reg) != NULL)
@@ -842,6 +851,11 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	helm_repos_init(&p.helm, o->creds);
 	n = manifest_entry_count(manifest) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
+	/* before the items: their registries download blobs in parts with it */
+	if (!o->offline && (p.share = http_share_new()) == NULL) {
+		edge_errf(err, EDGE_EIO, "out of memory");
+		goto out;
+	}
 	for (manifest_iter_init(&mi, manifest); manifest_iter_next(&mi);) {
 		const char *repo, *ref;
 		char *made = NULL;
@@ -882,10 +896,6 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 		ref = pull_definition_ref(name ? name : "cluster-definition", digest);
 		add_item(&p, def, IT_DEFINITION, ref, err);
 		free(ref);
-	}
-	if (!o->offline && (p.share = http_share_new()) == NULL) {
-		edge_errf(err, EDGE_EIO, "out of memory");
-		goto out;
 	}
 	if (pull_all(&p, &stopped, err) != 0)
 		goto out;

@@ -1,7 +1,8 @@
 /*
  * edge-pull's engine: every image, chart and the cluster definition of a
  * manifest into a store, concurrently (a pool of --jobs workers, at most
- * per_host transfers per registry host, one download per digest), with
+ * per_host transfers per registry host, one download per digest, large
+ * blobs in parallel ranges), with
  * platform selection, verified blobs, and keep-going error collection.
  */
 #ifndef EDGE_PULL_H
@@ -27,7 +28,10 @@ struct pull_opts {
 	size_t nplatforms;
 	int all_platforms;
 	int jobs;          /* workers, default 8 */
-	int per_host;      /* concurrent transfers per registry host, default 6 */
+	int per_host;      /* concurrent transfers per registry host (<= 0: --jobs) */
+	int parts;         /* a blob of part_min bytes or more comes in this many
+	                      ranges on connections of their own (<= 1: one stream) */
+	int64_t part_min;
 	int keep_going;
 	int offline;       /* use the store alone */
 	int plain_http;

@@ -1,6 +1,10 @@
 #include "registry.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,7 +576,7 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 	if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0)
 		goto out;
 	if (resp.status == 404) {
-		edge_errf(err, EDGE_EREMOTE, "%s/%s%s%s: manifest not found", r->domain, repo,
+		edge_errf(err, EDGE_EREMOTE, "%s/%s%s%s: not found", r->domain, repo,
 			  strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
 		rc = 1;
 		goto out;
@@ -640,20 +644,55 @@ out:
 	return rc;
 }
 
+/* --- blobs ---------------------------------------------------------------- */
+
+/* One stream into a blob_writer, in REGISTRY_WRITE_BATCH pieces. */
 struct blob_sink {
 	struct blob_writer *w;
 	struct http_client *http;
 	struct edge_err err;
+	char *buf;
+	size_t len, cap;
 };
+
+/* Starts the disk's writeback of what was just written: the fsync before
+ * the rename then finds little left to do (a 1 GiB blob's fsync was most of
+ * a second at the end of the download). */
+static void start_writeback(int fd, int64_t at, size_t len)
+{
+	if (len >= REGISTRY_WRITE_BATCH)
+		(void)sync_file_range(fd, (off64_t)at, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
+static int blob_sink_flush(struct blob_sink *b)
+{
+	size_t n = b->len;
+	int64_t at = b->w->offset;
+
+	b->len = 0;
+	if (n > 0 && blob_writer_write(b->w, b->buf, n, &b->err) != 0) {
+		http_sink_error(b->http, &b->err);
+		return -1;
+	}
+	start_writeback(b->w->fd, at, n);
+	return 0;
+}
 
 static size_t blob_sink_write(const void *data, size_t len, void *ctx)
 {
 	struct blob_sink *b = ctx;
 
-	if (blob_writer_write(b->w, data, len, &b->err) != 0) {
-		http_sink_error(b->http, &b->err);
+	if (b->len + len > b->cap && blob_sink_flush(b) != 0)
 		return 0;
+	if (len >= b->cap) {
+		if (blob_writer_write(b->w, data, len, &b->err) != 0) {
+			http_sink_error(b->http, &b->err);
+			return 0;
+		}
+		return len;
 	}
+	memcpy(b->buf + b->len, data, len);
+	b->len += len;
 	return len;
 }
 
@@ -662,65 +701,444 @@ static int blob_sink_reset(void *ctx, long long *offset, int from_zero)
 	struct blob_sink *b = ctx;
 
 	if (from_zero) {
+		b->len = 0;
 		if (blob_writer_restart(b->w, &b->err) != 0) {
 			http_sink_error(b->http, &b->err);
 			return -1;
 		}
+	} else if (blob_sink_flush(b) != 0) {
+		return -1;
 	}
 	*offset = b->w->offset;
 	return 0;
+}
+
+/* One stream: 0, or -1 with err (the writer still open). */
+static int get_blob_stream(struct registry *r, struct http_client *http, const char *repo, const char *url,
+			   struct blob_writer *w, struct edge_err *err)
+{
+	struct blob_sink bs;
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	int rc = -1;
+
+	memset(&bs, 0, sizeof(bs));
+	bs.w = w;
+	bs.http = http;
+	/* a config or a small layer does not need the whole batch */
+	bs.cap = w->expect > 0 && w->expect - w->offset < (int64_t)REGISTRY_WRITE_BATCH
+			 ? (size_t)(w->expect - w->offset)
+			 : REGISTRY_WRITE_BATCH;
+	bs.buf = xmalloc(bs.cap > 0 ? bs.cap : 1);
+	req.method = "GET";
+	req.url = url;
+	req.follow_redirects = 1;
+	req.sink = blob_sink_write;
+	req.sink_ctx = &bs;
+	req.sink_reset = blob_sink_reset;
+	req.resume_from = w->offset;
+	if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0) {
+		blob_sink_flush(&bs); /* what arrived stays for a resume */
+		goto out;
+	}
+	if (resp.status != 200 && resp.status != 206) {
+		char why[512];
+		registry_error_text(&resp, why, sizeof(why));
+		edge_errf(err, EDGE_EREMOTE, "GET %s: %s", url, why);
+		goto out;
+	}
+	if (blob_sink_flush(&bs) != 0) {
+		*err = bs.err;
+		goto out;
+	}
+	rc = 0;
+out:
+	http_resp_free(&resp);
+	free(bs.buf);
+	return rc;
+}
+
+/* A ranged download: parts written in place with pwrite by threads of
+ * their own, hashed in order by the thread that waits for them. */
+struct ranged;
+
+struct part {
+	struct ranged *rg;
+	int idx;
+	int64_t start, end;      /* the bytes [start, end) of the blob */
+	int64_t done;            /* of them on disk (rg->mu) */
+	int state;               /* 0 running, 1 complete, -1 failed (rg->mu) */
+	int started;
+	char *buf;               /* the batch not yet written */
+	size_t len;
+	struct http_req req;
+	struct http_client *http;
+	int own_http;
+	struct edge_err err;
+	pthread_t th;
+};
+
+struct ranged {
+	struct registry *r;
+	const char *repo, *url;
+	struct blob_writer *w;
+	int64_t size;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct part *parts;
+	int nparts;
+	int probe;               /* 0 unknown, 1 ranges work, 2 one stream (200) */
+	int stop;                /* a part failed: the others give up */
+	int64_t hashed;          /* bytes hashed, from 0 */
+	struct edge_err first;   /* the first part's failure */
+	int have_first;
+};
+
+static int pwrite_all(int fd, const char *buf, size_t len, int64_t at)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+		at += n;
+	}
+	return 0;
+}
+
+static void part_fail(struct part *pt, int code, const char *why)
+{
+	edge_errf(&pt->err, code, "%s", why);
+	http_sink_error(pt->http, &pt->err);
+}
+
+static int part_flush(struct part *pt)
+{
+	struct ranged *rg = pt->rg;
+
+	if (pt->len == 0)
+		return 0;
+	if (pwrite_all(rg->w->fd, pt->buf, pt->len, pt->start + pt->done) != 0) {
+		edge_err_errno(&pt->err, "write %s", rg->w->tmp);
+		http_sink_error(pt->http, &pt->err);
+		return -1;
+	}
+	start_writeback(rg->w->fd, pt->start + pt->done, pt->len);
+	pthread_mutex_lock(&rg->mu);
+	pt->done += (int64_t)pt->len;
+	pthread_cond_broadcast(&rg->cv);
+	pthread_mutex_unlock(&rg->mu);
+	pt->len = 0;
+	return 0;
+}
+
+static size_t part_write(const void *data, size_t len, void *ctx)
+{
+	struct part *pt = ctx;
+	struct ranged *rg = pt->rg;
+	const char *d = data;
+	size_t left = len, n;
+	int stop;
+
+	pthread_mutex_lock(&rg->mu);
+	stop = rg->stop;
+	if (pt->idx == 0 && rg->probe == 0) {
+		rg->probe = 1; /* 206: the other parts may start */
+		pthread_cond_broadcast(&rg->cv);
+	}
+	pthread_mutex_unlock(&rg->mu);
+	if (stop) {
+		part_fail(pt, EDGE_EREMOTE, "stopped: another part failed");
+		return 0;
+	}
+	if (pt->start + pt->done + (int64_t)(pt->len + len) > pt->end) {
+		char why[256];
+		snprintf(why, sizeof(why), "blob %s: more data than its size %lld", rg->w->digest, (long long)rg->size);
+		part_fail(pt, EDGE_EVERIFY, why);
+		return 0;
+	}
+	while (left > 0) {
+		n = REGISTRY_WRITE_BATCH - pt->len < left ? REGISTRY_WRITE_BATCH - pt->len : left;
+		memcpy(pt->buf + pt->len, d, n);
+		pt->len += n;
+		d += n;
+		left -= n;
+		if (pt->len == REGISTRY_WRITE_BATCH && part_flush(pt) != 0)
+			return 0;
+	}
+	return len;
+}
+
+/* sink_reset of a part: resume where it is; a 200 to the first range
+ * makes the first part the one stream; otherwise start the part over
+ * unless its bytes were hashed already. */
+static int part_reset(void *ctx, long long *offset, int from_zero)
+{
+	struct part *pt = ctx;
+	struct ranged *rg = pt->rg;
+	int ok = 1;
+
+	if (from_zero == 0) {
+		if (part_flush(pt) != 0)
+			return -1;
+		*offset = pt->done;
+		return 0;
+	}
+	pt->len = 0;
+	pthread_mutex_lock(&rg->mu);
+	if (from_zero == 2 && pt->idx == 0 && rg->probe == 0) {
+		/* the registry ignores Range: the whole blob comes, from byte 0
+		 * (the hashing thread waits for the probe, the writer is ours) */
+		ok = blob_writer_restart(rg->w, &pt->err) == 0;
+		pt->start = 0;
+		pt->end = rg->size;
+		pt->done = 0;
+		pt->req.range_start = 0;
+		pt->req.range_end = 0; /* a resume asks "bytes=N-" */
+		rg->hashed = 0;
+		rg->probe = 2;
+		pthread_cond_broadcast(&rg->cv);
+	} else if (from_zero == 1 && rg->hashed <= pt->start) {
+		pt->done = 0;
+	} else {
+		edge_errf(&pt->err, EDGE_EREMOTE, "the registry ignored Range for bytes %lld-%lld",
+			  (long long)(pt->start + pt->done), (long long)(pt->end - 1));
+		ok = 0;
+	}
+	pthread_mutex_unlock(&rg->mu);
+	if (!ok) {
+		http_sink_error(pt->http, &pt->err);
+		return -1;
+	}
+	*offset = 0;
+	return 0;
+}
+
+static void *part_main(void *arg)
+{
+	struct part *pt = arg;
+	struct ranged *rg = pt->rg;
+	struct http_resp resp = {0};
+	struct edge_err e = {0};
+	int rc;
+
+	pt->req.method = "GET";
+	pt->req.url = rg->url;
+	pt->req.follow_redirects = 1;
+	pt->req.sink = part_write;
+	pt->req.sink_ctx = pt;
+	pt->req.sink_reset = part_reset;
+	pt->req.range_start = pt->start;
+	pt->req.range_end = pt->end - 1;
+	rc = registry_do(rg->r, pt->http, rg->repo, "pull", &pt->req, &resp, &e);
+	if (rc == 0 && resp.status != 200 && resp.status != 206) {
+		char why[512];
+		registry_error_text(&resp, why, sizeof(why));
+		edge_errf(&e, EDGE_EREMOTE, "GET %s: %s", rg->url, why);
+		rc = -1;
+	}
+	if (rc == 0 && part_flush(pt) != 0) {
+		e = pt->err;
+		rc = -1;
+	}
+	if (rc == 0 && pt->done != pt->end - pt->start) {
+		edge_errf(&e, EDGE_EREMOTE, "GET %s: bytes %lld-%lld: %lld bytes came", rg->url, (long long)pt->start,
+			  (long long)(pt->end - 1), (long long)pt->done);
+		rc = -1;
+	}
+	http_resp_free(&resp);
+	pthread_mutex_lock(&rg->mu);
+	pt->state = rc == 0 ? 1 : -1;
+	if (rc != 0 && !rg->stop) {
+		rg->first = e;
+		rg->have_first = 1;
+	}
+	if (rc != 0)
+		rg->stop = 1;
+	if (pt->idx == 0 && rg->probe == 0)
+		rg->probe = rc == 0 ? 1 : 2;
+	pthread_cond_broadcast(&rg->cv);
+	pthread_mutex_unlock(&rg->mu);
+	return NULL;
+}
+
+static int part_start(struct ranged *rg, struct part *pt, struct http_client *http, struct edge_err *err)
+{
+	pt->http = http;
+	if (pt->http == NULL) {
+		pt->http = http_client_new(rg->r->opts.http_opts, rg->r->opts.share, err);
+		if (pt->http == NULL)
+			return -1;
+		pt->own_http = 1;
+	}
+	pt->buf = xmalloc(REGISTRY_WRITE_BATCH);
+	if (pthread_create(&pt->th, NULL, part_main, pt) != 0)
+		return edge_errf(err, EDGE_EIO, "cannot start a thread");
+	pt->started = 1;
+	return 0;
+}
+
+/* Hashes the file in order as the parts fill it; returns the bytes hashed
+ * (all of them, or up to where a part stopped). */
+static int64_t ranged_hash(struct ranged *rg, char *hbuf)
+{
+	int64_t pos = rg->w->offset, avail;
+	struct part *pt;
+	int i;
+
+	while (pos < rg->size) {
+		pthread_mutex_lock(&rg->mu);
+		for (;;) {
+			pt = NULL;
+			for (i = 0; i < rg->nparts; i++)
+				if (rg->parts[i].started && pos >= rg->parts[i].start && pos < rg->parts[i].end)
+					pt = &rg->parts[i];
+			avail = pt ? pt->start + pt->done - pos : 0;
+			if (avail > 0 || pt == NULL || pt->state != 0 || rg->stop)
+				break;
+			pthread_cond_wait(&rg->cv, &rg->mu);
+		}
+		pthread_mutex_unlock(&rg->mu);
+		if (avail <= 0)
+			break;
+		if (avail > (int64_t)REGISTRY_WRITE_BATCH)
+			avail = REGISTRY_WRITE_BATCH;
+		if (pread(rg->w->fd, hbuf, (size_t)avail, (off_t)pos) != (ssize_t)avail)
+			break;
+		sha256_update(&rg->w->h, hbuf, (size_t)avail);
+		pos += avail;
+		pthread_mutex_lock(&rg->mu);
+		rg->hashed = pos;
+		pthread_mutex_unlock(&rg->mu);
+	}
+	return pos;
+}
+
+/* Splits what the writer lacks into parts and fetches them. 0 when every
+ * byte is in and hashed (w->offset == size); else -1 with err, the file cut
+ * to its hashed prefix. */
+static int get_blob_ranged(struct registry *r, struct http_client *http, const char *repo, const char *url,
+			   struct blob_writer *w, int64_t size, struct edge_err *err)
+{
+	struct ranged rg;
+	int64_t span = size - w->offset, each, pos;
+	char *hbuf = xmalloc(REGISTRY_WRITE_BATCH);
+	int i, n = r->opts.parts, rc = -1;
+
+	memset(&rg, 0, sizeof(rg));
+	/* parts of at least part_min / parts bytes (and 1 KiB: none empty) */
+	while (n > 1 && (span / n < r->opts.part_min / r->opts.parts || span < (int64_t)n * 1024))
+		n--;
+	rg.r = r;
+	rg.repo = repo;
+	rg.url = url;
+	rg.w = w;
+	rg.size = size;
+	rg.hashed = w->offset;
+	rg.nparts = n;
+	rg.parts = xcalloc((size_t)n, sizeof(*rg.parts));
+	pthread_mutex_init(&rg.mu, NULL);
+	pthread_cond_init(&rg.cv, NULL);
+	each = (span + n - 1) / n;
+	for (i = 0; i < n; i++) {
+		rg.parts[i].rg = &rg;
+		rg.parts[i].idx = i;
+		rg.parts[i].start = w->offset + each * i;
+		rg.parts[i].end = i == n - 1 ? size : w->offset + each * (i + 1);
+	}
+	/* the first part asks first: a 200 to it means one stream */
+	if (part_start(&rg, &rg.parts[0], http, err) != 0)
+		goto join;
+	pthread_mutex_lock(&rg.mu);
+	while (rg.probe == 0)
+		pthread_cond_wait(&rg.cv, &rg.mu);
+	pthread_mutex_unlock(&rg.mu);
+	for (i = 1; i < n && rg.probe == 1; i++) {
+		if (part_start(&rg, &rg.parts[i], NULL, err) != 0) {
+			pthread_mutex_lock(&rg.mu);
+			rg.stop = 1;
+			pthread_cond_broadcast(&rg.cv);
+			pthread_mutex_unlock(&rg.mu);
+			goto join;
+		}
+	}
+	pos = ranged_hash(&rg, hbuf);
+	w->offset = pos;
+	rc = pos == size ? 0 : -1;
+join:
+	for (i = 0; i < n; i++) {
+		if (rg.parts[i].started)
+			pthread_join(rg.parts[i].th, NULL);
+		if (rg.parts[i].own_http)
+			http_client_free(rg.parts[i].http);
+		free(rg.parts[i].buf);
+	}
+	if (rc != 0 && rg.have_first)
+		*err = rg.first;
+	else if (rc != 0 && w->offset < size && err->msg[0] == '\0')
+		edge_errf(err, EDGE_EIO, "read %s: short read", w->tmp);
+	if (rc != 0 && w->fd >= 0 && ftruncate(w->fd, (off_t)w->offset) != 0)
+		w->offset = 0; /* cannot keep the prefix: a resume starts over */
+	pthread_cond_destroy(&rg.cv);
+	pthread_mutex_destroy(&rg.mu);
+	free(rg.parts);
+	free(hbuf);
+	return rc;
 }
 
 int registry_get_blob(struct registry *r, struct http_client *http, const char *repo,
 		      const char *digest, int64_t size, int resume, struct store *s,
 		      struct edge_err *err)
 {
-	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(r, repo, suffix);
-	int round, rc = -1;
+	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(r, repo, suffix), *mark = NULL;
+	int round, rc = -1, st, ranged;
 
 	if (store_has_blob(s, digest, size)) {
 		rc = 0;
 		goto out;
 	}
 	/* a digest mismatch discards the data and starts once more from zero */
+	ranged = r->opts.parts >= 1 && r->opts.http_opts != NULL && r->opts.part_min > 0 && size >= r->opts.part_min;
+	mark = xasprintf("%s/%s.ranged", s->tmpdir, digest + 7);
+	if (resume && access(mark, F_OK) == 0) {
+		/* a ranged download was killed: its partial file has holes */
+		char *partial = xasprintf("%s/%s.partial", s->tmpdir, digest + 7);
+		unlink(partial);
+		unlink(mark);
+		free(partial);
+	}
 	for (round = 0; round < 2; round++) {
 		struct blob_writer w;
-		struct blob_sink bs;
-		struct http_req req = {0};
-		struct http_resp resp = {0};
 
 		if (blob_writer_open(&w, s, digest, size, resume && round == 0, err) != 0)
 			goto out;
+		if (size >= 0 && w.offset == size && blob_writer_restart(&w, err) != 0) {
+			blob_writer_abort(&w, 0);
+			goto out;
+		}
 		if (w.offset > 0)
 			log_verbose("%s/%s: resuming blob %.19s at byte %lld", r->domain, repo, digest,
 				    (long long)w.offset);
-		memset(&bs, 0, sizeof(bs));
-		bs.w = &w;
-		bs.http = http;
-		req.method = "GET";
-		req.url = url;
-		req.follow_redirects = 1;
-		req.sink = blob_sink_write;
-		req.sink_ctx = &bs;
-		req.sink_reset = blob_sink_reset;
-		req.resume_from = w.offset;
-		if (size >= 0 && w.offset == size)
-			req.resume_from = 0, blob_writer_restart(&w, err);
-		if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0) {
+		edge_err_clear(err);
+		if (ranged) {
+			/* until the file is cut back to its hashed prefix, it may
+			 * have holes: the mark tells a later run not to resume it */
+			int fd = resume && round == 0 ? open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+			if (fd >= 0)
+				close(fd);
+			st = get_blob_ranged(r, http, repo, url, &w, size, err);
+			unlink(mark);
+		} else {
+			st = get_blob_stream(r, http, repo, url, &w, err);
+		}
+		if (st != 0) {
 			/* keep what arrived: a later run resumes from it */
-			blob_writer_abort(&w, resume && err->code != EDGE_EVERIFY);
-			http_resp_free(&resp);
+			blob_writer_abort(&w, resume && round == 0 && err->code != EDGE_EVERIFY);
 			goto out;
 		}
-		if (resp.status != 200 && resp.status != 206) {
-			char why[512];
-			registry_error_text(&resp, why, sizeof(why));
-			edge_errf(err, EDGE_EREMOTE, "GET %s: %s", url, why);
-			blob_writer_abort(&w, 0);
-			http_resp_free(&resp);
-			goto out;
-		}
-		http_resp_free(&resp);
 		if (blob_writer_commit(&w, err) == 0) {
 			rc = 0;
 			goto out;
@@ -731,6 +1149,7 @@ int registry_get_blob(struct registry *r, struct http_client *http, const char *
 			log_warn("%s/%s: %s; downloading it again", r->domain, repo, err->msg);
 	}
 out:
+	free(mark);
 	free(suffix);
 	free(url);
 	return rc;

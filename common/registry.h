@@ -19,6 +19,14 @@
 struct registry_opts {
 	int plain_http;           /* http:// instead of https:// */
 	struct cred_store *creds; /* may be NULL */
+	/* Ranged blob downloads (registry_get_blob): a blob of part_min bytes
+	 * or more comes as up to `parts` Range requests on connections of
+	 * their own, clients made with http_opts and share (borrowed; parts
+	 * <= 1 or http_opts NULL: one stream). */
+	int parts;
+	int64_t part_min;
+	const struct http_opts *http_opts;
+	struct http_share *share;
 };
 
 struct token {
@@ -108,7 +116,14 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 			  const char *reference, struct reg_manifest *m, struct edge_err *err);
 /* GET a blob into the store (Range on retries, checked size and digest,
  * verified rename). resume: continue the digest's partial file of an
- * earlier attempt (the caller ensures one downloader per digest). */
+ * earlier attempt (the caller ensures one downloader per digest). Bytes
+ * reach the disk in REGISTRY_WRITE_BATCH pieces. A blob of opts.part_min
+ * bytes or more comes in opts.parts ranges on separate connections,
+ * written in place into the one partial file while the calling thread
+ * hashes it in order; a registry that answers the first range with 200
+ * gets one stream. On failure the partial file keeps its complete prefix,
+ * for a later resume. */
+#define REGISTRY_WRITE_BATCH (1u << 20)
 int registry_get_blob(struct registry *r, struct http_client *http, const char *repo,
 		      const char *digest, int64_t size, int resume, struct store *s,
 		      struct edge_err *err);

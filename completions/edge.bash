@@ -27,8 +27,8 @@ _edge_opts_resolve='--images --charts --platform --var --system --macro --name
 # edge-pull: pull images, charts and the definition into a store
 _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
 	--mirror --registry --username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --retries --timeout --stall-timeout
-	--connect-timeout --progress
+	--ca-file --insecure --plain-http --jobs --jobs-per-registry --retries --timeout
+	--stall-timeout --connect-timeout --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-pack: pack a manifest's images, charts and definition into a bundle
@@ -111,7 +111,7 @@ _edge_value() {
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
 		--retries | --timeout | --stall-timeout | --connect-timeout | \
 		--var | --system | --macro | --values | --registry | \
-		--username | --jobs | --level | --threads | --split | --max-size | \
+		--username | --jobs | --jobs-per-registry | --level | --threads | --split | --max-size | \
 		--mapping | --mirror | --chunk-size | -t | --trusted-comment | \
 		--listen | --prefix | --cache-size)
 		COMPREPLY=() ;; # free text: nothing to offer

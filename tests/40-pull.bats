@@ -486,3 +486,111 @@ s.serve_forever()'
 		fi
 	done
 }
+
+# requests METHOD PATH_REGEX: how many requests of the proxy's log match
+requests() {
+	jq -s --arg m "$1" --arg p "$2" '[.[] | select(.method == $m and (.path | test($p)))] | length' "$PROXY_LOG"
+}
+
+@test "pull: a cold store costs one GET per manifest and no HEAD; a complete store one request per image" {
+	fault_proxy_start none
+	printf '%s\n' "$PROXY/test/base:1" "$PROXY/test/app1:1" "$PROXY/test/multi:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	[ "$(requests HEAD .)" = 0 ]
+	for t in base app1 multi; do
+		[ "$(requests GET "^/v2/test/$t/manifests/1\$")" = 1 ]
+	done
+	# each manifest (multi: the index and the amd64 child) once, by tag or digest
+	[ "$(requests GET '/manifests/')" = 4 ]
+	assert_store_sound
+	: > "$PROXY_LOG"
+	run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	[ "$(jq -s length "$PROXY_LOG")" = 3 ]
+	[ "$(requests HEAD '/manifests/1$')" = 3 ]
+}
+
+@test "pull: a large blob comes in parallel ranges, each answered 206, hashed in order" {
+	fault_proxy_start none
+	echo "$PROXY/test/big:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	big=$(test_image_digest 'test/big:1#layer0')
+	size=$(test_image_size 'test/big:1#layer0')
+	[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | select(.status == 206) | .range] | length' "$PROXY_LOG")" = 4 ]
+	# the ranges tile the blob
+	jq -rs --arg b "/blobs/$big" '.[] | select(.path | endswith($b)) | .range' "$PROXY_LOG" | sort -t= -k2 -n > ranges.txt
+	[ "$(head -1 ranges.txt)" = "bytes=0-$(( (size + 3) / 4 - 1 ))" ]
+	[ "$(tail -1 ranges.txt | sed 's/.*-//')" = "$((size - 1))" ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/big:1)" ]
+	assert_store_sound
+	[ -z "$(ls store/.tmp)" ]
+}
+
+@test "pull: a registry that ignores Range (200) gets one stream" {
+	fault_proxy_start no-range
+	echo "$PROXY/test/big:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	big=$(test_image_digest 'test/big:1#layer0')
+	[ "$(requests GET "/blobs/$big\$")" = 1 ]
+	[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | .status] | join(",")' "$PROXY_LOG")" = '"200"' ] ||
+		[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | .status][0]' "$PROXY_LOG")" = 200 ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/big:1)" ]
+	assert_store_sound
+}
+
+@test "pull: a part cut midway resumes its own range" {
+	fault_proxy_start cut --min-size 1048576
+	echo "$PROXY/test/big:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	assert_success
+	assert_stderr_empty
+	big=$(test_image_digest 'test/big:1#layer0')
+	# one part was cut; its retry asked for the rest of that part only
+	cut=$(jq -rs --arg b "/blobs/$big" '.[] | select(.path | endswith($b)) | select(.fault == "cut") | .range' "$PROXY_LOG")
+	[ -n "$cut" ]
+	[ "$(requests GET "/blobs/$big\$")" = 5 ]
+	end=${cut##*-}
+	jq -rs --arg b "/blobs/$big" --arg e "$end" '.[] | select(.path | endswith($b)) | select(.fault == null) | .range' "$PROXY_LOG" > after.txt
+	grep -v "^${cut}\$" after.txt | grep -q -- "-$end\$"
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/big:1)" ]
+	assert_store_sound
+	[ -z "$(ls store/.tmp)" ]
+}
+
+@test "pull: a digest mismatch after a ranged fetch: exit 1, nothing renamed into the store" {
+	big=$(test_image_digest 'test/big:1#layer0')
+	fault_proxy_start flip --match "/blobs/$big\$"
+	echo "$PROXY/test/big:1" > images.txt
+	edge-resolve --images images.txt < /dev/null > m.json
+	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	assert_failure 1
+	assert_output ""
+	[[ "$stderr" =~ "edge-pull: $PROXY/test/big:1: blob sha256:"[0-9a-f]{64}": digest mismatch (got sha256:" ]]
+	[ ! -e "store/blobs/sha256/${big#sha256:}" ]
+	# fetched twice, in ranges each time
+	[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | select(.range | test("^bytes=[0-9]+-[0-9]+$"))] | length' "$PROXY_LOG")" = 8 ]
+	assert_store_sound
+	[ -z "$(ls store/.tmp)" ]
+}
+
+@test "pull: --jobs-per-registry caps the transfers to one registry; a bad value is a usage error" {
+	pull_manifest test/base:1 test/app1:1
+	run --separate-stderr edge-pull --plain-http --jobs-per-registry 1 m.json
+	assert_success
+	assert_stderr_empty
+	assert_store_sound
+	run --separate-stderr edge-pull --plain-http --jobs-per-registry 0 m.json
+	assert_failure 2
+	[[ "${stderr_lines[0]}" == "edge-pull: --jobs-per-registry"* ]]
+}

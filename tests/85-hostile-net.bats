@@ -109,7 +109,7 @@ assert_stalled() {
 	jq -n --arg r "$SLOW/slow-body/app:1" '{apiVersion: "edge.manifest/v1", images: [{ref: $r}]}' > m.json
 	timed edge-pull --plain-http --store store --retries 1 --timeout 2 m.json
 	assert_failure 4
-	assert_stderr_contains "edge-pull: $SLOW/slow-body/app:1: HEAD http://$SLOW/v2/slow-body/app/manifests/1: timed out: no complete response within 2 s (after 2 attempts)"
+	assert_stderr_contains "edge-pull: $SLOW/slow-body/app:1: GET http://$SLOW/v2/slow-body/app/manifests/1: timed out: no complete response within 2 s (after 2 attempts)"
 	[ "$ELAPSED" -lt 20 ]
 	timed edge-fetchdef --endpoint "http://$SLOW/slow-headers" --project-id "$PROJECT" --profile-ids "$PROFILES" \
 		--name site --retries 0 --timeout 1

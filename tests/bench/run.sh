@@ -3,7 +3,11 @@
 # Builds a benchmark image set (cached under build/bench/), serves it from a
 # local registry on 127.0.0.1, and prints wall time and peak RSS per tool.
 # Knobs: BENCH_IMAGES (12), BENCH_BASE_MB (60,30,10), BENCH_OWN_MB (20),
-# BENCH_HUGE_MB (1024; 0 skips the single-big-layer run).
+# BENCH_HUGE_MB (1024; 0 skips the single-big-layer run), BENCH_LAT_IMAGES
+# (50), BENCH_LAT_MS (25; 25-latency.sh), BENCH_STAGES (a pattern of the
+# stages to run, e.g. '2[05]'; default all). Pull shapes are compared with
+# their reference three times in turn; the medians' ratio is printed beside
+# the goal.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$top/bin"
@@ -39,6 +43,54 @@ measure() {
 	LAST_WALL=$1
 	LAST_RSS=$2
 }
+
+# once CMD: runs the sh -c string CMD (quietly), sets LAST_WALL, LAST_RSS
+once() {
+	/usr/bin/time -f '%e %M' -o "$work/time.out" sh -c "$1" > "$work/cmd.out" 2> "$work/cmd.err" || {
+		echo "bench: failed: $1" >&2
+		tail -5 "$work/cmd.err" >&2
+		exit 1
+	}
+	set -- $(tail -1 "$work/time.out")
+	LAST_WALL=$1
+	LAST_RSS=$2
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# compare3 GOAL LABEL_A PREP_A CMD_A LABEL_B PREP_B CMD_B: PREP_A then A,
+# PREP_B then B, three rounds (sh -c strings; $bin, $work and $reg are
+# exported). Prints each one's median wall time and peak RSS and the ratio
+# of the medians A/B beside GOAL (A/B at most GOAL; "-": no goal), and edge's
+# (A's) peak RSS beside 64 MiB. Sets CMP_A_WALL, CMP_A_RSS, CMP_B_WALL.
+compare3() {
+	c_goal=$1 c_la=$2 c_pa=$3 c_ca=$4 c_lb=$5 c_pb=$6 c_cb=$7
+	c_wa="" c_wb="" c_ra=0 c_rb=0
+	for c_round in 1 2 3; do
+		sh -c "$c_pa"
+		once "$c_ca"
+		c_wa="$c_wa $LAST_WALL"
+		[ "$LAST_RSS" -le "$c_ra" ] || c_ra=$LAST_RSS
+		sh -c "$c_pb"
+		once "$c_cb"
+		c_wb="$c_wb $LAST_WALL"
+		[ "$LAST_RSS" -le "$c_rb" ] || c_rb=$LAST_RSS
+	done
+	CMP_A_WALL=$(median $c_wa)
+	CMP_B_WALL=$(median $c_wb)
+	CMP_A_RSS=$c_ra
+	printf '%-42s %8.2f s %8d KiB  (median of%s)\n' "$c_la" "$CMP_A_WALL" "$c_ra" "$c_wa" | tee -a "$results"
+	printf '%-42s %8.2f s %8d KiB  (median of%s)\n' "$c_lb" "$CMP_B_WALL" "$c_rb" "$c_wb" | tee -a "$results"
+	c_r=$(ratio "$CMP_A_WALL" "$CMP_B_WALL")
+	if [ "$c_goal" = - ]; then
+		say "  ratio $c_r; peak RSS $((c_ra / 1024)) MiB ($(goal_met $((c_ra / 1024)) 64) <= 64)"
+	else
+		say "  ratio $c_r ($(goal_met "$c_r" "$c_goal") <= $c_goal); peak RSS $((c_ra / 1024)) MiB ($(goal_met $((c_ra / 1024)) 64) <= 64)"
+	fi
+}
+
+# goal_met VALUE LIMIT: "goal met" or "GOAL MISSED"
+goal_met() { awk -v v="$1" -v g="$2" 'BEGIN { print (v + 0 <= g + 0) ? "goal met:" : "GOAL MISSED:" }'; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
@@ -126,31 +178,32 @@ say "image set: $(echo "$set_tags" | wc -w) images with shared base layers, blob
 say ""
 
 # --- edge-pull against skopeo copy ------------------------------------------
-rm -rf "$work/store" "$work/skopeo"
-measure "edge-pull (cold store)" "$bin/edge-pull" -q --plain-http --store "$work/store" "$work/pull.json"
-pull_wall=$LAST_WALL
-pull_rss=$LAST_RSS
-measure "skopeo copy, image by image" sh -c '
-	for t in $1; do
-		skopeo copy -q --src-tls-verify=false "docker://$2/bench/$t:1" "oci:$3:$t" || exit 1
-	done' sh "$set_tags" "$reg" "$work/skopeo"
-skopeo_wall=$LAST_WALL
-say "  edge-pull / skopeo wall time: $(ratio "$pull_wall" "$skopeo_wall") (target <= 0.50); edge-pull peak RSS $((pull_rss / 1024)) MiB (target <= 64)"
-measure "edge-pull (rerun, complete store)" "$bin/edge-pull" -q --plain-http --store "$work/store" "$work/pull.json"
+# Each shape three times in turn with its reference, the median compared.
+export bin work reg set_tags
+say "edge-pull against skopeo copy (median of 3, same run):"
+compare3 0.50 "edge-pull, cold store" 'rm -rf "$work/store"' \
+	'"$bin/edge-pull" -q --plain-http --store "$work/store" "$work/pull.json"' \
+	"skopeo copy, image by image, cold" 'rm -rf "$work/skopeo"' \
+	'for t in $set_tags; do skopeo copy -q --src-tls-verify=false "docker://$reg/bench/$t:1" "oci:$work/skopeo:$t" || exit 1; done'
+pull_wall=$CMP_A_WALL
+compare3 0.10 "edge-pull, rerun on a complete store" : \
+	'"$bin/edge-pull" -q --plain-http --store "$work/store" "$work/pull.json"' \
+	"skopeo copy, image by image, rerun" : \
+	'for t in $set_tags; do skopeo copy -q --src-tls-verify=false "docker://$reg/bench/$t:1" "oci:$work/skopeo:$t" || exit 1; done'
 
 if echo "$tags" | grep -qx huge; then
 	echo "$reg/bench/huge:1" > "$work/huge.txt"
 	"$bin/edge-resolve" --images "$work/huge.txt" < /dev/null > "$work/huge.json"
-	rm -rf "$work/store-huge"
-	measure "edge-pull, one ${huge_mb} MiB layer" "$bin/edge-pull" -q --plain-http --store "$work/store-huge" "$work/huge.json"
-	say "  peak RSS with a ${huge_mb} MiB layer: $((LAST_RSS / 1024)) MiB (target <= 64)"
-	rm -rf "$work/skopeo-huge"
-	measure "skopeo copy, one ${huge_mb} MiB layer" skopeo copy -q --src-tls-verify=false "docker://$reg/bench/huge:1" "oci:$work/skopeo-huge:huge"
+	compare3 0.40 "edge-pull, one ${huge_mb} MiB layer" 'rm -rf "$work/store-huge"' \
+		'"$bin/edge-pull" -q --plain-http --store "$work/store-huge" "$work/huge.json"' \
+		"skopeo copy, one ${huge_mb} MiB layer" 'rm -rf "$work/skopeo-huge"' \
+		'skopeo copy -q --src-tls-verify=false "docker://$reg/bench/huge:1" "oci:$work/skopeo-huge:huge"'
 	rm -rf "$work/store-huge" "$work/skopeo-huge"
 fi
 
 for extra in "$top"/tests/bench/[0-9]*.sh; do
 	[ -f "$extra" ] || continue
+	case $(basename "$extra") in ${BENCH_STAGES:-*}*) ;; *) continue ;; esac
 	# later stages (pack, verify, sign, push) reuse $work/store and $reg
 	. "$extra"
 done

@@ -3,7 +3,7 @@
 
   fault-proxy.py --upstream http://127.0.0.1:PORT --port-file F [--log L]
                  [--mode MODE[,MODE...]] [--every N] [--match REGEX]
-                 [--min-size BYTES] [--idle-timeout S]
+                 [--min-size BYTES] [--idle-timeout S] [--delay MS]
 
 Forwards every request to --upstream (HTTP/1.1, keep-alive and chunked
 request bodies accepted from clients) and passes the reply back with its
@@ -23,12 +23,17 @@ Faults apply only to requests whose path matches --match (default: all):
               (/v2/NAME/blobs/uploads/UUID) reads half of the body, then drops
               the connection; nothing reaches the upstream, so the upload is
               as it was before the request
+  no-range    the Range header of blob GETs is dropped before the upstream
+              sees it: a registry that ignores Range (answers 200, whole body)
   foreign-location
               a second listener (another port: another origin) proxies the
               same way, and every upload Location (/v2/NAME/blobs/uploads/…)
               names it instead of the proxy: what a registry that sends its
               uploads to another host looks like
   none        no faults (the default)
+
+--delay MS holds every request that long before it is served (all of them,
+--match or not): a registry MS milliseconds away, one round trip per request.
 
 Binds 127.0.0.1 on an ephemeral port, written (atomically) to --port-file
 (with foreign-location, the second listener's port follows on the same line).
@@ -48,6 +53,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -204,6 +210,12 @@ class Handler(BaseHTTPRequestHandler):
     def serve(self, path, entry):
         matched = ARGS.match.search(path) is not None
         modes = ARGS.modes if matched else set()
+        if ARGS.delay > 0:
+            time.sleep(ARGS.delay / 1000.0)
+        if "no-range" in modes and self.command == "GET" and BLOB_GET.match(path):
+            if self.headers.get("Range") is not None:
+                entry["fault"] = "no-range"
+            del self.headers["Range"]
 
         # cut-upload: half the body, then hang up, the upstream sees nothing
         up = UPLOAD.match(path)
@@ -324,6 +336,9 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # the default backlog of 5 drops the SYNs of a client that opens more
+    # connections at once, and each dropped one costs a 1 s retransmit
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # a client that hangs up (timeouts, aborted transfers) is expected
@@ -343,10 +358,11 @@ def main():
     ap.add_argument("--match", default="", help="regex: faults only for matching paths")
     ap.add_argument("--min-size", type=int, default=64 * 1024, help="smallest blob cut mode cuts")
     ap.add_argument("--idle-timeout", type=float, default=120.0)
+    ap.add_argument("--delay", type=float, default=0.0, help="milliseconds before each request")
     ARGS = ap.parse_args()
     log.path = ARGS.log
     ARGS.modes = {m.strip() for m in ARGS.mode.split(",") if m.strip()} - {"none"}
-    bad = ARGS.modes - {"503", "429", "cut", "flip", "cut-upload", "foreign-location"}
+    bad = ARGS.modes - {"503", "429", "cut", "flip", "cut-upload", "foreign-location", "no-range"}
     if bad:
         ap.error("unknown mode: " + ",".join(sorted(bad)))
     if ARGS.every < 1:

@@ -116,12 +116,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, data)
         if mode == "refuse":
             return self.reply(416, b"", {"Content-Range": "bytes */%d" % len(data)})
-        start = int(rng.split("=", 1)[1].split("-", 1)[0])
-        if start >= len(data):
+        first, last = rng.split("=", 1)[1].split("-", 1)
+        start = int(first)
+        end = min(int(last), len(data) - 1) if last.strip() else len(data) - 1
+        if start >= len(data) or end < start:
             return self.reply(416, b"", {"Content-Range": "bytes */%d" % len(data)})
-        part = data[start:]
+        part = data[start:end + 1]
         return self.reply(206, part, {
-            "Content-Range": "bytes %d-%d/%d" % (start, len(data) - 1, len(data))})
+            "Content-Range": "bytes %d-%d/%d" % (start, end, len(data))})
 
     def dribble(self, data, start):
         """Sends data one byte per interval until done or --dribble-for ends."""

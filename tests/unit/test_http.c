@@ -569,6 +569,40 @@ fail:
 	return ok;
 }
 
+/* A part: range_start..range_end asked for, the sink gets those bytes. */
+static int t_range_part(void)
+{
+	struct http_client *c = client(0);
+	struct msink s = { 0 };
+	struct http_req req = { .method = "GET", .sink = msink_write,
+	                        .sink_reset = msink_reset, .sink_ctx = &s };
+	struct http_resp r = { 0 };
+	struct edge_err err = { 0 };
+	char u[256];
+	size_t i;
+	int ok = 0;
+
+	CHECK(c != NULL);
+	req.range_start = 1000;
+	req.range_end = 2999;
+	req.url = url(u, sizeof(u), "/blob?size=5000");
+	CHECK(http_do(c, &req, &r, &err) == 0);
+	CHECK(r.status == 206);
+	CHECK(strcmp(http_resp_header(&r, "X-Seen-Range"), "bytes=1000-2999") == 0);
+	CHECK(s.len == 2000);
+	for (i = 0; i < s.len; i++)
+		CHECK(s.p[i] == pat(1000 + i));
+	CHECK(s.resets == 0);
+	ok = 1;
+fail:
+	if (!ok)
+		diag("err: %s; status %ld, held %zu", err.msg, r.status, s.len);
+	http_resp_free(&r);
+	http_client_free(c);
+	free(s.p);
+	return ok;
+}
+
 static int t_post_echo(void)
 {
 	static const char body[] = "{\"metadata\":{\"name\":\"site\"}}";
@@ -1300,6 +1334,7 @@ static const struct test tests[] = {
 	{ t_cut_range_ignored, "server answers 200 to Range: sink restarts from zero", 1 },
 	{ t_cut_range_refused, "server answers 416 to Range: sink restarts from zero", 1 },
 	{ t_resume_from, "resume_from: the first attempt already sends Range", 1 },
+	{ t_range_part, "range_start/range_end: a part asks for bytes=A-B, 206, those bytes", 1 },
 	{ t_post_echo, "POST body echoed back; empty POST sends Content-Length: 0", 1 },
 	{ t_streamed_body_retry, "streamed PATCH body (chunked) rewound for a retry; PUT with length", 1 },
 	{ t_redirect_other_host, "redirect to another host drops Authorization, ApiKey, X-*-Token", 1 },
