@@ -86,12 +86,12 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
 		pthread_mutex_unlock(&s->locks[data]);
 }
 
-struct http_share *http_share_new(void)
+struct http_share *http_share_new(struct edge_err *err)
 {
 	struct http_share *s = NULL;
 	int i;
 
-	if (ensure_global(NULL) < 0)
+	if (ensure_global(err) < 0)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -99,6 +99,7 @@ struct http_share *http_share_new(void)
 	s->sh = curl_share_init();
 	if (s->sh == NULL) {
 		http_share_free(s);
+		edge_errf(err, EDGE_EIO, "cannot make a libcurl share handle");
 		return NULL;
 	}
 	curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);

@@ -69,8 +69,8 @@ struct http_share;
 
 /* A share of DNS cache and TLS sessions between clients used by several
  * threads (pthread mutexes inside). Free it after every client using it.
- * Returns NULL only when out of memory. */
-struct http_share *http_share_new(void);
+ * Returns NULL, with err set, when libcurl cannot be set up. */
+struct http_share *http_share_new(struct edge_err *err);
 void http_share_free(struct http_share *share);
 
 /* Creates a client. The options are copied (o may be NULL for defaults);

@@ -852,10 +852,8 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	n = manifest_entry_count(manifest) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
 	/* before the items: their registries download blobs in parts with it */
-	if (!o->offline && (p.share = http_share_new()) == NULL) {
-		edge_errf(err, EDGE_EIO, "out of memory");
+	if (!o->offline && (p.share = http_share_new(err)) == NULL)
 		goto out;
-	}
 	for (manifest_iter_init(&mi, manifest); manifest_iter_next(&mi);) {
 		const char *repo, *ref;
 		char *made = NULL;

@@ -1017,10 +1017,8 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	*pushed = json_array();
 	if (push_prepare(&p, manifest, err) != 0)
 		goto out;
-	if ((p.share = http_share_new()) == NULL) {
-		edge_errf(err, EDGE_EIO, "out of memory");
+	if ((p.share = http_share_new(err)) == NULL)
 		goto out;
-	}
 	push_blobs(&p);
 	/* manifests: only for entries whose every blob arrived; children first */
 	if ((http = http_client_new(&o->http, p.share, err)) == NULL)

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "oci.h"
+#include "pool.h"
 #include "ref.h"
 #include "sha256.h"
 
@@ -758,8 +759,8 @@ out:
 	return rc;
 }
 
-/* A ranged download: parts written in place with pwrite by threads of
- * their own, hashed in order by the thread that waits for them. */
+/* A ranged download: parts written in place with pwrite by the jobs of a
+ * pool, hashed in order by the thread that waits for them. */
 struct ranged;
 
 struct part {
@@ -775,7 +776,6 @@ struct part {
 	struct http_client *http;
 	int own_http;
 	struct edge_err err;
-	pthread_t th;
 };
 
 struct ranged {
@@ -917,14 +917,21 @@ static int part_reset(void *ctx, long long *offset, int from_zero)
 	return 0;
 }
 
-static void *part_main(void *arg)
+/* A part, as a job of the ranged download's pool (item idx of rg). */
+static int part_job(void *arg, size_t idx, void *worker, struct edge_err *err)
 {
-	struct part *pt = arg;
-	struct ranged *rg = pt->rg;
+	struct ranged *rg = arg;
+	struct part *pt = &rg->parts[idx];
 	struct http_resp resp = {0};
 	struct edge_err e = {0};
-	int rc;
+	int rc = 0;
 
+	(void)worker;
+	if (pt->http == NULL) {
+		pt->http = http_client_new(rg->r->opts.http_opts, rg->r->opts.share, &e);
+		pt->own_http = pt->http != NULL;
+		rc = pt->http != NULL ? 0 : -1;
+	}
 	pt->req.method = "GET";
 	pt->req.url = rg->url;
 	pt->req.follow_redirects = 1;
@@ -933,7 +940,8 @@ static void *part_main(void *arg)
 	pt->req.sink_reset = part_reset;
 	pt->req.range_start = pt->start;
 	pt->req.range_end = pt->end - 1;
-	rc = registry_do(rg->r, pt->http, rg->repo, "pull", &pt->req, &resp, &e);
+	if (rc == 0)
+		rc = registry_do(rg->r, pt->http, rg->repo, "pull", &pt->req, &resp, &e);
 	if (rc == 0 && resp.status != 200 && resp.status != 206) {
 		char why[512];
 		registry_error_text(&resp, why, sizeof(why));
@@ -950,6 +958,8 @@ static void *part_main(void *arg)
 		rc = -1;
 	}
 	http_resp_free(&resp);
+	/* the first failure is kept here, not by the pool: a part that gives
+	 * up because another failed may return before the one that failed */
 	pthread_mutex_lock(&rg->mu);
 	pt->state = rc == 0 ? 1 : -1;
 	if (rc != 0 && !rg->stop) {
@@ -962,21 +972,21 @@ static void *part_main(void *arg)
 		rg->probe = rc == 0 ? 1 : 2;
 	pthread_cond_broadcast(&rg->cv);
 	pthread_mutex_unlock(&rg->mu);
-	return NULL;
+	if (rc != 0)
+		*err = e;
+	return rc;
 }
 
-static int part_start(struct ranged *rg, struct part *pt, struct http_client *http, struct edge_err *err)
+/* Queues part i (http: the caller's client for it, or NULL for one of its
+ * own, made by the job). */
+static int part_submit(struct ranged *rg, struct pool *p, int i, struct http_client *http)
 {
+	struct part *pt = &rg->parts[i];
+
 	pt->http = http;
-	if (pt->http == NULL) {
-		pt->http = http_client_new(rg->r->opts.http_opts, rg->r->opts.share, err);
-		if (pt->http == NULL)
-			return -1;
-		pt->own_http = 1;
-	}
 	pt->buf = xmalloc(REGISTRY_WRITE_BATCH);
-	if (pthread_create(&pt->th, NULL, part_main, pt) != 0)
-		return edge_errf(err, EDGE_EIO, "cannot start a thread");
+	if (pool_submit(p, part_job, rg, (size_t)i, NULL) != 0)
+		return -1;
 	pt->started = 1;
 	return 0;
 }
@@ -1024,6 +1034,7 @@ static int get_blob_ranged(struct registry *r, struct http_client *http, const c
 			   struct blob_writer *w, int64_t size, struct edge_err *err)
 {
 	struct ranged rg;
+	struct pool *pool = NULL;
 	int64_t span = size - w->offset, each, pos;
 	char *hbuf = xmalloc(REGISTRY_WRITE_BATCH);
 	int i, n = r->opts.parts, rc = -1;
@@ -1049,29 +1060,35 @@ static int get_blob_ranged(struct registry *r, struct http_client *http, const c
 		rg.parts[i].start = w->offset + each * i;
 		rg.parts[i].end = i == n - 1 ? size : w->offset + each * (i + 1);
 	}
-	/* the first part asks first: a 200 to it means one stream */
-	if (part_start(&rg, &rg.parts[0], http, err) != 0)
+	/* the parts are jobs of a pool of their own (they block on the
+	 * network, not the CPU); this thread hashes. The first part asks
+	 * first: a 200 to it means one stream. */
+	pool = pool_new(n, NULL, err);
+	if (pool == NULL)
 		goto join;
+	if (part_submit(&rg, pool, 0, http) != 0) {
+		pool_wait(pool, err);
+		goto join;
+	}
 	pthread_mutex_lock(&rg.mu);
 	while (rg.probe == 0)
 		pthread_cond_wait(&rg.cv, &rg.mu);
 	pthread_mutex_unlock(&rg.mu);
 	for (i = 1; i < n && rg.probe == 1; i++) {
-		if (part_start(&rg, &rg.parts[i], NULL, err) != 0) {
+		if (part_submit(&rg, pool, i, NULL) != 0) {
 			pthread_mutex_lock(&rg.mu);
 			rg.stop = 1;
 			pthread_cond_broadcast(&rg.cv);
 			pthread_mutex_unlock(&rg.mu);
-			goto join;
+			break;
 		}
 	}
 	pos = ranged_hash(&rg, hbuf);
 	w->offset = pos;
 	rc = pos == size ? 0 : -1;
 join:
+	pool_free(pool); /* waits for the running parts */
 	for (i = 0; i < n; i++) {
-		if (rg.parts[i].started)
-			pthread_join(rg.parts[i].th, NULL);
 		if (rg.parts[i].own_http)
 			http_client_free(rg.parts[i].http);
 		free(rg.parts[i].buf);

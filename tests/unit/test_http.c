@@ -1172,7 +1172,7 @@ static void *worker_run(void *arg)
 
 static int t_threads_shared(void)
 {
-	struct http_share *sh = http_share_new();
+	struct http_share *sh = http_share_new(NULL);
 	struct worker w[4];
 	pthread_t th[4];
 	int i, ok = sh != NULL;
