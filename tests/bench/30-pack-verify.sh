@@ -11,6 +11,9 @@
 #   edge-verify of the bundle      vs  openssl sha256 BUNDLE (one core)
 #       goal <= 0.6x the wall time, peak RSS < 64 MiB (and beside
 #       zstd -dc BUNDLE > /dev/null, for scale)
+#   edge-verify of a bundle of the one huge layer (run.sh's store-huge)
+#                                  vs  openssl sha256 BUNDLE
+#       goal <= 1.05x: one blob is one SHA-256 chain, the floor
 #
 # Everything is in the page cache (the store was just written, the bundle
 # is read once before). Three runs each, alternating; the best of each is
@@ -75,3 +78,23 @@ say "  so at least $(awk -v a="$LAST_WALL" -v n="$(nproc)" 'BEGIN { printf "%.2f
 measure "edge-verify --store (re-hash)" "$bin/edge-verify" -q --store "$work/store" "$work/pv-pulled.json"
 measure "edge-verify --store --quick" "$bin/edge-verify" -q --quick --store "$work/store" "$work/pv-pulled.json"
 rm -f "$pv_tar"
+
+# --- one huge blob: one SHA-256 chain is the floor ---------------------------
+if [ -d "$work/store-huge" ]; then
+	pv_huge="$work/huge.tar.zst"
+	rm -f "$pv_huge"
+	"$bin/edge-pull" -q --offline --store "$work/store-huge" "$work/huge.json" > "$work/huge-pulled.json"
+	"$bin/edge-pack" -q -o "$pv_huge" "$work/huge-pulled.json" > /dev/null
+	cat "$pv_huge" > /dev/null
+	say ""
+	pv_hv='' pv_hs='' pv_hv_rss=0
+	for pv_run in 1 2 3; do
+		measure "edge-verify, one huge blob (run $pv_run)" "$bin/edge-verify" -q "$pv_huge"
+		pv_best pv_hv
+		[ "$LAST_RSS" -gt "$pv_hv_rss" ] && pv_hv_rss=$LAST_RSS
+		measure "openssl sha256, one huge blob (run $pv_run)" openssl sha256 "$pv_huge"
+		pv_best pv_hs
+	done
+	say "  edge-verify / openssl sha256 of a $(du -m "$pv_huge" | cut -f1) MiB one-blob bundle (best of 3): $pv_hv s / $pv_hs s = $(ratio "$pv_hv" "$pv_hs") (goal <= 1.05); edge-verify peak RSS $((pv_hv_rss / 1024)) MiB (goal < 64)"
+	rm -rf "$pv_huge" "$work/store-huge"
+fi
