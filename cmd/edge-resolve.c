@@ -134,7 +134,7 @@ static int add_definition(struct resolver *r, const char *path, json_t *defobj, 
 		definition_free(&d);
 		return -1;
 	}
-	/* path may point into defobj's own "path": manifest_file_set copies it first */
+	/* path may point into defobj's own "path": manifest_file_set knows */
 	manifest_file_set(defobj, path, d.digest, (json_int_t)d.size);
 	for (i = 0; i < d.nother; i++)
 		log_verbose("%s: %s: skipped (not a .json file)", path, d.other[i]);

@@ -186,9 +186,10 @@ json_t *manifest_file_new(const char *path, const char *digest, json_int_t size)
 
 void manifest_file_set(json_t *file, const char *path, const char *digest, json_int_t size)
 {
-	/* json_string copies path before the old value goes, so path may
-	 * point into file's own "path" */
-	set_str(file, "path", path);
+	const char *have = manifest_file_path(file);
+
+	if (have == NULL || strcmp(have, path) != 0)
+		set_str(file, "path", path);
 	set_str(file, "digest", digest);
 	json_object_set_new(file, "size", json_integer(size));
 }

@@ -75,8 +75,8 @@ void manifest_set_bundle(json_t *m, json_t *bundle);
 json_t *manifest_file_new(const char *path, const char *digest, json_int_t size);
 const char *manifest_file_path(json_t *file);
 const char *manifest_file_digest(json_t *file);
-/* Sets path, digest and size, in that order; path may point into file's
- * own "path" (it is copied first). */
+/* Sets path (only when it differs, so path may point into file's own
+ * "path"), digest and size, in that order. */
 void manifest_file_set(json_t *file, const char *path, const char *digest, json_int_t size);
 /* A split bundle's parts: [{path, digest, size}, …]. */
 json_t *manifest_file_parts(json_t *file);
