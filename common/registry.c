@@ -561,11 +561,11 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		basic_sent = r->scheme_known && !r->bearer && r->basic != NULL;
 		pthread_mutex_unlock(&r->mu);
 		if (resp->status == 401 && basic_sent)
-			edge_errf(err, EDGE_EAUTH, "%s: the registry refused the credentials%s (%s)", r->domain, who,
-				  why);
+			edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s): the credentials%s were not accepted",
+				  r->domain, repo, why, who);
 		else
-			edge_errf(err, EDGE_EAUTH, "%s: access to %s refused%s%s (%s)", r->domain, repo,
-				  who[0] ? " to the credentials" : "", who, why);
+			edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)%s%s", r->domain, repo, why,
+				  who[0] ? " to the credentials" : "", who);
 		free(who);
 		goto out;
 	}
