@@ -15,6 +15,8 @@
 #ifndef EDGE_CREDS_H
 #define EDGE_CREDS_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 /* Both malloc'd. password may be a JSON text (GCR "_json_key"). */
