@@ -99,7 +99,7 @@ attempts() {
 	manifest "$PLAIN/test/app1:1"
 	EDGE_RETRY_BASE_MS=2000 run --separate-stderr edge-pull -v m.json
 	assert_failure 4
-	assert_stderr_contains "edge-pull: GET https://$PLAIN/v2/test/app1/manifests/1: the server answered in plain HTTP, not TLS (for a plain-HTTP registry: --plain-http-host $PLAIN, or --plain-http for all)"
+	assert_stderr_contains "edge-pull: $PLAIN/test/app1:1: GET https://$PLAIN/v2/test/app1/manifests/1: the server answered in plain HTTP, not TLS (for a plain-HTTP registry: --plain-http-host $PLAIN, or --plain-http for all)"
 	[ "$(attempts)" = 1 ]
 	no_line 'retrying' <<< "$stderr"
 	no_line 'wrong version number' <<< "$stderr"
@@ -109,7 +109,7 @@ attempts() {
 	manifest "$TLS/test/base:1"
 	run --separate-stderr edge-pull -v --plain-http m.json
 	assert_failure 4
-	assert_stderr_contains "edge-pull: GET http://$TLS/v2/test/base/manifests/1: HTTP 400: the server speaks TLS, not plain HTTP (drop --plain-http for $TLS)"
+	assert_stderr_contains "edge-pull: $TLS/test/base:1: GET http://$TLS/v2/test/base/manifests/1: HTTP 400: the server speaks TLS, not plain HTTP (drop --plain-http for $TLS)"
 	[ "$(attempts)" = 1 ]
 }
 
@@ -134,7 +134,7 @@ s.serve_forever()' www.port
 	manifest "127.0.0.1:$PORT/test/app1:1"
 	run --separate-stderr edge-pull --plain-http m.json
 	assert_failure 4
-	assert_stderr_is "edge-pull: 127.0.0.1:$PORT: not a registry (GET http://127.0.0.1:$PORT/v2/ answered HTTP 404)"
+	assert_stderr_is "edge-pull: 127.0.0.1:$PORT/test/app1:1: 127.0.0.1:$PORT: not a registry (GET http://127.0.0.1:$PORT/v2/ answered HTTP 404)"
 	run --separate-stderr edge-verify --plain-http --registry "127.0.0.1:$PORT/site" m.json
 	assert_failure 4
 	assert_stderr_contains "127.0.0.1:$PORT: not a registry"
@@ -147,7 +147,7 @@ pull_refused() {
 	shift
 	run --separate-stderr "$@"
 	assert_failure 5
-	assert_stderr_contains "edge-pull: $BASIC: access to test/base refused (HTTP 401"
+	assert_stderr_contains "edge-pull: $BASIC/test/base:1: $BASIC: access to test/base refused (HTTP 401"
 	assert_stderr_contains "the credentials of user $BASIC_USER (from $where) were not accepted"
 }
 
@@ -163,6 +163,7 @@ pull_refused() {
 	mkdir dock run
 	auth=$(printf '%s:wrong' "$BASIC_USER" | base64 -w0)
 	jq -n --arg h "$BASIC" --arg a "$auth" '{auths: {($h): {auth: $a}}}' > dock/config.json
+	chmod 600 dock/config.json
 	DOCKER_CONFIG=$PWD/dock pull_refused "docker config $PWD/dock/config.json" edge-pull --plain-http m.json
 	mkdir -p run/containers
 	cp dock/config.json run/containers/auth.json
@@ -178,6 +179,7 @@ pull_refused() {
 	bad=$(printf '%s:wrong' "$BASIC_USER" | base64 -w0)
 	jq -n --arg h "$BASIC" --arg a "$good" '{auths: {($h): {auth: $a}}}' > run/containers/auth.json
 	jq -n --arg h "$BASIC" --arg a "$bad" '{auths: {($h): {auth: $a}}}' > dock/config.json
+	chmod 600 run/containers/auth.json dock/config.json
 	XDG_RUNTIME_DIR=$PWD/run DOCKER_CONFIG=$PWD/dock run --separate-stderr edge-pull --plain-http m.json
 	assert_success
 	assert_stderr_empty
@@ -188,6 +190,7 @@ pull_refused() {
 	assert_stderr_empty
 	# the runtime directory's file comes first
 	jq -n --arg h "$BASIC" --arg a "$bad" '{auths: {($h): {auth: $a}}}' > run/containers/auth.json
+	chmod 600 run/containers/auth.json
 	HOME=$PWD/home XDG_RUNTIME_DIR=$PWD/run run --separate-stderr edge-pull --plain-http --store s3 m.json
 	assert_failure 5
 	assert_stderr_contains "(from containers auth file $PWD/run/containers/auth.json)"
