@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "ref.h"
@@ -123,10 +124,10 @@ int main(int argc, char **argv)
 			src[nsrc++].is_store = 1;
 			nstores++;
 			break;
-		case OPT_TLS_CERT: o.tls_cert = optarg; break;
-		case OPT_TLS_KEY: o.tls_key = optarg; break;
-		case OPT_HTPASSWD: o.htpasswd = optarg; break;
-		case 'p': o.pubkey = optarg; break;
+		case OPT_TLS_CERT: cli_need_input("--tls-cert", o.tls_cert = optarg, EDGE_EIO); break;
+		case OPT_TLS_KEY: cli_need_input("--tls-key", o.tls_key = optarg, EDGE_EIO); break;
+		case OPT_HTPASSWD: cli_need_input("--htpasswd", o.htpasswd = optarg, EDGE_EIO); break;
+		case 'p': cli_need_input("-p", o.pubkey = optarg, EDGE_EINPUT); break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_VERIFY:
 			if (strcmp(optarg, "full") == 0)

@@ -6,6 +6,7 @@
 
 #include "bundle.h"
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
 		    regcli_target_option(&po, c, optarg))
 			continue;
 		switch (c) {
-		case 'p': key = optarg; break;
+		case 'p': cli_need_input("-p", key = optarg, EDGE_EINPUT); break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_DIGEST: want_digest = 1; break;
 		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;

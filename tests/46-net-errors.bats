@@ -215,26 +215,45 @@ pull_refused() {
 # --- item 8: every file option is named in its error ---------------------
 
 @test "net: a missing file names the option that gave it, in every tool" {
-	local line tool opt extra
+	local opt cmd n=0
 	manifest "$PLAIN/test/app1:1"
-	while read -r tool opt extra; do
-		[ -n "$tool" ] || continue
-		# shellcheck disable=SC2086 # extra: more words
-		run --separate-stderr "edge-$tool" $extra "$opt" /nonexistent/file m.json < /dev/null
-		[ "$status" -ge 2 ] || { echo "edge-$tool $opt: exit $status" >&2; return 1; }
-		grep -q -- "^edge-$tool: .*$opt" <<< "$stderr" ||
-			{ echo "edge-$tool $opt: the message does not name the option: $stderr" >&2; return 1; }
+	echo key > key
+	chmod 600 key
+	# OPT, then the command (F: the missing file)
+	while IFS='|' read -r opt cmd; do
+		[ -n "$opt" ] || continue
+		cmd=${cmd//F//nonexistent/file}
+		# shellcheck disable=SC2086 # cmd: words
+		run --separate-stderr $cmd < /dev/null
+		[ "$status" -ge 3 ] || { echo "$cmd: exit $status" >&2; return 1; }
+		[ "$(wc -l <<< "$stderr")" = 1 ] || { echo "$cmd: more than one line: $stderr" >&2; return 1; }
+		grep -q -- "^edge-[a-z]*: $opt: /nonexistent/file: No such file or directory$" <<< "$stderr" ||
+			{ echo "$cmd: the message does not name $opt: $stderr" >&2; return 1; }
+		n=$((n + 1))
 	done <<-EOF
-		pull --password-file --registry $PLAIN --username u
-		pull --cred-file
-		pull --ca-file
-		push --password-file --registry $PLAIN --username u
-		push --cred-file --registry $PLAIN
-		push --ca-file --registry $PLAIN
-		verify --password-file --registry $PLAIN --username u
-		verify --cred-file --registry $PLAIN
-		verify --ca-file --registry $PLAIN
+		--password-file|edge-pull --registry $PLAIN --username u --password-file F m.json
+		--cred-file|edge-pull --cred-file F m.json
+		--ca-file|edge-pull --ca-file F m.json
+		--password-file|edge-push --registry $PLAIN --username u --password-file F m.json
+		--cred-file|edge-push --registry $PLAIN --cred-file F m.json
+		--ca-file|edge-push --registry $PLAIN --ca-file F m.json
+		--password-file|edge-verify --registry $PLAIN --username u --password-file F m.json
+		--cred-file|edge-verify --registry $PLAIN --cred-file F m.json
+		--ca-file|edge-verify --registry $PLAIN --ca-file F m.json
+		--api-key-file|edge-fetchdef --project-id p --profile-ids a --api-key-file F
+		--ca-file|edge-fetchdef --project-id p --profile-ids a --api-key-file key --ca-file F
+		--images|edge-resolve --images F
+		--charts|edge-resolve --charts F
+		-k|edge-sign -k F m.json
+		--manifest|edge-sign -k key --manifest F
+		--password-file|edge-sign -k key --password-file F m.json
+		-p|edge-verify -p F m.json
+		-p|edge-serve -p F m.json
+		--tls-cert|edge-serve --tls-cert F --tls-key key m.json
+		--tls-key|edge-serve --tls-cert key --tls-key F m.json
+		--htpasswd|edge-serve --htpasswd F m.json
 	EOF
+	[ "$n" = 21 ]
 }
 
 # --- item 10: URLs in messages lose their query ---------------------------

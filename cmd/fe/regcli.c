@@ -1,12 +1,12 @@
 #include "regcli.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "ref.h"
@@ -89,9 +89,9 @@ int regcli_option(struct regcli *r, int c, const char *arg)
 	switch (c) {
 	case REG_OPT_USERNAME: r->username = arg; return 1;
 	case REG_OPT_PASSWORD_STDIN: r->password_stdin = 1; return 1;
-	case REG_OPT_PASSWORD_FILE: r->password_file = arg; return 1;
-	case REG_OPT_CRED_FILE: r->cred_file = arg; return 1;
-	case REG_OPT_CA_FILE: r->ca_file = arg; return 1;
+	case REG_OPT_PASSWORD_FILE: cli_need_input("--password-file", r->password_file = arg, EDGE_EINPUT); return 1;
+	case REG_OPT_CRED_FILE: cli_need_input("--cred-file", r->cred_file = arg, EDGE_EINPUT); return 1;
+	case REG_OPT_CA_FILE: cli_need_input("--ca-file", r->ca_file = arg, EDGE_EINPUT); return 1;
 	case REG_OPT_INSECURE: r->insecure = 1; return 1;
 	case REG_OPT_INSECURE_HOST:
 		add_host_option(r, r->insecure_v, &r->hosts.ninsecure, "--insecure-host", arg);
@@ -166,13 +166,6 @@ struct cred_store *regcli_creds(const struct regcli *r, const char *host, struct
 	}
 	if (r->cred_file != NULL && cred_store_load_palette(s, r->cred_file, err) != 0) {
 		edge_err_prefix(err, "--cred-file");
-		goto fail;
-	}
-	if (r->ca_file != NULL && access(r->ca_file, R_OK) != 0) {
-		/* curl would say so at the first request, without the option */
-		edge_err_errno(err, "--ca-file: %s", r->ca_file);
-		if (errno == ENOENT || errno == ENOTDIR)
-			err->code = EDGE_EINPUT;
 		goto fail;
 	}
 	if (cred_store_load_default(s, err) != 0)
