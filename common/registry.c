@@ -417,15 +417,62 @@ static void drop_token(struct registry *r, const char *scope)
 
 /* A 400 that a TLS server gives a plain-HTTP request: Go's servers answer
  * "Client sent an HTTP request to an HTTPS server." with no header at all,
- * nginx "The plain HTTP request was sent to HTTPS port". */
-static int tls_server_refused_plain(const struct registry *r, const struct http_resp *resp)
+ * nginx "The plain HTTP request was sent to HTTPS port". 1 with err set
+ * when resp is one. */
+static int tls_server_refused_plain(const struct registry *r, const struct http_req *req,
+				    const struct http_resp *resp, struct edge_err *err)
 {
+	char *u;
+
 	if (resp->status != 400 || strncmp(r->base, "http://", 7) != 0)
 		return 0;
-	if (resp->body != NULL && (strstr(resp->body, "HTTP request to an HTTPS server") != NULL ||
-				   strstr(resp->body, "plain HTTP request was sent to HTTPS") != NULL))
-		return 1;
-	return resp->nheaders == 0;
+	if ((resp->body == NULL || (strstr(resp->body, "HTTP request to an HTTPS server") == NULL &&
+				    strstr(resp->body, "plain HTTP request was sent to HTTPS") == NULL)) &&
+	    resp->nheaders != 0)
+		return 0;
+	u = http_message_url(req->url);
+	edge_errf(err, EDGE_EREMOTE, "%s %s: HTTP 400: the server speaks TLS, not plain HTTP (drop --plain-http for %s)",
+		  req->method ? req->method : "GET", u ? u : "<url>", r->domain);
+	free(u);
+	return 1;
+}
+
+/* A 401 from another origin than the registry's (1 with err set): a
+ * challenge from elsewhere is not the registry's to learn, answering it
+ * would hand that host the credentials. */
+static int foreign_challenge(const struct registry *r, const struct http_req *req, const struct http_resp *resp,
+			     struct edge_err *err)
+{
+	char *red;
+
+	if (resp->status != 401 || http_same_origin(req->cred_origin, resp->effective_url))
+		return 0;
+	red = http_message_url(resp->effective_url);
+	edge_errf(err, EDGE_EAUTH,
+		  "%s %s: HTTP 401 from another origin than the registry's (%s): its credentials are not sent there",
+		  req->method ? req->method : "GET", red ? red : "<url>", r->base);
+	free(red);
+	return 1;
+}
+
+/* The error of a 401 or 403 that remains: a 401 to Basic credentials
+ * means a wrong password, said with whose it was and where it came from. */
+static void refused(struct registry *r, const char *repo, const struct http_resp *resp, struct edge_err *err)
+{
+	char why[512], *who = cred_desc(r);
+	int basic_sent;
+
+	registry_error_text(resp, why, sizeof(why));
+	pthread_mutex_lock(&r->mu);
+	basic_sent = r->scheme_known && !r->bearer && r->basic != NULL;
+	pthread_mutex_unlock(&r->mu);
+	if (resp->status == 401 && basic_sent)
+		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s): the credentials%s were not accepted",
+			  r->domain, repo, why, who);
+	else
+		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)%s%s", r->domain, repo, why,
+			  who[0] ? " to the credentials" : "", who);
+	free(who);
 }
 
 int registry_do(struct registry *r, struct http_client *http, const char *repo, const char *actions,
@@ -495,25 +542,8 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		if (rc != 0)
 			goto out;
 		rc = -1;
-		if (tls_server_refused_plain(r, resp)) {
-			char *u = http_message_url(req->url);
-			edge_errf(err, EDGE_EREMOTE,
-				  "%s %s: HTTP 400: the server speaks TLS, not plain HTTP (drop --plain-http for %s)",
-				  req->method ? req->method : "GET", u ? u : "<url>", r->domain);
-			free(u);
+		if (tls_server_refused_plain(r, req, resp, err) || foreign_challenge(r, req, resp, err))
 			goto out;
-		}
-		if (resp->status == 401 && !http_same_origin(req->cred_origin, resp->effective_url)) {
-			/* a challenge from elsewhere is not the registry's to learn:
-			 * answering it would hand that host the credentials */
-			char *red = http_message_url(resp->effective_url);
-			edge_errf(err, EDGE_EAUTH,
-				  "%s %s: HTTP 401 from another origin than the registry's (%s): "
-				  "its credentials are not sent there", req->method ? req->method : "GET",
-				  red ? red : "<url>", r->base);
-			free(red);
-			goto out;
-		}
 		if (resp->status == 401 && attempt == 0) {
 			const char *h = http_resp_header(resp, "WWW-Authenticate");
 			char *realm = NULL, *service = NULL;
@@ -554,19 +584,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		break;
 	}
 	if (resp->status == 401 || resp->status == 403) {
-		char why[512], *who = cred_desc(r);
-		int basic_sent;
-		registry_error_text(resp, why, sizeof(why));
-		pthread_mutex_lock(&r->mu);
-		basic_sent = r->scheme_known && !r->bearer && r->basic != NULL;
-		pthread_mutex_unlock(&r->mu);
-		if (resp->status == 401 && basic_sent)
-			edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s): the credentials%s were not accepted",
-				  r->domain, repo, why, who);
-		else
-			edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)%s%s", r->domain, repo, why,
-				  who[0] ? " to the credentials" : "", who);
-		free(who);
+		refused(r, repo, resp, err);
 		goto out;
 	}
 	rc = 0;
