@@ -124,10 +124,10 @@ int main(int argc, char **argv)
 			src[nsrc++].is_store = 1;
 			nstores++;
 			break;
-		case OPT_TLS_CERT: cli_need_input("--tls-cert", o.tls_cert = optarg, EDGE_EIO); break;
-		case OPT_TLS_KEY: cli_need_input("--tls-key", o.tls_key = optarg, EDGE_EIO); break;
-		case OPT_HTPASSWD: cli_need_input("--htpasswd", o.htpasswd = optarg, EDGE_EIO); break;
-		case 'p': cli_need_input("-p", o.pubkey = optarg, EDGE_EINPUT); break;
+		case OPT_TLS_CERT: o.tls_cert = optarg; break;
+		case OPT_TLS_KEY: o.tls_key = optarg; break;
+		case OPT_HTPASSWD: o.htpasswd = optarg; break;
+		case 'p': o.pubkey = optarg; break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_VERIFY:
 			if (strcmp(optarg, "full") == 0)
@@ -170,6 +170,10 @@ int main(int argc, char **argv)
 	}
 	o.sources = src;
 	o.nsources = nsrc;
+	cli_need_input("--tls-cert", o.tls_cert, EDGE_EIO);
+	cli_need_input("--tls-key", o.tls_key, EDGE_EIO);
+	cli_need_input("--htpasswd", o.htpasswd, EDGE_EIO);
+	cli_need_input("-p", o.pubkey, EDGE_EINPUT);
 
 	if (serve_start(&o, &sv, &port, &err) != 0)
 		goto fail;

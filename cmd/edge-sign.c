@@ -307,10 +307,7 @@ int main(int argc, char **argv)
 			cli_usage_error("%s is only for -G (making a key pair)", nopass ? "-W" : pubpath ? "-p" : "--force");
 		if (comment != NULL && (strlen(comment) > SIG_COMMENT_MAX || strpbrk(comment, "\r\n") != NULL))
 			cli_usage_error("-t: the trusted comment must be one line of at most %d bytes", SIG_COMMENT_MAX);
-		cli_need_input("-k", keypath, EDGE_EINPUT);
-		cli_need_input("--manifest", manifest_path, EDGE_EINPUT);
 	}
-	cli_need_input("--password-file", pwfile, EDGE_EINPUT);
 	/* positional arguments are files to sign; none, or '-', means a manifest */
 	files = optind < argc && !(argc - optind == 1 && strcmp(argv[optind], "-") == 0);
 	if (files && manifest_path != NULL)
@@ -318,6 +315,11 @@ int main(int argc, char **argv)
 	for (i = optind; files && i < argc; i++)
 		if (strcmp(argv[i], "-") == 0)
 			cli_usage_error("'-' (a manifest on stdin) cannot be combined with FILE arguments");
+	if (!generate) {
+		cli_need_input("-k", keypath, EDGE_EINPUT);
+		cli_need_input("--manifest", manifest_path, EDGE_EINPUT);
+	}
+	cli_need_input("--password-file", pwfile, EDGE_EINPUT);
 
 	if (pwfile != NULL && (pwsrc.from_file = cli_read_secret_file(pwfile, &err)) == NULL) {
 		if (err.code == EDGE_EIO)

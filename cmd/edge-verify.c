@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 		    regcli_target_option(&po, c, optarg))
 			continue;
 		switch (c) {
-		case 'p': cli_need_input("-p", key = optarg, EDGE_EINPUT); break;
+		case 'p': key = optarg; break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_DIGEST: want_digest = 1; break;
 		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;
@@ -182,6 +182,7 @@ int main(int argc, char **argv)
 		cli_usage_error("--quick goes with --store");
 	if (require && key == NULL)
 		cli_usage_error("--require-signature needs -p KEY");
+	cli_need_input("-p", key, EDGE_EINPUT);
 	if (input == NULL) {
 		/* the manifest on stdin names the bundle */
 		if ((from = cli_load_manifest(NULL, &err)) == NULL) {

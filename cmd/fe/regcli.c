@@ -89,9 +89,9 @@ int regcli_option(struct regcli *r, int c, const char *arg)
 	switch (c) {
 	case REG_OPT_USERNAME: r->username = arg; return 1;
 	case REG_OPT_PASSWORD_STDIN: r->password_stdin = 1; return 1;
-	case REG_OPT_PASSWORD_FILE: cli_need_input("--password-file", r->password_file = arg, EDGE_EINPUT); return 1;
-	case REG_OPT_CRED_FILE: cli_need_input("--cred-file", r->cred_file = arg, EDGE_EINPUT); return 1;
-	case REG_OPT_CA_FILE: cli_need_input("--ca-file", r->ca_file = arg, EDGE_EINPUT); return 1;
+	case REG_OPT_PASSWORD_FILE: r->password_file = arg; return 1;
+	case REG_OPT_CRED_FILE: r->cred_file = arg; return 1;
+	case REG_OPT_CA_FILE: r->ca_file = arg; return 1;
 	case REG_OPT_INSECURE: r->insecure = 1; return 1;
 	case REG_OPT_INSECURE_HOST:
 		add_host_option(r, r->insecure_v, &r->hosts.ninsecure, "--insecure-host", arg);
@@ -147,12 +147,16 @@ struct cred_store *regcli_creds(const struct regcli *r, const char *host, struct
 		edge_errf(err, EDGE_EUSAGE, "--password-stdin and --password-file exclude each other");
 		goto fail;
 	}
+	if (r->username != NULL && host == NULL) {
+		edge_errf(err, EDGE_EUSAGE, "--username needs --registry HOST to say which registry it is for");
+		goto fail;
+	}
+	/* the files, after the usage errors */
+	cli_need_input("--password-file", r->password_file, EDGE_EINPUT);
+	cli_need_input("--cred-file", r->cred_file, EDGE_EINPUT);
+	cli_need_input("--ca-file", r->ca_file, EDGE_EINPUT);
 	if (r->username != NULL) {
 		char *pw;
-		if (host == NULL) {
-			edge_errf(err, EDGE_EUSAGE, "--username needs --registry HOST to say which registry it is for");
-			goto fail;
-		}
 		if ((pw = read_password(r, err)) == NULL)
 			goto fail;
 		source = r->password_stdin  ? xstrdup("--password-stdin")

@@ -98,7 +98,8 @@ struct regcli {
 void regcli_init(struct regcli *r, int default_jobs);
 /* Handles one option; 1 when it was a registry option. */
 int regcli_option(struct regcli *r, int c, const char *arg);
-/* Credentials: --username with its password for host (may be NULL: then
+/* Credentials (after the usage errors: exits when a file option names a
+ * file that cannot be read): --username with its password for host (may be NULL: then
  * --username is a usage error), --cred-file, $REGISTRY_AUTH_FILE and the
  * docker config. NULL with err on a bad file. */
 struct cred_store *regcli_creds(const struct regcli *r, const char *host, struct edge_err *err);
