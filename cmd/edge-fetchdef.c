@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "http.h"
 #include "log.h"
@@ -185,9 +186,9 @@ int main(int argc, char **argv)
 		case OPT_NAME: name = optarg; break;
 		case 'o': output = optarg; break;
 		case OPT_ENDPOINT: endpoint = optarg; break;
-		case OPT_KEYFILE: keyfile = optarg; break;
+		case OPT_KEYFILE: cli_need_input("--api-key-file", keyfile = optarg, EDGE_EINPUT); break;
 		case OPT_KEY: keyarg = optarg; break;
-		case OPT_CAFILE: hopts.ca_file = optarg; break;
+		case OPT_CAFILE: cli_need_input("--ca-file", hopts.ca_file = optarg, EDGE_EINPUT); break;
 		case OPT_INSECURE: hopts.insecure = 1; break;
 		case OPT_RETRIES: hopts.retries = (int)cli_parse_long("--retries", optarg, 0, 100); break;
 		case OPT_VALUES: add_values(&overrides, &noverrides, optarg); break;

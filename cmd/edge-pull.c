@@ -45,7 +45,8 @@ static const char help[] =
 	"      --offline             use the store alone (no network): checks that\n"
 	"                            everything is there\n"
 	"      --mirror REG=MIRROR   pull REG's images from MIRROR (HOST[:PORT][/PATH]),\n"
-	"                            keeping their names (repeatable)\n"
+	"                            keeping their names (repeatable); http://MIRROR\n"
+	"                            for plain HTTP to it alone, https:// for TLS\n"
 	"      --registry HOST       the registry --username is for\n"
 	REGCLI_HELP
 	CLI_PROGRESS_HELP
@@ -134,9 +135,7 @@ int main(int argc, char **argv)
 		case OPT_REGISTRY: registry = optarg; break;
 		case OPT_MIRROR:
 			o.mirrors = xrealloc(o.mirrors, (o.nmirrors + 1) * sizeof(*o.mirrors));
-			if (split_pair(optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror) != 0 ||
-			    strchr(o.mirrors[o.nmirrors].registry, '/') != NULL)
-				cli_usage_error("--mirror: expected REGISTRY=HOST[:PORT][/PATH], got '%s'", optarg);
+			regcli_mirror(&rc_opts, optarg, &o.mirrors[o.nmirrors].registry, &o.mirrors[o.nmirrors].mirror);
 			o.nmirrors++;
 			break;
 		default: cli_usage_error(NULL);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileopt.h"
 #include "definition.h"
 #include "fsutil.h"
 #include "log.h"
@@ -276,8 +277,8 @@ int main(int argc, char **argv)
 		if (cli_common_option(c, optarg))
 			continue;
 		switch (c) {
-		case OPT_IMAGES: strv_add(&images, optarg); break;
-		case OPT_CHARTS: strv_add(&charts, optarg); break;
+		case OPT_IMAGES: cli_need_input("--images", optarg, EDGE_EINPUT); strv_add(&images, optarg); break;
+		case OPT_CHARTS: cli_need_input("--charts", optarg, EDGE_EINPUT); strv_add(&charts, optarg); break;
 		case OPT_PLATFORM: strv_add(&platforms, optarg); break;
 		case OPT_VAR: strv_add(&vars, optarg); break;
 		case OPT_SYSTEM: strv_add(&system, optarg); break;

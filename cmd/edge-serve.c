@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "ref.h"
@@ -169,6 +170,10 @@ int main(int argc, char **argv)
 	}
 	o.sources = src;
 	o.nsources = nsrc;
+	cli_need_input("--tls-cert", o.tls_cert, EDGE_EIO);
+	cli_need_input("--tls-key", o.tls_key, EDGE_EIO);
+	cli_need_input("--htpasswd", o.htpasswd, EDGE_EIO);
+	cli_need_input("-p", o.pubkey, EDGE_EINPUT);
 
 	if (serve_start(&o, &sv, &port, &err) != 0)
 		goto fail;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -314,6 +315,11 @@ int main(int argc, char **argv)
 	for (i = optind; files && i < argc; i++)
 		if (strcmp(argv[i], "-") == 0)
 			cli_usage_error("'-' (a manifest on stdin) cannot be combined with FILE arguments");
+	if (!generate) {
+		cli_need_input("-k", keypath, EDGE_EINPUT);
+		cli_need_input("--manifest", manifest_path, EDGE_EINPUT);
+	}
+	cli_need_input("--password-file", pwfile, EDGE_EINPUT);
 
 	if (pwfile != NULL && (pwsrc.from_file = cli_read_secret_file(pwfile, &err)) == NULL) {
 		if (err.code == EDGE_EIO)

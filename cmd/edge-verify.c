@@ -6,6 +6,7 @@
 
 #include "bundle.h"
 #include "cli.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -181,6 +182,7 @@ int main(int argc, char **argv)
 		cli_usage_error("--quick goes with --store");
 	if (require && key == NULL)
 		cli_usage_error("--require-signature needs -p KEY");
+	cli_need_input("-p", key, EDGE_EINPUT);
 	if (input == NULL) {
 		/* the manifest on stdin names the bundle */
 		if ((from = cli_load_manifest(NULL, &err)) == NULL) {

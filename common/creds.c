@@ -327,6 +327,12 @@ static void store_drop(struct cred_store *s, int tier, unsigned seq)
 void cred_store_add(struct cred_store *s, enum cred_kind kind, const char *host,
 		    const char *user, const char *pass)
 {
+	cred_store_add_named(s, kind, host, user, pass, NULL);
+}
+
+void cred_store_add_named(struct cred_store *s, enum cred_kind kind, const char *host,
+			  const char *user, const char *pass, const char *source)
+{
 	struct cred_entry e = {0};
 	size_t i;
 
@@ -340,7 +346,7 @@ void cred_store_add(struct cred_store *s, enum cred_kind kind, const char *host,
 	e.rank = RANK_STATIC;
 	e.username = xstrdup(user ? user : "");
 	e.password = xstrdup(pass ? pass : "");
-	e.source = xstrdup("explicit credentials");
+	e.source = xstrdup(source ? source : "explicit credentials");
 	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < s->n; i++) {
 		struct cred_entry *o = &s->v[i];
@@ -500,7 +506,7 @@ static int palette_entry(struct cred_store *s, enum cred_kind kind, json_t *item
 	e.seq = seq;
 	e.rank = RANK_STATIC;
 	e.username = xstrdup(user);
-	e.source = xstrdup(path);
+	e.source = xasprintf("--cred-file %s", path);
 	store_insert(s, &e);
 	return 0;
 }
@@ -553,7 +559,7 @@ out:
 /* One auths["KEY"] item: static credentials, or nothing (a docker login
  * with a credsStore leaves an empty {} marker). */
 static int auths_entry(struct cred_store *s, const char *key, json_t *v, const char *path,
-		       unsigned seq, int *secrets, struct edge_err *err)
+		       const char *source, unsigned seq, int *secrets, struct edge_err *err)
 {
 	struct cred_entry e = {0};
 	const char *auth, *user, *pass, *tok;
@@ -607,7 +613,7 @@ static int auths_entry(struct cred_store *s, const char *key, json_t *v, const c
 	e.tier = TIER_AUTHFILE;
 	e.seq = seq;
 	e.rank = RANK_STATIC;
-	e.source = xstrdup(path);
+	e.source = xstrdup(source);
 	store_insert(s, &e);
 	*secrets = 1;
 	rc = 0;
@@ -618,7 +624,7 @@ out:
 
 /* A credHelpers item (host given) or the credsStore (host NULL). */
 static int helper_entry(struct cred_store *s, const char *host, const char *name, const char *path,
-			const char *where, unsigned seq, struct edge_err *err)
+			const char *source, const char *where, unsigned seq, struct edge_err *err)
 {
 	struct cred_entry e = {0};
 
@@ -637,12 +643,13 @@ static int helper_entry(struct cred_store *s, const char *host, const char *name
 	e.seq = seq;
 	e.rank = host ? RANK_HELPER : RANK_STORE;
 	e.helper = xstrdup(name);
-	e.source = xstrdup(path);
+	e.source = xstrdup(source);
 	store_insert(s, &e);
 	return 0;
 }
 
-int cred_store_load_auth_file(struct cred_store *s, const char *path, struct edge_err *err)
+static int load_auth_file_as(struct cred_store *s, const char *path, const char *source,
+			     struct edge_err *err)
 {
 	json_t *root, *auths, *helpers, *v;
 	const char *key, *store;
@@ -661,7 +668,7 @@ int cred_store_load_auth_file(struct cred_store *s, const char *path, struct edg
 			goto out;
 		}
 		json_object_foreach(auths, key, v)
-			if (auths_entry(s, key, v, path, seq, &secrets, err) != 0)
+			if (auths_entry(s, key, v, path, source, seq, &secrets, err) != 0)
 				goto out;
 	}
 	helpers = json_object_get(root, "credHelpers");
@@ -673,7 +680,7 @@ int cred_store_load_auth_file(struct cred_store *s, const char *path, struct edg
 		json_object_foreach(helpers, key, v) {
 			char *where = xasprintf("credHelpers[\"%s\"]", key);
 			int r = json_is_string(v)
-					? helper_entry(s, key, json_string_value(v), path, where, seq, err)
+					? helper_entry(s, key, json_string_value(v), path, source, where, seq, err)
 					: edge_errf(err, EDGE_EINPUT, "%s: %s: expected a string", path, where);
 			free(where);
 			if (r != 0)
@@ -687,7 +694,7 @@ int cred_store_load_auth_file(struct cred_store *s, const char *path, struct edg
 	}
 	store = json_string_value(v); /* NULL when absent */
 	if (store != NULL && store[0] != '\0' &&
-	    helper_entry(s, NULL, store, path, "credsStore", seq, err) != 0)
+	    helper_entry(s, NULL, store, path, source, "credsStore", seq, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -704,36 +711,87 @@ out:
 	return rc;
 }
 
-/* An auth file that may be absent. */
-static int load_optional_auth_file(struct cred_store *s, const char *path, struct edge_err *err)
+/* Loads an auth file; label says what it is in messages ("docker config",
+ * NULL: the bare path). */
+static int load_auth_file(struct cred_store *s, const char *path, const char *label,
+			  struct edge_err *err)
+{
+	char *source = label ? xasprintf("%s %s", label, path) : xstrdup(path);
+	int rc = load_auth_file_as(s, path, source, err);
+
+	free(source);
+	return rc;
+}
+
+int cred_store_load_auth_file(struct cred_store *s, const char *path, struct edge_err *err)
+{
+	return load_auth_file(s, path, NULL, err);
+}
+
+/*
+ * An auth file that may be absent (label: what it is, for messages).
+ * must: a file the user named ($REGISTRY_AUTH_FILE), whose read errors are
+ * errors; the others are only looked at in passing, so a file that cannot
+ * be read is a warning and the run goes on without its credentials (the
+ * registries may not need any). A malformed file is an error either way.
+ */
+static int load_optional_auth_file(struct cred_store *s, const char *path, const char *label,
+				   int must, struct edge_err *err)
 {
 	struct stat st;
+	struct edge_err e = {0};
 
 	if (stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
 		log_verbose("%s: not found, skipped", path);
 		return 0;
 	}
-	return cred_store_load_auth_file(s, path, err);
+	if (load_auth_file(s, path, label, &e) == 0)
+		return 0;
+	if (!must && e.code == EDGE_EIO) {
+		log_warn("%s: %s; going on without its credentials", label, e.msg);
+		return 0;
+	}
+	if (err != NULL)
+		*err = e;
+	return -1;
+}
+
+/* "$base/rel" when base is set and not empty, else NULL. malloc'd. */
+static char *env_path(const char *name, const char *rel)
+{
+	const char *base = getenv(name);
+
+	return base != NULL && base[0] != '\0' ? path_join(base, rel) : NULL;
 }
 
 int cred_store_load_default(struct cred_store *s, struct edge_err *err)
 {
 	const char *raf = getenv("REGISTRY_AUTH_FILE");
-	const char *dc = getenv("DOCKER_CONFIG");
-	const char *home = getenv("HOME");
-	char *path = NULL;
-	int rc;
+	char *paths[3] = {NULL, NULL, NULL};
+	static const char *const labels[3] = {"containers auth file", "containers auth file",
+					      "docker config"};
+	size_t i;
+	int rc = 0;
 
-	if (raf != NULL && raf[0] != '\0' && load_optional_auth_file(s, raf, err) != 0)
-		return -1;
-	if (dc != NULL && dc[0] != '\0')
-		path = path_join(dc, "config.json");
-	else if (home != NULL && home[0] != '\0')
-		path = path_join(home, ".docker/config.json");
-	else
-		return 0;
-	rc = load_optional_auth_file(s, path, err);
-	free(path);
+	/* containers-auth.json(5): $REGISTRY_AUTH_FILE in place of the
+	 * runtime directory's file and the user's own, then docker's */
+	if (raf != NULL && raf[0] != '\0') {
+		if (load_optional_auth_file(s, raf, "$REGISTRY_AUTH_FILE", 1, err) != 0)
+			return -1;
+	} else {
+		paths[0] = env_path("XDG_RUNTIME_DIR", "containers/auth.json");
+		paths[1] = env_path("XDG_CONFIG_HOME", "containers/auth.json");
+		if (paths[1] == NULL)
+			paths[1] = env_path("HOME", ".config/containers/auth.json");
+	}
+	paths[2] = env_path("DOCKER_CONFIG", "config.json");
+	if (paths[2] == NULL)
+		paths[2] = env_path("HOME", ".docker/config.json");
+	for (i = 0; i < 3 && rc == 0; i++)
+		if (paths[i] != NULL)
+			rc = load_optional_auth_file(s, paths[i], labels[i], 0, err);
+	for (i = 0; i < 3; i++)
+		free(paths[i]);
 	return rc;
 }
 
@@ -1079,8 +1137,8 @@ static int helper_cached(struct cred_store *s, const char *helper, const char *h
 /* ---- lookups -------------------------------------------------------- */
 
 /* Caller holds the lock. host is norm_host'd. */
-static int lookup_image(struct cred_store *s, const char *host, struct cred *out,
-			struct edge_err *err)
+static int lookup_image(struct cred_store *s, const char *host, struct cred *out, char *from,
+			size_t fromlen, struct edge_err *err)
 {
 	size_t i;
 	int rc;
@@ -1095,12 +1153,17 @@ static int lookup_image(struct cred_store *s, const char *host, struct cred *out
 			out->username = xstrdup(e->username);
 			out->password = xstrdup(e->password);
 			log_verbose("%s: credentials from %s", host, e->source);
+			if (from != NULL)
+				snprintf(from, fromlen, "%s", e->source);
 			return 0;
 		}
 		rc = helper_cached(s, e->helper, host, out, err);
-		if (rc == 0)
+		if (rc == 0) {
 			log_verbose("%s: credentials from docker-credential-%s (%s)", host, e->helper,
 				    e->source);
+			if (from != NULL)
+				snprintf(from, fromlen, "docker-credential-%s (%s)", e->helper, e->source);
+		}
 		if (rc != 1)
 			return rc;
 		log_verbose("%s: docker-credential-%s has no credentials", host, e->helper);
@@ -1109,8 +1172,8 @@ static int lookup_image(struct cred_store *s, const char *host, struct cred *out
 }
 
 /* Caller holds the lock. */
-static int lookup_helm(struct cred_store *s, const char *url, struct cred *out,
-		       struct edge_err *err)
+static int lookup_helm(struct cred_store *s, const char *url, struct cred *out, char *from,
+		       size_t fromlen, struct edge_err *err)
 {
 	const struct cred_entry *best = NULL;
 	char *u = norm_url(url), *host;
@@ -1134,10 +1197,12 @@ static int lookup_helm(struct cred_store *s, const char *url, struct cred *out,
 		out->password = xstrdup(best->password);
 		/* u, not url: no userinfo or query in logs */
 		log_verbose("%s: credentials for %s from %s", u, best->endpoint, best->source);
+		if (from != NULL)
+			snprintf(from, fromlen, "%s", best->source);
 		rc = 0;
 	} else if (strncmp(url, "oci://", 6) == 0) {
 		host = norm_host(url, NULL);
-		rc = lookup_image(s, host, out, err);
+		rc = lookup_image(s, host, out, from, fromlen, err);
 		free(host);
 	}
 out:
@@ -1148,19 +1213,27 @@ out:
 int cred_store_lookup(struct cred_store *s, enum cred_kind kind, const char *host_or_url,
 		      struct cred *out, struct edge_err *err)
 {
+	return cred_store_lookup_from(s, kind, host_or_url, out, NULL, 0, err);
+}
+
+int cred_store_lookup_from(struct cred_store *s, enum cred_kind kind, const char *host_or_url,
+			   struct cred *out, char *from, size_t fromlen, struct edge_err *err)
+{
 	char *host;
 	int rc;
 
 	out->username = NULL;
 	out->password = NULL;
+	if (from != NULL && fromlen > 0)
+		from[0] = '\0';
 	if (s == NULL || host_or_url == NULL)
 		return 1;
 	pthread_mutex_lock(&s->lock);
 	if (kind == CRED_HELM) {
-		rc = lookup_helm(s, host_or_url, out, err);
+		rc = lookup_helm(s, host_or_url, out, from, fromlen, err);
 	} else {
 		host = norm_host(host_or_url, NULL);
-		rc = lookup_image(s, host, out, err);
+		rc = lookup_image(s, host, out, from, fromlen, err);
 		free(host);
 	}
 	pthread_mutex_unlock(&s->lock);

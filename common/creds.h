@@ -6,13 +6,16 @@
  * logs a password, a token or a helper's reply.
  *
  * Priority, highest first: explicit > Palette cred file > auth files in the
- * order loaded (cred_store_load_default: $REGISTRY_AUTH_FILE, then docker's
- * config.json). Within one auth file: credHelpers[HOST], then a static
+ * order loaded (cred_store_load_default: $REGISTRY_AUTH_FILE, else
+ * $XDG_RUNTIME_DIR/containers/auth.json and ~/.config/containers/auth.json,
+ * then docker's config.json). Within one auth file: credHelpers[HOST], then a static
  * auths[HOST] entry, then credsStore. A helper that has no credentials for
  * the host lets the search go on to the next source.
  */
 #ifndef EDGE_CREDS_H
 #define EDGE_CREDS_H
+
+#include <stddef.h>
 
 #include "err.h"
 
@@ -39,6 +42,11 @@ void cred_store_free(struct cred_store *s);
 void cred_store_add(struct cred_store *s, enum cred_kind kind, const char *host,
 		    const char *user, const char *pass);
 
+/* The same, with source saying where they came from in messages
+ * ("--password-file FILE"; NULL: "explicit credentials"). */
+void cred_store_add_named(struct cred_store *s, enum cred_kind kind, const char *host,
+			  const char *user, const char *pass, const char *source);
+
 /* Loads Palette's --cred-file:
  *   {"image":[{"endpoint","username","password"}…],"helm":[…]}
  * password may be a JSON object (GCR service account, username
@@ -56,9 +64,14 @@ int cred_store_load_palette(struct cred_store *s, const char *path, struct edge_
  * Errors as for cred_store_load_palette (bad base64 included). */
 int cred_store_load_auth_file(struct cred_store *s, const char *path, struct edge_err *err);
 
-/* Loads $REGISTRY_AUTH_FILE (when set and not empty), then
- * $DOCKER_CONFIG/config.json (~/.docker/config.json when DOCKER_CONFIG is
- * unset). Missing files are skipped; a malformed one is an error. */
+/* Loads the auth files in the order of containers-auth.json(5):
+ * $REGISTRY_AUTH_FILE when set and not empty, else
+ * $XDG_RUNTIME_DIR/containers/auth.json and then
+ * $XDG_CONFIG_HOME/containers/auth.json (~/.config/containers/auth.json);
+ * then $DOCKER_CONFIG/config.json (~/.docker/config.json when DOCKER_CONFIG
+ * is unset). Missing files are skipped; a malformed one is an error. A file
+ * other than $REGISTRY_AUTH_FILE that cannot be read is a warning (logged)
+ * and skipped: the registries may need no credentials. */
 int cred_store_load_default(struct cred_store *s, struct edge_err *err);
 
 /* Finds credentials.
@@ -77,6 +90,13 @@ int cred_store_load_default(struct cred_store *s, struct edge_err *err);
  * with err (EDGE_EINPUT, naming the helper) when a helper fails. */
 int cred_store_lookup(struct cred_store *s, enum cred_kind kind, const char *host_or_url,
 		      struct cred *out, struct edge_err *err);
+
+/* cred_store_lookup that also says, when it returns 0, where the
+ * credentials came from ("--cred-file creds.json", "docker config
+ * /home/u/.docker/config.json", "docker-credential-pass (docker config …)")
+ * into from (fromlen bytes, cut short to fit; "" otherwise). */
+int cred_store_lookup_from(struct cred_store *s, enum cred_kind kind, const char *host_or_url,
+			   struct cred *out, char *from, size_t fromlen, struct edge_err *err);
 
 /* Changes the helper time limit (default 30000 ms); for tests. */
 void cred_store_set_helper_timeout(struct cred_store *s, int ms);

@@ -132,6 +132,8 @@ struct http_client {
 	char *ca_file;
 	char *user_agent;
 	int insecure;
+	const struct http_hosts *hosts;
+	enum http_cause cause; /* of the last failed http_do */
 	int retries;
 	long connect_timeout_ms;
 	long low_speed_time_s;
@@ -181,6 +183,7 @@ struct http_client *http_client_new(const struct http_opts *o,
 		c->ca_file = xstrdup(o->ca_file);
 	c->user_agent = o->user_agent ? xstrdup(o->user_agent) : xasprintf("edge/%s", edge_version);
 	c->insecure = o->insecure;
+	c->hosts = o->hosts;
 	c->retries = o->retries < 0 ? HTTP_DEFAULT_RETRIES : o->retries;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
 	                                                  : HTTP_DEFAULT_CONNECT_TIMEOUT_S * 1000L;
@@ -355,6 +358,77 @@ static void redact_url_into(struct strbuf *b, const char *url, size_t n)
 		p = amp + 1;
 	}
 	strbuf_add(b, frag, (size_t)(end - frag));
+}
+
+char *http_message_url(const char *url)
+{
+	struct strbuf b = { 0 };
+	size_t n;
+
+	if (url == NULL)
+		return NULL;
+	n = strcspn(url, "?#");
+	redact_url_into(&b, url, n);
+	return strbuf_take(&b);
+}
+
+/* "HOST[:PORT]" of an absolute URL into buf (userinfo dropped, lower
+ * case); "" when there is none. */
+static void url_hostport(const char *url, char *buf, size_t len)
+{
+	const char *p = strstr(url, "://"), *end, *at;
+	size_t n, i;
+
+	buf[0] = '\0';
+	if (p == NULL || len == 0)
+		return;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	for (at = end; at > p; at--)
+		if (at[-1] == '@') {
+			p = at;
+			break;
+		}
+	n = (size_t)(end - p);
+	if (n >= len)
+		return;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)p[i]);
+	buf[n] = '\0';
+}
+
+int http_hosts_match(char *const *list, size_t n, const char *hostport)
+{
+	size_t i, hl, pl = strlen(hostport);
+	const char *colon = strrchr(hostport, ':');
+
+	/* the host alone: without ":PORT" (an IPv6 literal keeps its brackets) */
+	hl = colon != NULL && strchr(colon, ']') == NULL ? (size_t)(colon - hostport) : pl;
+	for (i = 0; i < n; i++) {
+		size_t el = strlen(list[i]);
+		if ((el == pl && strncasecmp(list[i], hostport, pl) == 0) ||
+		    (el == hl && strncasecmp(list[i], hostport, hl) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+enum http_cause http_last_cause(const struct http_client *c)
+{
+	return c != NULL ? c->cause : HTTP_CAUSE_NONE;
+}
+
+/* Whether TLS verification is off for url. */
+static int insecure_for(const struct http_client *c, const char *url)
+{
+	char hp[512];
+
+	if (c->insecure)
+		return 1;
+	if (c->hosts == NULL || c->hosts->ninsecure == 0)
+		return 0;
+	url_hostport(url, hp, sizeof(hp));
+	return hp[0] != '\0' && http_hosts_match(c->hosts->insecure, c->hosts->ninsecure, hp);
 }
 
 char *http_redact_url(const char *url)
@@ -823,7 +897,7 @@ static CURLcode hop_perform(struct http_client *c, const struct http_req *req,
 	curl_easy_setopt(cu, CURLOPT_USERAGENT, c->user_agent);
 	if (c->ca_file != NULL)
 		curl_easy_setopt(cu, CURLOPT_CAINFO, c->ca_file);
-	if (c->insecure) {
+	if (insecure_for(c, s->url)) {
 		curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
@@ -976,6 +1050,16 @@ static void timeout_reason(struct http_client *c, const char *url, long limit_ms
 	}
 }
 
+/* Whether a TLS handshake failed because the server spoke plain HTTP: the
+ * HTTP reply to the ClientHello reads as a record of an unknown version
+ * (OpenSSL's "wrong version number"; GnuTLS's "unexpected TLS packet"). */
+static int answered_plain_http(const char *detail)
+{
+	return strstr(detail, "wrong version number") != NULL ||
+	       strstr(detail, "unexpected TLS packet") != NULL ||
+	       strstr(detail, "http request") != NULL;
+}
+
 /* The reason a transfer failed, and whether trying again may help. */
 static int classify(struct http_client *c, CURLcode rc, const char *url, long limit_ms,
                     long long elapsed_ms, char *why, size_t whylen, int *code)
@@ -1009,18 +1093,27 @@ static int classify(struct http_client *c, CURLcode rc, const char *url, long li
 	case CURLE_OPERATION_TIMEDOUT:
 		timeout_reason(c, url, limit_ms, elapsed_ms, why, whylen);
 		return 1;
+	case CURLE_SSL_CONNECT_ERROR:
+		if (answered_plain_http(detail)) {
+			/* a plain-HTTP server answered the TLS hello: no retry mends that */
+			snprintf(why, whylen, "the server answered in plain HTTP, not TLS");
+			c->cause = HTTP_CAUSE_NOT_TLS;
+			return 0;
+		}
+		snprintf(why, whylen, "%s", detail);
+		return 1;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_GOT_NOTHING:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		snprintf(why, whylen, "%s", detail);
 		return 1;
 	case CURLE_PEER_FAILED_VERIFICATION:
 		snprintf(why, whylen, "TLS certificate verification failed: %s", detail);
+		c->cause = HTTP_CAUSE_TLS_CERT;
 		return 0;
 	case CURLE_SSL_CACERT_BADFILE:
 		snprintf(why, whylen, "cannot use CA file %s: %s",
@@ -1260,7 +1353,7 @@ static int hop_failed(struct http_client *c, const struct upload *up, const stru
 		log_hop(s->method, s->url, h, rc, a->why, mono_ms() - t0, c->curl);
 		if (hops > 0) {
 			/* name the hop that failed: it is not the URL the caller knows */
-			char *red = http_redact_url(s->url);
+			char *red = http_message_url(s->url);
 			char tmp[EDGE_ERR_MAX];
 
 			memcpy(tmp, a->why, sizeof(tmp));
@@ -1430,7 +1523,9 @@ int http_do(struct http_client *c, const struct http_req *req,
 	memset(&orig, 0, sizeof(orig));
 	memset(resp, 0, sizeof(*resp));
 	method = req->method ? req->method : "GET";
-	red = http_redact_url(req->url ? req->url : "");
+	red = http_message_url(req->url ? req->url : "");
+	if (c != NULL)
+		c->cause = HTTP_CAUSE_NONE;
 	if (request_check(c, req, method, red, &orig, err) != 0)
 		goto out;
 	memset(&up, 0, sizeof(up));

@@ -27,10 +27,40 @@
 
 #include "err.h"
 
+struct http_client;
+struct http_share;
+
+/* Transport settings of some hosts, each "HOST" or "HOST:PORT" in lower
+ * case (a HOST without a port stands for every port of it). Owned by the
+ * caller, who keeps it alive as long as the clients and registries that
+ * point at it. */
+struct http_hosts {
+	char **plain;    /* plain HTTP to these registries (see registry_new) */
+	size_t nplain;
+	char **tls;      /* TLS to these, even with plain HTTP for all */
+	size_t ntls;
+	char **insecure; /* no TLS verification for these */
+	size_t ninsecure;
+};
+
+/* Whether hostport ("HOST[:PORT]", any case) is in list. */
+int http_hosts_match(char *const *list, size_t n, const char *hostport);
+
+/* Why the last failed http_do of a client failed, when it was one of the
+ * mistakes a user can fix (a caller may hint at the option that fixes it). */
+enum http_cause {
+	HTTP_CAUSE_NONE = 0,
+	HTTP_CAUSE_NOT_TLS,   /* an https URL, and the server answered in plain HTTP */
+	HTTP_CAUSE_TLS_CERT,  /* the server's certificate did not verify */
+};
+enum http_cause http_last_cause(const struct http_client *c);
+
 struct http_opts {
 	const char *ca_file;      /* extra CA bundle (CURLOPT_CAINFO; the system CA
 	                             directory stays trusted), NULL = system */
 	int insecure;             /* skip TLS verification */
+	const struct http_hosts *hosts; /* per-host settings (borrowed), may be NULL:
+	                             the client reads hosts->insecure */
 	int retries;              /* retries after the first attempt (default 5 when <0) */
 	long connect_timeout_ms;  /* TCP and TLS set-up of one connection; default
 	                             HTTP_DEFAULT_CONNECT_TIMEOUT_S when 0 */
@@ -64,8 +94,6 @@ struct http_opts {
  * one 2 GiB layer in 16 KiB pieces was 131,000 write and recvfrom calls */
 #define HTTP_SINK_BUFFER (512u << 10)
 
-struct http_client;
-struct http_share;
 
 /* A share of DNS cache and TLS sessions between clients used by several
  * threads (pthread mutexes inside). Free it after every client using it.
@@ -216,9 +244,14 @@ int http_same_origin(const char *a, const char *b);
  * (NULL only for a NULL line). */
 char *http_redact_header(const char *line);
 
-/* Copy of a URL fit for logs and error messages (userinfo and credential
- * query values replaced by "<redacted>"). malloc'd (NULL only for a NULL
- * url). */
+/* Copy of a URL fit for logs (userinfo and credential query values
+ * replaced by "<redacted>"). malloc'd (NULL only for a NULL url). */
 char *http_redact_url(const char *url);
+
+/* Copy of a URL fit for error messages: scheme, host and path, without
+ * userinfo, query string or fragment (an upload URL's query holds a long
+ * state token that tells the user nothing). malloc'd (NULL only for a
+ * NULL url). */
+char *http_message_url(const char *url);
 
 #endif

@@ -544,6 +544,7 @@ struct push {
 static struct registry *reg_for(struct push *p, const char *domain)
 {
 	p->regs.opts.plain_http = p->o->plain_http;
+	p->regs.opts.hosts = p->o->http.hosts;
 	p->regs.opts.creds = p->o->creds;
 	return registry_set_get(&p->regs, domain);
 }

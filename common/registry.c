@@ -25,10 +25,19 @@ struct registry *registry_new(const char *domain, const struct registry_opts *o)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
 	const char *host = ref_domain_api_host(domain);
+	const struct http_hosts *hs = o->hosts ? o->hosts : o->http_opts ? o->http_opts->hosts : NULL;
+	int plain = o->plain_http;
 
+	if (hs != NULL) {
+		if (http_hosts_match(hs->tls, hs->ntls, domain) || http_hosts_match(hs->tls, hs->ntls, host))
+			plain = 0;
+		else if (http_hosts_match(hs->plain, hs->nplain, domain) ||
+			 http_hosts_match(hs->plain, hs->nplain, host))
+			plain = 1;
+	}
 	r->domain = xstrdup(domain);
 	r->opts = *o;
-	r->base = xasprintf("%s://%s", o->plain_http ? "http" : "https", host);
+	r->base = xasprintf("%s://%s", plain ? "http" : "https", host);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_mutex_init(&r->token_mu, NULL);
 	return r;
@@ -54,6 +63,8 @@ void registry_free(struct registry *r)
 	}
 	free(r->realm);
 	free(r->service);
+	free(r->user);
+	free(r->cred_from);
 	free(r->domain);
 	free(r->base);
 	pthread_mutex_destroy(&r->mu);
@@ -181,12 +192,13 @@ static char *url_escape(const char *s)
 static int ensure_basic(struct registry *r, struct edge_err *err)
 {
 	struct cred c = {NULL, NULL};
+	char from[512];
 	int st;
 
 	if (r->creds_looked_up || r->opts.creds == NULL)
 		return 0;
 	r->creds_looked_up = 1;
-	st = cred_store_lookup(r->opts.creds, CRED_IMAGE, r->domain, &c, err);
+	st = cred_store_lookup_from(r->opts.creds, CRED_IMAGE, r->domain, &c, from, sizeof(from), err);
 	if (st < 0)
 		return -1;
 	if (st == 0) {
@@ -194,10 +206,50 @@ static int ensure_basic(struct registry *r, struct edge_err *err)
 		r->basic = xasprintf("Basic %s", tok);
 		explicit_bzero(tok, strlen(tok));
 		free(tok);
+		r->user = xstrdup(c.username ? c.username : "");
+		r->cred_from = xstrdup(from);
 		log_verbose("%s: using credentials for user %s", r->domain, c.username);
 	}
 	cred_free(&c);
 	return 0;
+}
+
+/* " of user U (from SOURCE)" when credentials were found, else "";
+ * malloc'd. */
+static char *cred_desc(struct registry *r)
+{
+	char *d;
+
+	pthread_mutex_lock(&r->mu);
+	d = r->user != NULL ? xasprintf(" of user %s (from %s)", r->user, r->cred_from ? r->cred_from : "?")
+			    : xstrdup("");
+	pthread_mutex_unlock(&r->mu);
+	return d;
+}
+
+/* After a failed request: the option that mends a mistake http_do
+ * recognised, added to err's message. */
+static void hint_cause(struct registry *r, struct http_client *http, struct edge_err *err)
+{
+	char msg[EDGE_ERR_MAX];
+
+	if (err == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	switch (http_last_cause(http)) {
+	case HTTP_CAUSE_NOT_TLS:
+		edge_errf(err, EDGE_EREMOTE,
+			  "%.700s (for a plain-HTTP registry: --plain-http-host %s, or --plain-http for all)", msg,
+			  r->domain);
+		break;
+	case HTTP_CAUSE_TLS_CERT:
+		edge_errf(err, EDGE_EREMOTE,
+			  "%.700s (trust the registry's CA with --ca-file FILE, or skip the check with --insecure-host %s)",
+			  msg, r->domain);
+		break;
+	default:
+		break;
+	}
 }
 
 /* Zeroes the token fields of a token server's parsed reply before it is
@@ -297,11 +349,15 @@ static int bearer_for(struct registry *r, struct http_client *http, const char *
 	req.url = url;
 	req.headers = headers;
 	req.follow_redirects = 1;
-	if (http_do(http, &req, &resp, err) != 0)
+	if (http_do(http, &req, &resp, err) != 0) {
+		hint_cause(r, http, err);
 		goto out;
+	}
 	if (resp.status == 401 || resp.status == 403) {
-		edge_errf(err, EDGE_EAUTH, "%s: the token server %s refused %s (HTTP %ld)", r->domain, realm,
-			  basic ? "the credentials" : "anonymous access", resp.status);
+		char *who = cred_desc(r);
+		edge_errf(err, EDGE_EAUTH, "%s: the token server %s refused %s%s (HTTP %ld)", r->domain, realm,
+			  basic ? "the credentials" : "anonymous access", basic ? who : "", resp.status);
+		free(who);
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -358,6 +414,66 @@ static void drop_token(struct registry *r, const char *scope)
 		if (strcmp(r->tokens[i].scope, scope) == 0)
 			r->tokens[i].expires = 0;
 	pthread_mutex_unlock(&r->mu);
+}
+
+/* A 400 that a TLS server gives a plain-HTTP request: Go's servers answer
+ * "Client sent an HTTP request to an HTTPS server." with no header at all,
+ * nginx "The plain HTTP request was sent to HTTPS port". 1 with err set
+ * when resp is one. */
+static int tls_server_refused_plain(const struct registry *r, const struct http_req *req,
+				    const struct http_resp *resp, struct edge_err *err)
+{
+	char *u;
+
+	if (resp->status != 400 || strncmp(r->base, "http://", 7) != 0)
+		return 0;
+	if ((resp->body == NULL || (strstr(resp->body, "HTTP request to an HTTPS server") == NULL &&
+				    strstr(resp->body, "plain HTTP request was sent to HTTPS") == NULL)) &&
+	    resp->nheaders != 0)
+		return 0;
+	u = http_message_url(req->url);
+	edge_errf(err, EDGE_EREMOTE, "%s %s: HTTP 400: the server speaks TLS, not plain HTTP (drop --plain-http for %s)",
+		  req->method ? req->method : "GET", u ? u : "<url>", r->domain);
+	free(u);
+	return 1;
+}
+
+/* A 401 from another origin than the registry's (1 with err set): a
+ * challenge from elsewhere is not the registry's to learn, answering it
+ * would hand that host the credentials. */
+static int foreign_challenge(const struct registry *r, const struct http_req *req, const struct http_resp *resp,
+			     struct edge_err *err)
+{
+	char *red;
+
+	if (resp->status != 401 || http_same_origin(req->cred_origin, resp->effective_url))
+		return 0;
+	red = http_message_url(resp->effective_url);
+	edge_errf(err, EDGE_EAUTH,
+		  "%s %s: HTTP 401 from another origin than the registry's (%s): its credentials are not sent there",
+		  req->method ? req->method : "GET", red ? red : "<url>", r->base);
+	free(red);
+	return 1;
+}
+
+/* The error of a 401 or 403 that remains: a 401 to Basic credentials
+ * means a wrong password, said with whose it was and where it came from. */
+static void refused(struct registry *r, const char *repo, const struct http_resp *resp, struct edge_err *err)
+{
+	char why[512], *who = cred_desc(r);
+	int basic_sent;
+
+	registry_error_text(resp, why, sizeof(why));
+	pthread_mutex_lock(&r->mu);
+	basic_sent = r->scheme_known && !r->bearer && r->basic != NULL;
+	pthread_mutex_unlock(&r->mu);
+	if (resp->status == 401 && basic_sent)
+		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s): the credentials%s were not accepted",
+			  r->domain, repo, why, who);
+	else
+		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)%s%s", r->domain, repo, why,
+			  who[0] ? " to the credentials" : "", who);
+	free(who);
 }
 
 int registry_do(struct registry *r, struct http_client *http, const char *repo, const char *actions,
@@ -417,6 +533,8 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		}
 		http_resp_free(resp);
 		rc = http_do(http, req, resp, err);
+		if (rc != 0)
+			hint_cause(r, http, err);
 		headers[n] = NULL;
 		if (authline) {
 			explicit_bzero(authline, strlen(authline));
@@ -425,24 +543,17 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		if (rc != 0)
 			goto out;
 		rc = -1;
-		if (resp->status == 401 && !http_same_origin(req->cred_origin, resp->effective_url)) {
-			/* a challenge from elsewhere is not the registry's to learn:
-			 * answering it would hand that host the credentials */
-			char *red = http_redact_url(resp->effective_url);
-			edge_errf(err, EDGE_EAUTH,
-				  "%s %s: HTTP 401 from another origin than the registry's (%s): "
-				  "its credentials are not sent there", req->method ? req->method : "GET",
-				  red ? red : "<url>", r->base);
-			free(red);
+		if (tls_server_refused_plain(r, req, resp, err) || foreign_challenge(r, req, resp, err))
 			goto out;
-		}
 		if (resp->status == 401 && attempt == 0) {
 			const char *h = http_resp_header(resp, "WWW-Authenticate");
 			char *realm = NULL, *service = NULL;
 			int isbearer = 0;
 			if (h == NULL || parse_challenge(h, &isbearer, &realm, &service) != 0) {
+				char *u = http_message_url(req->url);
 				edge_errf(err, EDGE_EAUTH, "%s %s: HTTP 401 without a usable WWW-Authenticate challenge",
-					  req->method ? req->method : "GET", req->url);
+					  req->method ? req->method : "GET", u ? u : "<url>");
+				free(u);
 				goto out;
 			}
 			pthread_mutex_lock(&r->mu);
@@ -474,9 +585,7 @@ int registry_do_scopes(struct registry *r, struct http_client *http, const char 
 		break;
 	}
 	if (resp->status == 401 || resp->status == 403) {
-		char why[512];
-		registry_error_text(resp, why, sizeof(why));
-		edge_errf(err, EDGE_EAUTH, "%s: access to %s refused (%s)", r->domain, repo, why);
+		refused(r, repo, resp, err);
 		goto out;
 	}
 	rc = 0;
@@ -511,6 +620,46 @@ static void strip_params(const char *in, char *out, size_t len)
 	out[n] = '\0';
 }
 
+/*
+ * After a 404: is there a registry at all? A web server that is not one
+ * answers every path with 404, which would read as "not found". Asks
+ * GET /v2/ once per registry (a registry answers 200 or 401). Returns 0
+ * when it is one or that cannot be told, -1 with err when it is not.
+ */
+static int check_is_registry(struct registry *r, struct http_client *http, struct edge_err *err)
+{
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	struct edge_err e = {0};
+	char *url;
+	int probed;
+
+	pthread_mutex_lock(&r->mu);
+	probed = r->probed;
+	pthread_mutex_unlock(&r->mu);
+	if (probed == 0) {
+		url = xasprintf("%s/v2/", r->base);
+		req.method = "GET";
+		req.url = url;
+		req.follow_redirects = 1;
+		req.no_retry = 1;
+		if (http_do(http, &req, &resp, &e) == 0 && resp.status != 0) {
+			probed = resp.status == 404 && http_resp_header(&resp, "Docker-Distribution-API-Version") == NULL
+					 ? -1
+					 : 1;
+			pthread_mutex_lock(&r->mu);
+			r->probed = probed;
+			pthread_mutex_unlock(&r->mu);
+		}
+		http_resp_free(&resp);
+		free(url);
+	}
+	if (probed < 0)
+		return edge_errf(err, EDGE_EREMOTE, "%s: not a registry (GET %s/v2/ answered HTTP 404)", r->domain,
+				 r->base);
+	return 0;
+}
+
 int registry_head_manifest(struct registry *r, struct http_client *http, const char *repo,
 			   const char *reference, char digest[72], char media_type[128], int64_t *size,
 			   struct edge_err *err)
@@ -529,6 +678,8 @@ int registry_head_manifest(struct registry *r, struct http_client *http, const c
 	if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0)
 		goto out;
 	if (resp.status == 404) {
+		if (check_is_registry(r, http, err) != 0)
+			goto out;
 		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: not found", r->domain, repo, reference);
 		rc = 1;
 		goto out;
@@ -577,6 +728,8 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 	if (registry_do(r, http, repo, "pull", &req, &resp, err) != 0)
 		goto out;
 	if (resp.status == 404) {
+		if (check_is_registry(r, http, err) != 0)
+			goto out;
 		edge_errf(err, EDGE_EREMOTE, "%s/%s%s%s: not found", r->domain, repo,
 			  strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference);
 		rc = 1;

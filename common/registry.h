@@ -18,6 +18,10 @@
 
 struct registry_opts {
 	int plain_http;           /* http:// instead of https:// */
+	/* per-host schemes (borrowed, may be NULL): a registry whose domain,
+	 * or API host, is in hosts->tls speaks https, else in hosts->plain
+	 * http, else as plain_http says. NULL: http_opts->hosts, if any. */
+	const struct http_hosts *hosts;
 	struct cred_store *creds; /* may be NULL */
 	/* Ranged blob downloads (registry_get_blob): a blob of part_min bytes
 	 * or more comes as up to `parts` Range requests on connections of
@@ -45,11 +49,16 @@ struct registry {
 	int bearer;       /* 1 Bearer, 0 Basic */
 	char *realm, *service;
 	char *basic;      /* "Basic …" header value when credentials are known */
+	char *user;       /* their user name, and where they came from (messages) */
+	char *cred_from;
 	int creds_looked_up;
+	int probed;       /* GET /v2/ was asked after a 404: 1 a registry, -1 not */
 	struct token *tokens;
 	size_t ntokens;
 };
 
+/* A registry client for domain ("docker.io", "127.0.0.1:5000"). The
+ * scheme: see registry_opts.hosts. */
 struct registry *registry_new(const char *domain, const struct registry_opts *o);
 void registry_free(struct registry *r);
 

@@ -27,7 +27,8 @@ _edge_opts_resolve='--images --charts --platform --var --system --macro --name
 # edge-pull: pull images, charts and the definition into a store
 _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
 	--mirror --registry --username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --jobs-per-registry --retries --timeout
+	--ca-file --insecure --insecure-host --plain-http --plain-http-host --jobs
+	--jobs-per-registry --retries --timeout
 	--stall-timeout --connect-timeout --progress
 	-q --quiet -v --verbose -h --help --version'
 
@@ -43,14 +44,16 @@ _edge_opts_sign='-k --key -t --trusted-comment --manifest --password-file
 # edge-verify: check a bundle (signature, every entry), a store or a registry
 _edge_opts_verify='-p --public-key --require-signature --digest --max-size --store --quick
 	--registry --mapping --username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --retries --timeout --stall-timeout
+	--ca-file --insecure --insecure-host --plain-http --plain-http-host --jobs
+	--retries --timeout --stall-timeout
 	--connect-timeout
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-push: push a bundle's (or a store's) images and charts to a registry
 _edge_opts_push='--registry --mapping --chunk-size
 	--username --password-stdin --password-file --cred-file
-	--ca-file --insecure --plain-http --jobs --retries --timeout --stall-timeout
+	--ca-file --insecure --insecure-host --plain-http --plain-http-host --jobs
+	--retries --timeout --stall-timeout
 	--connect-timeout --progress
 	-q --quiet -v --verbose -h --help --version'
 
@@ -113,6 +116,7 @@ _edge_value() {
 		--var | --system | --macro | --values | --registry | \
 		--username | --jobs | --jobs-per-registry | --level | --threads | --split | --max-size | \
 		--mapping | --mirror | --chunk-size | -t | --trusted-comment | \
+		--insecure-host | --plain-http-host | \
 		--listen | --prefix | --cache-size)
 		COMPREPLY=() ;; # free text: nothing to offer
 	*)

@@ -224,7 +224,7 @@ fetch() {
 @test "fetchdef: a missing API key file is invalid input" {
 	run --separate-stderr edge-fetchdef --project-id p --profile-ids a --api-key-file nosuch
 	assert_failure 3
-	assert_stderr_is "edge-fetchdef: open nosuch: No such file or directory"
+	assert_stderr_is "edge-fetchdef: --api-key-file: nosuch: No such file or directory"
 }
 
 # palette_values MODE ARGS...: the fake API, expecting pack values overrides

@@ -422,7 +422,7 @@ manifest() {
 	assert_stderr_is "edge-sign: write error on stdout: No space left on device"
 	run --separate-stderr edge-sign -k k --manifest nothere.json
 	assert_failure 3
-	assert_stderr_is "edge-sign: open nothere.json: No such file or directory"
+	assert_stderr_is "edge-sign: --manifest: nothere.json: No such file or directory"
 }
 
 # --- usage and input errors ----------------------------------------------------
@@ -453,7 +453,7 @@ manifest() {
 	edge-sign -q -G -W -k k -p k.pub
 	run --separate-stderr edge-sign -k nokey a.txt
 	assert_failure 3
-	assert_stderr_is "edge-sign: nokey: No such file or directory"
+	assert_stderr_is "edge-sign: -k: nokey: No such file or directory"
 	printf 'junk\n' > junk.key
 	run --separate-stderr edge-sign -k junk.key a.txt
 	assert_failure 3

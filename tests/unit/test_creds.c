@@ -19,7 +19,7 @@
 #include "fsutil.h"
 #include "tap.h"
 
-#define PLAN 84
+#define PLAN 95
 
 static char *tmp; /* the test's temp directory */
 
@@ -526,6 +526,85 @@ static void test_default_and_priority(void)
 	free(tok_dc);
 }
 
+/* containers-auth.json(5)'s order: $REGISTRY_AUTH_FILE, else the runtime
+ * directory's auth.json, then the user's; docker's config.json last. A
+ * default file that cannot be read is skipped; where credentials came from
+ * is told. */
+static void test_containers_auth(void)
+{
+	struct cred_store *s;
+	struct edge_err err = {0};
+	struct cred c = {NULL, NULL};
+	char from[512], *run = path_join(tmp, "xrun"), *cfg = path_join(tmp, "xcfg"), *dc = path_join(tmp, "xdc");
+	char *raf, *want, *loop;
+	int rc;
+
+	free(put_file("xrun/containers/auth.json",
+		      "{\"auths\": {\"a.example.com\": {\"username\": \"run\", \"password\": \"p1\"}}}", 0600));
+	free(put_file("xcfg/containers/auth.json",
+		      "{\"auths\": {\"a.example.com\": {\"username\": \"cfg\", \"password\": \"p2\"},"
+		      " \"b.example.com\": {\"username\": \"cfg\", \"password\": \"p2\"}}}", 0600));
+	free(put_file("xdc/config.json",
+		      "{\"auths\": {\"b.example.com\": {\"username\": \"dock\", \"password\": \"p3\"},"
+		      " \"c.example.com\": {\"username\": \"dock\", \"password\": \"p3\"}}}", 0600));
+	raf = put_file("xraf.json", "{\"auths\": {\"c.example.com\": {\"username\": \"raf\", \"password\": \"p4\"}}}",
+		       0600);
+	unsetenv("REGISTRY_AUTH_FILE");
+	setenv("XDG_RUNTIME_DIR", run, 1);
+	setenv("XDG_CONFIG_HOME", cfg, 1);
+	setenv("DOCKER_CONFIG", dc, 1);
+	s = cred_store_new();
+	rc = cred_store_load_default(s, &err);
+	okf(rc == 0, "containers: the three files load");
+	check_lookup(s, CRED_IMAGE, "a.example.com", "run", "p1", "containers: $XDG_RUNTIME_DIR's auth.json first");
+	check_lookup(s, CRED_IMAGE, "b.example.com", "cfg", "p2", "containers: the user's auth.json before docker's");
+	check_lookup(s, CRED_IMAGE, "c.example.com", "dock", "p3", "containers: docker's config.json last");
+	rc = cred_store_lookup_from(s, CRED_IMAGE, "b.example.com", &c, from, sizeof(from), &err);
+	want = xasprintf("containers auth file %s/containers/auth.json", cfg);
+	okf(rc == 0 && strcmp(from, want) == 0, "containers: lookup_from names the file");
+	if (strcmp(from, want) != 0)
+		diag("  got: %s", from);
+	free(want);
+	cred_free(&c);
+	cred_store_free(s);
+
+	/* $REGISTRY_AUTH_FILE replaces both containers files */
+	setenv("REGISTRY_AUTH_FILE", raf, 1);
+	s = cred_store_new();
+	rc = cred_store_load_default(s, &err);
+	check_lookup(s, CRED_IMAGE, "a.example.com", NULL, NULL, "containers: not read with $REGISTRY_AUTH_FILE");
+	check_lookup(s, CRED_IMAGE, "c.example.com", "raf", "p4", "containers: $REGISTRY_AUTH_FILE before docker's");
+	cred_store_free(s);
+	unsetenv("REGISTRY_AUTH_FILE");
+
+	/* a docker config that cannot be read (a symlink loop: root reads
+	 * every mode) is skipped, the others still count */
+	loop = path_join(dc, "config.json");
+	unlink(loop);
+	okf(symlink("config.json", loop) == 0, "containers: a symlink loop made");
+	s = cred_store_new();
+	edge_err_clear(&err);
+	rc = cred_store_load_default(s, &err);
+	okf(rc == 0 && err.code == 0, "containers: an unreadable docker config is not an error");
+	check_lookup(s, CRED_IMAGE, "a.example.com", "run", "p1", "containers: the other files still read");
+	cred_store_free(s);
+
+	cred_store_add_named(s = cred_store_new(), CRED_IMAGE, "d.example.com", "u", "p", "--password-file pw");
+	rc = cred_store_lookup_from(s, CRED_IMAGE, "d.example.com", &c, from, sizeof(from), &err);
+	okf(rc == 0 && strcmp(from, "--password-file pw") == 0, "explicit: lookup_from names the source");
+	cred_free(&c);
+	cred_store_free(s);
+
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("XDG_CONFIG_HOME");
+	unsetenv("DOCKER_CONFIG");
+	free(loop);
+	free(raf);
+	free(run);
+	free(cfg);
+	free(dc);
+}
+
 static const char helper_script[] =
 	"#!/bin/sh\n"
 	"[ \"$1\" = get ] || { echo \"unsupported action $1\"; exit 1; }\n"
@@ -711,6 +790,8 @@ int main(void)
 	}
 	unsetenv("REGISTRY_AUTH_FILE");
 	unsetenv("DOCKER_CONFIG");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("XDG_CONFIG_HOME");
 	bindir = path_join(tmp, "bin");
 	newpath = xasprintf("%s:%s", bindir, oldpath ? oldpath : "/usr/bin:/bin");
 	setenv("PATH", newpath, 1);
@@ -721,6 +802,7 @@ int main(void)
 	test_auth_files();
 	test_basic_token();
 	test_default_and_priority();
+	test_containers_auth();
 	test_helpers();
 
 	if (savedhome)

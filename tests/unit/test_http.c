@@ -912,7 +912,8 @@ static int t_sink_error(void)
 	req.url = url(u, sizeof(u), "/blob?size=300000");
 	CHECK(http_do(c, &req, &r, &err) == -1);
 	CHECK(err.code == EDGE_EIO);
-	snprintf(want, sizeof(want), "GET %s: write blob.tmp: No space left on device", u);
+	/* messages name the URL without its query string */
+	snprintf(want, sizeof(want), "GET %.*s: write blob.tmp: No space left on device", (int)strcspn(u, "?"), u);
 	CHECK(strcmp(err.msg, want) == 0);
 	CHECK(s.resets == 0); /* a local failure is not retried */
 	ok = 1;
@@ -1313,6 +1314,57 @@ fail:
 	return ok;
 }
 
+/* Messages name a URL without userinfo, query or fragment; host lists
+ * match HOST and HOST:PORT. */
+static int t_message_url_hosts(void)
+{
+	char *list[] = { "quay.io", "127.0.0.1:5000", "[::1]:7000" };
+	char *u = http_message_url("https://u:p@h:5000/v2/x/blobs/uploads/1?_state=abc&digest=sha256:00#f");
+	int ok = u != NULL && strcmp(u, "https://<redacted>@h:5000/v2/x/blobs/uploads/1") == 0;
+
+	if (!ok)
+		diag("message_url: %s", u ? u : "(null)");
+	free(u);
+	ok &= http_hosts_match(list, 3, "quay.io");
+	ok &= http_hosts_match(list, 3, "QUAY.io:443");
+	ok &= http_hosts_match(list, 3, "127.0.0.1:5000");
+	ok &= !http_hosts_match(list, 3, "127.0.0.1:5001");
+	ok &= !http_hosts_match(list, 3, "127.0.0.1");
+	ok &= http_hosts_match(list, 3, "[::1]:7000");
+	ok &= !http_hosts_match(list, 3, "[::1]");
+	ok &= !http_hosts_match(list, 0, "quay.io");
+	return ok;
+}
+
+/* An https URL answered by a plain-HTTP server: one attempt, the reason
+ * said plainly, the cause told. */
+static int t_not_tls(void)
+{
+	struct http_client *c = client(3);
+	struct http_req req = { .method = "GET" };
+	struct http_resp r = { 0 };
+	struct edge_err err = { 0 };
+	char u[256];
+	int ok = 0;
+
+	CHECK(c != NULL);
+	snprintf(u, sizeof(u), "https://%s/blob?size=10", g_base + strlen("http://"));
+	req.url = u;
+	CHECK(http_do(c, &req, &r, &err) == -1);
+	CHECK(err.code == EDGE_EREMOTE);
+	CHECK(strstr(err.msg, "the server answered in plain HTTP, not TLS") != NULL);
+	CHECK(strstr(err.msg, "after") == NULL);
+	CHECK(strstr(err.msg, "?size") == NULL);
+	CHECK(http_last_cause(c) == HTTP_CAUSE_NOT_TLS);
+	ok = 1;
+fail:
+	if (!ok)
+		diag("err: %s", err.msg);
+	http_resp_free(&r);
+	http_client_free(c);
+	return ok;
+}
+
 struct test {
 	int (*fn)(void);
 	const char *desc;
@@ -1350,6 +1402,8 @@ static const struct test tests[] = {
 	{ t_verbose_log_redacted, "-vv logs headers redacted, -v one line per attempt and retry", 1 },
 	{ t_tls, "TLS: unknown CA fails unretried; --ca-file and --insecure work", 1 },
 	{ t_threads_shared, "four threads, one client each, one share", 1 },
+	{ t_message_url_hosts, "http_message_url drops the query; http_hosts_match", 0 },
+	{ t_not_tls, "https to a plain-HTTP server: not retried, said plainly", 1 },
 };
 
 int main(void)
