@@ -76,7 +76,8 @@ struct pull {
 	struct http_share *share;
 	struct helm_repos helm; /* HTTP chart repositories */
 	size_t blobs_done, blobs_fetched;
-	int64_t bytes_done;
+	int64_t bytes_done, bytes_fetched;
+	struct progress prog;
 	struct edge_err first;
 	int have_first;
 };
@@ -106,6 +107,8 @@ static struct registry *registry_for(struct pull *p, const char *domain)
 	p->regs.opts.part_min = p->o->part_min;
 	p->regs.opts.http_opts = &p->o->http;
 	p->regs.opts.share = p->share;
+	p->regs.opts.on_bytes = p->o->progress != NULL ? pull_on_bytes : NULL;
+	p->regs.opts.on_bytes_ctx = p;
 	return registry_set_get(&p->regs, domain);
 }
 
@@ -136,6 +139,7 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 		b->repo = repo ? xstrdup(repo) : NULL;
 		b->first_item = item;
 		json_object_set_new(p->blob_index, digest, json_integer((json_int_t)idx));
+		progress_add_total(&p->prog, 1, size > 0 ? (uint64_t)size : 0);
 		/* after a first error the pool takes no more: the blob stays queued */
 		pool_submit(p->pool, run_blob, p, idx, gate_for(p, reg));
 	}
@@ -145,12 +149,12 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void progress(struct pull *p, int final)
+/* registry_opts.on_bytes: a download's bytes as they arrive. */
+static void pull_on_bytes(void *ctx, uint64_t n)
 {
-	struct progress_info pi = { p->blobs_done, p->nblobs, (uint64_t)p->bytes_done, 0, "blobs", NULL, final };
+	struct pull *p = ctx;
 
-	if (p->o->progress != NULL)
-		p->o->progress(p->o->progress_ctx, &pi);
+	progress_bytes(&p->prog, n);
 }
 
 /* --- manifests --------------------------------------------------------- */
@@ -312,6 +316,9 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 	if (get_small_blob(p, it, http, desc_digest(config), desc_size(config), &cdata, &clen, err) != 0)
 		return -1;
 	it->total += (int64_t)m->len + (int64_t)clen;
+	/* a blob of the item like its layers (counted the same way as in
+	 * edge-pack and edge-push): its job finds it in the store */
+	want_blob(p, idx, it->reg, it->repo, desc_digest(config), (int64_t)clen);
 	if (oci_is_image_config(m->doc)) {
 		json_t *c = json_loadb(cdata, clen, 0, NULL);
 		char text[128];
@@ -524,6 +531,10 @@ static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, s
 			(json_int_t)ch.resp.body_len, "annotations", "org.opencontainers.image.title", name,
 			"org.opencontainers.image.version", version);
 	it->total += (int64_t)cfglen + (int64_t)ch.resp.body_len;
+	/* its config and layer, counted as an OCI chart's are */
+	progress_add_total(&p->prog, 2, (uint64_t)cfglen + ch.resp.body_len);
+	progress_item(&p->prog, ch.resp.body_len);
+	progress_item(&p->prog, (uint64_t)cfglen);
 	rc = store_artifact(p, it, man, err);
 out:
 	helm_chart_free(&ch);
@@ -666,15 +677,20 @@ static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err)
 
 	if (store_has_blob(p->store, digest, size)) {
 		rc = 0;
+		size = size > 0 ? size : 0;
+		progress_item(&p->prog, (uint64_t)size); /* there already: done in one step */
 	} else if (p->o->offline || reg == NULL) {
 		rc = edge_errf(&e, EDGE_EIO, "blob %s is not in the store%s", digest, p->o->offline ? " (--offline)" : "");
+		progress_item(&p->prog, 0);
 	} else {
 		rc = registry_get_blob(reg, http, repo, digest, size, 1, p->store, &e);
 		if (rc == 0) {
 			pthread_mutex_lock(&p->mu);
 			p->blobs_fetched++;
+			p->bytes_fetched += size > 0 ? size : 0;
 			pthread_mutex_unlock(&p->mu);
 		}
+		progress_item(&p->prog, 0); /* its bytes were counted as they came */
 	}
 	free(repo);
 	pthread_mutex_lock(&p->mu);
@@ -694,7 +710,6 @@ static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err)
 		*err = named;
 	}
 	p->blobs_done++;
-	progress(p, 0);
 	pthread_mutex_unlock(&p->mu);
 	return rc == 0 ? 0 : -1;
 }
@@ -845,9 +860,12 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 
 	memset(&p, 0, sizeof(p));
 	pthread_mutex_init(&p.mu, NULL);
+	if (o->stats != NULL)
+		memset(o->stats, 0, sizeof(*o->stats));
 	p.store = s;
 	p.o = o;
 	p.blob_index = json_object();
+	progress_init(&p.prog, o->progress, o->progress_ctx, "blobs", NULL);
 	helm_repos_init(&p.helm, o->creds);
 	n = manifest_entry_count(manifest) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
@@ -899,7 +917,7 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	}
 	if (pull_all(&p, &stopped, err) != 0)
 		goto out;
-	progress(&p, 1);
+	progress_end(&p.prog, UINT64_MAX);
 	for (i = 0; i < p.nitems; i++) {
 		struct item *it = &p.items[i];
 		if (stopped && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
@@ -912,11 +930,19 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 			continue;
 		}
 		index_entry(&p, it);
+		if (o->stats != NULL && it->kind == IT_IMAGE)
+			o->stats->images++;
+		else if (o->stats != NULL && it->kind != IT_DEFINITION)
+			o->stats->charts++;
 	}
 	/* index.json is written once, also after failures: what is complete stays usable */
 	if (store_index_write(s, err) != 0)
 		goto out;
 	log_verbose("%zu entries, %zu blobs (%zu downloaded)", p.nitems, p.nblobs, p.blobs_fetched);
+	if (o->stats != NULL) {
+		o->stats->bytes_fetched = (uint64_t)p.bytes_fetched;
+		o->stats->bytes_present = (uint64_t)(p.bytes_done - p.bytes_fetched);
+	}
 	if (failed > 0) {
 		if (o->keep_going)
 			edge_errf(err, EDGE_EREMOTE, "%zu of %zu entries failed (see their \"error\" fields); first: %s",
@@ -948,6 +974,7 @@ out:
 	json_decref(p.blob_index);
 	helm_repos_free(&p.helm);
 	http_share_free(p.share);
+	progress_fini(&p.prog);
 	pthread_mutex_destroy(&p.mu);
 	return rc;
 }
