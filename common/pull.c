@@ -99,6 +99,14 @@ static struct pool_gate *gate_for(struct pull *p, const struct registry *reg)
 	return NULL;
 }
 
+/* registry_opts.on_bytes: a download's bytes as they arrive. */
+static void pull_on_bytes(void *ctx, uint64_t n)
+{
+	struct pull *p = ctx;
+
+	progress_bytes(&p->prog, n);
+}
+
 static struct registry *registry_for(struct pull *p, const char *domain)
 {
 	p->regs.opts.plain_http = p->o->plain_http;
@@ -149,13 +157,6 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* registry_opts.on_bytes: a download's bytes as they arrive. */
-static void pull_on_bytes(void *ctx, uint64_t n)
-{
-	struct pull *p = ctx;
-
-	progress_bytes(&p->prog, n);
-}
 
 /* --- manifests --------------------------------------------------------- */
 
