@@ -70,6 +70,7 @@ struct pull {
 	struct blob *blobs;
 	size_t nblobs, blobs_cap;
 	json_t *blob_index; /* digest -> idx */
+	json_t *fetched_inline; /* digest -> true: configs get_small_blob downloaded */
 	struct registry_set regs;
 	struct store *store;
 	const struct pull_opts *o;
@@ -249,6 +250,10 @@ static int get_small_blob(struct pull *p, struct item *it, struct http_client *h
 			  int64_t size, char **data, size_t *len, struct edge_err *err)
 {
 	if (!store_has_blob(p->store, digest, size)) {
+		/* fetched by this run: its blob job counts it so (run_blob) */
+		pthread_mutex_lock(&p->mu);
+		json_object_set_new(p->fetched_inline, digest, json_true());
+		pthread_mutex_unlock(&p->mu);
 		if (p->o->offline)
 			return edge_errf(err, EDGE_EIO, "%s: blob %s is not in the store (--offline)", it->ref, digest);
 		if (size > (int64_t)STORE_MAX_MANIFEST)
@@ -677,9 +682,19 @@ static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err)
 	pthread_mutex_unlock(&p->mu);
 
 	if (store_has_blob(p->store, digest, size)) {
+		int inline_fetch;
 		rc = 0;
 		size = size > 0 ? size : 0;
-		progress_item(&p->prog, (uint64_t)size); /* there already: done in one step */
+		pthread_mutex_lock(&p->mu);
+		inline_fetch = json_object_get(p->fetched_inline, digest) != NULL;
+		if (inline_fetch) {
+			p->blobs_fetched++;
+			p->bytes_fetched += size;
+		}
+		pthread_mutex_unlock(&p->mu);
+		/* there already: done in one step; a config fetched by its item
+		 * had its bytes counted as they came */
+		progress_item(&p->prog, inline_fetch ? 0 : (uint64_t)size);
 	} else if (p->o->offline || reg == NULL) {
 		rc = edge_errf(&e, EDGE_EIO, "blob %s is not in the store%s", digest, p->o->offline ? " (--offline)" : "");
 		progress_item(&p->prog, 0);
@@ -866,6 +881,7 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	p.store = s;
 	p.o = o;
 	p.blob_index = json_object();
+	p.fetched_inline = json_object();
 	progress_init(&p.prog, o->progress, o->progress_ctx, "blobs", NULL);
 	helm_repos_init(&p.helm, o->creds);
 	n = manifest_entry_count(manifest) + (def ? 1 : 0);
@@ -973,6 +989,7 @@ out:
 	free(p.blobs);
 	free(p.gates);
 	json_decref(p.blob_index);
+	json_decref(p.fetched_inline);
 	helm_repos_free(&p.helm);
 	http_share_free(p.share);
 	progress_fini(&p.prog);
