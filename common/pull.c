@@ -866,6 +866,33 @@ static void index_entry(struct pull *p, struct item *it)
 				  (json_int_t)it->msize, "annotations", ann));
 }
 
+/* Each item's result into its entry, and into the store's index when it
+ * succeeded (counted in o->stats). Returns how many failed. */
+static size_t pull_results(struct pull *p, int stopped)
+{
+	struct pull_stats *st = p->o->stats;
+	size_t i, failed = 0;
+
+	for (i = 0; i < p->nitems; i++) {
+		struct item *it = &p->items[i];
+		if (stopped && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
+			it->error = xstrdup("not pulled: stopped after an earlier error");
+			it->error_code = EDGE_EREMOTE;
+		}
+		set_result(p, it);
+		if (it->error != NULL) {
+			failed++;
+			continue;
+		}
+		index_entry(p, it);
+		if (st != NULL && it->kind == IT_IMAGE)
+			st->images++;
+		else if (st != NULL && it->kind != IT_DEFINITION)
+			st->charts++;
+	}
+	return failed;
+}
+
 int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struct edge_err *err)
 {
 	json_t *def = manifest_definition(manifest), *e;
@@ -935,23 +962,7 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	if (pull_all(&p, &stopped, err) != 0)
 		goto out;
 	progress_end(&p.prog, UINT64_MAX);
-	for (i = 0; i < p.nitems; i++) {
-		struct item *it = &p.items[i];
-		if (stopped && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
-			it->error = xstrdup("not pulled: stopped after an earlier error");
-			it->error_code = EDGE_EREMOTE;
-		}
-		set_result(&p, it);
-		if (it->error != NULL) {
-			failed++;
-			continue;
-		}
-		index_entry(&p, it);
-		if (o->stats != NULL && it->kind == IT_IMAGE)
-			o->stats->images++;
-		else if (o->stats != NULL && it->kind != IT_DEFINITION)
-			o->stats->charts++;
-	}
+	failed = pull_results(&p, stopped);
 	/* index.json is written once, also after failures: what is complete stays usable */
 	if (store_index_write(s, err) != 0)
 		goto out;
