@@ -67,12 +67,16 @@ static void meter_draw(void *ctx, const struct progress_info *pi)
 
 	if (!m->started) {
 		m->started = 1;
+		m->shown = 0;
 		m->first = t;
 		m->last = t - (m->mode > 0 ? METER_REDRAW_MS : 0);
 	}
 	if (pi->final ? m->mode == 0 : t - m->last < (m->mode > 0 ? METER_REDRAW_MS : METER_PLAIN_MS))
-		return;
+		goto end;
+	if (m->mode > 0 && !m->shown && t - m->first < m->delay)
+		goto end;
 	m->last = t;
+	m->shown = 1;
 	meter_line(m, pi, t, line, sizeof(line));
 	if (m->mode > 0) {
 		fprintf(stderr, "\r%s: %s\033[K%s", edge_progname(), line, pi->final ? "\n" : "");
@@ -80,6 +84,9 @@ static void meter_draw(void *ctx, const struct progress_info *pi)
 	} else {
 		log_info("%s", line);
 	}
+end:
+	if (pi->final)
+		m->started = 0; /* a next report is new work (edge-verify: signature, then blobs) */
 }
 
 progress_fn meter_start(struct meter *m)
@@ -88,6 +95,8 @@ progress_fn meter_start(struct meter *m)
 	m->mode = edge_log_verbosity() < 0 ? -1 : cli_progress_tty();
 	m->started = 0;
 	m->drawn = 0;
+	m->shown = 0;
+	m->delay = isatty(2) ? METER_DELAY_MS : 0;
 	m->begin = mono_ms();
 	m->first = 0;
 	m->last = 0;

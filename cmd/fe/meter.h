@@ -17,11 +17,16 @@
 
 #define METER_REDRAW_MS 180 /* engines report every PROGRESS_TICK_MS: a redraw at least every 200 ms */
 #define METER_PLAIN_MS 5000
+/* On a terminal, nothing is drawn for work that ends this soon (git's
+ * delayed progress): a quick run shows no line to blink past. */
+#define METER_DELAY_MS 500
 
 struct meter {
 	int mode;        /* cli_progress_tty(): 1 redrawn, 0 plain lines, -1 none */
 	int started;     /* the first report came */
 	int drawn;       /* a redrawn line is on the screen */
+	int shown;       /* something was drawn since the first report */
+	int delay;       /* ms from the first report before the first line */
 	long long begin; /* meter_start (mono_ms): the run's time, for meter_summary */
 	long long first; /* the first report: the rate's clock */
 	long long last;  /* when the last line was drawn */
