@@ -155,8 +155,10 @@ static void verify_summary(const struct meter *meter, const char *path, json_t *
 	json_t *b = manifest_bundle(m);
 	json_int_t n = json_integer_value(json_object_get(b, "size"));
 
-	meter_summary(meter, "%s verified%s: %zu images, %zu charts, %s", path, signed_too ? " with its signature" : "",
-		      json_array_size(manifest_images(m)), json_array_size(manifest_charts(m)),
+	size_t ni = json_array_size(manifest_images(m)), nc = json_array_size(manifest_charts(m));
+
+	meter_summary(meter, "%s verified%s: %zu image%s, %zu chart%s, %s", path,
+		      signed_too ? " with its signature" : "", ni, ni == 1 ? "" : "s", nc, nc == 1 ? "" : "s",
 		      meter_size(size, sizeof(size), n > 0 ? (uint64_t)n : 0));
 }
 

@@ -151,7 +151,7 @@ final_count() {
 		{ echo "tty: $tty" >&2; return 1; }
 	jq -e '.store == "st"' out.json >/dev/null
 	on_tty "edge-verify --progress never $BUNDLE > out.json"
-	[[ "$tty" =~ edge-verify:\ .*site.tar.zst\ verified:\ 6\ images,\ 1\ charts,\ [0-9.]+\ [KMG]iB\ in ]] ||
+	[[ "$tty" =~ edge-verify:\ .*site.tar.zst\ verified:\ 6\ images,\ 1\ chart,\ [0-9.]+\ [KMG]iB\ in ]] ||
 		{ echo "tty: $tty" >&2; return 1; }
 	edge-sign -G -W -k k.key -p k.pub 2>/dev/null
 	cp "$BUNDLE" b.tar.zst
