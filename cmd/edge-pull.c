@@ -12,11 +12,12 @@
 #include "platform.h"
 #include "pull.h"
 #include "regcli.h"
+#include "resolve.h"
 #include "split.h"
 #include "store.h"
 
 static const char synopsis[] =
-	"edge-pull [--store DIR] [--platform P] [--all-platforms] [--jobs N] [--keep-going] [MANIFEST]";
+	"edge-pull [--store DIR] [--platform P] [--all-platforms] [--jobs N] [--keep-going] [MANIFEST | REF...]";
 
 #define DEFAULT_JOBS 8
 #define DEFAULT_JOBS_PER_REGISTRY 16
@@ -27,11 +28,15 @@ static const char synopsis[] =
 
 static const char help[] =
 	"usage: edge-pull [options] [MANIFEST]\n"
+	"       edge-pull [options] REF...\n"
 	"\n"
 	"Pull every image and chart of the manifest (a file, or stdin) and its\n"
 	"cluster definition into an OCI image layout store, and print the manifest\n"
 	"with store, digest, mediaType, size and platforms. Blobs are verified\n"
 	"before they get their final name; a rerun downloads only what is missing.\n"
+	"Image references instead of a manifest (several arguments, or one that is\n"
+	"no file and not *.json or *.yaml) are pulled as 'edge-resolve --images'\n"
+	"would list them.\n"
 	"\n"
 	"Options:\n"
 	"      --store DIR           the store (default: ./store)\n"
@@ -102,6 +107,56 @@ static void add_platforms(struct pull_opts *o, const char *list)
 		cli_usage_error("--platform: %s", err.msg);
 }
 
+/* Is the one argument a manifest (else an image reference)? "-", a file,
+ * or a name a manifest has: a typo there says "no such file", it does not
+ * become a pull from Docker Hub. */
+static int is_manifest_arg(const char *a)
+{
+	size_t l = strlen(a);
+
+	return strcmp(a, "-") == 0 || access(a, F_OK) == 0 || (l > 5 && strcmp(a + l - 5, ".json") == 0) ||
+	       (l > 5 && strcmp(a + l - 5, ".yaml") == 0) || (l > 4 && strcmp(a + l - 4, ".yml") == 0);
+}
+
+/* edge-pull REF...: the manifest 'edge-resolve --images LIST' makes of the
+ * references (name "edge", platforms linux/amd64, images sorted, each
+ * from {"list": "command line"}). NULL with err on a bad reference. */
+static json_t *refs_manifest(char **refs, int n, struct edge_err *err)
+{
+	struct resolver *r = resolver_new(NULL, 0, NULL, 0, NULL, 0, err);
+	json_t *m = NULL, *imgs = NULL, *chs = NULL, *profs = NULL;
+	int i;
+
+	if (r == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (resolver_add_image(r, "command line", refs[i], err) != 0)
+			goto out;
+	if (resolver_run(r, &imgs, &chs, &profs, err) != 0)
+		goto out;
+	m = manifest_new(NULL);
+	manifest_set_name(m, "edge");
+	manifest_set_platforms(m, json_pack("[s]", "linux/amd64"));
+	manifest_set_entries(m, imgs, chs);
+	imgs = chs = NULL;
+out:
+	json_decref(imgs);
+	json_decref(chs);
+	json_decref(profs);
+	resolver_free(r);
+	return m;
+}
+
+/* The closing line on a terminal. */
+static void pull_summary(const struct meter *meter, const char *store_dir, const struct pull_stats *st)
+{
+	char got[32], there[32];
+
+	meter_summary(meter, "%zu image%s, %zu chart%s \u2192 %s (%s downloaded, %s already there)", st->images,
+		      st->images == 1 ? "" : "s", st->charts, st->charts == 1 ? "" : "s", store_dir,
+		      meter_size(got, sizeof(got), st->bytes_fetched), meter_size(there, sizeof(there), st->bytes_present));
+}
+
 int main(int argc, char **argv)
 {
 	static char help_text[4096];
@@ -109,10 +164,11 @@ int main(int argc, char **argv)
 	struct pull_opts o;
 	struct edge_err err = {0};
 	struct meter meter;
+	struct pull_stats stats;
 	struct store store;
 	const char *store_dir = "store", *registry = NULL, *input = NULL;
 	json_t *m = NULL;
-	int c, rc = EDGE_OK, wrc, opened = 0, cli_platforms = 0;
+	int c, rc = EDGE_OK, wrc, opened = 0, cli_platforms = 0, nrefs = 0;
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS_PER_REGISTRY, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
@@ -141,15 +197,22 @@ int main(int argc, char **argv)
 		default: cli_usage_error(NULL);
 		}
 	}
-	input = cli_one_argument(argc, argv);
+	if (argc - optind > 1 || (argc - optind == 1 && !is_manifest_arg(argv[optind])))
+		nrefs = argc - optind; /* REF... */
+	else
+		input = cli_one_argument(argc, argv);
 	if (o.all_platforms && cli_platforms)
 		cli_usage_error("--platform and --all-platforms exclude each other");
-	if (rc_opts.password_stdin && (input == NULL || strcmp(input, "-") == 0))
+	if (rc_opts.password_stdin && nrefs == 0 && (input == NULL || strcmp(input, "-") == 0))
 		cli_usage_error("--password-stdin needs the manifest as a file argument (stdin carries the password)");
 	if (store_dir[0] == '\0')
 		cli_usage_error("--store: empty directory name");
 
-	if ((m = cli_load_manifest(input, &err)) == NULL)
+	if (nrefs > 0)
+		m = refs_manifest(argv + optind, nrefs, &err);
+	else
+		m = cli_load_manifest(input, &err);
+	if (m == NULL)
 		goto fail;
 	if (!o.all_platforms && o.nplatforms == 0) {
 		json_t *pl = manifest_platforms(m), *v;
@@ -168,6 +231,7 @@ int main(int argc, char **argv)
 	o.part_min = env_long("EDGE_PULL_PART_MIN", DEFAULT_PART_MIN, 1, 1LL << 40);
 	o.progress = meter_start(&meter);
 	o.progress_ctx = &meter;
+	o.stats = &stats;
 
 	if (store_open(&store, store_dir, !o.offline, 1, &err) != 0)
 		goto fail;
@@ -190,6 +254,8 @@ int main(int argc, char **argv)
 	}
 	wrc = cli_print_manifest(m);
 	rc = wrc != EDGE_OK ? wrc : rc;
+	if (rc == EDGE_OK)
+		pull_summary(&meter, store_dir, &stats);
 	goto out;
 fail:
 	rc = cli_fail(&err);

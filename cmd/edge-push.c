@@ -36,6 +36,9 @@ static const char help[] =
 	"                            (repeatable; the longest match wins)\n"
 	"      --chunk-size SIZE     upload blobs larger than SIZE in chunks of SIZE\n"
 	"                            (default 64M)\n"
+	"      --dry-run             upload nothing: print where each image and chart\n"
+	"                            would go (SOURCE -> TARGET) and which the registry\n"
+	"                            already has (HEAD requests only), on stderr\n"
 	REGCLI_HELP
 	CLI_PROGRESS_HELP
 	CLI_COMMON_HELP("print more detail (-vv: HTTP headers, redacted)")
@@ -45,10 +48,12 @@ static const char help[] =
 
 enum {
 	OPT_CHUNK = CLI_OPT_FIRST_TOOL,
+	OPT_DRY_RUN,
 };
 
 static const struct option longopts[] = {
 	{"chunk-size", required_argument, NULL, OPT_CHUNK},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	REGCLI_TARGET_LONGOPTS,
 	REGCLI_LONGOPTS,
 	CLI_PROGRESS_LONGOPT,
@@ -90,6 +95,41 @@ static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 	return m;
 }
 
+/* --dry-run: the plan on stderr, one line an entry, and the manifest
+ * unchanged on stdout. Returns the exit code. */
+static int dry_run_report(json_t *m, struct push_source *src, const struct push_opts *o)
+{
+	struct edge_err err = {0};
+	json_t *plan = NULL, *e;
+	size_t i, present = 0;
+	int rc;
+
+	if (push_plan(m, src, o, &plan, &err) != 0)
+		return cli_report(&err);
+	json_array_foreach(plan, i, e) {
+		int there = json_is_true(json_object_get(e, "present"));
+		present += there;
+		fprintf(stderr, "%s -> %s: %s\n", manifest_str(e, "ref"), manifest_str(e, "target"),
+			there ? "already there" : "to push");
+	}
+	fprintf(stderr, "%s: dry run: %zu of %zu entries to push, %zu already there\n", edge_progname(),
+		json_array_size(plan) - present, json_array_size(plan), present);
+	json_decref(plan);
+	rc = cli_print_manifest(m);
+	return rc;
+}
+
+/* The closing line on a terminal: what went where, how much. */
+static void push_summary(const struct meter *meter, const struct push_opts *o, const struct push_stats *st)
+{
+	char sent[32], there[32];
+
+	meter_summary(meter, "%zu image%s, %zu chart%s \u2192 %s (%s sent, %s already there)", st->images,
+		      st->images == 1 ? "" : "s", st->charts, st->charts == 1 ? "" : "s",
+		      o->registry ? o->registry : "the --mapping targets", meter_size(sent, sizeof(sent), st->bytes_sent),
+		      meter_size(there, sizeof(there), st->bytes_present));
+}
+
 int main(int argc, char **argv)
 {
 	static char help_text[4096];
@@ -103,7 +143,8 @@ int main(int argc, char **argv)
 	const char *input = NULL;
 	json_t *m = NULL, *pushed = NULL;
 	char *host = NULL;
-	int c, rc = EDGE_OK, have_bundle = 0, have_store = 0;
+	struct push_stats stats;
+	int c, rc = EDGE_OK, have_bundle = 0, have_store = 0, dry_run = 0;
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
 	cli_init(argv[0], synopsis, help_text);
@@ -121,6 +162,7 @@ int main(int argc, char **argv)
 			if (o.chunk_size < 4096)
 				cli_usage_error("--chunk-size: at least 4K, got '%s'", optarg);
 			break;
+		case OPT_DRY_RUN: dry_run = 1; break;
 		default: cli_usage_error(NULL);
 		}
 	}
@@ -144,6 +186,7 @@ int main(int argc, char **argv)
 	o.jobs = rco.jobs;
 	o.progress = meter_start(&meter);
 	o.progress_ctx = &meter;
+	o.stats = &stats;
 
 	if (input != NULL && strcmp(input, "-") != 0 && access(input, F_OK) != 0) {
 		edge_err_errno(&err, "open %s", input);
@@ -181,6 +224,10 @@ int main(int argc, char **argv)
 		src.bundle = &br;
 	else
 		src.store = &st;
+	if (dry_run) {
+		rc = dry_run_report(m, &src, &o);
+		goto out;
+	}
 	if (push_run(m, &src, &o, &pushed, &err) != 0) {
 		rc = cli_report(&err); /* an image no rule covers: no usage lines */
 		goto out;
@@ -188,6 +235,8 @@ int main(int argc, char **argv)
 	manifest_set_pushed(m, pushed);
 	pushed = NULL;
 	rc = cli_print_manifest(m);
+	if (rc == EDGE_OK)
+		push_summary(&meter, &o, &stats);
 	goto out;
 fail:
 	rc = cli_fail(&err);

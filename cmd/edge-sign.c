@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "sha256.h"
 #include "sign.h"
 
@@ -45,6 +46,7 @@ static const char help[] =
 	"  -p, --pubkey FILE         with -G: the public key file (default KEY.pub)\n"
 	"  -W, --no-password         with -G: do not encrypt the secret key\n"
 	"      --force               with -G: replace existing key files\n"
+	CLI_PROGRESS_HELP
 	CLI_COMMON_HELP("print each signature written")
 	"\n"
 	"Exit status: 0 success, 1 the file's digest differs from the manifest's,\n"
@@ -66,6 +68,7 @@ static const struct option longopts[] = {
 	{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
 	{"pubkey", required_argument, NULL, 'p'},
 	{"trusted-comment", required_argument, NULL, 't'},
+	CLI_PROGRESS_LONGOPT,
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
@@ -275,6 +278,7 @@ int main(int argc, char **argv)
 	json_t *m = NULL;
 	char *pw = NULL, *defpub = NULL, key_id[17];
 	int c, rc = EDGE_OK, generate = 0, nopass = 0, force = 0, files, i;
+	struct meter meter;
 
 	cli_init(argv[0], synopsis, help);
 	cli_protect_secrets(); /* the secret key and its password */
@@ -349,6 +353,8 @@ int main(int argc, char **argv)
 		goto fail;
 	if ((key = sig_key_load(keypath, key_password, &pwsrc, &err)) == NULL)
 		goto fail;
+	/* after the password prompt: the files are read now */
+	sig_set_progress(meter_start(&meter), &meter);
 
 	if (files) {
 		for (i = optind; i < argc; i++) {
@@ -359,12 +365,16 @@ int main(int argc, char **argv)
 			log_verbose("signed %s: %s (%s%s%s)", argv[i], info.sidecar, info.algorithm,
 				    info.key_id[0] ? ", key ID " : "", info.key_id);
 		}
+		meter_summary(&meter, "%d file%s signed (%s)", argc - optind, argc - optind == 1 ? "" : "s",
+			      sig_key_algorithm(key));
 		goto out;
 	}
 	if (sign_manifest(m, manifest_path && strcmp(manifest_path, "-") != 0 ? manifest_path : "stdin", key, comment,
 			  &err) != 0)
 		goto fail;
 	rc = cli_print_manifest(m);
+	if (rc == EDGE_OK)
+		meter_summary(&meter, "the manifest's bundle and definition signed (%s)", sig_key_algorithm(key));
 	goto out;
 fail:
 	rc = cli_report(&err); /* past the options: no usage lines */

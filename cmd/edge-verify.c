@@ -10,6 +10,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
+#include "meter.h"
 #include "push.h"
 #include "regcli.h"
 #include "sign.h"
@@ -17,10 +18,11 @@
 #include "verify.h"
 
 static const char synopsis[] =
-	"edge-verify [-p KEY] [--require-signature] [--digest] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
+	"edge-verify [-p KEY] [--require-signature] [--digest] BUNDLE | --list [--json] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
 
 static const char help[] =
 	"usage: edge-verify [options] [BUNDLE]\n"
+	"       edge-verify --list [--json] BUNDLE\n"
 	"       edge-verify --store DIR [--quick] [MANIFEST]\n"
 	"       edge-verify --registry HOST[:PORT][/PATH] [--mapping SRC=DST] [MANIFEST]\n"
 	"\n"
@@ -34,6 +36,8 @@ static const char help[] =
 	"With --store, re-hash every blob of a store and check its index instead.\n"
 	"With --registry, check that the registry holds every image and chart of the\n"
 	"manifest under its target name (as edge-push names it) with its digest.\n"
+	"With --list, print the bundle's images and charts (size, platforms) from\n"
+	"bundle.json and the seek table, without checking or hashing anything.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --public-key KEY      minisign public key or PEM RSA public key to check\n"
@@ -49,8 +53,12 @@ static const char help[] =
 	"      --registry TARGET     verify a registry: HOST[:PORT][/PATH] as for edge-push\n"
 	"      --mapping SRC=DST     with --registry: the ref prefix rules edge-push used\n"
 	"      --jobs N              threads hashing a bundle's blobs (default: all cores)\n"
+	"      --list                list the bundle's images and charts on stdout\n"
+	"                            (no verification)\n"
+	"      --json                with --list: the list as one JSON document\n"
 	REGCLI_HELP_ACCESS
 	REGCLI_HELP_RETRIES
+	CLI_PROGRESS_HELP
 	CLI_COMMON_HELP("print more detail")
 	"\n"
 	"Exit status: 0 verified, 1 verification failed (signature, digest, size,\n"
@@ -64,10 +72,14 @@ enum {
 	OPT_STORE,
 	OPT_QUICK,
 	OPT_DIGEST,
+	OPT_LIST,
+	OPT_JSON,
 };
 
 static const struct option longopts[] = {
 	{"digest", no_argument, NULL, OPT_DIGEST},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"list", no_argument, NULL, OPT_LIST},
 	{"max-size", required_argument, NULL, OPT_MAXSIZE},
 	{"public-key", required_argument, NULL, 'p'},
 	{"quick", no_argument, NULL, OPT_QUICK},
@@ -75,6 +87,7 @@ static const struct option longopts[] = {
 	REGCLI_TARGET_LONGOPTS,
 	{"store", required_argument, NULL, OPT_STORE},
 	REGCLI_LONGOPTS,
+	CLI_PROGRESS_LONGOPT,
 	CLI_COMMON_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
@@ -136,10 +149,90 @@ static int verify_registry_mode(struct push_opts *o, const struct regcli *rco, c
 	return rc;
 }
 
+/* The closing line on a terminal. */
+static void verify_summary(const struct meter *meter, const char *path, json_t *m, int signed_too)
+{
+	char size[32];
+	json_t *b = manifest_bundle(m);
+	json_int_t n = json_integer_value(json_object_get(b, "size"));
+
+	size_t ni = json_array_size(manifest_images(m)), nc = json_array_size(manifest_charts(m));
+
+	meter_summary(meter, "%s verified%s: %zu image%s, %zu chart%s, %s", path,
+		      signed_too ? " with its signature" : "", ni, ni == 1 ? "" : "s", nc, nc == 1 ? "" : "s",
+		      meter_size(size, sizeof(size), n > 0 ? (uint64_t)n : 0));
+}
+
+/* One --list row: kind, size, platforms, ref. */
+static void list_row(const char *kind, json_t *e, const char *ref)
+{
+	json_t *pl = manifest_entry_platforms(e), *v;
+	char size[32], plats[256] = "";
+	size_t i, n = 0;
+
+	json_array_foreach(pl, i, v)
+		if (n < sizeof(plats))
+			n += (size_t)snprintf(plats + n, sizeof(plats) - n, "%s%s", n ? "," : "", json_string_value(v));
+	if (json_integer_value(json_object_get(e, "size")) > 0)
+		meter_size(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(e, "size")));
+	else
+		snprintf(size, sizeof(size), "-");
+	printf("%-5s  %10s  %-24s  %s\n", kind, size, plats[0] ? plats : "-", ref ? ref : "?");
+}
+
+/* --list: the images and charts of a bundle from bundle.json and the seek
+ * table alone (nothing hashed: a damaged blob does not show here). Returns
+ * the exit code. */
+static int list_bundle(const char *path, int as_json, struct edge_err *err)
+{
+	struct bundle_reader r;
+	struct manifest_iter it;
+	char *buf = NULL, size[32], csize[32];
+	size_t len;
+	json_t *bj = NULL, *out = NULL;
+	int rc;
+
+	if (bundle_reader_open(&r, path, err) != 0)
+		return cli_fail(err);
+	if (bundle_read_entry(&r, "bundle.json", MANIFEST_MAX_BYTES, &buf, &len, err) != 0 ||
+	    (bj = manifest_parse(buf, len, path, err)) == NULL) {
+		rc = cli_fail(err);
+		goto out;
+	}
+	if (as_json) {
+		json_t *imgs = json_array(), *chs = json_array();
+		out = json_pack("{s:s, s:o, s:I, s:I, s:O, s:o, s:o, s:I}", "bundle", path, "name",
+				manifest_name(bj) ? json_string(manifest_name(bj)) : json_null(), "size", (json_int_t)r.size,
+				"contentSize", (json_int_t)r.tar_size, "platforms", manifest_platforms(bj) ? manifest_platforms(bj) : json_null(),
+				"images", imgs, "charts", chs, "blobs", (json_int_t)json_array_size(json_object_get(bj, "blobs")));
+		for (manifest_iter_init(&it, bj); manifest_iter_next(&it);) {
+			json_t *e = json_deep_copy(it.entry);
+			json_object_del(e, "from");
+			json_array_append_new(it.kind == MANIFEST_IMAGE ? imgs : chs, e);
+		}
+		rc = cli_print_manifest(out); /* pretty JSON, as a manifest is printed */
+		goto out;
+	}
+	printf("%s: %s, %zu images, %zu charts, %zu blobs, %s (%s compressed)\n", path,
+	       manifest_name(bj) ? manifest_name(bj) : "-", json_array_size(manifest_images(bj)),
+	       json_array_size(manifest_charts(bj)), json_array_size(json_object_get(bj, "blobs")),
+	       meter_size(size, sizeof(size), r.tar_size), meter_size(csize, sizeof(csize), r.size));
+	for (manifest_iter_init(&it, bj); manifest_iter_next(&it);)
+		list_row(it.kind == MANIFEST_IMAGE ? "image" : "chart", it.entry, manifest_entry_ref(it.entry));
+	rc = EDGE_OK;
+out:
+	bundle_reader_close(&r);
+	free(buf);
+	json_decref(bj);
+	json_decref(out);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *key = NULL, *store_dir = NULL, *input = NULL;
-	int c, rc = EDGE_OK, require = 0, quick = 0, want_digest = 0;
+	int c, rc = EDGE_OK, require = 0, quick = 0, want_digest = 0, list = 0, as_json = 0;
+	struct meter meter;
 	uint64_t max_size = 0;
 	struct edge_err err = {0};
 	json_t *m = NULL, *from = NULL;
@@ -162,10 +255,21 @@ int main(int argc, char **argv)
 		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;
 		case OPT_STORE: store_dir = optarg; break;
 		case OPT_QUICK: quick = 1; break;
+		case OPT_LIST: list = 1; break;
+		case OPT_JSON: as_json = 1; break;
 		default: cli_usage_error(NULL);
 		}
 	}
 	input = cli_one_argument(argc, argv);
+	if (as_json && !list)
+		cli_usage_error("--json goes with --list");
+	if (list && (po.registry != NULL || po.nmappings > 0 || store_dir || key || require || max_size || quick ||
+		     want_digest))
+		cli_usage_error("--list reads a bundle's own list: -p, --require-signature, --digest, --max-size, --store, --registry and --quick do not apply");
+	if (list && (input == NULL || strcmp(input, "-") == 0))
+		cli_usage_error("--list needs BUNDLE");
+	sig_set_progress(meter_start(&meter), &meter);
+	verify_set_progress(meter_start(&meter), &meter);
 	if (po.registry != NULL || po.nmappings > 0) {
 		if (store_dir || key || require || max_size || quick || want_digest)
 			cli_usage_error("--registry checks a registry: --store, -p, --require-signature, --max-size, --digest and --quick do not apply");
@@ -205,6 +309,10 @@ int main(int argc, char **argv)
 		edge_err_errno(&err, "open %s", bundle_path);
 		goto fail;
 	}
+	if (list) {
+		rc = list_bundle(bundle_path, as_json, &err);
+		goto out;
+	}
 	sidecar = sig_find_sidecar(bundle_path);
 	if (key != NULL) {
 		struct sig_info info;
@@ -238,6 +346,8 @@ int main(int argc, char **argv)
 		}
 	}
 	rc = cli_print_manifest(m);
+	if (rc == EDGE_OK)
+		verify_summary(&meter, bundle_path, m, key != NULL);
 	goto out;
 fail:
 	rc = cli_fail(&err);

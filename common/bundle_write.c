@@ -653,6 +653,7 @@ struct packer {
 	struct zw z;
 	uint64_t mtime;
 	json_t *index; /* bundle.index.json entries */
+	struct progress *prog; /* the blob being copied counts (NULL: it does not) */
 };
 
 /* Starts an entry (a new frame); the data follows with zw_write. */
@@ -765,6 +766,8 @@ static int entry_blob(struct packer *pk, struct store *s, const char *digest, ui
 			break;
 		zw_commit(&pk->z, (size_t)n);
 		done += (uint64_t)n;
+		if (pk->prog != NULL)
+			progress_bytes(pk->prog, (uint64_t)n);
 	}
 	if (done != size || read(fd, &extra, 1) != 0) {
 		edge_errf(err, EDGE_EVERIFY, "store %s: blob %s is corrupt (%s bytes than its %llu)", s->dir, digest,
@@ -785,6 +788,10 @@ struct content {
 	json_t *blobs;     /* digest -> size */
 	json_t *index;     /* the bundle's index.json */
 	json_t *docker;    /* manifest.json entries */
+	json_t *counted;   /* digest -> true: the config and layer blobs of the
+	                      images and charts, what progress counts (as pull
+	                      and push count them) */
+	int counting;      /* walking an image or chart, not the definition */
 };
 
 static int add_blob(struct store *s, json_t *blobs, json_t *desc, const char *owner, struct edge_err *err)
@@ -842,6 +849,9 @@ static int walk_manifest(struct store *s, struct content *c, json_t *man, const 
 
 	if (add_blob(s, c->blobs, json_object_get(man, "config"), owner, err) != 0)
 		return -1;
+	if (c->counting)
+		json_object_set_new(c->counted, json_string_value(json_object_get(json_object_get(man, "config"), "digest")),
+				    json_true());
 	json_array_foreach(json_object_get(man, "layers"), i, l) {
 		const char *d = json_string_value(json_object_get(l, "digest"));
 		/* foreign layers were never pulled: they stay out of the bundle too */
@@ -849,6 +859,8 @@ static int walk_manifest(struct store *s, struct content *c, json_t *man, const 
 			continue;
 		if (add_blob(s, c->blobs, l, owner, err) != 0)
 			return -1;
+		if (c->counting)
+			json_object_set_new(c->counted, d, json_true());
 	}
 	return 0;
 }
@@ -977,6 +989,7 @@ static int collect(json_t *m, struct store *s, struct content *c, json_t **blobs
 	}
 	json_decref(done);
 	def = manifest_definition(m);
+	c->counting = 0; /* edge-push does not push the definition: no blob of it counts */
 	if (def != NULL && manifest_definition_ref(def) != NULL) {
 		json_t *d = store_index_find(s, manifest_definition_ref(def));
 		if (d == NULL)
@@ -1152,7 +1165,8 @@ static int pack_tail(struct packer *pk, struct content *c, struct edge_err *err)
 int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
 		struct edge_err *err)
 {
-	struct content c = {json_object(), NULL, json_array()};
+	struct content c = {json_object(), NULL, json_array(), json_object(), 1};
+	struct progress prog;
 	struct packer pk;
 	struct out out;
 	json_t *blobs = NULL, *bj = NULL;
@@ -1164,6 +1178,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 
 	memset(&pk, 0, sizeof(pk));
 	memset(&out, 0, sizeof(out));
+	progress_init(&prog, o->progress, o->progress_ctx, "blobs", "packed");
 	*bundle = NULL;
 	c.index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
 	if (collect(manifest, s, &c, &blobs, err) != 0)
@@ -1191,23 +1206,20 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		goto out;
 	{
 		json_t *bl;
-		size_t n = json_array_size(blobs);
-		uint64_t total = 0, done = 0;
-		struct progress_info pi = {0};
 		json_array_foreach(blobs, i, bl)
-			total += (uint64_t)json_integer_value(json_object_get(bl, "size"));
+			if (json_object_get(c.counted, json_string_value(json_object_get(bl, "digest"))) != NULL)
+				progress_add_total(&prog, 1, (uint64_t)json_integer_value(json_object_get(bl, "size")));
 		json_array_foreach(blobs, i, bl) {
+			const char *d = json_string_value(json_object_get(bl, "digest"));
 			uint64_t sz = (uint64_t)json_integer_value(json_object_get(bl, "size"));
-			if (entry_blob(&pk, s, json_string_value(json_object_get(bl, "digest")), sz, err) != 0)
+			pk.prog = json_object_get(c.counted, d) != NULL ? &prog : NULL;
+			if (entry_blob(&pk, s, d, sz, err) != 0)
 				goto out;
-			done += sz;
-			pi = (struct progress_info){ i + 1, n, done, total, "blobs", NULL, 0 };
-			if (o->progress != NULL)
-				o->progress(o->progress_ctx, &pi);
+			if (pk.prog != NULL)
+				progress_item(&prog, 0); /* its bytes were counted as they were read */
 		}
-		pi.final = 1;
-		if (o->progress != NULL && n > 0)
-			o->progress(o->progress_ctx, &pi);
+		pk.prog = NULL;
+		progress_end(&prog, UINT64_MAX);
 	}
 	if (pack_tail(&pk, &c, err) != 0)
 		goto out;
@@ -1247,7 +1259,9 @@ out:
 	} else {
 		out_release(&out);
 	}
+	progress_fini(&prog);
 	json_decref(pk.index);
+	json_decref(c.counted);
 	json_decref(c.blobs);
 	json_decref(c.index);
 	json_decref(c.docker);

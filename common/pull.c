@@ -70,13 +70,15 @@ struct pull {
 	struct blob *blobs;
 	size_t nblobs, blobs_cap;
 	json_t *blob_index; /* digest -> idx */
+	json_t *fetched_inline; /* digest -> true: configs get_small_blob downloaded */
 	struct registry_set regs;
 	struct store *store;
 	const struct pull_opts *o;
 	struct http_share *share;
 	struct helm_repos helm; /* HTTP chart repositories */
 	size_t blobs_done, blobs_fetched;
-	int64_t bytes_done;
+	int64_t bytes_done, bytes_fetched;
+	struct progress prog;
 	struct edge_err first;
 	int have_first;
 };
@@ -98,6 +100,14 @@ static struct pool_gate *gate_for(struct pull *p, const struct registry *reg)
 	return NULL;
 }
 
+/* registry_opts.on_bytes: a download's bytes as they arrive. */
+static void pull_on_bytes(void *ctx, uint64_t n)
+{
+	struct pull *p = ctx;
+
+	progress_bytes(&p->prog, n);
+}
+
 static struct registry *registry_for(struct pull *p, const char *domain)
 {
 	p->regs.opts.plain_http = p->o->plain_http;
@@ -106,6 +116,8 @@ static struct registry *registry_for(struct pull *p, const char *domain)
 	p->regs.opts.part_min = p->o->part_min;
 	p->regs.opts.http_opts = &p->o->http;
 	p->regs.opts.share = p->share;
+	p->regs.opts.on_bytes = p->o->progress != NULL ? pull_on_bytes : NULL;
+	p->regs.opts.on_bytes_ctx = p;
 	return registry_set_get(&p->regs, domain);
 }
 
@@ -136,6 +148,7 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 		b->repo = repo ? xstrdup(repo) : NULL;
 		b->first_item = item;
 		json_object_set_new(p->blob_index, digest, json_integer((json_int_t)idx));
+		progress_add_total(&p->prog, 1, size > 0 ? (uint64_t)size : 0);
 		/* after a first error the pool takes no more: the blob stays queued */
 		pool_submit(p->pool, run_blob, p, idx, gate_for(p, reg));
 	}
@@ -145,13 +158,6 @@ static void want_blob(struct pull *p, size_t item, struct registry *reg, const c
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void progress(struct pull *p, int final)
-{
-	struct progress_info pi = { p->blobs_done, p->nblobs, (uint64_t)p->bytes_done, 0, "blobs", NULL, final };
-
-	if (p->o->progress != NULL)
-		p->o->progress(p->o->progress_ctx, &pi);
-}
 
 /* --- manifests --------------------------------------------------------- */
 
@@ -244,6 +250,10 @@ static int get_small_blob(struct pull *p, struct item *it, struct http_client *h
 			  int64_t size, char **data, size_t *len, struct edge_err *err)
 {
 	if (!store_has_blob(p->store, digest, size)) {
+		/* fetched by this run: its blob job counts it so (run_blob) */
+		pthread_mutex_lock(&p->mu);
+		json_object_set_new(p->fetched_inline, digest, json_true());
+		pthread_mutex_unlock(&p->mu);
 		if (p->o->offline)
 			return edge_errf(err, EDGE_EIO, "%s: blob %s is not in the store (--offline)", it->ref, digest);
 		if (size > (int64_t)STORE_MAX_MANIFEST)
@@ -312,6 +322,9 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 	if (get_small_blob(p, it, http, desc_digest(config), desc_size(config), &cdata, &clen, err) != 0)
 		return -1;
 	it->total += (int64_t)m->len + (int64_t)clen;
+	/* a blob of the item like its layers (counted the same way as in
+	 * edge-pack and edge-push): its job finds it in the store */
+	want_blob(p, idx, it->reg, it->repo, desc_digest(config), (int64_t)clen);
 	if (oci_is_image_config(m->doc)) {
 		json_t *c = json_loadb(cdata, clen, 0, NULL);
 		char text[128];
@@ -524,6 +537,10 @@ static int do_http_chart(struct pull *p, size_t idx, struct http_client *http, s
 			(json_int_t)ch.resp.body_len, "annotations", "org.opencontainers.image.title", name,
 			"org.opencontainers.image.version", version);
 	it->total += (int64_t)cfglen + (int64_t)ch.resp.body_len;
+	/* its config and layer, counted as an OCI chart's are */
+	progress_add_total(&p->prog, 2, (uint64_t)cfglen + ch.resp.body_len);
+	progress_item(&p->prog, ch.resp.body_len);
+	progress_item(&p->prog, (uint64_t)cfglen);
 	rc = store_artifact(p, it, man, err);
 out:
 	helm_chart_free(&ch);
@@ -665,16 +682,31 @@ static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err)
 	pthread_mutex_unlock(&p->mu);
 
 	if (store_has_blob(p->store, digest, size)) {
+		int inline_fetch;
 		rc = 0;
+		size = size > 0 ? size : 0;
+		pthread_mutex_lock(&p->mu);
+		inline_fetch = json_object_get(p->fetched_inline, digest) != NULL;
+		if (inline_fetch) {
+			p->blobs_fetched++;
+			p->bytes_fetched += size;
+		}
+		pthread_mutex_unlock(&p->mu);
+		/* there already: done in one step; a config fetched by its item
+		 * had its bytes counted as they came */
+		progress_item(&p->prog, inline_fetch ? 0 : (uint64_t)size);
 	} else if (p->o->offline || reg == NULL) {
 		rc = edge_errf(&e, EDGE_EIO, "blob %s is not in the store%s", digest, p->o->offline ? " (--offline)" : "");
+		progress_item(&p->prog, 0);
 	} else {
 		rc = registry_get_blob(reg, http, repo, digest, size, 1, p->store, &e);
 		if (rc == 0) {
 			pthread_mutex_lock(&p->mu);
 			p->blobs_fetched++;
+			p->bytes_fetched += size > 0 ? size : 0;
 			pthread_mutex_unlock(&p->mu);
 		}
+		progress_item(&p->prog, 0); /* its bytes were counted as they came */
 	}
 	free(repo);
 	pthread_mutex_lock(&p->mu);
@@ -694,7 +726,6 @@ static int run_blob(void *arg, size_t idx, void *worker, struct edge_err *err)
 		*err = named;
 	}
 	p->blobs_done++;
-	progress(p, 0);
 	pthread_mutex_unlock(&p->mu);
 	return rc == 0 ? 0 : -1;
 }
@@ -835,6 +866,33 @@ static void index_entry(struct pull *p, struct item *it)
 				  (json_int_t)it->msize, "annotations", ann));
 }
 
+/* Each item's result into its entry, and into the store's index when it
+ * succeeded (counted in o->stats). Returns how many failed. */
+static size_t pull_results(struct pull *p, int stopped)
+{
+	struct pull_stats *st = p->o->stats;
+	size_t i, failed = 0;
+
+	for (i = 0; i < p->nitems; i++) {
+		struct item *it = &p->items[i];
+		if (stopped && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
+			it->error = xstrdup("not pulled: stopped after an earlier error");
+			it->error_code = EDGE_EREMOTE;
+		}
+		set_result(p, it);
+		if (it->error != NULL) {
+			failed++;
+			continue;
+		}
+		index_entry(p, it);
+		if (st != NULL && it->kind == IT_IMAGE)
+			st->images++;
+		else if (st != NULL && it->kind != IT_DEFINITION)
+			st->charts++;
+	}
+	return failed;
+}
+
 int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struct edge_err *err)
 {
 	json_t *def = manifest_definition(manifest), *e;
@@ -845,9 +903,13 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 
 	memset(&p, 0, sizeof(p));
 	pthread_mutex_init(&p.mu, NULL);
+	if (o->stats != NULL)
+		memset(o->stats, 0, sizeof(*o->stats));
 	p.store = s;
 	p.o = o;
 	p.blob_index = json_object();
+	p.fetched_inline = json_object();
+	progress_init(&p.prog, o->progress, o->progress_ctx, "blobs", NULL);
 	helm_repos_init(&p.helm, o->creds);
 	n = manifest_entry_count(manifest) + (def ? 1 : 0);
 	p.items = xcalloc(n ? n : 1, sizeof(*p.items));
@@ -897,24 +959,16 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	}
 	if (pull_all(&p, &stopped, err) != 0)
 		goto out;
-	progress(&p, 1);
-	for (i = 0; i < p.nitems; i++) {
-		struct item *it = &p.items[i];
-		if (stopped && it->error == NULL && it->digest[0] == '\0' && it->kind != IT_DEFINITION) {
-			it->error = xstrdup("not pulled: stopped after an earlier error");
-			it->error_code = EDGE_EREMOTE;
-		}
-		set_result(&p, it);
-		if (it->error != NULL) {
-			failed++;
-			continue;
-		}
-		index_entry(&p, it);
-	}
+	progress_end(&p.prog, UINT64_MAX);
+	failed = pull_results(&p, stopped);
 	/* index.json is written once, also after failures: what is complete stays usable */
 	if (store_index_write(s, err) != 0)
 		goto out;
 	log_verbose("%zu entries, %zu blobs (%zu downloaded)", p.nitems, p.nblobs, p.blobs_fetched);
+	if (o->stats != NULL) {
+		o->stats->bytes_fetched = (uint64_t)p.bytes_fetched;
+		o->stats->bytes_present = (uint64_t)(p.bytes_done - p.bytes_fetched);
+	}
 	if (failed > 0) {
 		if (o->keep_going)
 			edge_errf(err, EDGE_EREMOTE, "%zu of %zu entries failed (see their \"error\" fields); first: %s",
@@ -944,8 +998,10 @@ out:
 	free(p.blobs);
 	free(p.gates);
 	json_decref(p.blob_index);
+	json_decref(p.fetched_inline);
 	helm_repos_free(&p.helm);
 	http_share_free(p.share);
+	progress_fini(&p.prog);
 	pthread_mutex_destroy(&p.mu);
 	return rc;
 }

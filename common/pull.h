@@ -23,6 +23,13 @@ struct pull_mirror {
 	char *mirror;
 };
 
+/* What a run did, for its closing line (pull_opts.stats). */
+struct pull_stats {
+	size_t images, charts;  /* entries pulled */
+	uint64_t bytes_fetched; /* blob bytes downloaded */
+	uint64_t bytes_present; /* blob bytes the store had */
+};
+
 struct pull_opts {
 	struct platform *platforms; /* wanted platforms (at least one unless all_platforms) */
 	size_t nplatforms;
@@ -37,8 +44,9 @@ struct pull_opts {
 	int plain_http;
 	struct http_opts http;
 	struct cred_store *creds;
-	progress_fn progress; /* NULL, or called after each blob and at the end */
+	progress_fn progress; /* NULL, or called as blobs arrive (bytes in flight too) and at the end */
 	void *progress_ctx;
+	struct pull_stats *stats; /* NULL, or filled by pull_run */
 	struct pull_mirror *mirrors;
 	size_t nmirrors;
 };

@@ -115,6 +115,7 @@ struct blob_in {
 	struct edge_err err;
 	struct http_client *http;
 	uint64_t limit;            /* read at most this position (chunk end) */
+	struct progress *prog;     /* NULL, or where the bytes read are counted */
 };
 
 static int blob_in_open(struct blob_in *b, struct push_source *src, const char *digest, uint64_t size,
@@ -202,6 +203,8 @@ static int64_t blob_in_read(struct blob_in *b, void *buf, size_t n, struct edge_
 		uint64_t skip = b->hashed > b->pos ? b->hashed - b->pos : 0;
 		sha256_update(&b->h, (char *)buf + skip, (size_t)((uint64_t)got - skip));
 		b->hashed = b->pos + (uint64_t)got;
+		if (b->prog != NULL)
+			progress_bytes(b->prog, (uint64_t)got - skip);
 	}
 	b->pos += (uint64_t)got;
 	return got;
@@ -509,6 +512,7 @@ struct target {
 	size_t toplen;
 	char top_mt[128];
 	json_t *children;     /* [{digest, mediaType, data}] for an index */
+	int is_chart;
 	int failed;
 	char *error;
 	int error_code;
@@ -522,6 +526,7 @@ struct bjob {
 	int failed;
 	char *error;
 	int error_code;
+	uint64_t quick_bytes; /* size, when its first repository had it or mounted it */
 };
 
 struct push {
@@ -535,8 +540,9 @@ struct push {
 	struct push_source *src;
 	const struct push_opts *o;
 	struct http_share *share;
-	size_t uploaded, skipped, mounted, done;
-	uint64_t bytes;
+	size_t uploaded, skipped, mounted;
+	uint64_t bytes, bytes_skipped, bytes_mounted;
+	struct progress prog;
 	struct edge_err first;
 	int have_first;
 };
@@ -717,6 +723,8 @@ static int run_job(struct push *p, struct bjob *j, struct http_client *http, str
 		if (st == 1) {
 			pthread_mutex_lock(&p->mu);
 			p->skipped++;
+			p->bytes_skipped += k == 0 ? j->size : 0;
+			j->quick_bytes = k == 0 ? j->size : 0;
 			pthread_mutex_unlock(&p->mu);
 			goto done;
 		}
@@ -732,6 +740,8 @@ static int run_job(struct push *p, struct bjob *j, struct http_client *http, str
 			if (loc == NULL) {
 				pthread_mutex_lock(&p->mu);
 				p->mounted++;
+				p->bytes_mounted += k == 0 ? j->size : 0;
+				j->quick_bytes = k == 0 ? j->size : 0;
 				pthread_mutex_unlock(&p->mu);
 				break;
 			}
@@ -739,6 +749,7 @@ static int run_job(struct push *p, struct bjob *j, struct http_client *http, str
 				free(loc);
 				goto fail;
 			}
+			b.prog = k == 0 ? &p->prog : NULL; /* the first repository's bytes are the blob's */
 			if (j->size > p->o->chunk_size || attempt > 0)
 				rc = put_chunked(t->reg, http, t->t.path, &loc, &b, p->o->chunk_size,
 						 p->o->http.retries < 0 ? 5 : p->o->http.retries, &e);
@@ -781,18 +792,6 @@ fail:
 	return 0;
 }
 
-static void progress(struct push *p, int final)
-{
-	struct progress_info pi;
-
-	if (p->o->progress == NULL)
-		return;
-	pthread_mutex_lock(&p->mu); /* serialises the callback too */
-	pi = (struct progress_info){ p->done, p->njobs, p->bytes, 0, "blobs", "uploaded", final };
-	p->o->progress(p->o->progress_ctx, &pi);
-	pthread_mutex_unlock(&p->mu);
-}
-
 /* Each worker's HTTP client (pool_opts.worker_init). */
 static int push_worker_init(void *ctx, void **worker, struct edge_err *err)
 {
@@ -812,12 +811,12 @@ static void push_worker_fini(void *ctx, void *worker)
 static int push_blob_job(void *arg, size_t i, void *worker, struct edge_err *err)
 {
 	struct push *p = arg;
-	int rc = run_job(p, &p->jobs[i], worker, err);
+	struct bjob *j = &p->jobs[i];
+	int rc = run_job(p, j, worker, err);
 
-	pthread_mutex_lock(&p->mu);
-	p->done++;
-	pthread_mutex_unlock(&p->mu);
-	progress(p, 0);
+	/* a blob already there or mounted counts as done in one step; an
+	 * upload's bytes were counted as they were read */
+	progress_item(&p->prog, j->quick_bytes);
 	return rc;
 }
 
@@ -838,7 +837,7 @@ static void push_blobs(struct push *p)
 		p->first = e;
 		p->have_first = 1;
 	}
-	progress(p, 1);
+	progress_end(&p->prog, UINT64_MAX);
 }
 
 static int put_manifest(struct registry *reg, struct http_client *http, const char *repo, const char *reference,
@@ -885,6 +884,7 @@ static int push_prepare(struct push *p, json_t *manifest, struct edge_err *err)
 			return edge_errf(err, EDGE_EINPUT, "%s[%zu]: %s has no digest: it was not pulled", it.list, it.index,
 					 manifest_entry_ref(e) ? manifest_entry_ref(e) : "?");
 		p->nt++;
+		p->t[p->nt - 1].is_chart = it.kind != MANIFEST_IMAGE;
 		if (prepare_target(p, p->nt - 1, e, err) != 0)
 			return -1;
 	}
@@ -999,7 +999,33 @@ static void push_free(struct push *p)
 	free(p->jobs);
 	json_decref(p->job_index);
 	http_share_free(p->share);
+	progress_fini(&p->prog);
 	pthread_mutex_destroy(&p->mu);
+}
+
+/* The stats of a run, for o->stats (after push_targets: a target not
+ * failed was pushed). */
+static void push_fill_stats(const struct push *p)
+{
+	struct push_stats *st = p->o->stats;
+	size_t i;
+
+	if (st == NULL)
+		return;
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < p->nt; i++) {
+		if (p->t[i].failed)
+			continue;
+		if (p->t[i].is_chart)
+			st->charts++;
+		else
+			st->images++;
+	}
+	st->blobs_uploaded = p->uploaded;
+	st->blobs_present = p->skipped;
+	st->blobs_mounted = p->mounted;
+	st->bytes_sent = p->bytes;
+	st->bytes_present = p->bytes_skipped + p->bytes_mounted;
 }
 
 int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
@@ -1015,9 +1041,17 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	p.src = src;
 	p.o = o;
 	p.job_index = json_object();
+	progress_init(&p.prog, o->progress, o->progress_ctx, "blobs", "uploaded");
 	*pushed = json_array();
 	if (push_prepare(&p, manifest, err) != 0)
 		goto out;
+	{
+		size_t i;
+		uint64_t total = 0;
+		for (i = 0; i < p.njobs; i++)
+			total += p.jobs[i].size;
+		progress_add_total(&p.prog, p.njobs, total);
+	}
 	if ((p.share = http_share_new(err)) == NULL)
 		goto out;
 	push_blobs(&p);
@@ -1026,6 +1060,7 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 		goto out;
 	fail_targets(&p);
 	failed = push_targets(&p, http, *pushed);
+	push_fill_stats(&p);
 	log_verbose("%zu blobs uploaded (%.1f MiB), %zu mounted, %zu already there; %zu of %zu entries pushed",
 		    p.uploaded, (double)p.bytes / (1 << 20), p.mounted, p.skipped, p.nt - failed, p.nt);
 	if (failed > 0) {
@@ -1039,6 +1074,47 @@ out:
 	if (rc != 0 && json_array_size(*pushed) == 0) {
 		json_decref(*pushed);
 		*pushed = NULL;
+	}
+	return rc;
+}
+
+int push_plan(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **plan,
+	      struct edge_err *err)
+{
+	struct push p;
+	struct http_client *http = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	pthread_mutex_init(&p.mu, NULL);
+	p.src = src;
+	p.o = o;
+	p.job_index = json_object();
+	*plan = json_array();
+	if (push_prepare(&p, manifest, err) != 0)
+		goto out;
+	if ((http = http_client_new(&o->http, NULL, err)) == NULL)
+		goto out;
+	for (i = 0; i < p.nt; i++) {
+		struct target *t = &p.t[i];
+		char digest[72] = "", mt[128];
+		int st = registry_head_manifest(t->reg, http, t->t.path, t->t.tag ? t->t.tag : t->digest, digest, mt,
+						NULL, err);
+		if (st < 0) {
+			edge_err_prefix(err, "%s", t->target);
+			goto out;
+		}
+		json_array_append_new(*plan, json_pack("{s:s, s:s, s:s, s:b}", "ref", t->ref, "target", t->target, "digest",
+						       t->digest, "present", st == 0 && strcmp(digest, t->digest) == 0));
+	}
+	rc = 0;
+out:
+	http_client_free(http);
+	push_free(&p);
+	if (rc != 0) {
+		json_decref(*plan);
+		*plan = NULL;
 	}
 	return rc;
 }

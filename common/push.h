@@ -20,6 +20,14 @@ struct push_mapping {
 	char *src, *dst;
 };
 
+/* What a run did, for its closing line (push_opts.stats). */
+struct push_stats {
+	size_t images, charts;      /* entries pushed */
+	size_t blobs_uploaded, blobs_present, blobs_mounted;
+	uint64_t bytes_sent;        /* blob bytes uploaded */
+	uint64_t bytes_present;     /* blob bytes the registry had, or mounted */
+};
+
 struct push_opts {
 	const char *registry;           /* HOST[:PORT][/PATH]: the prefix rule's target */
 	struct push_mapping *mappings;  /* SRC=DST prefix replacements */
@@ -29,8 +37,9 @@ struct push_opts {
 	int plain_http;
 	struct http_opts http;
 	struct cred_store *creds;
-	progress_fn progress; /* NULL, or called after each blob and at the end */
+	progress_fn progress; /* NULL, or called as blobs go (bytes in flight too) and at the end */
 	void *progress_ctx;
+	struct push_stats *stats;       /* NULL, or filled by push_run */
 };
 
 /* Where a blob comes from: a store or an open bundle. */
@@ -56,6 +65,15 @@ char *push_target(const struct push_opts *o, const char *ref, struct edge_err *e
  * an entry whose blob failed is not tagged. */
 int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
 	     struct edge_err *err);
+
+/* What push_run would do, without writing to the registry: every image
+ * and chart is read from the source and checked as for a push, then its
+ * target is asked for with HEAD only. Fills *plan with
+ * [{ref, target, digest, "present": true|false}] ("present": the target
+ * has that digest under that name). Returns 0, or -1 with err (a bad
+ * source, or a registry that cannot be asked: EDGE_EREMOTE, EDGE_EAUTH). */
+int push_plan(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **plan,
+	      struct edge_err *err);
 
 /* Checks that the registry has every image and chart of the manifest under
  * its target name with the expected digest; each problem is logged; -1 with

@@ -804,6 +804,7 @@ out:
 struct blob_sink {
 	struct blob_writer *w;
 	struct http_client *http;
+	const struct registry_opts *o; /* on_bytes */
 	struct edge_err err;
 	char *buf;
 	size_t len, cap;
@@ -838,6 +839,8 @@ static size_t blob_sink_write(const void *data, size_t len, void *ctx)
 
 	if (b->len + len > b->cap && blob_sink_flush(b) != 0)
 		return 0;
+	if (b->o->on_bytes != NULL)
+		b->o->on_bytes(b->o->on_bytes_ctx, len);
 	if (len >= b->cap) {
 		if (blob_writer_write(b->w, data, len, &b->err) != 0) {
 			http_sink_error(b->http, &b->err);
@@ -879,6 +882,7 @@ static int get_blob_stream(struct registry *r, struct http_client *http, const c
 	memset(&bs, 0, sizeof(bs));
 	bs.w = w;
 	bs.http = http;
+	bs.o = &r->opts;
 	/* a config or a small layer does not need the whole batch */
 	bs.cap = w->expect > 0 && w->expect - w->offset < (int64_t)REGISTRY_WRITE_BATCH
 			 ? (size_t)(w->expect - w->offset)
@@ -1022,6 +1026,8 @@ static size_t part_write(const void *data, size_t len, void *ctx)
 		if (pt->len == REGISTRY_WRITE_BATCH && part_flush(pt) != 0)
 			return 0;
 	}
+	if (rg->r->opts.on_bytes != NULL)
+		rg->r->opts.on_bytes(rg->r->opts.on_bytes_ctx, len);
 	return len;
 }
 

@@ -31,6 +31,10 @@ struct registry_opts {
 	int64_t part_min;
 	const struct http_opts *http_opts;
 	struct http_share *share;
+	/* NULL, or told of the blob bytes registry_get_blob receives, from
+	 * any thread, as they come (progress of a download in flight) */
+	void (*on_bytes)(void *ctx, uint64_t n);
+	void *on_bytes_ctx;
 };
 
 struct token {

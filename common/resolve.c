@@ -1378,6 +1378,17 @@ int resolver_add_image_list(struct resolver *r, const char *path, struct edge_er
 	return rc;
 }
 
+int resolver_add_image(struct resolver *r, const char *source, const char *s, struct edge_err *err)
+{
+	char *ref = NULL;
+
+	if (ref_normalize(s, &ref, err) != 0)
+		return -1; /* the message names the reference */
+	add_image(r, ref, manifest_from_list(source, 0));
+	free(ref);
+	return 0;
+}
+
 int resolver_add_chart_list(struct resolver *r, const char *path, struct edge_err *err)
 {
 	char *data = NULL;

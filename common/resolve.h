@@ -27,6 +27,9 @@ int resolver_add_profile(struct resolver *r, json_t *doc, const char *source, st
 /* Adds images from a list file: one ref a line with '#' comments, a YAML
  * list, or the skopeo-sync shape REGISTRY: {images: {REPO: [TAGS]}}. */
 int resolver_add_image_list(struct resolver *r, const char *path, struct edge_err *err);
+/* Adds one image reference (edge-pull REF...); its "from" is
+ * {"list": source}. EDGE_EINPUT when it is not a valid reference. */
+int resolver_add_image(struct resolver *r, const char *source, const char *ref, struct edge_err *err);
 /* Adds charts from a list file: lines "REPO NAME VERSION" with '#'
  * comments, or YAML: a list of {repo, name, version} or {charts: [...]}. */
 int resolver_add_chart_list(struct resolver *r, const char *path, struct edge_err *err);

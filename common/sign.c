@@ -198,6 +198,15 @@ static void *hash_reader(void *arg)
 	return NULL;
 }
 
+static _Thread_local progress_fn hash_progress;
+static _Thread_local void *hash_progress_ctx;
+
+void sig_set_progress(progress_fn fn, void *ctx)
+{
+	hash_progress = fn;
+	hash_progress_ctx = ctx;
+}
+
 /* Opens path for hashing: a regular file, read sequentially. */
 static int open_regular(const char *path, uint64_t *size, struct edge_err *err)
 {
@@ -221,8 +230,9 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	struct hash_pipe p;
 	struct sha256 sh = {0};
 	struct b2 bs = {0};
+	struct progress prog;
 	pthread_t th;
-	uint64_t total = 0;
+	uint64_t total = 0, fsize = 0;
 	int want_b2 = (flags & SIG_HASH_BLAKE2B) != 0, want_sha = (flags & SIG_HASH_SHA256) != 0;
 	int rc = -1, i;
 
@@ -230,8 +240,10 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 	p.fd = -1;
 	if (!want_b2 && !want_sha)
 		return edge_errf(err, EDGE_EIO, "%s: no hash asked for", path);
-	if ((p.fd = open_regular(path, NULL, err)) < 0)
+	if ((p.fd = open_regular(path, &fsize, err)) < 0)
 		return -1;
+	progress_init(&prog, hash_progress, hash_progress_ctx, "files", "read");
+	progress_add_total(&prog, 1, fsize);
 	if (want_sha && sha256_init(&sh) != 0) {
 		edge_errf(err, EDGE_EIO, "%s: sha256: out of memory", path);
 		goto out;
@@ -260,6 +272,7 @@ int sig_hash_file(const char *path, unsigned flags, unsigned char b2[64], unsign
 		else
 			sha256_update(&sh, slot->buf, slot->len);
 		total += slot->len;
+		progress_bytes(&prog, slot->len);
 		ring_release(p.ring, 0, slot);
 	}
 	/* the reader may still wait for a slot */
@@ -285,6 +298,7 @@ nothread:
 		if (want_sha)
 			sha256_update(&sh, p.buf[0], (size_t)n);
 		total += (uint64_t)n;
+		progress_bytes(&prog, (uint64_t)n);
 		if ((size_t)n < HASH_BLOCK)
 			break;
 	}
@@ -295,8 +309,11 @@ done:
 		sha256_final(&sh, sha);
 	if (size != NULL)
 		*size = total;
+	progress_item(&prog, 0);
+	progress_end(&prog, total);
 	rc = 0;
 out:
+	progress_fini(&prog);
 	ring_free(p.ring);
 	if (rc != 0 && sh.md != NULL)
 		sha256_discard(&sh);

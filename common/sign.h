@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "err.h"
+#include "progress.h"
 
 #define SIG_ALG_ED25519 "ed25519"
 #define SIG_ALG_RSA "rsa-sha256"
@@ -117,6 +118,12 @@ int sig_sign_file(const struct sig_key *k, const char *file, const char *extra_c
  * key id. */
 int sig_keygen(const char *seckey_path, const char *pubkey_path, const char *password, int force,
 	       char key_id[17], struct edge_err *err);
+
+/* Progress of the file hashing this thread does from now on
+ * (sig_hash_file, so sig_sign_file and sig_verify_file): one item per
+ * file ("files"), its bytes as they are read. fn NULL: none (the default).
+ * Per thread, so that a server's other threads are not reported. */
+void sig_set_progress(progress_fn fn, void *ctx);
 
 /* --- hashing (exposed for the tests and the benchmark) -------------------- */
 

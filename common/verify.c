@@ -455,7 +455,17 @@ struct vpool {
 	uint64_t batch_bytes;
 	size_t kept_bytes;       /* JSON-looking blobs kept, all jobs (at most VERIFY_MAX_KEPT) */
 	pthread_mutex_t mu;      /* kept_bytes */
+	struct progress prog;    /* the blobs, as the jobs hash them */
 };
+
+static _Thread_local progress_fn verify_progress;
+static _Thread_local void *verify_progress_ctx;
+
+void verify_set_progress(progress_fn fn, void *ctx)
+{
+	verify_progress = fn;
+	verify_progress_ctx = ctx;
+}
 
 /* A worker's decompression context and buffers. */
 struct vworker {
@@ -641,12 +651,19 @@ static void run_blob_job(struct vpool *pl, struct vjob *j, ZSTD_DCtx *d, unsigne
 
 	sha256_init(&h);
 	for (f = j->first; f <= j->last; f++) {
+		const struct bundle_frame *fr = &pl->r->frames[f];
+		uint64_t a = fr->doff > j->data_off ? fr->doff : j->data_off;
+		uint64_t b = fr->doff + fr->dsize < j->data_off + j->size ? fr->doff + fr->dsize : j->data_off + j->size;
 		if (frame_content(pl, j, f, &h, d, in, incap, out, outcap) != 0) {
 			j->failed = 1;
 			sha256_discard(&h);
+			progress_item(&pl->prog, 0);
 			return;
 		}
+		if (b > a)
+			progress_bytes(&pl->prog, b - a);
 	}
+	progress_item(&pl->prog, 0);
 	sha256_final(&h, raw);
 	sha256_digest_format(j->got, raw);
 	/* only JSON is wanted later (manifests), within the bound of all kept */
@@ -884,6 +901,7 @@ static int walk_jobs(struct tarv *t, struct vpool *pl, ZSTD_DCtx *d, unsigned ch
 		j->data_off = t->pos;
 		j->size = t->size;
 		j->keep = t->keep;
+		progress_add_total(&pl->prog, 1, t->size);
 		snprintf(j->name, sizeof(j->name), "%.79s", t->name);
 		pl->batch_bytes += t->size;
 		if (pl->batch_bytes >= BATCH_BYTES)
@@ -953,13 +971,14 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	long ncpu = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
 	struct pool_opts po = {0, vworker_init, vworker_fini, NULL};
-	int rc = -1, walk_rc = 0;
+	int rc = -1, walk_rc = 0, pool_rc;
 	struct edge_err walk_err = {0}, pool_err = {0};
 
 	memset(&t, 0, sizeof(t));
 	memset(&pl, 0, sizeof(pl));
 	memset(&fjob, 0, sizeof(fjob));
 	pthread_mutex_init(&pl.mu, NULL);
+	progress_init(&pl.prog, verify_progress, verify_progress_ctx, "blobs", "checked");
 	t.path = path;
 	t.pax_size = -1;
 	t.seen = json_object();
@@ -989,7 +1008,10 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		walk_rc = -1;
 	}
 	vpool_submit(&pl);
-	if (pool_wait(pl.pool, &pool_err) != 0) {
+	pool_rc = pool_wait(pl.pool, &pool_err);
+	if (pool_rc == 0)
+		progress_end(&pl.prog, UINT64_MAX);
+	if (pool_rc != 0) {
 		/* a worker could not be set up: some jobs did not run */
 		*err = pool_err;
 		goto out;
@@ -1012,6 +1034,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 out:
 	pool_free(pl.pool);
 	vpool_free(&pl);
+	progress_fini(&pl.prog);
 	free(in);
 	free(out);
 	ZSTD_freeDCtx(d);

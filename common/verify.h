@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include "err.h"
+#include "progress.h"
 #include "store.h"
 
 #define VERIFY_MAX_JSON_ENTRY (64u << 20)  /* bundle.json, index.json, … */
@@ -25,6 +26,11 @@
  * hash the blobs (0: one per core). */
 int verify_bundle(const char *path, uint64_t max_size, int want_digest, int threads, json_t **manifest,
 		  struct edge_err *err);
+
+/* Progress of the bundle checks this thread makes from now on
+ * (verify_bundle through a seek table): the blobs ("blobs"), their bytes as
+ * they are hashed. fn NULL: none (the default). */
+void verify_set_progress(progress_fn fn, void *ctx);
 
 /* Verifies a store: every blob's sha256 (quick: sizes only) and that every
  * index.json entry has its manifests, configs and layers; with a manifest

@@ -38,7 +38,7 @@ _edge_opts_pack='--name -o --output --store --trust-store --level --threads --sp
 
 # edge-sign: sign bundles and definitions, make minisign key pairs
 _edge_opts_sign='-k --key -t --trusted-comment --manifest --password-file
-	-G --generate -p --pubkey -W --no-password --force
+	-G --generate -p --pubkey -W --no-password --force --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-verify: check a bundle (signature, every entry), a store or a registry
@@ -46,11 +46,11 @@ _edge_opts_verify='-p --public-key --require-signature --digest --max-size --sto
 	--registry --mapping --username --password-stdin --password-file --cred-file
 	--ca-file --insecure --insecure-host --plain-http --plain-http-host --jobs
 	--retries --timeout --stall-timeout
-	--connect-timeout
+	--connect-timeout --list --json --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-push: push a bundle's (or a store's) images and charts to a registry
-_edge_opts_push='--registry --mapping --chunk-size
+_edge_opts_push='--registry --mapping --chunk-size --dry-run
 	--username --password-stdin --password-file --cred-file
 	--ca-file --insecure --insecure-host --plain-http --plain-http-host --jobs
 	--retries --timeout --stall-timeout

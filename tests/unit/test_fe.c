@@ -52,14 +52,28 @@ static void test_meter(void)
 	cli_common_option(CLI_OPT_PROGRESS, "always");
 	capture_start();
 	fn = meter_start(&m);
-	fn(&m, &pack); /* the first report starts the clock: not drawn */
+	fn(&m, &pack); /* the first report is drawn at once; it starts the rate's clock */
+	fn(&m, &pack); /* within METER_REDRAW_MS: not drawn */
 	pack.items_done = 2;
 	pack.bytes_done = 2u << 20;
 	pack.final = 1;
 	fn(&m, &pack);
 	out = capture_end();
-	okf(strcmp(out, "\rtest_fe: 2/2 blobs, 2.0 of 2.0 MiB\033[K\n") == 0,
-	   "--progress always: throttled, then the final line redrawn with a newline");
+	okf(strcmp(out, "\rtest_fe: 1/2 blobs, 1.0 MiB of 2.0 MiB\033[K"
+			"\rtest_fe: 2/2 blobs, 2.0 MiB of 2.0 MiB\033[K\n") == 0,
+	   "--progress always: drawn, throttled, then the final line redrawn with a newline");
+
+	capture_start();
+	fn = meter_start(&m);
+	pack = (struct progress_info){ 1, 2, 1u << 20, 2u << 20, "blobs", NULL, 0 };
+	fn(&m, &pack);
+	m.first -= 10000; /* 1 MiB in 10 s */
+	m.last -= METER_REDRAW_MS;
+	fn(&m, &pack);
+	out = capture_end();
+	okf(strcmp(out, "\rtest_fe: 1/2 blobs, 1.0 MiB of 2.0 MiB\033[K"
+			"\rtest_fe: 1/2 blobs, 1.0 MiB of 2.0 MiB, 102.4 KiB/s, 0:10 left\033[K") == 0,
+	   "the rate and the time left, once half a second went by");
 
 	capture_start();
 	fn = meter_start(&m);
@@ -71,7 +85,7 @@ static void test_meter(void)
 	cli_common_option(CLI_OPT_PROGRESS, "auto"); /* stderr is a file: plain lines */
 	capture_start();
 	fn = meter_start(&m);
-	pack.final = 0;
+	pack = (struct progress_info){ 2, 2, 2u << 20, 2u << 20, "blobs", NULL, 0 };
 	fn(&m, &pack); /* the clock starts */
 	m.last -= 5000;
 	fn(&m, &pack);
@@ -79,7 +93,7 @@ static void test_meter(void)
 	push.final = 1;
 	fn(&m, &push); /* the end draws nothing in plain mode */
 	out = capture_end();
-	okf(strcmp(out, "test_fe: 2/2 blobs, 2.0 of 2.0 MiB\n") == 0, "not a terminal: a plain line every 5 s");
+	okf(strcmp(out, "test_fe: 2/2 blobs, 2.0 MiB of 2.0 MiB\n") == 0, "not a terminal: a plain line every 5 s");
 
 	cli_common_option(CLI_OPT_PROGRESS, "never");
 	okf(meter_start(&m) == NULL, "--progress never: no callback");
@@ -118,7 +132,7 @@ static void test_fail(void)
 int main(void)
 {
 	cli_init("test_fe", "test_fe [-x] [FILE]", "usage: test_fe [-x] [FILE]\n");
-	plan(8);
+	plan(9);
 	test_meter();
 	test_fail();
 	return done_testing();
