@@ -8,6 +8,7 @@
 
 static const char *g_prog = "edge";
 static int g_verbosity;
+static _Atomic int g_line_open; /* a progress line without its newline is on stderr */
 
 void edge_log_init(const char *progname)
 {
@@ -31,12 +32,19 @@ int edge_log_verbosity(void)
 	return g_verbosity;
 }
 
+void edge_log_line_open(int open)
+{
+	g_line_open = open;
+}
+
 static void vlog(const char *tag, const char *fmt, va_list ap)
 {
 	char line[4096];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s: %s", g_prog, tag);
+	/* over a progress line still being redrawn: clear it first (the
+	 * meter draws it again at its next report) */
+	n = snprintf(line, sizeof(line), "%s%s: %s", g_line_open ? "\r\033[K" : "", g_prog, tag);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

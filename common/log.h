@@ -13,6 +13,10 @@ const char *edge_progname(void);
 
 void edge_log_set_verbosity(int level);
 int edge_log_verbosity(void);
+/* The front end's progress renderer says whether its redrawn line is on
+ * stderr without a newline; while it is, a log line clears it first, so a
+ * warning or an error never lands at the end of a half-drawn line. */
+void edge_log_line_open(int open);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "edge-NAME: warning: …"; hidden by -q */

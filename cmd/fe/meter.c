@@ -81,6 +81,7 @@ static void meter_draw(void *ctx, const struct progress_info *pi)
 	if (m->mode > 0) {
 		fprintf(stderr, "\r%s: %s\033[K%s", edge_progname(), line, pi->final ? "\n" : "");
 		m->drawn = !pi->final;
+		edge_log_line_open(m->drawn);
 	} else {
 		log_info("%s", line);
 	}
