@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	struct push_source src = {NULL, NULL};
 	const char *input = NULL;
 	json_t *m = NULL, *pushed = NULL;
-	char *host = NULL;
+	char *host = NULL, *found = NULL;
 	int c, rc = EDGE_OK, have_bundle = 0, have_store = 0;
 
 	snprintf(help_text, sizeof(help_text), help, DEFAULT_JOBS);
@@ -145,9 +145,11 @@ int main(int argc, char **argv)
 	o.progress = meter_start(&meter);
 	o.progress_ctx = &meter;
 
-	if (input != NULL && strcmp(input, "-") != 0 && access(input, F_OK) != 0) {
-		edge_err_errno(&err, "open %s", input);
-		goto fail;
+	if (input != NULL && strcmp(input, "-") != 0) {
+		/* a bundle, a parts descriptor, a manifest, or a glob of one */
+		if ((found = bundle_find(input, &err)) == NULL)
+			goto fail;
+		input = found;
 	}
 	if (input != NULL && strcmp(input, "-") != 0 && is_bundle_file(input)) {
 		if (bundle_reader_open(&br, input, &err) != 0)
@@ -164,13 +166,18 @@ int main(int argc, char **argv)
 		}
 		bp = manifest_file_path(manifest_bundle(m));
 		sp = manifest_store(m);
+		/* the manifest names the file that is missing, not only the file */
 		if (bp != NULL) {
-			if (bundle_reader_open(&br, bp, &err) != 0)
+			if (bundle_reader_open(&br, bp, &err) != 0) {
+				edge_err_prefix(&err, "%s: bundle.path", input && strcmp(input, "-") ? input : "stdin");
 				goto fail;
+			}
 			have_bundle = 1;
 		} else if (sp != NULL) {
-			if (store_open(&st, sp, 0, 0, &err) != 0)
+			if (store_open(&st, sp, 0, 0, &err) != 0) {
+				edge_err_prefix(&err, "%s: store", input && strcmp(input, "-") ? input : "stdin");
 				goto fail;
+			}
 			have_store = 1;
 		} else {
 			edge_errf(&err, EDGE_EINPUT, "the manifest has neither \"bundle\" nor \"store\": nothing to push from");
@@ -198,6 +205,7 @@ out:
 		store_close(&st);
 	push_opts_free(&o);
 	free(host);
+	free(found);
 	json_decref(pushed);
 	json_decref(m);
 	return cli_finish(rc);

@@ -196,11 +196,12 @@ int main(int argc, char **argv)
 		/* the manifest's digest is checked: compute ours */
 		if (manifest_file_digest(manifest_bundle(from)) != NULL)
 			want_digest = 1;
-	} else {
-		bundle_path = xstrdup(input);
-	}
-	if (access(bundle_path, F_OK) != 0) {
-		edge_err_errno(&err, "open %s", bundle_path);
+		if (access(bundle_path, F_OK) != 0) {
+			edge_err_errno(&err, "stdin: bundle.path: open %s", bundle_path);
+			goto fail;
+		}
+	} else if ((bundle_path = bundle_find(input, &err)) == NULL) {
+		/* a bundle, a parts descriptor, or a glob of one */
 		goto fail;
 	}
 	sidecar = sig_find_sidecar(bundle_path);

@@ -172,6 +172,25 @@ void manifest_drop_local(json_t *m)
 	json_object_del(m, "pushed");
 }
 
+size_t manifest_drop_outputs(json_t *m, char *names, size_t cap)
+{
+	static const char *const outputs[] = {"bundle", "signatures", "pushed"};
+	size_t k, n = 0;
+
+	if (cap > 0)
+		names[0] = '\0';
+	for (k = 0; k < sizeof(outputs) / sizeof(outputs[0]); k++) {
+		size_t l = cap > 0 ? strlen(names) : 0;
+		if (json_object_get(m, outputs[k]) == NULL)
+			continue;
+		if (cap > l)
+			snprintf(names + l, cap - l, "%s%s", n ? ", " : "", outputs[k]);
+		json_object_del(m, outputs[k]);
+		n++;
+	}
+	return n;
+}
+
 json_t *manifest_file_new(const char *path, const char *digest, json_int_t size)
 {
 	json_t *f = json_object();
@@ -689,6 +708,70 @@ json_t *manifest_parse(const char *data, size_t len, const char *source, struct 
 	return m;
 }
 
+/* dir + p for a relative, non-empty p; NULL otherwise. */
+static char *rebased(const char *dir, const char *p)
+{
+	if (p == NULL || p[0] == '\0' || p[0] == '/')
+		return NULL;
+	if (strncmp(p, "./", 2) == 0)
+		p += 2;
+	return path_join(dir, p);
+}
+
+static void rebase_field(json_t *obj, const char *key, const char *dir)
+{
+	char *p = rebased(dir, manifest_str(obj, key));
+
+	if (p != NULL)
+		set_str(obj, key, p);
+	free(p);
+}
+
+void manifest_rebase_paths(json_t *m, const char *manifest_path)
+{
+	const char *slash = manifest_path ? strrchr(manifest_path, '/') : NULL;
+	json_t *parts, *x;
+	char *dir;
+	size_t i;
+
+	if (slash == NULL)
+		return; /* in the current directory: nothing changes */
+	dir = slash == manifest_path ? xstrdup("/") : xstrndup(manifest_path, (size_t)(slash - manifest_path));
+	rebase_field(m, "store", dir);
+	rebase_field(manifest_definition(m), "path", dir);
+	rebase_field(manifest_bundle(m), "path", dir);
+	parts = manifest_file_parts(manifest_bundle(m));
+	json_array_foreach(parts, i, x)
+		rebase_field(x, "path", dir);
+	json_array_foreach(array_get(m, "signatures"), i, x)
+		rebase_field(x, "path", dir);
+	free(dir);
+}
+
+int manifest_file_sniff(const char *path)
+{
+	char *data = NULL;
+	size_t len = 0, i;
+	json_t *doc;
+	struct edge_err e = {0};
+	int yes;
+
+	if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, &e) != 0)
+		return 0;
+	for (i = 0; i < len && strchr(" \t\r\n", data[i]) != NULL; i++)
+		;
+	if (i == len || data[i] != '{') {
+		free(data);
+		return 0;
+	}
+	doc = json_loadb(data, len, 0, NULL);
+	free(data);
+	yes = manifest_has_api_version(doc) && json_is_string(json_object_get(doc, "apiVersion")) &&
+	      strcmp(manifest_str(doc, "apiVersion"), MANIFEST_API_VERSION) == 0;
+	json_decref(doc);
+	return yes;
+}
+
 json_t *manifest_load(const char *path, struct edge_err *err)
 {
 	char *data = NULL;
@@ -706,6 +789,8 @@ json_t *manifest_load(const char *path, struct edge_err *err)
 	}
 	m = manifest_parse(data, len, path, err);
 	free(data);
+	if (m != NULL && strcmp(path, "stdin") != 0)
+		manifest_rebase_paths(m, path);
 	return m;
 }
 
