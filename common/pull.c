@@ -914,8 +914,14 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 		index_entry(&p, it);
 	}
 	/* index.json is written once, also after failures: what is complete stays usable */
-	if (store_index_write(s, err) != 0)
+	if (store_index_write(s, err) != 0) {
+		/* a full disk fails a blob first: that is the failure to report */
+		if (failed > 0 && p.have_first) {
+			log_warn("%s", err->msg);
+			*err = p.first;
+		}
 		goto out;
+	}
 	log_verbose("%zu entries, %zu blobs (%zu downloaded)", p.nitems, p.nblobs, p.blobs_fetched);
 	if (failed > 0) {
 		if (o->keep_going)
