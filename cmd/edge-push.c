@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 			have_bundle = 1;
 		} else if (sp != NULL) {
 			if (store_open(&st, sp, 0, 0, &err) != 0) {
-				edge_err_prefix(&err, "%s: store", input && strcmp(input, "-") ? input : "stdin");
+				edge_err_prefix(&err, "%s", input && strcmp(input, "-") ? input : "stdin");
 				goto fail;
 			}
 			have_store = 1;
