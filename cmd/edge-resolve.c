@@ -285,13 +285,12 @@ static size_t count_new(json_t *old, json_t *list)
  * store stays, as edge-pull adds what it lacks. */
 static void drop_stale(json_t *manifest, json_t *old_images, json_t *old_charts)
 {
-	size_t ni = count_new(old_images, manifest_images(manifest));
-	size_t nc = count_new(old_charts, manifest_charts(manifest));
+	size_t n = count_new(old_images, manifest_images(manifest)) + count_new(old_charts, manifest_charts(manifest));
 	char what[64];
 
-	if (ni + nc > 0 && manifest_drop_outputs(manifest, what, sizeof(what)) > 0)
-		log_warn("dropped %s: the manifest gained %zu images and %zu charts they do not hold "
-			 "(run edge-pull and edge-pack again)", what, ni, nc);
+	if (n > 0 && manifest_drop_outputs(manifest, what, sizeof(what)) > 0)
+		log_warn("dropped %s: the manifest gained %zu %s they do not hold (run edge-pull and edge-pack again)",
+			 what, n, n == 1 ? "entry" : "entries");
 }
 
 int main(int argc, char **argv)

@@ -198,7 +198,8 @@ int bundle_frame_check_ok(const struct bundle_reader *r, size_t f, uint64_t x)
  * bytes are no zstd frames at all (then it is no bundle, whole or not). */
 static int frames_cut_short(struct bundle_reader *r)
 {
-	unsigned char h[ZSTD_FRAMEHEADERSIZE_MAX];
+	static const unsigned did_size[4] = {0, 1, 2, 4};
+	unsigned char h[18]; /* the largest frame header */
 	uint64_t off = 0;
 	struct edge_err e = {0};
 
@@ -222,9 +223,14 @@ static int frames_cut_short(struct bundle_reader *r)
 		}
 		if (magic != 0xFD2FB528u)
 			return 0;
-		hs = ZSTD_frameHeaderSize(h, have);
-		if (ZSTD_isError(hs))
-			return ZSTD_getErrorCode(hs) == ZSTD_error_srcSize_wrong;
+		if (have < 5)
+			return 1;
+		if (h[4] & 0x08)
+			return 0; /* a reserved bit: no zstd frame */
+		/* magic, descriptor, window (unless single segment), dictionary
+		 * ID, content size (RFC 8878 3.1.1.1) */
+		hs = 5 + !((h[4] >> 5) & 1) + did_size[h[4] & 3] +
+		     ((h[4] >> 6) == 0 ? (size_t)((h[4] >> 5) & 1) : (size_t)1 << (h[4] >> 6));
 		check = (h[4] >> 2) & 1;
 		off += hs;
 		for (;;) {
