@@ -36,7 +36,15 @@ setup_file() {
 		python3 "$TOP/tests/servers/fake-palette.py" --port-file "$w/palette.port" \
 		--definition "$w/site.tgz" --api-key "$KEY" --project-id "$PROJECT" \
 		--profile-ids "$PROFILES" --name site --mode ok --idle-timeout 900 || return 1
-	export EDGE_PALETTE_ENDPOINT="http://127.0.0.1:$PORT"
+	# the walkthrough's key pair, made once (as its comment says) by its own
+	# line, with a password; and one made with -W (its "-W: none"), for the
+	# runs that need no scrypt key derivation to sign
+	mkdir -p "$w/keys" "$w/keys-w" || return 1
+	(cd "$w/keys" && bash -e -c "$(block "connected side" | grep '^edge-sign -G ')") || return 1
+	[ -s "$w/keys/edge.key" ] && [ -s "$w/keys/edge.pub" ] || return 1
+	(cd "$w/keys-w" && edge-sign -q -G -W -k edge.key -p edge.pub) || return 1
+	# test_helper unsets $EDGE_PALETTE_ENDPOINT in every test: walkthrough sets it
+	export PALETTE_URL="http://127.0.0.1:$PORT"
 	export EDGE_SIGN_PASSWORD=walkthrough-key-password
 }
 
@@ -64,12 +72,14 @@ replace() {
 	esac
 }
 
-# walkthrough TAG SPLIT: runs both blocks; SPLIT replaces "--split 3G" ("as
-# written" keeps it); TAG names the site registry's path for this run. Leaves
-# the connected side in ./connected, the site in ./site.
+# walkthrough TAG SPLIT KEYS: runs both blocks; SPLIT replaces "--split 3G"
+# ("as written" keeps it); TAG names the site registry's path for this run;
+# KEYS is the directory of the key pair ("edge-sign -G …  # once" ran there).
+# Leaves the connected side in ./connected, the site in ./site.
 walkthrough() {
-	local tag=$1 split=$2 connected site f
+	local tag=$1 split=$2 keys=$3 connected site f
 	connected=$(block "connected side") && site=$(block "site side") || return 1
+	connected=$(printf '%s\n' "$connected" | grep -v '^edge-sign -G ')
 	[ -n "$connected" ] && [ -n "$site" ] || return 1
 	connected=$(replace "$connected" "EDGE_API_KEY=…" "EDGE_API_KEY=$KEY") &&
 		connected=$(replace "$connected" "--project-id 5f1a…" "--project-id $PROJECT") &&
@@ -81,11 +91,11 @@ walkthrough() {
 	site=$(replace "$site" "10.10.254.254:8000/spectro-images" "$SITE/spectro-images-$tag") &&
 		site=$(replace "$site" "--username admin" "--username $SITE_USER") || return 1
 
-	mkdir connected site || return 1
+	mkdir connected site && cp "$keys/edge.key" "$keys/edge.pub" connected/ || return 1
 	jq -n --arg e "$SRC" --arg u "$SRC_USER" --arg p "$SRC_PASS" \
 		'{image: [{endpoint: $e, username: $u, password: $p}]}' > connected/palette-creds.json || return 1
 	printf '%s\n' "$connected" > connected/walkthrough.sh
-	(cd connected && bash -e -o pipefail walkthrough.sh) || { echo "the connected side failed" >&2; return 1; }
+	(cd connected && EDGE_PALETTE_ENDPOINT=$PALETTE_URL bash -e -o pipefail walkthrough.sh) || { echo "the connected side failed" >&2; return 1; }
 
 	# across the air gap: the bundle (or its parts and descriptor), the
 	# signatures, the manifest and the public key
@@ -106,7 +116,7 @@ pushed_ok() {
 }
 
 @test "walkthrough: as written (--split 3G: a descriptor and one part)" {
-	run walkthrough as-written "as written"
+	run walkthrough as-written "as written" "$BATS_FILE_TMPDIR/keys"
 	assert_success
 	run jq -r '.bundle.path' connected/site.manifest.json
 	assert_output --regexp '^core-site-[0-9a-f]{12}\.tar\.zst\.parts\.json$'
@@ -116,7 +126,7 @@ pushed_ok() {
 }
 
 @test "walkthrough: without --split" {
-	run walkthrough unsplit ""
+	run walkthrough unsplit "" "$BATS_FILE_TMPDIR/keys-w"
 	assert_success
 	run jq -r '.bundle.path' connected/site.manifest.json
 	assert_output --regexp '^core-site-[0-9a-f]{12}\.tar\.zst$'
@@ -125,7 +135,7 @@ pushed_ok() {
 }
 
 @test "walkthrough: with --split into several parts" {
-	run walkthrough parts "--split 3M"
+	run walkthrough parts "--split 3M" "$BATS_FILE_TMPDIR/keys-w"
 	assert_success
 	[ "$(jq '.bundle.parts | length' connected/site.manifest.json)" -ge 3 ]
 	[ "$(ls site/core-site-*.tar.zst.part* | wc -l)" -ge 3 ]
