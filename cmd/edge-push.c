@@ -28,6 +28,7 @@ static const char help[] =
 	"registry has are skipped, blobs this run pushed elsewhere are mounted, big\n"
 	"blobs go in chunks; manifests follow their blobs, tags come last. Each blob's\n"
 	"sha256 is checked as it is read. Prints the manifest with \"pushed\".\n"
+	"BUNDLE is as for edge-verify: a bundle, a parts descriptor, or a glob of one.\n"
 	"\n"
 	"Options:\n"
 	"      --registry TARGET     HOST[:PORT][/PATH]: an image keeps its full name\n"
