@@ -715,16 +715,16 @@ s.serve_forever()' "$1"
 	# issue 10 item 9
 	size=$(stat -c %s "$BUNDLE")
 	head -c $((size / 2)) "$BUNDLE" > cut.tar.zst
-	run --separate-stderr edge-push --plain-http --registry "$DST/cut" cut.tar.zst
+	run --separate-stderr edge-push --plain-http --registry "$DST/trunc" cut.tar.zst
 	assert_failure 1
 	assert_output ""
 	assert_stderr_is "edge-push: cut.tar.zst: truncated (the file ends inside a zstd frame, before the seek table)"
 	# cut inside the seek table
 	head -c $((size - 20)) "$BUNDLE" > cut2.tar.zst
-	run --separate-stderr edge-push --plain-http --registry "$DST/cut" cut2.tar.zst
+	run --separate-stderr edge-push --plain-http --registry "$DST/trunc" cut2.tar.zst
 	assert_failure 1
 	assert_stderr_is "edge-push: cut2.tar.zst: truncated (the file ends inside a zstd frame, before the seek table)"
-	run skopeo inspect --raw --tls-verify=false "docker://$(target "$DST" cut test/base:1)"
+	run skopeo inspect --raw --tls-verify=false "docker://$(target "$DST" trunc test/base:1)"
 	assert_failure
 }
 
