@@ -41,6 +41,8 @@ static json_t *obj_get(json_t *obj, const char *key)
 	return json_is_object(v) ? v : NULL;
 }
 
+static void restore_paths(json_t *m);
+
 static json_t *array_get(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
@@ -166,6 +168,7 @@ void manifest_set_entries(json_t *m, json_t *images, json_t *charts)
 
 void manifest_drop_local(json_t *m)
 {
+	restore_paths(m); /* bundle.json: the paths as the manifest gave them */
 	json_object_del(m, "store");
 	json_object_del(m, "bundle");
 	json_object_del(m, "signatures");
@@ -718,13 +721,62 @@ static char *rebased(const char *dir, const char *p)
 	return path_join(dir, p);
 }
 
+/* Every rebase this process made, so that what it prints (and what
+ * edge-pack keeps in bundle.json) says what the manifest said: the
+ * rewritten paths are for opening files. Kept until exit (a tool reads a
+ * manifest or two). */
+static struct rebase_rec {
+	char *orig, *rebased;
+} *g_rebased;
+static size_t g_nrebased;
+
 static void rebase_field(json_t *obj, const char *key, const char *dir)
 {
-	char *p = rebased(dir, manifest_str(obj, key));
+	const char *orig = manifest_str(obj, key);
+	char *p = rebased(dir, orig);
 
-	if (p != NULL)
-		set_str(obj, key, p);
+	if (p == NULL)
+		return;
+	g_rebased = xrealloc(g_rebased, (g_nrebased + 1) * sizeof(*g_rebased));
+	g_rebased[g_nrebased].orig = xstrdup(orig);
+	g_rebased[g_nrebased++].rebased = xstrdup(p);
+	set_str(obj, key, p);
 	free(p);
+}
+
+/* A rebased path, or one made from it (BUNDLE.minisig), as the manifest
+ * gave it. */
+static void restore_field(json_t *obj, const char *key)
+{
+	const char *v = manifest_str(obj, key);
+	size_t i, l;
+
+	for (i = 0; v != NULL && i < g_nrebased; i++) {
+		l = strlen(g_rebased[i].rebased);
+		if (strncmp(v, g_rebased[i].rebased, l) == 0 && (v[l] == '\0' || v[l] == '.')) {
+			char *o = xasprintf("%s%s", g_rebased[i].orig, v + l);
+			set_str(obj, key, o);
+			free(o);
+			return;
+		}
+	}
+}
+
+/* Undoes manifest_rebase_paths on m's path fields. */
+static void restore_paths(json_t *m)
+{
+	json_t *x;
+	size_t i;
+
+	if (g_nrebased == 0)
+		return;
+	restore_field(m, "store");
+	restore_field(manifest_definition(m), "path");
+	restore_field(manifest_bundle(m), "path");
+	json_array_foreach(manifest_file_parts(manifest_bundle(m)), i, x)
+		restore_field(x, "path");
+	json_array_foreach(array_get(m, "signatures"), i, x)
+		restore_field(x, "path");
 }
 
 void manifest_rebase_paths(json_t *m, const char *manifest_path)
@@ -796,7 +848,12 @@ json_t *manifest_load(const char *path, struct edge_err *err)
 
 char *manifest_text(json_t *m, size_t *len, struct edge_err *err)
 {
-	char *text = json_dumps(m, JSON_INDENT(2));
+	json_t *out = json_deep_copy(m);
+	char *text;
+
+	restore_paths(out); /* the paths as the manifest gave them */
+	text = json_dumps(out, JSON_INDENT(2));
+	json_decref(out);
 
 	if (text == NULL) {
 		edge_errf(err, EDGE_EIO, "manifest: cannot serialise");

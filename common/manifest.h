@@ -30,7 +30,11 @@ json_t *manifest_load(const char *path, struct edge_err *err);
 /* The paths of a manifest read from manifest_path are relative to that
  * file's directory: store, definition.path, bundle.path, bundle.parts[].path
  * and signatures[].path are rewritten as seen from the current directory
- * (absolute ones, and all of them for a manifest in ".", stay). */
+ * (absolute ones, and all of them for a manifest in ".", stay), so that
+ * tools open the right files. manifest_text and manifest_drop_local put
+ * them back as the manifest gave them (and paths made from them, such as
+ * BUNDLE.minisig, alike): what a tool prints, and bundle.json, do not
+ * depend on the directory it ran in. */
 void manifest_rebase_paths(json_t *m, const char *manifest_path);
 
 /* 1 when path is a readable JSON file whose apiVersion is

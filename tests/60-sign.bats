@@ -412,7 +412,8 @@ manifest() {
 	# its paths are relative to its directory
 	mkdir sub
 	(cd sub && edge-sign -k ../k ../packed.json > out.json)
-	[ "$(jq -r '.signatures[1].path' sub/out.json)" = ../core-site-0123456789ab.tar.zst.minisig ]
+	[ -f core-site-0123456789ab.tar.zst.minisig ]
+	[ "$(jq -r '.signatures[1].path' sub/out.json)" = core-site-0123456789ab.tar.zst.minisig ]
 	# with other files: refused, nothing signed
 	rm core-site-0123456789ab.tar.zst.minisig
 	run --separate-stderr edge-sign -k k site.tgz packed.json
