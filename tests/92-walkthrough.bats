@@ -39,13 +39,13 @@ setup_file() {
 	# the walkthrough's key pair, made once (as its comment says) by its own
 	# line, with a password; and one made with -W (its "-W: none"), for the
 	# runs that need no scrypt key derivation to sign
+	export EDGE_SIGN_PASSWORD=walkthrough-key-password
 	mkdir -p "$w/keys" "$w/keys-w" || return 1
 	(cd "$w/keys" && bash -e -c "$(block "connected side" | grep '^edge-sign -G ')") || return 1
 	[ -s "$w/keys/edge.key" ] && [ -s "$w/keys/edge.pub" ] || return 1
 	(cd "$w/keys-w" && edge-sign -q -G -W -k edge.key -p edge.pub) || return 1
 	# test_helper unsets $EDGE_PALETTE_ENDPOINT in every test: walkthrough sets it
 	export PALETTE_URL="http://127.0.0.1:$PORT"
-	export EDGE_SIGN_PASSWORD=walkthrough-key-password
 }
 
 teardown_file() {
