@@ -28,6 +28,7 @@ static const char help[] =
 	"registry has are skipped, blobs this run pushed elsewhere are mounted, big\n"
 	"blobs go in chunks; manifests follow their blobs, tags come last. Each blob's\n"
 	"sha256 is checked as it is read. Prints the manifest with \"pushed\".\n"
+	"BUNDLE is as for edge-verify: a bundle, a parts descriptor, or a glob of one.\n"
 	"\n"
 	"Options:\n"
 	"      --registry TARGET     HOST[:PORT][/PATH]: an image keeps its full name\n"
@@ -142,7 +143,7 @@ int main(int argc, char **argv)
 	struct push_source src = {NULL, NULL};
 	const char *input = NULL;
 	json_t *m = NULL, *pushed = NULL;
-	char *host = NULL;
+	char *host = NULL, *found = NULL;
 	struct push_stats stats;
 	int c, rc = EDGE_OK, have_bundle = 0, have_store = 0, dry_run = 0;
 
@@ -188,9 +189,11 @@ int main(int argc, char **argv)
 	o.progress_ctx = &meter;
 	o.stats = &stats;
 
-	if (input != NULL && strcmp(input, "-") != 0 && access(input, F_OK) != 0) {
-		edge_err_errno(&err, "open %s", input);
-		goto fail;
+	if (input != NULL && strcmp(input, "-") != 0) {
+		/* a bundle, a parts descriptor, a manifest, or a glob of one */
+		if ((found = bundle_find(input, &err)) == NULL)
+			goto fail;
+		input = found;
 	}
 	if (input != NULL && strcmp(input, "-") != 0 && is_bundle_file(input)) {
 		if (bundle_reader_open(&br, input, &err) != 0)
@@ -207,13 +210,18 @@ int main(int argc, char **argv)
 		}
 		bp = manifest_file_path(manifest_bundle(m));
 		sp = manifest_store(m);
+		/* the manifest names the file that is missing, not only the file */
 		if (bp != NULL) {
-			if (bundle_reader_open(&br, bp, &err) != 0)
+			if (bundle_reader_open(&br, bp, &err) != 0) {
+				edge_err_prefix(&err, "%s: bundle.path", input && strcmp(input, "-") ? input : "stdin");
 				goto fail;
+			}
 			have_bundle = 1;
 		} else if (sp != NULL) {
-			if (store_open(&st, sp, 0, 0, &err) != 0)
+			if (store_open(&st, sp, 0, 0, &err) != 0) {
+				edge_err_prefix(&err, "%s", input && strcmp(input, "-") ? input : "stdin");
 				goto fail;
+			}
 			have_store = 1;
 		} else {
 			edge_errf(&err, EDGE_EINPUT, "the manifest has neither \"bundle\" nor \"store\": nothing to push from");
@@ -247,6 +255,7 @@ out:
 		store_close(&st);
 	push_opts_free(&o);
 	free(host);
+	free(found);
 	json_decref(pushed);
 	json_decref(m);
 	return cli_finish(rc);

@@ -200,7 +200,10 @@ static int add_json_input(struct resolver *r, const char *path, json_t **manifes
 		}
 		*manifest = manifest_parse(data, len, path, err);
 		free(data);
-		return *manifest ? 0 : -1;
+		if (*manifest == NULL)
+			return -1;
+		manifest_rebase_paths(*manifest, path); /* its paths are relative to its directory */
+		return 0;
 	}
 	free(data);
 	rc = resolver_add_profile(r, doc, path, err);
@@ -262,12 +265,42 @@ static void check_requested(json_t *requested, json_t *found)
 	}
 }
 
+/* The number of entries of list whose ref none of old has. */
+static size_t count_new(json_t *old, json_t *list)
+{
+	json_t *seen = json_object(), *e;
+	size_t i, n = 0;
+
+	json_array_foreach(old, i, e)
+		if (manifest_entry_ref(e) != NULL)
+			json_object_set_new(seen, manifest_entry_ref(e), json_true());
+	json_array_foreach(list, i, e)
+		if (manifest_entry_ref(e) == NULL || json_object_get(seen, manifest_entry_ref(e)) == NULL)
+			n++;
+	json_decref(seen);
+	return n;
+}
+
+/* A manifest that gained entries: its bundle, signatures and pushed no
+ * longer cover them and go, with a note (edge.7: a later manifest); the
+ * store stays, as edge-pull adds what it lacks. */
+static void drop_stale(json_t *manifest, json_t *old_images, json_t *old_charts)
+{
+	size_t n = count_new(old_images, manifest_images(manifest)) + count_new(old_charts, manifest_charts(manifest));
+	char what[64];
+
+	if (n > 0 && manifest_drop_outputs(manifest, what, sizeof(what)) > 0)
+		log_warn("dropped %s: the manifest gained %zu %s they do not hold (run edge-pull and edge-pack again)",
+			 what, n, n == 1 ? "entry" : "entries");
+}
+
 int main(int argc, char **argv)
 {
 	struct strv images = {0}, charts = {0}, platforms = {0}, vars = {0}, system = {0}, macros = {0};
 	struct edge_err err = {0};
 	struct resolver *r = NULL;
 	json_t *manifest = NULL, *imgs = NULL, *chs = NULL, *profs = NULL, *plats = NULL, *def = NULL;
+	json_t *old_images = NULL, *old_charts = NULL;
 	const char *name = NULL, *defpath = NULL;
 	char *defname = NULL;
 	int c, i, rc = EDGE_OK;
@@ -378,6 +411,13 @@ int main(int argc, char **argv)
 			manifest_definition_set_profiles(def, requested);
 		}
 	}
+	/* a later manifest's entries are carried through, never dropped */
+	if (resolver_add_entries(r, manifest_images(manifest), manifest_charts(manifest), &err) != 0) {
+		edge_err_prefix(&err, "manifest");
+		goto fail;
+	}
+	old_images = json_incref(manifest_images(manifest));
+	old_charts = json_incref(manifest_charts(manifest));
 	for (size_t k = 0; k < images.n; k++)
 		if (resolver_add_image_list(r, images.v[k], &err) != 0)
 			goto fail;
@@ -397,6 +437,7 @@ int main(int argc, char **argv)
 	manifest_set_platforms(manifest, plats);
 	manifest_set_entries(manifest, imgs, chs);
 	imgs = chs = NULL;
+	drop_stale(manifest, old_images, old_charts);
 	if (manifest_validate(manifest, "result", &err) != 0)
 		goto fail;
 	log_verbose("%zu profiles, %zu images, %zu charts", resolver_profile_count(r),
@@ -408,6 +449,8 @@ fail:
 	rc = cli_fail(&err);
 out:
 	json_decref(profs);
+	json_decref(old_images);
+	json_decref(old_charts);
 	json_decref(imgs);
 	json_decref(chs);
 	json_decref(manifest);

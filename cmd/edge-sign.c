@@ -30,7 +30,8 @@ static const char help[] =
 	"\n"
 	"With FILE arguments each FILE is signed. Without, a manifest is read from\n"
 	"--manifest FILE or stdin (also '-'): its bundle.path and definition.path are\n"
-	"signed and the manifest is printed with \"signatures\".\n"
+	"signed and the manifest is printed with \"signatures\". A manifest given\n"
+	"alone as FILE is read as a manifest too.\n"
 	"\n"
 	"The password of an encrypted key comes from --password-file, else\n"
 	"$EDGE_SIGN_PASSWORD, else the terminal. A secret key file that group or\n"
@@ -319,6 +320,17 @@ int main(int argc, char **argv)
 	for (i = optind; files && i < argc; i++)
 		if (strcmp(argv[i], "-") == 0)
 			cli_usage_error("'-' (a manifest on stdin) cannot be combined with FILE arguments");
+	/* a manifest given as FILE is read as one, as every other tool does:
+	 * signing its JSON text would leave the bundle unsigned */
+	for (i = optind; files && !generate && i < argc; i++) {
+		if (!manifest_file_sniff(argv[i]))
+			continue;
+		if (argc - optind > 1)
+			cli_usage_error("%s is a manifest: give it alone (or with --manifest), not with other files",
+					argv[i]);
+		manifest_path = argv[optind];
+		files = 0;
+	}
 	if (!generate) {
 		cli_need_input("-k", keypath, EDGE_EINPUT);
 		cli_need_input("--manifest", manifest_path, EDGE_EINPUT);

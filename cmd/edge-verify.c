@@ -32,7 +32,9 @@ static const char help[] =
 	"layout's references and the entry index. Prints the verified manifest with\n"
 	"\"bundle\" (path, size, and digest when it was computed), so that\n"
 	"'edge-verify -p KEY BUNDLE | edge-push …' works. BUNDLE may be a parts\n"
-	"descriptor (FILE.parts.json); without BUNDLE, the manifest on stdin names it.\n"
+	"descriptor (FILE.parts.json, which FILE also finds) or a glob pattern the\n"
+	"shell matched to nothing, matched again to one bundle or descriptor;\n"
+	"without BUNDLE, the manifest on stdin names it.\n"
 	"With --store, re-hash every blob of a store and check its index instead.\n"
 	"With --registry, check that the registry holds every image and chart of the\n"
 	"manifest under its target name (as edge-push names it) with its digest.\n"
@@ -302,11 +304,12 @@ int main(int argc, char **argv)
 		/* the manifest's digest is checked: compute ours */
 		if (manifest_file_digest(manifest_bundle(from)) != NULL)
 			want_digest = 1;
-	} else {
-		bundle_path = xstrdup(input);
-	}
-	if (access(bundle_path, F_OK) != 0) {
-		edge_err_errno(&err, "open %s", bundle_path);
+		if (access(bundle_path, F_OK) != 0) {
+			edge_err_errno(&err, "stdin: bundle.path: open %s", bundle_path);
+			goto fail;
+		}
+	} else if ((bundle_path = bundle_find(input, &err)) == NULL) {
+		/* a bundle, a parts descriptor, or a glob of one */
 		goto fail;
 	}
 	if (list) {

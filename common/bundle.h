@@ -64,10 +64,23 @@ struct bundle_reader {
 	char digest[72];            /* from a parts descriptor ("" otherwise) */
 	json_t *parts;              /* the descriptor's parts list, or NULL */
 	json_t *entries;            /* bundle.index.json: name -> [offset, size] */
+	int truncated;              /* no seek table, and the last zstd frame is cut short */
 };
 
+/* The bundle a command-line argument names (SPEC §5), for edge-verify and
+ * edge-push: arg itself when it exists; else ARG.parts.json, the
+ * descriptor edge-pack --split wrote for ARG; else, when arg is a glob
+ * pattern the shell left as it was (it matched no file), the one bundle or
+ * parts descriptor that the pattern, or the pattern followed by
+ * ".parts.json", matches (signatures and .partNNN files are not
+ * candidates). Returns a malloc'd path, or NULL with err: EDGE_EIO "open
+ * ARG: reason" when nothing matches, EDGE_EUSAGE when several bundles do. */
+char *bundle_find(const char *arg, struct edge_err *err);
+
 /* Opens a bundle or parts descriptor; reads the seek table when there is
- * one (a bundle without is still readable sequentially). */
+ * one (a bundle without is still readable sequentially). A file without a
+ * seek table whose zstd frames stop in the middle of one sets truncated:
+ * the errors that need the table then say "truncated". */
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err);
 void bundle_reader_close(struct bundle_reader *r);
 /* Whether XXH64 x of frame f's content agrees with the seek table (always

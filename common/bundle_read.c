@@ -5,6 +5,7 @@
 #include "bundle_int.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,145 @@ int bundle_frame_check_ok(const struct bundle_reader *r, size_t f, uint64_t x)
 	return !r->checks || (uint32_t)x == r->frames[f].check;
 }
 
+/* Walks the zstd frames from the start of a file that has no seek table,
+ * reading only frame and block headers: 1 when the last frame is cut short
+ * (the file ends early), 0 when the frames end where the file does or the
+ * bytes are no zstd frames at all (then it is no bundle, whole or not). */
+static int frames_cut_short(struct bundle_reader *r)
+{
+	static const unsigned did_size[4] = {0, 1, 2, 4};
+	unsigned char h[18]; /* the largest frame header */
+	uint64_t off = 0;
+	struct edge_err e = {0};
+
+	while (off < r->size) {
+		size_t have = r->size - off < sizeof(h) ? (size_t)(r->size - off) : sizeof(h), hs;
+		uint32_t magic;
+		int check;
+		if (bundle_pread(r, h, have, off, &e) != (int64_t)have)
+			return 0;
+		if (have < 4)
+			return 1;
+		magic = rd32(h);
+		if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {
+			/* a skippable frame (the seek table is one) */
+			if (have < 8)
+				return 1;
+			off += 8 + (uint64_t)rd32(h + 4);
+			if (off > r->size)
+				return 1;
+			continue;
+		}
+		if (magic != 0xFD2FB528u)
+			return 0;
+		if (have < 5)
+			return 1;
+		if (h[4] & 0x08)
+			return 0; /* a reserved bit: no zstd frame */
+		/* magic, descriptor, window (unless single segment), dictionary
+		 * ID, content size (RFC 8878 3.1.1.1) */
+		hs = 5 + !((h[4] >> 5) & 1) + did_size[h[4] & 3] +
+		     ((h[4] >> 6) == 0 ? (size_t)((h[4] >> 5) & 1) : (size_t)1 << (h[4] >> 6));
+		check = (h[4] >> 2) & 1;
+		off += hs;
+		for (;;) {
+			unsigned char b[3];
+			uint32_t bh, type;
+			if (bundle_pread(r, b, 3, off, &e) != 3)
+				return 1;
+			bh = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16;
+			type = (bh >> 1) & 3;
+			if (type == 3)
+				return 0;
+			off += 3 + (type == 1 ? 1 : bh >> 3);
+			if (off > r->size)
+				return 1;
+			if (bh & 1)
+				break;
+		}
+		off += check ? 4 : 0;
+		if (off > r->size)
+			return 1;
+	}
+	return 0;
+}
+
+/* The error for a reader with no seek table. */
+static int no_seek_table(struct bundle_reader *r, struct edge_err *err)
+{
+	if (r->truncated)
+		return edge_errf(err, EDGE_EVERIFY, "%s: truncated (the file ends inside a zstd frame, before the seek table)",
+				 r->path);
+	return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+}
+
+/* A name that is no bundle: a signature, or one part of a split bundle. */
+static int is_bundle_sidecar(const char *name)
+{
+	size_t l = strlen(name), d = 0;
+
+	if ((l > 8 && strcmp(name + l - 8, ".minisig") == 0) || (l > 4 && strcmp(name + l - 4, ".sig") == 0))
+		return 1;
+	while (d < l && name[l - 1 - d] >= '0' && name[l - 1 - d] <= '9')
+		d++;
+	return d > 0 && l - d > 5 && strncmp(name + l - d - 5, ".part", 5) == 0;
+}
+
+/* The matches of pattern that may be bundles, appended to *v. */
+static size_t glob_bundles(const char *pattern, char ***v, size_t n)
+{
+	glob_t g;
+	size_t i;
+
+	if (glob(pattern, 0, NULL, &g) != 0)
+		return n;
+	for (i = 0; i < g.gl_pathc; i++) {
+		if (is_bundle_sidecar(g.gl_pathv[i]))
+			continue;
+		*v = xrealloc(*v, (n + 1) * sizeof(**v));
+		(*v)[n++] = xstrdup(g.gl_pathv[i]);
+	}
+	globfree(&g);
+	return n;
+}
+
+char *bundle_find(const char *arg, struct edge_err *err)
+{
+	char *p, **v = NULL, *hit = NULL;
+	size_t n = 0, i;
+	int e;
+
+	if (access(arg, F_OK) == 0)
+		return xstrdup(arg);
+	e = errno;
+	p = xasprintf("%s.parts.json", arg);
+	if (access(p, F_OK) == 0)
+		return p;
+	free(p);
+	if (strpbrk(arg, "*?[") != NULL) {
+		n = glob_bundles(arg, &v, 0);
+		if (n == 0) {
+			p = xasprintf("%s.parts.json", arg);
+			n = glob_bundles(p, &v, 0);
+			free(p);
+		}
+	}
+	if (n == 1) {
+		hit = v[0];
+	} else if (n > 1) {
+		edge_errf(err, EDGE_EUSAGE, "%s matches %zu bundles (%s, %s%s): name one", arg, n, v[0], v[1],
+			  n > 2 ? ", …" : "");
+	} else {
+		errno = e;
+		edge_err_errno(err, "open %s", arg);
+	}
+	for (i = 0; i < n; i++)
+		if (v[i] != hit)
+			free(v[i]);
+	free(v);
+	return hit;
+}
+
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
 {
 	size_t len = strlen(path);
@@ -213,6 +353,8 @@ int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_er
 	}
 	if (read_seek_table(r, err) != 0)
 		goto fail;
+	if (r->frames == NULL)
+		r->truncated = frames_cut_short(r);
 	return 0;
 fail:
 	bundle_reader_close(r);
@@ -248,7 +390,7 @@ int bundle_read_range(struct bundle_reader *r, uint64_t off, uint64_t len,
 	int rc = -1;
 
 	if (r->frames == NULL)
-		return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+		return no_seek_table(r, err);
 	if (off + len > r->tar_size || off + len < off)
 		return edge_errf(err, EDGE_EINPUT, "%s: range %llu+%llu is past the end of the bundle", r->path,
 				 (unsigned long long)off, (unsigned long long)len);
@@ -317,7 +459,7 @@ int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_
 {
 	memset(s, 0, sizeof(*s));
 	if (r->frames == NULL || r->nframes == 0)
-		return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+		return no_seek_table(r, err);
 	if (off + len > r->tar_size || off + len < off)
 		return edge_errf(err, EDGE_EINPUT, "%s: range past the end of the bundle", r->path);
 	s->r = r;
@@ -461,7 +603,7 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 		json_t *doc, *x;
 		char *p;
 		if (r->frames == NULL || r->nframes == 0)
-			return edge_errf(err, EDGE_EINPUT, "%s: no seek table: not a bundle made by edge-pack", r->path);
+			return no_seek_table(r, err);
 		/* every entry starts a frame: the index is in the last frames; read
 		 * as few as needed, so damage further up does not hide it */
 		doc = NULL;

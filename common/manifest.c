@@ -41,6 +41,8 @@ static json_t *obj_get(json_t *obj, const char *key)
 	return json_is_object(v) ? v : NULL;
 }
 
+static void restore_paths(json_t *m);
+
 static json_t *array_get(json_t *obj, const char *key)
 {
 	json_t *v = json_object_get(obj, key);
@@ -166,10 +168,30 @@ void manifest_set_entries(json_t *m, json_t *images, json_t *charts)
 
 void manifest_drop_local(json_t *m)
 {
+	restore_paths(m); /* bundle.json: the paths as the manifest gave them */
 	json_object_del(m, "store");
 	json_object_del(m, "bundle");
 	json_object_del(m, "signatures");
 	json_object_del(m, "pushed");
+}
+
+size_t manifest_drop_outputs(json_t *m, char *names, size_t cap)
+{
+	static const char *const outputs[] = {"bundle", "signatures", "pushed"};
+	size_t k, n = 0;
+
+	if (cap > 0)
+		names[0] = '\0';
+	for (k = 0; k < sizeof(outputs) / sizeof(outputs[0]); k++) {
+		size_t l = cap > 0 ? strlen(names) : 0;
+		if (json_object_get(m, outputs[k]) == NULL)
+			continue;
+		if (cap > l)
+			snprintf(names + l, cap - l, "%s%s", n ? ", " : "", outputs[k]);
+		json_object_del(m, outputs[k]);
+		n++;
+	}
+	return n;
 }
 
 json_t *manifest_file_new(const char *path, const char *digest, json_int_t size)
@@ -690,6 +712,119 @@ json_t *manifest_parse(const char *data, size_t len, const char *source, struct 
 	return m;
 }
 
+/* dir + p for a relative, non-empty p; NULL otherwise. */
+static char *rebased(const char *dir, const char *p)
+{
+	if (p == NULL || p[0] == '\0' || p[0] == '/')
+		return NULL;
+	if (strncmp(p, "./", 2) == 0)
+		p += 2;
+	return path_join(dir, p);
+}
+
+/* Every rebase this process made, so that what it prints (and what
+ * edge-pack keeps in bundle.json) says what the manifest said: the
+ * rewritten paths are for opening files. Kept until exit (a tool reads a
+ * manifest or two). */
+static struct rebase_rec {
+	char *orig, *rebased;
+} *g_rebased;
+static size_t g_nrebased;
+
+static void rebase_field(json_t *obj, const char *key, const char *dir)
+{
+	const char *orig = manifest_str(obj, key);
+	char *p = rebased(dir, orig);
+
+	if (p == NULL)
+		return;
+	g_rebased = xrealloc(g_rebased, (g_nrebased + 1) * sizeof(*g_rebased));
+	g_rebased[g_nrebased].orig = xstrdup(orig);
+	g_rebased[g_nrebased++].rebased = xstrdup(p);
+	set_str(obj, key, p);
+	free(p);
+}
+
+/* A rebased path, or one made from it (BUNDLE.minisig), as the manifest
+ * gave it. */
+static void restore_field(json_t *obj, const char *key)
+{
+	const char *v = manifest_str(obj, key);
+	size_t i, l;
+
+	for (i = 0; v != NULL && i < g_nrebased; i++) {
+		l = strlen(g_rebased[i].rebased);
+		if (strncmp(v, g_rebased[i].rebased, l) == 0 && (v[l] == '\0' || v[l] == '.')) {
+			char *o = xasprintf("%s%s", g_rebased[i].orig, v + l);
+			set_str(obj, key, o);
+			free(o);
+			return;
+		}
+	}
+}
+
+/* Undoes manifest_rebase_paths on m's path fields. */
+static void restore_paths(json_t *m)
+{
+	json_t *x;
+	size_t i;
+
+	if (g_nrebased == 0)
+		return;
+	restore_field(m, "store");
+	restore_field(manifest_definition(m), "path");
+	restore_field(manifest_bundle(m), "path");
+	json_array_foreach(manifest_file_parts(manifest_bundle(m)), i, x)
+		restore_field(x, "path");
+	json_array_foreach(array_get(m, "signatures"), i, x)
+		restore_field(x, "path");
+}
+
+void manifest_rebase_paths(json_t *m, const char *manifest_path)
+{
+	const char *slash = manifest_path ? strrchr(manifest_path, '/') : NULL;
+	json_t *parts, *x;
+	char *dir;
+	size_t i;
+
+	if (slash == NULL)
+		return; /* in the current directory: nothing changes */
+	dir = slash == manifest_path ? xstrdup("/") : xstrndup(manifest_path, (size_t)(slash - manifest_path));
+	rebase_field(m, "store", dir);
+	rebase_field(manifest_definition(m), "path", dir);
+	rebase_field(manifest_bundle(m), "path", dir);
+	parts = manifest_file_parts(manifest_bundle(m));
+	json_array_foreach(parts, i, x)
+		rebase_field(x, "path", dir);
+	json_array_foreach(array_get(m, "signatures"), i, x)
+		rebase_field(x, "path", dir);
+	free(dir);
+}
+
+int manifest_file_sniff(const char *path)
+{
+	char *data = NULL;
+	size_t len = 0, i;
+	json_t *doc;
+	struct edge_err e = {0};
+	int yes;
+
+	if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, &e) != 0)
+		return 0;
+	for (i = 0; i < len && strchr(" \t\r\n", data[i]) != NULL; i++)
+		;
+	if (i == len || data[i] != '{') {
+		free(data);
+		return 0;
+	}
+	doc = json_loadb(data, len, 0, NULL);
+	free(data);
+	yes = manifest_has_api_version(doc) && json_is_string(json_object_get(doc, "apiVersion")) &&
+	      strcmp(manifest_str(doc, "apiVersion"), MANIFEST_API_VERSION) == 0;
+	json_decref(doc);
+	return yes;
+}
+
 json_t *manifest_load(const char *path, struct edge_err *err)
 {
 	char *data = NULL;
@@ -707,12 +842,19 @@ json_t *manifest_load(const char *path, struct edge_err *err)
 	}
 	m = manifest_parse(data, len, path, err);
 	free(data);
+	if (m != NULL && strcmp(path, "stdin") != 0)
+		manifest_rebase_paths(m, path);
 	return m;
 }
 
 char *manifest_text(json_t *m, size_t *len, struct edge_err *err)
 {
-	char *text = json_dumps(m, JSON_INDENT(2));
+	json_t *out = json_deep_copy(m);
+	char *text;
+
+	restore_paths(out); /* the paths as the manifest gave them */
+	text = json_dumps(out, JSON_INDENT(2));
+	json_decref(out);
 
 	if (text == NULL) {
 		edge_errf(err, EDGE_EIO, "manifest: cannot serialise");

@@ -21,8 +21,26 @@ json_t *manifest_new(const char *name);
  * "SOURCE: images[3].ref: reason" for schema errors. New reference. */
 json_t *manifest_parse(const char *data, size_t len, const char *source, struct edge_err *err);
 
-/* Reads path, or stdin when path is NULL or "-", then manifest_parse. */
+/* Reads path, or stdin when path is NULL or "-", then manifest_parse. A
+ * manifest read from a file has its relative paths rebased onto the file's
+ * directory (manifest_rebase_paths); from stdin they stay relative to the
+ * current directory. */
 json_t *manifest_load(const char *path, struct edge_err *err);
+
+/* The paths of a manifest read from manifest_path are relative to that
+ * file's directory: store, definition.path, bundle.path, bundle.parts[].path
+ * and signatures[].path are rewritten as seen from the current directory
+ * (absolute ones, and all of them for a manifest in ".", stay), so that
+ * tools open the right files. manifest_text and manifest_drop_local put
+ * them back as the manifest gave them (and paths made from them, such as
+ * BUNDLE.minisig, alike): what a tool prints, and bundle.json, do not
+ * depend on the directory it ran in. */
+void manifest_rebase_paths(json_t *m, const char *manifest_path);
+
+/* 1 when path is a readable JSON file whose apiVersion is
+ * "edge.manifest/v1" (whatever else it holds), 0 otherwise: for tools that
+ * take files of any kind and must not mistake a manifest for one. */
+int manifest_file_sniff(const char *path);
 
 /* 1 when doc is an object with an apiVersion: meant as a manifest (valid
  * or not), rather than a cluster profile. */
@@ -64,6 +82,11 @@ void manifest_set_pushed(json_t *m, json_t *pushed);
 /* Deletes what is local to one site: store, bundle, signatures, pushed
  * (what bundle.json leaves out). */
 void manifest_drop_local(json_t *m);
+
+/* Deletes what edge-pack, edge-sign and edge-push added (bundle,
+ * signatures, pushed), for a manifest whose entries changed since; names
+ * gets those that were there, comma-separated. Returns how many. */
+size_t manifest_drop_outputs(json_t *m, char *names, size_t cap);
 
 /* The files the manifest names, "definition" and "bundle": objects
  * {path, digest, size, …}. */

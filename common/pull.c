@@ -962,8 +962,14 @@ int pull_run(json_t *manifest, struct store *s, const struct pull_opts *o, struc
 	progress_end(&p.prog, UINT64_MAX);
 	failed = pull_results(&p, stopped);
 	/* index.json is written once, also after failures: what is complete stays usable */
-	if (store_index_write(s, err) != 0)
+	if (store_index_write(s, err) != 0) {
+		/* a full disk fails a blob first: that is the failure to report */
+		if (failed > 0 && p.have_first) {
+			log_warn("%s", err->msg);
+			*err = p.first;
+		}
 		goto out;
+	}
 	log_verbose("%zu entries, %zu blobs (%zu downloaded)", p.nitems, p.nblobs, p.blobs_fetched);
 	if (o->stats != NULL) {
 		o->stats->bytes_fetched = (uint64_t)p.bytes_fetched;

@@ -678,6 +678,51 @@ static void add_image(struct resolver *r, const char *ref, json_t *from)
 	manifest_entry_add_from(e, from);
 }
 
+/* Puts a copy of entry e under ref in map, or merges its from[] into the
+ * entry already there. */
+static void carry_entry(json_t *map, const char *ref, json_t *e)
+{
+	json_t *have = json_object_get(map, ref), *f;
+	size_t i;
+
+	if (have == NULL) {
+		json_t *c = json_deep_copy(e);
+		manifest_entry_set_ref(c, ref);
+		json_object_set_new(map, ref, c);
+		return;
+	}
+	json_array_foreach(json_object_get(e, "from"), i, f)
+		manifest_entry_add_from(have, json_deep_copy(f));
+}
+
+int resolver_add_entries(struct resolver *r, json_t *images, json_t *charts, struct edge_err *err)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(images, i, e)
+		if (json_is_object(e) && manifest_entry_ref(e) != NULL)
+			carry_entry(r->images, manifest_entry_ref(e), e);
+	json_array_foreach(charts, i, e) {
+		const char *ref = json_is_object(e) ? manifest_entry_ref(e) : NULL;
+		char *made = NULL;
+		if (!json_is_object(e))
+			continue;
+		if (ref == NULL) {
+			if (manifest_entry_repo(e) == NULL || manifest_entry_name(e) == NULL ||
+			    manifest_entry_version(e) == NULL)
+				return edge_errf(err, EDGE_EINPUT, "charts[%zu]: neither ref nor repo, name and version", i);
+			if ((made = resolve_chart_ref(manifest_entry_repo(e), manifest_entry_name(e),
+						      manifest_entry_version(e), err)) == NULL)
+				return edge_err_prefix(err, "charts[%zu]", i);
+			ref = made;
+		}
+		carry_entry(r->charts, ref, e);
+		free(made);
+	}
+	return 0;
+}
+
 /* ctx names the chart's place in warnings ("profile P: pack K: …"). */
 static int add_chart(struct resolver *r, const char *ctx, const char *repo, const char *name,
 		     const char *version, json_t *from, struct edge_err *err)

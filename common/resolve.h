@@ -34,6 +34,13 @@ int resolver_add_image(struct resolver *r, const char *source, const char *ref, 
  * comments, or YAML: a list of {repo, name, version} or {charts: [...]}. */
 int resolver_add_chart_list(struct resolver *r, const char *path, struct edge_err *err);
 
+/* Carries the entries of an earlier manifest (its images[] and charts[],
+ * borrowed, copied) into the result: what the profiles and lists add is
+ * merged into them (from[] grows), and nothing they hold is dropped. A
+ * chart without ref gets the one its repo, name and version make.
+ * EDGE_EINPUT when a chart has neither ref nor repo. */
+int resolver_add_entries(struct resolver *r, json_t *images, json_t *charts, struct edge_err *err);
+
 /* Number of profiles added. */
 size_t resolver_profile_count(const struct resolver *r);
 

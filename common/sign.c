@@ -934,12 +934,12 @@ static int place_file(struct atomic_file *af, int force, struct edge_err *err)
 	if (link(af->tmp_path, af->path) != 0) {
 		int e = errno;
 		if (e == EEXIST) {
-			edge_errf(err, EDGE_EIO, "%s: already exists", af->path);
+			edge_errf(err, EDGE_EIO, "%s: already exists (--force replaces it)", af->path);
 		} else if (e == EPERM || e == EOPNOTSUPP || e == ENOSYS || e == EXDEV) {
 			/* no hard links here: check, then rename */
 			struct stat st;
 			if (lstat(af->path, &st) == 0) {
-				edge_errf(err, EDGE_EIO, "%s: already exists", af->path);
+				edge_errf(err, EDGE_EIO, "%s: already exists (--force replaces it)", af->path);
 			} else if (rename(af->tmp_path, af->path) != 0) {
 				edge_err_errno(err, "rename to %s", af->path);
 			} else {
@@ -987,9 +987,9 @@ int sig_keygen(const char *seckey_path, const char *pubkey_path, const char *pas
 		return edge_errf(err, EDGE_EINPUT, "%s: the secret and public keys cannot be the same file", seckey_path);
 	if (!force) {
 		if (lstat(seckey_path, &st) == 0)
-			return edge_errf(err, EDGE_EIO, "%s: already exists", seckey_path);
+			return edge_errf(err, EDGE_EIO, "%s: already exists (--force replaces it)", seckey_path);
 		if (lstat(pubkey_path, &st) == 0)
-			return edge_errf(err, EDGE_EIO, "%s: already exists", pubkey_path);
+			return edge_errf(err, EDGE_EIO, "%s: already exists (--force replaces it)", pubkey_path);
 	}
 	if ((skb = sodium_malloc(MS_SK_BYTES)) == NULL)
 		return edge_errf(err, EDGE_EIO, "%s: out of memory", seckey_path);

@@ -93,6 +93,7 @@ int store_open(struct store *s, const char *dir, int create, int lock, struct ed
 		}
 	} else {
 		s->index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
+		s->index_dirty = 1; /* a layout needs its index.json, empty or not */
 	}
 	free(p);
 	return 0;
@@ -186,13 +187,23 @@ int blob_writer_open(struct blob_writer *w, struct store *s, const char *digest,
 	return 0;
 }
 
+/* A failed write or sync names the blob and the store: on a full disk it
+ * is the first failure, and the one to report. A full disk (or a file size
+ * limit) also means the partial file is not kept for a resume. */
+static int writer_failed(struct blob_writer *w, struct edge_err *err)
+{
+	if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
+		w->full = 1;
+	return edge_err_errno(err, "store %s: write blob %s", w->s->dir, w->digest);
+}
+
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struct edge_err *err)
 {
 	if (w->expect >= 0 && w->offset + (int64_t)len > w->expect)
 		return edge_errf(err, EDGE_EVERIFY, "blob %s: more data than its size %lld", w->digest,
 				 (long long)w->expect);
 	if (write_all(w->fd, data, len) != 0)
-		return edge_err_errno(err, "write %s", w->tmp);
+		return writer_failed(w, err);
 	sha256_update(&w->h, data, len);
 	w->offset += (int64_t)len;
 	return 0;
@@ -227,7 +238,7 @@ int blob_writer_commit(struct blob_writer *w, struct edge_err *err)
 		goto out;
 	}
 	if (fsync(w->fd) != 0) {
-		edge_err_errno(err, "write %s", w->tmp);
+		writer_failed(w, err);
 		goto out;
 	}
 	final = store_blob_path(w->s, w->digest);
@@ -264,7 +275,7 @@ void blob_writer_abort(struct blob_writer *w, int keep)
 	w->fd = -1;
 	if (w->h.md != NULL)
 		sha256_discard(&w->h);
-	if (w->tmp != NULL && !keep)
+	if (w->tmp != NULL && (!keep || w->full))
 		unlink(w->tmp);
 	cleanup_unregister(w->slot);
 	w->slot = -1;
@@ -343,12 +354,14 @@ void store_index_set(struct store *s, const char *ref, json_t *desc)
 	json_array_foreach(list, i, d) {
 		const char *n = json_string_value(json_object_get(json_object_get(d, "annotations"), ANNOT_REF_NAME));
 		if (n != NULL && strcmp(n, ref) == 0) {
+			s->index_dirty |= !json_equal(d, desc);
 			json_array_set_new(list, i, desc);
 			pthread_mutex_unlock(&s->mu);
 			return;
 		}
 	}
 	json_array_append_new(list, desc);
+	s->index_dirty = 1;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -381,6 +394,13 @@ int store_index_write(struct store *s, struct edge_err *err)
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
+	if (!s->index_dirty) {
+		/* nothing new: index.json stays as it is (and a full disk
+		 * cannot fail a write that need not happen) */
+		pthread_mutex_unlock(&s->mu);
+		free(v);
+		return 0;
+	}
 	for (i = 0; i < n; i++)
 		v[i] = json_incref(json_array_get(list, i));
 	qsort(v, n, sizeof(*v), cmp_desc);

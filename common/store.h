@@ -25,6 +25,7 @@ struct store {
 	char *tmpdir;
 	int lockfd;
 	json_t *index; /* index.json, loaded by store_open */
+	int index_dirty; /* store_index_set changed it since: index.json is rewritten */
 	pthread_mutex_t mu;
 };
 
@@ -51,6 +52,7 @@ struct blob_writer {
 	int fd;
 	char *tmp;
 	int slot;
+	int full;      /* a write failed for want of space: the partial file goes */
 	struct sha256 h;
 };
 int blob_writer_open(struct blob_writer *w, struct store *s, const char *digest, int64_t size,
@@ -77,7 +79,8 @@ int store_read_blob(const struct store *s, const char *digest, size_t max, char 
 json_t *store_index_find(struct store *s, const char *ref);
 /* Sets (replaces) the entry for ref; desc is stolen. Thread-safe. */
 void store_index_set(struct store *s, const char *ref, json_t *desc);
-/* Writes index.json atomically (entries sorted by ref name). */
+/* Writes index.json atomically (entries sorted by ref name), when
+ * store_index_set changed it (or store_open made it); else leaves it. */
 int store_index_write(struct store *s, struct edge_err *err);
 
 /* The canonical JSON text tools write for manifests they make (compact,

@@ -78,6 +78,60 @@ load test_helper
 	[ "$(echo "$output" | jq -r .definition.size)" = "$(stat -c %s site.tgz)" ]
 }
 
+@test "resolve: a later manifest keeps its entries; new ones are merged in (issue 10 item 2)" {
+	printf 'nginx:1.25\n' > a.txt
+	printf 'busybox:1.36\nnginx:1.25\n' > b.txt
+	# made from lists only: it used to come out with "images": []
+	edge-resolve --images a.txt < /dev/null > a.json
+	run --separate-stderr edge-resolve < a.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -c '.images')" = "$(jq -c .images a.json)" ]
+	run --separate-stderr bash -c 'edge-resolve --images a.txt < /dev/null | edge-resolve --images b.txt'
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -c '[.images[].ref]')" = '["docker.io/library/busybox:1.36","docker.io/library/nginx:1.25"]' ]
+	[ "$(echo "$output" | jq -c '.images[1].from')" = '[{"list":"a.txt","line":1},{"list":"b.txt","line":2}]' ]
+	# a pulled and packed manifest: pulled fields stay; the same definition again changes nothing
+	cp "$DEFINITION" site.tgz
+	edge-resolve site.tgz |
+		jq '.images[0].digest = "sha256:" + ("a" * 64) | .store = "store"
+		    | .bundle = {path: "core-site-0123456789ab.tar.zst"} | .signatures = [] | .pushed = []' > packed.json
+	run --separate-stderr edge-resolve < packed.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -S .)" = "$(jq -S . packed.json)" ]
+	# new entries: bundle, signatures and pushed no longer hold them, and go with a warning
+	printf 'quay.io/walk/one:1\nquay.io/walk/two:1\n' > c.txt
+	run --separate-stderr edge-resolve --images c.txt < packed.json
+	assert_success
+	assert_stderr_is "edge-resolve: warning: dropped bundle, signatures, pushed: the manifest gained 2 entries they do not hold (run edge-pull and edge-pack again)"
+	[ "$(echo "$output" | jq -c '[has("bundle"), has("signatures"), has("pushed"), .store]')" = '[false,false,false,"store"]' ]
+	[ "$(echo "$output" | jq '.images | length')" = $(( $(jq '.images | length' packed.json) + 2 )) ]
+	[ "$(echo "$output" | jq -r --arg r "$(jq -r '.images[0].ref' packed.json)" '.images[] | select(.ref == $r) | .digest')" = "sha256:$(printf 'a%.0s' $(seq 64))" ]
+	# a chart without ref is carried under the ref it makes
+	jq -n '{apiVersion: "edge.manifest/v1", charts: [{name: "demo", version: "0.1.0", repo: "oci://ghcr.io/x/charts"}]}' > c.json
+	run --separate-stderr edge-resolve < c.json
+	assert_success
+	[ "$(echo "$output" | jq -r '.charts[0].ref')" = ghcr.io/x/charts/demo:0.1.0 ]
+	jq -n '{apiVersion: "edge.manifest/v1", charts: [{name: "demo", version: "0.1.0"}]}' > c2.json
+	run --separate-stderr edge-resolve < c2.json
+	assert_failure 3
+	assert_stderr_is "edge-resolve: manifest: charts[0]: neither ref nor repo, name and version"
+}
+
+@test "resolve: a manifest file's definition.path is relative to the manifest's directory (issue 10 item 4)" {
+	mkdir d sub
+	cp "$DEFINITION" d/site.tgz
+	jq -n '{apiVersion: "edge.manifest/v1", name: "site", definition: {path: "site.tgz"}}' > d/in.json
+	cd sub
+	run --separate-stderr edge-resolve ../d/in.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r .definition.path)" = site.tgz ] # as the manifest gave it
+	[ "$(echo "$output" | jq '.images | length')" = "$(wc -l < "$EXAMPLES/expected-refs.txt")" ]
+}
+
 @test "resolve: a definition whose digest differs from the manifest's fails verification" {
 	cp "$DEFINITION" site.tgz
 	jq -n '{apiVersion: "edge.manifest/v1", definition: {path: "site.tgz", digest: ("sha256:" + ("0" * 64))}}' > in.json

@@ -594,3 +594,45 @@ requests() {
 	assert_failure 2
 	[[ "${stderr_lines[0]}" == "edge-pull: --jobs-per-registry"* ]]
 }
+
+# --- a full disk (issue 10 item 7) ---------------------------------------------
+
+# A small tmpfs for the store when this machine lets us mount one (as root);
+# else the file size limit (ulimit -f), which fails a write the same way
+# (EFBIG, with SIGXFSZ ignored).
+per_test_teardown() {
+	if [ -n "${SMALL_FS:-}" ]; then
+		umount "$SMALL_FS" 2>/dev/null || true
+	fi
+}
+
+@test "pull: a full disk is reported at the blob write that failed first; nothing half-written stays" {
+	imglist base.txt test/base:1
+	imglist big.txt test/big:1
+	edge-resolve --images base.txt < /dev/null > base.json
+	edge-resolve --images big.txt < /dev/null > big.json
+	mkdir fs
+	if mount -t tmpfs -o size=4m tmpfs fs 2>/dev/null; then
+		SMALL_FS=$PWD/fs
+		limit=""
+	else
+		limit="ulimit -f 4096;" # 4 MiB
+	fi
+	run --separate-stderr bash -c "trap '' XFSZ; $limit edge-pull --plain-http --store fs/store base.json" 
+	assert_success
+	cp fs/store/index.json index.before
+	# the big image's 8 MiB layer does not fit
+	run --separate-stderr bash -c "trap '' XFSZ; $limit edge-pull --plain-http --retries 0 --store fs/store big.json"
+	assert_failure 6
+	assert_output ""
+	layer=$(test_image_digest 'test/big:1#layer0')
+	assert_stderr_contains "store fs/store: write blob $layer: "
+	[[ "$stderr" == *"No space left on device" || "$stderr" == *"File too large" ]]
+	[[ "$stderr" != *index.json* ]]
+	[ "${#stderr_lines[@]}" = 1 ]
+	# index.json as it was, no temp or partial file, no blob under the layer's name
+	cmp index.before fs/store/index.json
+	[ -z "$(ls -A fs/store/.tmp)" ]
+	[ ! -e "fs/store/blobs/sha256/${layer#sha256:}" ]
+	! ls -a fs/store | grep -q '\.tmp-' || false
+}

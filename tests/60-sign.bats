@@ -117,12 +117,12 @@ manifest() {
 	cp k k.orig
 	run --separate-stderr edge-sign -G -W -k k -p new.pub
 	assert_failure 6
-	assert_stderr_is "edge-sign: k: already exists"
+	assert_stderr_is "edge-sign: k: already exists (--force replaces it)"
 	cmp k k.orig
 	assert_no_file new.pub
 	run --separate-stderr edge-sign -G -W -k new.key -p k.pub
 	assert_failure 6
-	assert_stderr_is "edge-sign: k.pub: already exists"
+	assert_stderr_is "edge-sign: k.pub: already exists (--force replaces it)"
 	assert_no_file new.key
 	old=$(key_id k.pub)
 	run --separate-stderr edge-sign -q -G -W -k k -p k.pub --force
@@ -398,6 +398,35 @@ manifest() {
 	run --separate-stderr edge-sign -k rsa8.pem - < m.json
 	assert_success
 	openssl dgst -sha256 -verify rsa.pub.pem -signature site.tgz.sig site.tgz
+}
+
+@test "sign: a manifest given as FILE is signed as a manifest, not as a plain file" {
+	# issue 10 item 3: "edge-sign -k KEY packed.json" signed the JSON text
+	edge-sign -q -G -W -k k -p k.pub
+	manifest > packed.json
+	run --separate-stderr edge-sign -k k packed.json
+	assert_success
+	assert_stderr_empty
+	assert_no_file packed.json.minisig
+	[ "$(echo "$output" | jq -r '[.signatures[].path] | join(",")')" = other.minisig,core-site-0123456789ab.tar.zst.minisig,site.tgz.minisig ]
+	minisign -Vm core-site-0123456789ab.tar.zst -p k.pub -q
+	# its paths are relative to its directory
+	mkdir sub
+	(cd sub && edge-sign -k ../k ../packed.json > out.json)
+	[ -f core-site-0123456789ab.tar.zst.minisig ]
+	[ "$(jq -r '.signatures[1].path' sub/out.json)" = core-site-0123456789ab.tar.zst.minisig ]
+	# with other files: refused, nothing signed
+	rm core-site-0123456789ab.tar.zst.minisig
+	run --separate-stderr edge-sign -k k site.tgz packed.json
+	assert_failure 2
+	assert_output ""
+	[ "${stderr_lines[0]}" = "edge-sign: packed.json is a manifest: give it alone (or with --manifest), not with other files" ]
+	assert_no_file core-site-0123456789ab.tar.zst.minisig
+	# other JSON files are still plain files
+	echo '{"apiVersion": "v1", "kind": "ConfigMap"}' > cm.json
+	run --separate-stderr edge-sign -k k cm.json
+	assert_success
+	[ -f cm.json.minisig ]
 }
 
 @test "sign: manifest errors: nothing to sign, a digest that differs, a missing bundle, /dev/full" {

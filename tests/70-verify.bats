@@ -224,6 +224,32 @@ with open(p, "r+b") as f:
 	rejects 1 "s.tar.zst.parts.json: the parts have digest sha256:$(sha b.tar.zst), the descriptor says sha256:$(printf '1%.0s' $(seq 64))" s.tar.zst.parts.json
 }
 
+@test "verify: a split bundle by FILE, or by the glob core-site-*.tar.zst the shell left unmatched" {
+	# issue 10 item 1: the walkthrough's site side after edge-pack --split
+	edge-pack --split 3M -o core-site-0123456789ab.tar.zst "$PULLED" > split.json
+	edge-sign -q -k "$KEYS/k1" core-site-0123456789ab.tar.zst.parts.json
+	[ -f core-site-0123456789ab.tar.zst.parts.json.minisig ]
+	for arg in core-site-0123456789ab.tar.zst 'core-site-*.tar.zst' 'core-site-*' 'core-site-0123456789ab.tar.zst.parts.json'; do
+		run --separate-stderr edge-verify --require-signature -p "$KEYS/k1.pub" "$arg"
+		assert_success
+		assert_stderr_empty
+		[ "$(echo "$output" | jq -r '.bundle.path')" = core-site-0123456789ab.tar.zst.parts.json ] ||
+			{ echo "for '$arg'" >&2; return 1; }
+		[ "$(echo "$output" | jq -r '.signatures[0].path')" = core-site-0123456789ab.tar.zst.parts.json.minisig ]
+	done
+	# as the walkthrough writes it: the shell passes the pattern on
+	run --separate-stderr bash -c 'edge-verify -p "$1" --require-signature core-site-*.tar.zst | jq -r .bundle.path' _ "$KEYS/k1.pub"
+	assert_success
+	assert_output core-site-0123456789ab.tar.zst.parts.json
+	# an unsplit bundle beside it: two candidates, name one
+	cp b.tar.zst core-site-ba9876543210.tar.zst
+	run --separate-stderr edge-verify 'core-site-*'
+	assert_failure 2
+	assert_output ""
+	assert_stderr_contains "edge-verify: core-site-* matches 2 bundles (core-site-0123456789ab.tar.zst.parts.json, core-site-ba9876543210.tar.zst): name one"
+	rejects 6 "open nosuch-*.tar.zst: No such file or directory" 'nosuch-*.tar.zst'
+}
+
 # refused_fast CODE MESSAGE ARG...: as rejects, within 10 s (a FIFO that
 # blocked an open would hang the tool: timeout makes that exit 124).
 refused_fast() {

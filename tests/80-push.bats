@@ -577,11 +577,11 @@ edge-verify: 2 of 7 entries missing or different in the registry"
 	jq '.bundle.path = "nosuch.tar.zst"' "$PACKED" > nobundle.json
 	run --separate-stderr edge-push --plain-http --registry "$DST/bad" nobundle.json
 	assert_failure 6
-	assert_stderr_is "edge-push: open nosuch.tar.zst: No such file or directory"
+	assert_stderr_is "edge-push: nobundle.json: bundle.path: open nosuch.tar.zst: No such file or directory"
 	jq 'del(.bundle) | .store = "nostore"' "$PACKED" > nostore.json
 	run --separate-stderr edge-push --plain-http --registry "$DST/bad" nostore.json
 	assert_failure 6
-	assert_stderr_is "edge-push: store nostore: no such store"
+	assert_stderr_is "edge-push: nostore.json: store nostore: no such store"
 	run --separate-stderr edge-push --plain-http --registry "$DST/bad" nosuch.tar.zst.parts.json
 	assert_failure 6
 	assert_stderr_is "edge-push: open nosuch.tar.zst.parts.json: No such file or directory"
@@ -653,13 +653,79 @@ s.serve_forever()' "$1"
 	jq '.bundle.path = "f.tar.zst"' "$PACKED" > fifo.json
 	run --separate-stderr timeout 10 edge-push --plain-http --registry "$DST/bad" fifo.json
 	assert_failure 3
-	assert_stderr_is "edge-push: f.tar.zst: not a regular file"
+	assert_stderr_is "edge-push: fifo.json: bundle.path: f.tar.zst: not a regular file"
 	edge-pack -q --store "$STORE" --split 1M -o s.tar.zst "$PULLED" > /dev/null
 	rm s.tar.zst.part001
 	mkfifo s.tar.zst.part001
 	run --separate-stderr timeout 10 edge-push --plain-http --registry "$DST/bad" s.tar.zst.parts.json
 	assert_failure 3
 	assert_stderr_is "edge-push: s.tar.zst.part001: not a regular file"
+}
+
+# --- issue 10: the bundle argument, manifest paths, truncation ---------------
+
+@test "push: a manifest's paths are relative to its own directory, and a missing bundle names the manifest" {
+	# issue 10 item 4: "cd sub; edge-push ../site.manifest.json" looked for the bundle in sub/
+	cp "$BUNDLE" site.tar.zst
+	jq '.bundle.path = "site.tar.zst"' "$PACKED" > site.manifest.json
+	mkdir sub
+	cd sub
+	run --separate-stderr edge-push --plain-http --registry "$DST/rel" ../site.manifest.json
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r '.bundle.path')" = site.tar.zst ] # as the manifest gave it
+	[ "$(echo "$output" | jq '.pushed | length')" = 7 ]
+	# from stdin, paths stay relative to the current directory
+	run --separate-stderr edge-push --plain-http --registry "$DST/rel" < ../site.manifest.json
+	assert_failure 6
+	assert_output ""
+	assert_stderr_is "edge-push: stdin: bundle.path: open site.tar.zst: No such file or directory"
+	rm ../site.tar.zst
+	run --separate-stderr edge-push --plain-http --registry "$DST/rel" ../site.manifest.json
+	assert_failure 6
+	assert_stderr_is "edge-push: ../site.manifest.json: bundle.path: open ../site.tar.zst: No such file or directory"
+}
+
+@test "push: a split bundle by FILE, by its descriptor, or by a glob the shell did not match" {
+	# issue 10 item 1: the walkthrough's core-site-*.tar.zst beside a split bundle
+	edge-pack -q --store "$STORE" --split 1M -o core-site-0123456789ab.tar.zst "$PULLED" > split.json
+	[ ! -e core-site-0123456789ab.tar.zst ]
+	run --separate-stderr edge-push --plain-http --registry "$DST/glob" core-site-0123456789ab.tar.zst
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq -r '.bundle.path')" = core-site-0123456789ab.tar.zst.parts.json ]
+	run --separate-stderr edge-push --plain-http --registry "$DST/glob" 'core-site-*.tar.zst'
+	assert_success
+	assert_stderr_empty
+	[ "$(echo "$output" | jq '.pushed | length')" = 7 ]
+	run --separate-stderr edge-push --plain-http --registry "$DST/glob" 'core-site-*'
+	assert_success
+	# two bundles: which one is meant is not guessed
+	edge-pack -q --store "$STORE" --split 1M -o core-site-ba9876543210.tar.zst "$PULLED" > /dev/null
+	run --separate-stderr edge-push --plain-http --registry "$DST/glob" 'core-site-*.tar.zst'
+	assert_failure 2
+	assert_output ""
+	assert_stderr_contains "edge-push: core-site-*.tar.zst matches 2 bundles (core-site-0123456789ab.tar.zst.parts.json, core-site-ba9876543210.tar.zst.parts.json): name one"
+	run --separate-stderr edge-push --plain-http --registry "$DST/glob" 'nosuch-*.tar.zst'
+	assert_failure 6
+	assert_stderr_is "edge-push: open nosuch-*.tar.zst: No such file or directory"
+}
+
+@test "push: a truncated bundle says truncated (exit 1), not 'not a bundle'" {
+	# issue 10 item 9
+	size=$(stat -c %s "$BUNDLE")
+	head -c $((size / 2)) "$BUNDLE" > cut.tar.zst
+	run --separate-stderr edge-push --plain-http --registry "$DST/trunc" cut.tar.zst
+	assert_failure 1
+	assert_output ""
+	assert_stderr_is "edge-push: cut.tar.zst: truncated (the file ends inside a zstd frame, before the seek table)"
+	# cut inside the seek table
+	head -c $((size - 20)) "$BUNDLE" > cut2.tar.zst
+	run --separate-stderr edge-push --plain-http --registry "$DST/trunc" cut2.tar.zst
+	assert_failure 1
+	assert_stderr_is "edge-push: cut2.tar.zst: truncated (the file ends inside a zstd frame, before the seek table)"
+	run skopeo inspect --raw --tls-verify=false "docker://$(target "$DST" trunc test/base:1)"
+	assert_failure
 }
 
 @test "push: a full stdout fails (exit 6) with one error line" {

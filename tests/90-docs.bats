@@ -125,6 +125,36 @@ sys.exit(1 if errors else 0)
 	done
 }
 
+@test "docs: edge.7's ENVIRONMENT names every environment variable the code reads" {
+	# issue 10 item 24: EDGE_SIGN_PASSWORD was read but not documented
+	local vars v env
+	vars=$(cat "$TOP"/cmd/*.c "$TOP"/cmd/fe/*.c "$TOP"/common/*.c |
+		grep -oE '(getenv|secure_getenv|cli_take_secret_env|env_long)\("[A-Z_][A-Z0-9_]*"' |
+		sed -E 's/.*\("//; s/"$//' | LC_ALL=C sort -u)
+	[ "$(echo "$vars" | grep -c .)" -ge 8 ]
+	echo "$vars" | grep -qx EDGE_SIGN_PASSWORD
+	env=$(awk '/^\.Sh /{on = ($2 == "ENVIRONMENT")} on && /^\.It Ev /' "$TOP/man/edge.7" | grep -oE 'Ev [A-Z_][A-Z0-9_]*' | sed 's/^Ev //')
+	for v in $vars; do
+		echo "$env" | grep -qx "$v" || { echo "man/edge.7: ENVIRONMENT lacks $v" >&2; return 1; }
+	done
+}
+
+@test "docs: edge.7 and the README do not call implemented tools unimplemented" {
+	! grep -niE 'not (yet )?implemented' "$TOP/man/edge.7" || false
+	! grep -niE 'are not implemented' "$README" || false
+}
+
+@test "docs: the README's synopses name the options its walkthrough uses" {
+	# issue 10 item 24: --mirror, and edge-verify --registry's credentials
+	local pull verify
+	pull=$(awk '/^## edge-pull$/ {on = 1; next} on && /^```$/ {n++; if (n == 2) exit; next} on && n == 1' "$README")
+	verify=$(awk '/^## edge-verify$/ {on = 1; next} on && /^```$/ {n++; if (n == 2) exit; next} on && n == 1' "$README")
+	echo "$pull" | grep -q -- '--mirror'
+	for o in --registry --username --password-file --ca-file --plain-http; do
+		echo "$verify" | grep -q -- "$o" || { echo "README.md: the edge-verify synopsis lacks $o" >&2; return 1; }
+	done
+}
+
 # --- options: --help = man page = completions ---------------------------
 
 @test "docs: edge-fetchdef options agree in --help, man page and completions" {

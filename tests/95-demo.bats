@@ -7,7 +7,9 @@ load test_helper
 	run --separate-stderr sh "$TOP/share/scripts/demo.sh"
 	assert_success
 	assert_line --partial "images      34, charts 1, pushed 35"
-	assert_line --regexp '^bundle      core-site-[0-9a-f]{12}\.tar\.zst'
+	# issue 10 item 17: the digest was printed as null
+	assert_line --regexp '^bundle      core-site-[0-9a-f]{12}\.tar\.zst \([0-9]+ bytes, sha256:[0-9a-f]{64}\)$'
+	refute_output --partial null
 	assert_stderr_contains "== edge-verify --registry"
 	demo="$TOP/build/demo"
 	[ "$(jq '.pushed | length' "$demo/pushed.json")" = 35 ]

@@ -116,8 +116,11 @@ edge-verify --plain-http --registry "$site/spectro-images" --username demo --pas
 	pushed.json > /dev/null
 
 step "summary"
-jq -r --arg b "$bundle" --arg s "$(stat -c %s "$bundle")" '
-	"bundle      \($b) (\($s) bytes, \(.bundle.digest))",
+# the digest edge-pack computed: edge-verify hashes blobs, not the whole file
+# (it adds bundle.digest only with --digest), so pushed.json has none
+digest=$(jq -r .bundle.digest packed.json)
+jq -r --arg b "$bundle" --arg s "$(stat -c %s "$bundle")" --arg d "$digest" '
+	"bundle      \($b) (\($s) bytes, \($d))",
 	"images      \(.images | length), charts \(.charts | length), pushed \(.pushed | length)",
 	"examples:",
 	(.pushed[0:3][] | "  \(.ref)\n    -> \(.target)")' pushed.json

@@ -144,10 +144,10 @@ static void minisign_cases(void)
 	   t, "comment, 212 base64 characters");
 	free(t);
 
-	snprintf(msg, sizeof(msg), "%s: already exists", key);
+	snprintf(msg, sizeof(msg), "%s: already exists (--force replaces it)", key);
 	fails(sig_keygen(key, pub2, NULL, 0, id2, &err), &err, EDGE_EIO, msg, "keygen refuses an existing key");
 	ok(access(pub2, F_OK) != 0, "keygen refused: nothing written", "exists", "absent");
-	snprintf(msg, sizeof(msg), "%s: already exists", pub);
+	snprintf(msg, sizeof(msg), "%s: already exists (--force replaces it)", pub);
 	fails(sig_keygen(key2, pub, NULL, 0, id2, &err), &err, EDGE_EIO, msg, "keygen refuses an existing public key");
 	ok(access(key2, F_OK) != 0, "keygen refused: no secret key either", "exists", "absent");
 	rc = sig_keygen(key2, pub2, NULL, 0, id2, &err);
