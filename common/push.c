@@ -1028,6 +1028,17 @@ static void push_fill_stats(const struct push *p)
 	st->bytes_present = p->bytes_skipped + p->bytes_mounted;
 }
 
+/* A push (or a plan of one) from src with o, before push_prepare; freed by
+ * push_free. */
+static void push_init(struct push *p, struct push_source *src, const struct push_opts *o)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+	p->src = src;
+	p->o = o;
+	p->job_index = json_object();
+}
+
 int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
 	     struct edge_err *err)
 {
@@ -1036,11 +1047,7 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	size_t failed;
 	int rc = -1;
 
-	memset(&p, 0, sizeof(p));
-	pthread_mutex_init(&p.mu, NULL);
-	p.src = src;
-	p.o = o;
-	p.job_index = json_object();
+	push_init(&p, src, o);
 	progress_init(&p.prog, o->progress, o->progress_ctx, "blobs", "uploaded");
 	*pushed = json_array();
 	if (push_prepare(&p, manifest, err) != 0)
@@ -1086,11 +1093,7 @@ int push_plan(json_t *manifest, struct push_source *src, const struct push_opts 
 	size_t i;
 	int rc = -1;
 
-	memset(&p, 0, sizeof(p));
-	pthread_mutex_init(&p.mu, NULL);
-	p.src = src;
-	p.o = o;
-	p.job_index = json_object();
+	push_init(&p, src, o);
 	*plan = json_array();
 	if (push_prepare(&p, manifest, err) != 0)
 		goto out;
