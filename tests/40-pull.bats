@@ -514,11 +514,18 @@ requests() {
 	[ "$(requests HEAD '/manifests/1$')" = 3 ]
 }
 
-@test "pull: a large blob comes in parallel ranges, each answered 206, hashed in order" {
-	fault_proxy_start none
+# pull_big_in_parts: edge-pull of test/big:1 through the fault proxy, with
+# parts of 1 MiB so that its layer comes in 4 ranges (bats' run: status,
+# output, stderr)
+pull_big_in_parts() {
 	echo "$PROXY/test/big:1" > images.txt
 	edge-resolve --images images.txt < /dev/null > m.json
 	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+}
+
+@test "pull: a large blob comes in parallel ranges, each answered 206, hashed in order" {
+	fault_proxy_start none
+	pull_big_in_parts
 	assert_success
 	assert_stderr_empty
 	big=$(test_image_digest 'test/big:1#layer0')
@@ -535,9 +542,7 @@ requests() {
 
 @test "pull: a registry that ignores Range (200) gets one stream" {
 	fault_proxy_start no-range
-	echo "$PROXY/test/big:1" > images.txt
-	edge-resolve --images images.txt < /dev/null > m.json
-	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	pull_big_in_parts
 	assert_success
 	assert_stderr_empty
 	big=$(test_image_digest 'test/big:1#layer0')
@@ -550,9 +555,7 @@ requests() {
 
 @test "pull: a part cut midway resumes its own range" {
 	fault_proxy_start cut --min-size 1048576
-	echo "$PROXY/test/big:1" > images.txt
-	edge-resolve --images images.txt < /dev/null > m.json
-	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	pull_big_in_parts
 	assert_success
 	assert_stderr_empty
 	big=$(test_image_digest 'test/big:1#layer0')
@@ -571,9 +574,7 @@ requests() {
 @test "pull: a digest mismatch after a ranged fetch: exit 1, nothing renamed into the store" {
 	big=$(test_image_digest 'test/big:1#layer0')
 	fault_proxy_start flip --match "/blobs/$big\$"
-	echo "$PROXY/test/big:1" > images.txt
-	edge-resolve --images images.txt < /dev/null > m.json
-	EDGE_PULL_PART_MIN=1048576 run --separate-stderr edge-pull --plain-http m.json
+	pull_big_in_parts
 	assert_failure 1
 	assert_output ""
 	[[ "$stderr" =~ "edge-pull: $PROXY/test/big:1: blob sha256:"[0-9a-f]{64}": digest mismatch (got sha256:" ]]
