@@ -33,27 +33,32 @@ say() { printf '%s\n' "$*" | tee -a "$results"; }
 measure() {
 	label=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$work/time.out" "$@" > "$work/cmd.out" 2> "$work/cmd.err" || {
+	m_t0=$(date +%s%N)
+	/usr/bin/time -f '%M' -o "$work/time.out" "$@" > "$work/cmd.out" 2> "$work/cmd.err" || {
 		echo "bench: $label failed:" >&2
 		tail -5 "$work/cmd.err" >&2
 		exit 1
 	}
-	set -- $(tail -1 "$work/time.out")
-	printf '%-34s %8.2f s %8d KiB\n' "$label" "$1" "$2" | tee -a "$results"
-	LAST_WALL=$1
-	LAST_RSS=$2
+	LAST_WALL=$(wall_since "$m_t0")
+	LAST_RSS=$(tail -1 "$work/time.out")
+	printf '%-34s %8.3f s %8d KiB\n' "$label" "$LAST_WALL" "$LAST_RSS" | tee -a "$results"
 }
+
+# wall_since T0: seconds (to the millisecond) since T0, a `date +%s%N`
+# reading. GNU time's %e counts in 10 ms steps, too coarse for the shapes
+# that take a few tenths of a second.
+wall_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 
 # once CMD: runs the sh -c string CMD (quietly), sets LAST_WALL, LAST_RSS
 once() {
-	/usr/bin/time -f '%e %M' -o "$work/time.out" sh -c "$1" > "$work/cmd.out" 2> "$work/cmd.err" || {
+	o_t0=$(date +%s%N)
+	/usr/bin/time -f '%M' -o "$work/time.out" sh -c "$1" > "$work/cmd.out" 2> "$work/cmd.err" || {
 		echo "bench: failed: $1" >&2
 		tail -5 "$work/cmd.err" >&2
 		exit 1
 	}
-	set -- $(tail -1 "$work/time.out")
-	LAST_WALL=$1
-	LAST_RSS=$2
+	LAST_WALL=$(wall_since "$o_t0")
+	LAST_RSS=$(tail -1 "$work/time.out")
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -79,8 +84,8 @@ compare3() {
 	CMP_A_WALL=$(median $c_wa)
 	CMP_B_WALL=$(median $c_wb)
 	CMP_A_RSS=$c_ra
-	printf '%-42s %8.2f s %8d KiB  (median of%s)\n' "$c_la" "$CMP_A_WALL" "$c_ra" "$c_wa" | tee -a "$results"
-	printf '%-42s %8.2f s %8d KiB  (median of%s)\n' "$c_lb" "$CMP_B_WALL" "$c_rb" "$c_wb" | tee -a "$results"
+	printf '%-42s %8.3f s %8d KiB  (median of%s)\n' "$c_la" "$CMP_A_WALL" "$c_ra" "$c_wa" | tee -a "$results"
+	printf '%-42s %8.3f s %8d KiB  (median of%s)\n' "$c_lb" "$CMP_B_WALL" "$c_rb" "$c_wb" | tee -a "$results"
 	c_r=$(ratio "$CMP_A_WALL" "$CMP_B_WALL")
 	if [ "$c_goal" = - ]; then
 		say "  ratio $c_r; peak RSS $((c_ra / 1024)) MiB ($(goal_met $((c_ra / 1024)) 64) <= 64)"
