@@ -23,6 +23,7 @@
 #include <zstd.h>
 
 #include "bundle.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -772,6 +773,7 @@ struct builder {
 	json_t *blob_ix;  /* digest -> index in cat->blobs */
 	json_t *man_ix;   /* digest -> index in cat->mans */
 	json_t *repos;    /* name -> {"tags": {tag: digest}, "digests": {digest: true}} */
+	json_t *omitted;  /* digest -> "DELTA BASE": what the deltas served left out, for errors */
 	size_t blob_cap, man_cap;
 };
 
@@ -890,8 +892,12 @@ static int need_blob(struct builder *bd, json_t *repo, const char *who, json_t *
 	if (d == NULL || !sha256_digest_valid(d) || !json_is_integer(sz) || json_integer_value(sz) < 0)
 		return edge_errf(err, EDGE_EINPUT, "%s: a descriptor without a valid sha256 digest and size", who);
 	if ((b = lookup_blob(bd, d)) == NULL) {
+		json_t *om = json_object_get(bd->omitted, d);
 		if (json_object_get(desc, "urls") != NULL)
 			return 0; /* a foreign layer: clients fetch it from its URLs */
+		if (om != NULL)
+			return edge_errf(err, EDGE_EVERIFY, "%s: blob %s is left out of the delta bundle: serve its base %s too",
+					 who, d, json_string_value(json_object_get(om, "base")));
 		return edge_errf(err, EDGE_EVERIFY,
 				 "%s: blob %s is in none of the bundles or stores served (a delta bundle needs its base)", who, d);
 	}
@@ -1102,6 +1108,14 @@ static int open_bundle(struct builder *bd, struct src *s, json_t **manifest, str
 			goto out;
 		}
 		add_blob(bd, d, esz, s, off);
+	}
+	if (json_object_get(m, "base") != NULL) {
+		/* a delta: what it left out must come from another source */
+		json_t *e;
+		if (delta_base_check(json_object_get(m, "base"), s->path, err) != 0)
+			goto out;
+		json_array_foreach(json_object_get(json_object_get(m, "base"), "omitted"), i, e)
+			json_object_set(bd->omitted, json_string_value(json_object_get(e, "digest")), e);
 	}
 	/* the entries are added once every source's blobs are known (a delta's
 	 * base may come later on the command line) */
@@ -1360,6 +1374,7 @@ static struct catalog *catalog_load(struct serve *sv, struct edge_err *err)
 	bd.blob_ix = json_object();
 	bd.man_ix = json_object();
 	bd.repos = json_object();
+	bd.omitted = json_object();
 	if (o->htpasswd != NULL && serve_htpasswd_load(o->htpasswd, &c->auth, err) != 0)
 		goto fail;
 	c->srcs = xcalloc(o->nsources ? o->nsources : 1, sizeof(*c->srcs));
@@ -1414,6 +1429,7 @@ out:
 	json_decref(bd.blob_ix);
 	json_decref(bd.man_ix);
 	json_decref(bd.repos);
+	json_decref(bd.omitted);
 	return c;
 }
 
