@@ -1,9 +1,10 @@
 /*
  * The content bundle reader (SPEC §5) through the real verification path,
  * verify_bundle: the zstd stream, the seek table reader, the tar entry
- * reader and its pax parser, and the checks of bundle.json, oci-layout,
- * index.json, manifest.json and bundle.index.json; then the seek-table
- * readers edge-push and edge-serve use (bundle_read_entry, bundle_entry).
+ * reader and its pax parser, and the checks of bundle.json (a delta's base
+ * member and omitted layers included), oci-layout, index.json, manifest.json
+ * and bundle.index.json; then the seek-table readers edge-push and
+ * edge-serve use (bundle_read_entry, bundle_entry).
  *
  * First byte:
  *   bits 0-1  0: the rest is the bundle file as it is;
