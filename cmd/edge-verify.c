@@ -216,9 +216,10 @@ static void list_omitted(json_t *base)
 	char size[32];
 
 	json_array_foreach(json_object_get(base, "omitted"), i, o) {
+		const char *repo = manifest_str(o, "repository"); /* optional */
 		meter_size(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(o, "size")));
-		printf("%-5s  %10s  %-24s  %s (%s, in %s)\n", "omit", size, "-", manifest_str(o, "digest"),
-		       manifest_str(o, "repository"), manifest_str(o, "base"));
+		printf("%-5s  %10s  %-24s  %s (%s%sin %s)\n", "omit", size, "-", manifest_str(o, "digest"), repo ? repo : "",
+		       repo ? ", " : "", manifest_str(o, "base"));
 	}
 }
 
