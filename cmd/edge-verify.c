@@ -6,6 +6,7 @@
 
 #include "bundle.h"
 #include "cli.h"
+#include "delta.h"
 #include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
@@ -18,10 +19,10 @@
 #include "verify.h"
 
 static const char synopsis[] =
-	"edge-verify [-p KEY] [--require-signature] [--digest] BUNDLE | --list [--json] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
+	"edge-verify [-p KEY] [--require-signature] [--digest] [--base FILE]... BUNDLE | --list [--json] BUNDLE | --store DIR [--quick] [MANIFEST] | --registry R [--mapping SRC=DST] [MANIFEST]";
 
 static const char help[] =
-	"usage: edge-verify [options] [BUNDLE]\n"
+	"usage: edge-verify [options] [--base FILE]... [BUNDLE]\n"
 	"       edge-verify --list [--json] BUNDLE\n"
 	"       edge-verify --store DIR [--quick] [MANIFEST]\n"
 	"       edge-verify --registry HOST[:PORT][/PATH] [--mapping SRC=DST] [MANIFEST]\n"
@@ -35,6 +36,10 @@ static const char help[] =
 	"descriptor (FILE.parts.json, which FILE also finds) or a glob pattern the\n"
 	"shell matched to nothing, matched again to one bundle or descriptor;\n"
 	"without BUNDLE, the manifest on stdin names it.\n"
+	"A delta bundle (edge-pack --base) is verified likewise, and the layers it\n"
+	"leaves out must be the ones its bundle.json lists as omitted; with --base,\n"
+	"each must also be listed in the bases given, else they are only expected\n"
+	"at the site (a warning; -v lists them).\n"
 	"With --store, re-hash every blob of a store and check its index instead.\n"
 	"With --registry, check that the registry holds every image and chart of the\n"
 	"manifest under its target name (as edge-push names it) with its digest.\n"
@@ -45,6 +50,9 @@ static const char help[] =
 	"  -p, --public-key KEY      minisign public key or PEM RSA public key to check\n"
 	"                            the bundle's signature with\n"
 	"      --require-signature   fail unless a signature is checked (needs -p)\n"
+	"      --base FILE           with a delta bundle: what the site holds (a bundle,\n"
+	"                            parts descriptor or edge manifest; repeatable):\n"
+	"                            every blob the delta leaves out must be listed there\n"
 	"      --digest              also compute the bundle file's sha256 (bundle.digest);\n"
 	"                            done anyway for a parts descriptor or a manifest on\n"
 	"                            stdin that gives bundle.digest, which it must match\n"
@@ -55,8 +63,8 @@ static const char help[] =
 	"      --registry TARGET     verify a registry: HOST[:PORT][/PATH] as for edge-push\n"
 	"      --mapping SRC=DST     with --registry: the ref prefix rules edge-push used\n"
 	"      --jobs N              threads hashing a bundle's blobs (default: all cores)\n"
-	"      --list                list the bundle's images and charts on stdout\n"
-	"                            (no verification)\n"
+	"      --list                list the bundle's images and charts on stdout, and\n"
+	"                            the blobs a delta leaves out (no verification)\n"
 	"      --json                with --list: the list as one JSON document\n"
 	REGCLI_HELP_ACCESS
 	REGCLI_HELP_RETRIES
@@ -70,6 +78,7 @@ static const char help[] =
 
 enum {
 	OPT_REQUIRE = CLI_OPT_FIRST_TOOL,
+	OPT_BASE,
 	OPT_MAXSIZE,
 	OPT_STORE,
 	OPT_QUICK,
@@ -79,6 +88,7 @@ enum {
 };
 
 static const struct option longopts[] = {
+	{"base", required_argument, NULL, OPT_BASE},
 	{"digest", no_argument, NULL, OPT_DIGEST},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"list", no_argument, NULL, OPT_LIST},
@@ -182,6 +192,37 @@ static void list_row(const char *kind, json_t *e, const char *ref)
 	printf("%-5s  %10s  %-24s  %s\n", kind, size, plats[0] ? plats : "-", ref ? ref : "?");
 }
 
+/* The total of a delta's omitted blobs: ", N omitted (SIZE)". */
+static const char *omitted_text(json_t *base, char *buf, size_t cap)
+{
+	json_t *o;
+	size_t i;
+	uint64_t bytes = 0;
+	char size[32];
+
+	json_array_foreach(json_object_get(base, "omitted"), i, o)
+		bytes += (uint64_t)json_integer_value(json_object_get(o, "size"));
+	snprintf(buf, cap, ", %zu omitted (%s)", json_array_size(json_object_get(base, "omitted")),
+		 meter_size(size, sizeof(size), bytes));
+	return buf;
+}
+
+/* --list of a delta: one "omit" row per blob it leaves out (size, the base
+ * that holds it, digest and repository). */
+static void list_omitted(json_t *base)
+{
+	json_t *o;
+	size_t i;
+	char size[32];
+
+	json_array_foreach(json_object_get(base, "omitted"), i, o) {
+		const char *repo = manifest_str(o, "repository"); /* optional */
+		meter_size(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(o, "size")));
+		printf("%-5s  %10s  %-24s  %s (%s%sin %s)\n", "omit", size, "-", manifest_str(o, "digest"), repo ? repo : "",
+		       repo ? ", " : "", manifest_str(o, "base"));
+	}
+}
+
 /* --list: the images and charts of a bundle from bundle.json and the seek
  * table alone (nothing hashed: a damaged blob does not show here). Returns
  * the exit code. */
@@ -189,9 +230,9 @@ static int list_bundle(const char *path, int as_json, struct edge_err *err)
 {
 	struct bundle_reader r;
 	struct manifest_iter it;
-	char *buf = NULL, size[32], csize[32];
+	char *buf = NULL, size[32], csize[32], omit[96];
 	size_t len;
-	json_t *bj = NULL, *out = NULL;
+	json_t *bj = NULL, *out = NULL, *base = NULL;
 	int rc;
 
 	if (bundle_reader_open(&r, path, err) != 0)
@@ -200,6 +241,15 @@ static int list_bundle(const char *path, int as_json, struct edge_err *err)
 	    (bj = manifest_parse(buf, len, path, err)) == NULL) {
 		rc = cli_fail(err);
 		goto out;
+	}
+	base = json_object_get(bj, "base");
+	if (base != NULL) {
+		char what[EDGE_ERR_MAX];
+		snprintf(what, sizeof(what), "%s: bundle.json", path);
+		if (delta_base_check(base, what, err) != 0) {
+			rc = cli_fail(err);
+			goto out;
+		}
 	}
 	if (as_json) {
 		json_t *imgs = json_array(), *chs = json_array();
@@ -212,21 +262,68 @@ static int list_bundle(const char *path, int as_json, struct edge_err *err)
 			json_object_del(e, "from");
 			json_array_append_new(it.kind == MANIFEST_IMAGE ? imgs : chs, e);
 		}
+		if (base != NULL) {
+			/* a delta: what it leaves out, and the bases it leaves it to */
+			json_object_set(out, "base", json_object_get(base, "bundles"));
+			json_object_set(out, "omitted", json_object_get(base, "omitted"));
+		}
 		rc = cli_print_manifest(out); /* pretty JSON, as a manifest is printed */
 		goto out;
 	}
-	printf("%s: %s, %zu images, %zu charts, %zu blobs, %s (%s compressed)\n", path,
+	printf("%s: %s, %zu images, %zu charts, %zu blobs%s, %s (%s compressed)\n", path,
 	       manifest_name(bj) ? manifest_name(bj) : "-", json_array_size(manifest_images(bj)),
 	       json_array_size(manifest_charts(bj)), json_array_size(json_object_get(bj, "blobs")),
+	       base != NULL ? omitted_text(base, omit, sizeof(omit)) : "",
 	       meter_size(size, sizeof(size), r.tar_size), meter_size(csize, sizeof(csize), r.size));
 	for (manifest_iter_init(&it, bj); manifest_iter_next(&it);)
 		list_row(it.kind == MANIFEST_IMAGE ? "image" : "chart", it.entry, manifest_entry_ref(it.entry));
+	list_omitted(base);
 	rc = EDGE_OK;
 out:
 	bundle_reader_close(&r);
 	free(buf);
 	json_decref(bj);
 	json_decref(out);
+	return rc;
+}
+
+/* A verified delta's omitted blobs (NULL: not a delta): checked against
+ * the bases given, or with none, one warning that they were not (-v: each
+ * one). 0, or -1 with err. */
+static int check_omitted(const char *path, json_t *m, json_t *omitted, char **bases, size_t nbases,
+			 struct edge_err *err)
+{
+	struct delta_base b;
+	json_t *o;
+	size_t i, n = json_array_size(omitted);
+	uint64_t bytes = 0;
+	char size[32];
+	int rc = 0;
+
+	if (omitted == NULL) {
+		if (nbases > 0)
+			log_warn("%s: not a delta bundle: --base is not used", path);
+		return 0;
+	}
+	if (nbases == 0) {
+		json_array_foreach(omitted, i, o)
+			bytes += (uint64_t)json_integer_value(json_object_get(o, "size"));
+		if (n > 0)
+			log_warn("%s: %zu blob%s (%s) left out of this delta %s expected at the site and %s not checked: give --base",
+				 path, n, n == 1 ? "" : "s", meter_size(size, sizeof(size), bytes), n == 1 ? "is" : "are",
+				 n == 1 ? "was" : "were");
+		json_array_foreach(omitted, i, o)
+			log_verbose("%s: expected at the site: %s (%s), for %s, from %s", path, manifest_str(o, "digest"),
+				    meter_size(size, sizeof(size), (uint64_t)json_integer_value(json_object_get(o, "size"))),
+				    manifest_str(o, "image"), manifest_str(o, "base"));
+		return 0;
+	}
+	delta_base_init(&b);
+	for (i = 0; i < nbases && rc == 0; i++)
+		rc = delta_base_add(&b, bases[i], NULL, err);
+	if (rc == 0)
+		rc = verify_delta_bases(omitted, json_object_get(manifest_bundle(m), "base"), &b, path, err);
+	delta_base_free(&b);
 	return rc;
 }
 
@@ -237,8 +334,9 @@ int main(int argc, char **argv)
 	struct meter meter;
 	uint64_t max_size = 0;
 	struct edge_err err = {0};
-	json_t *m = NULL, *from = NULL;
-	char *sidecar = NULL, *bundle_path = NULL;
+	json_t *m = NULL, *from = NULL, *omitted = NULL;
+	char *sidecar = NULL, *bundle_path = NULL, **bases = NULL;
+	size_t nbases = 0;
 	struct regcli rco;
 	struct push_opts po;
 
@@ -252,6 +350,10 @@ int main(int argc, char **argv)
 			continue;
 		switch (c) {
 		case 'p': key = optarg; break;
+		case OPT_BASE:
+			bases = xrealloc(bases, (nbases + 1) * sizeof(*bases));
+			bases[nbases++] = optarg;
+			break;
 		case OPT_REQUIRE: require = 1; break;
 		case OPT_DIGEST: want_digest = 1; break;
 		case OPT_MAXSIZE: max_size = (uint64_t)cli_parse_size("--max-size", optarg); break;
@@ -265,6 +367,8 @@ int main(int argc, char **argv)
 	input = cli_one_argument(argc, argv);
 	if (as_json && !list)
 		cli_usage_error("--json goes with --list");
+	if (nbases > 0 && (list || store_dir || po.registry != NULL || po.nmappings > 0))
+		cli_usage_error("--base checks a delta bundle: --list, --store and --registry do not take it");
 	if (list && (po.registry != NULL || po.nmappings > 0 || store_dir || key || require || max_size || quick ||
 		     want_digest))
 		cli_usage_error("--list reads a bundle's own list: -p, --require-signature, --digest, --max-size, --store, --registry and --quick do not apply");
@@ -328,14 +432,14 @@ int main(int argc, char **argv)
 			goto fail;
 		log_verbose("%s: good %s signature%s%s", bundle_path, info.algorithm, info.key_id[0] ? " by key " : "",
 			    info.key_id);
-		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &err) != 0)
+		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &omitted, &err) != 0)
 			goto fail;
 		manifest_clear_signatures(m);
 		manifest_put_signature(m, info.sidecar, "bundle", info.algorithm, info.key_id);
 	} else {
 		if (sidecar != NULL)
 			log_warn("%s: signature %s not checked: no public key (-p)", bundle_path, sidecar);
-		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &err) != 0)
+		if (verify_bundle(bundle_path, max_size, want_digest, rco.jobs, &m, &omitted, &err) != 0)
 			goto fail;
 	}
 	if (from != NULL) {
@@ -348,6 +452,8 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (check_omitted(bundle_path, m, omitted, bases, nbases, &err) != 0)
+		goto fail;
 	rc = cli_print_manifest(m);
 	if (rc == EDGE_OK)
 		verify_summary(&meter, bundle_path, m, key != NULL);
@@ -358,6 +464,8 @@ out:
 	push_opts_free(&po);
 	free(sidecar);
 	free(bundle_path);
+	free(bases);
+	json_decref(omitted);
 	json_decref(m);
 	json_decref(from);
 	return cli_finish(rc);

@@ -324,7 +324,7 @@ out:
  * decompresses (and hashes the file), this one walks the tar and hashes the
  * blobs. */
 static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
-			 json_t **manifest, struct edge_err *err)
+			 json_t **manifest, json_t **omitted, struct edge_err *err)
 {
 	struct pipe p;
 	struct tarv t;
@@ -383,7 +383,7 @@ static int verify_stream(struct bundle_reader *r, const char *path, uint64_t max
 		goto out;
 	}
 	if (tarv_final_checks(&t, r, p.decompressed, err) != 0 ||
-	    tarv_verified_end(&t, r, path, want_digest ? p.digest : NULL, manifest, err) != 0)
+	    tarv_verified_end(&t, r, path, want_digest ? p.digest : NULL, manifest, omitted, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -962,7 +962,7 @@ static void vpool_free(struct vpool *pl)
 }
 
 static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t max_size, int want_digest,
-			   int threads, json_t **manifest, struct edge_err *err)
+			   int threads, json_t **manifest, json_t **omitted, struct edge_err *err)
 {
 	struct tarv t;
 	struct vpool pl;
@@ -1028,7 +1028,7 @@ static int verify_parallel(struct bundle_reader *r, const char *path, uint64_t m
 		goto out;
 	}
 	if (tarv_final_checks(&t, r, r->tar_size, err) != 0 ||
-	    tarv_verified_end(&t, r, path, want_digest ? fjob.got : NULL, manifest, err) != 0)
+	    tarv_verified_end(&t, r, path, want_digest ? fjob.got : NULL, manifest, omitted, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1043,20 +1043,22 @@ out:
 }
 
 int verify_bundle(const char *path, uint64_t max_size, int want_digest, int threads, json_t **manifest,
-		  struct edge_err *err)
+		  json_t **omitted, struct edge_err *err)
 {
 	struct bundle_reader r;
 	int rc;
 
 	*manifest = NULL;
+	if (omitted != NULL)
+		*omitted = NULL;
 	if (bundle_reader_open(&r, path, err) != 0)
 		return -1;
 	/* a descriptor's part digests are checked as the file is hashed */
 	want_digest = want_digest || r.parts != NULL;
 	if (parallel_usable(&r))
-		rc = verify_parallel(&r, path, max_size, want_digest, threads, manifest, err);
+		rc = verify_parallel(&r, path, max_size, want_digest, threads, manifest, omitted, err);
 	else
-		rc = verify_stream(&r, path, max_size, want_digest, manifest, err);
+		rc = verify_stream(&r, path, max_size, want_digest, manifest, omitted, err);
 	bundle_reader_close(&r);
 	return rc;
 }

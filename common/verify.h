@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include "delta.h"
 #include "err.h"
 #include "progress.h"
 #include "store.h"
@@ -23,9 +24,28 @@
  * EDGE_EVERIFY (digest, size, truncation, missing blob), EDGE_EINPUT
  * (malformed: unexpected or unsafe entries), EDGE_EIO. max_size bounds the
  * decompressed size (0: no bound beyond what bundle.json declares); threads
- * hash the blobs (0: one per core). */
+ * hash the blobs (0: one per core).
+ *
+ * A delta (bundle.json has "base", checked with delta_base_check, EDGE_EINPUT
+ * when malformed): a manifest's layer that is not in the bundle must be in
+ * base.omitted with the descriptor's size, and every omitted blob must be
+ * referenced and absent (EDGE_EVERIFY naming the blob otherwise). The
+ * manifest then has no "base" but bundle.omitted = {count, bytes} and
+ * bundle.base = base.bundles, as edge-pack prints them; and *omitted (when
+ * not NULL) is a new array of base.omitted's entries, each with "image", the
+ * first image that needs it. *omitted is NULL for a full bundle. */
 int verify_bundle(const char *path, uint64_t max_size, int want_digest, int threads, json_t **manifest,
-		  struct edge_err *err);
+		  json_t **omitted, struct edge_err *err);
+
+/* Checks the blobs a verified delta left out (*omitted of verify_bundle)
+ * against what the bases given list (delta_base_add): each with its digest
+ * and size, else EDGE_EVERIFY naming the blob, the image that needs it and
+ * the base the delta names. bundles: the delta's base.bundles (its
+ * manifest's bundle.base); a base given under one of those names with
+ * another digest is a warning (log_warn), not an error. path names the
+ * delta in messages. */
+int verify_delta_bases(json_t *omitted, json_t *bundles, const struct delta_base *b, const char *path,
+		       struct edge_err *err);
 
 /* Progress of the bundle checks this thread makes from now on
  * (verify_bundle through a seek table): the blobs ("blobs"), their bytes as

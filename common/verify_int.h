@@ -44,6 +44,12 @@ struct tarv {
 	json_t *bundle;      /* bundle.json */
 	json_t *expect;      /* digest -> size (from bundle.json) */
 	json_t *index, *docker, *bindex, *layout;
+	/* a delta (bundle.json has "base"): that member, checked (borrowed
+	 * from bundle), and each omitted blob a manifest references -> the
+	 * first image that needs it */
+	json_t *base;
+	json_t *omit_used;
+	const char *cur_ref; /* the index.json entry being checked */
 	struct kept *kept;
 	size_t nkept, kept_bytes;
 	uint64_t limit;
@@ -59,9 +65,9 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
 /* The end of both paths, once everything else checked out: a parts
  * descriptor's whole digest matches the file's (computed whenever there
  * are parts), and the verified manifest. digest: the file's sha256, or
- * NULL when it was not wanted. */
+ * NULL when it was not wanted. omitted (may be NULL): as verify_bundle. */
 int tarv_verified_end(struct tarv *t, struct bundle_reader *r, const char *path, const char *digest,
-		      json_t **manifest, struct edge_err *err);
+		      json_t **manifest, json_t **omitted, struct edge_err *err);
 /* Frees what t holds (not t). */
 void tarv_free(struct tarv *t);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bundle.h"
+#include "delta.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -168,6 +169,30 @@ static int begin_entry(struct tarv *t, struct edge_err *err)
 	return 0;
 }
 
+/* A delta's "base" member, before anything in it is used: its shape
+ * (malformed: EDGE_EINPUT, as the rest of bundle.json), then no blob both
+ * held and omitted (a tampered list: EDGE_EVERIFY). */
+static int check_base(struct tarv *t, struct edge_err *err)
+{
+	char what[EDGE_ERR_MAX];
+	json_t *o;
+	size_t i;
+
+	if ((t->base = json_object_get(t->bundle, "base")) == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "%s: bundle.json", t->path);
+	if (delta_base_check(t->base, what, err) != 0)
+		return -1;
+	json_array_foreach(json_object_get(t->base, "omitted"), i, o) {
+		const char *d = manifest_str(o, "digest");
+		if (json_object_get(t->expect, d) != NULL)
+			return edge_errf(err, EDGE_EVERIFY, "%s: bundle.json: blob %s is in the bundle and in base.omitted", t->path,
+					 d);
+	}
+	t->omit_used = json_object();
+	return 0;
+}
+
 static json_t *parse_entry_json(struct tarv *t, struct edge_err *err)
 {
 	json_error_t je;
@@ -228,6 +253,8 @@ static int end_entry(struct tarv *t, struct edge_err *err)
 		}
 		if (!json_is_array(json_object_get(t->bundle, "blobs")))
 			return edge_errf(err, EDGE_EINPUT, "%s: bundle.json has no blobs list", t->path);
+		if (check_base(t, err) != 0)
+			return -1;
 		/* the whole stream is bounded by what bundle.json declares */
 		t->limit = total + 5 * (uint64_t)VERIFY_MAX_JSON_ENTRY + (1u << 20);
 		return 0;
@@ -348,8 +375,32 @@ static struct kept *find_kept(struct tarv *t, const char *digest)
 	return NULL;
 }
 
-/* A descriptor's blob is in the bundle with the size it says. */
-static int check_desc(struct tarv *t, json_t *desc, const char *owner, struct edge_err *err)
+/* A layer of a delta that the bundle does not hold: base.omitted lists it
+ * with the descriptor's size (may_omit: a layer, not a manifest or config,
+ * which a delta always holds). Remembers the first image that needs it. */
+static int check_omitted(struct tarv *t, const struct oci_desc *od, const char *owner, int may_omit,
+			 struct edge_err *err)
+{
+	json_t *o = t->base != NULL ? delta_omitted_find(t->base, od->digest) : NULL;
+	json_int_t size;
+
+	if (o == NULL)
+		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s is missing", t->path, owner, od->digest);
+	if (!may_omit)
+		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s is missing (base.omitted lists it, but a delta holds every manifest and config)",
+				 t->path, owner, od->digest);
+	size = json_integer_value(json_object_get(o, "size"));
+	if (size != od->size)
+		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s has %lld bytes in base.omitted, its descriptor says %lld",
+				 t->path, owner, od->digest, (long long)size, (long long)od->size);
+	if (json_object_get(t->omit_used, od->digest) == NULL)
+		json_object_set_new(t->omit_used, od->digest, json_string(t->cur_ref ? t->cur_ref : "?"));
+	return 0;
+}
+
+/* A descriptor's blob is in the bundle with the size it says, or (may_omit,
+ * a delta) omitted with that size. */
+static int check_desc(struct tarv *t, json_t *desc, const char *owner, int may_omit, struct edge_err *err)
 {
 	struct oci_desc od;
 	json_t *have;
@@ -363,7 +414,7 @@ static int check_desc(struct tarv *t, json_t *desc, const char *owner, struct ed
 	snprintf(name, sizeof(name), "blobs/sha256/%s", od.digest + 7);
 	have = json_object_get(t->seen, name);
 	if (have == NULL)
-		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s is missing", t->path, owner, od.digest);
+		return check_omitted(t, &od, owner, may_omit, err);
 	if (od.size != json_integer_value(json_array_get(have, 1)))
 		return edge_errf(err, EDGE_EVERIFY, "%s: %s: blob %s has %lld bytes, its descriptor says %lld", t->path,
 				 owner, od.digest, (long long)json_integer_value(json_array_get(have, 1)),
@@ -379,7 +430,7 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 	size_t i;
 	int rc = -1, kind;
 
-	if (check_desc(t, desc, owner, err) != 0)
+	if (check_desc(t, desc, owner, 0, err) != 0)
 		return -1;
 	if ((k = find_kept(t, d)) == NULL)
 		return edge_errf(err, EDGE_EINPUT, "%s: %s: manifest %s is not JSON or too large", t->path, owner, d);
@@ -404,17 +455,18 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 			if (check_manifest_tree(t, x, owner, depth + 1, err) != 0)
 				goto out;
 	} else {
-		if (check_desc(t, json_object_get(doc, "config"), owner, err) != 0)
+		if (check_desc(t, json_object_get(doc, "config"), owner, 0, err) != 0)
 			goto out;
 		json_array_foreach(json_object_get(doc, "layers"), i, x) {
 			const char *ld = json_string_value(json_object_get(x, "digest"));
 			char name[100];
 			if (json_object_get(x, "urls") != NULL) {
 				snprintf(name, sizeof(name), "blobs/sha256/%s", ld + 7);
-				if (json_object_get(t->seen, name) == NULL)
+				if (json_object_get(t->seen, name) == NULL &&
+				    (t->base == NULL || delta_omitted_find(t->base, ld) == NULL))
 					continue; /* a foreign layer */
 			}
-			if (check_desc(t, x, owner, err) != 0)
+			if (check_desc(t, x, owner, 1, err) != 0)
 				goto out;
 		}
 	}
@@ -494,6 +546,17 @@ static int check_bundle_files(struct tarv *t, struct edge_err *err)
 	return bundle_index_check(t->bindex, what, err);
 }
 
+/* A blob path (blobs/sha256/HEX) a delta's manifests need and omit. */
+static int omitted_path(struct tarv *t, const char *p)
+{
+	char d[80];
+
+	if (t->omit_used == NULL || strncmp(p, "blobs/sha256/", 13) != 0)
+		return 0;
+	snprintf(d, sizeof(d), "sha256:%.70s", p + 13);
+	return json_object_get(t->omit_used, d) != NULL;
+}
+
 int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompressed, struct edge_err *err)
 {
 	struct manifest_iter it;
@@ -525,9 +588,16 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
 		const char *ref = json_string_value(json_object_get(json_object_get(e, "annotations"), ANNOT_REF_NAME));
 		char owner[600];
 		snprintf(owner, sizeof(owner), "index.json: %s", ref ? ref : "(unnamed)");
+		t->cur_ref = ref ? ref : "(unnamed)";
 		if (check_manifest_tree(t, e, owner, 0, err) != 0)
 			return -1;
 	}
+	t->cur_ref = NULL;
+	/* what a delta leaves out is what its manifests need and it lacks */
+	json_array_foreach(json_object_get(t->base, "omitted"), i, e)
+		if (json_object_get(t->omit_used, manifest_str(e, "digest")) == NULL)
+			return edge_errf(err, EDGE_EVERIFY, "%s: bundle.json: base.omitted lists blob %s, which no manifest references",
+					 t->path, manifest_str(e, "digest"));
 	/* every pulled entry of the manifest is in the layout with its digest */
 	for (manifest_iter_init(&it, t->bundle); manifest_iter_next(&it);) {
 		const char *ref = manifest_entry_ref(it.entry), *digest = manifest_entry_digest(it.entry);
@@ -552,7 +622,8 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
 		if (cfg == NULL || json_object_get(t->seen, cfg) == NULL)
 			return edge_errf(err, EDGE_EVERIFY, "%s: manifest.json[%zu]: config %s is missing", t->path, i, cfg ? cfg : "?");
 		json_array_foreach(json_object_get(e, "Layers"), j, l)
-			if (!json_is_string(l) || json_object_get(t->seen, json_string_value(l)) == NULL)
+			if (!json_is_string(l) || (json_object_get(t->seen, json_string_value(l)) == NULL &&
+						   !omitted_path(t, json_string_value(l))))
 				return edge_errf(err, EDGE_EVERIFY, "%s: manifest.json[%zu]: layer %s is missing", t->path, i,
 						 json_is_string(l) ? json_string_value(l) : "?");
 	}
@@ -579,14 +650,41 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
 	return 0;
 }
 
-/* bundle.json without its blob list, and "bundle": {path, [digest,] size}. */
+/* bundle.json without its blob list, and "bundle": {path, [digest,] size};
+ * a delta's base member becomes bundle.omitted {count, bytes} and
+ * bundle.base, as edge-pack prints them. */
 static json_t *verified_manifest(struct tarv *t, const char *path, const char *digest, uint64_t size)
 {
-	json_t *m = json_deep_copy(t->bundle);
+	json_t *m = json_deep_copy(t->bundle), *b = manifest_file_new(path, digest, (json_int_t)size), *o;
+	json_int_t bytes = 0;
+	size_t i;
 
 	json_object_del(m, "blobs");
-	manifest_set_bundle(m, manifest_file_new(path, digest, (json_int_t)size));
+	if (t->base != NULL) {
+		json_object_del(m, "base");
+		json_array_foreach(json_object_get(t->base, "omitted"), i, o)
+			bytes += json_integer_value(json_object_get(o, "size"));
+		json_object_set_new(b, "omitted", json_pack("{s:I, s:I}", "count",
+							    (json_int_t)json_array_size(json_object_get(t->base, "omitted")),
+							    "bytes", bytes));
+		json_object_set_new(b, "base", json_deep_copy(json_object_get(t->base, "bundles")));
+	}
+	manifest_set_bundle(m, b);
 	return m;
+}
+
+/* base.omitted, each entry with "image": the first image that needs it. */
+static json_t *omitted_list(struct tarv *t)
+{
+	json_t *out = json_array(), *o;
+	size_t i;
+
+	json_array_foreach(json_object_get(t->base, "omitted"), i, o) {
+		json_t *e = json_deep_copy(o);
+		json_object_set(e, "image", json_object_get(t->omit_used, manifest_str(o, "digest")));
+		json_array_append_new(out, e);
+	}
+	return out;
 }
 
 /* The end of both paths, once everything else checked out: a parts
@@ -594,12 +692,14 @@ static json_t *verified_manifest(struct tarv *t, const char *path, const char *d
  * are parts), and the verified manifest. digest: the file's sha256, or
  * NULL when it was not wanted. */
 int tarv_verified_end(struct tarv *t, struct bundle_reader *r, const char *path, const char *digest,
-			json_t **manifest, struct edge_err *err)
+			json_t **manifest, json_t **omitted, struct edge_err *err)
 {
 	if (digest != NULL && r->digest[0] && strcmp(r->digest, digest) != 0)
 		return edge_errf(err, EDGE_EVERIFY, "%s: the parts have digest %s, the descriptor says %s", path, digest,
 				 r->digest);
 	*manifest = verified_manifest(t, path, digest, r->size);
+	if (omitted != NULL && t->base != NULL)
+		*omitted = omitted_list(t);
 	return 0;
 }
 
@@ -622,4 +722,5 @@ void tarv_free(struct tarv *t)
 	json_decref(t->docker);
 	json_decref(t->bindex);
 	json_decref(t->layout);
+	json_decref(t->omit_used);
 }

@@ -42,7 +42,7 @@ _edge_opts_sign='-k --key -t --trusted-comment --manifest --password-file
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-verify: check a bundle (signature, every entry), a store or a registry
-_edge_opts_verify='-p --public-key --require-signature --digest --max-size --store --quick
+_edge_opts_verify='-p --public-key --require-signature --digest --base --max-size --store --quick
 	--registry --mapping --username --password-stdin --password-file --cred-file
 	--ca-file --insecure --insecure-host --plain-http --plain-http-host --jobs
 	--retries --timeout --stall-timeout

@@ -1,9 +1,10 @@
 /*
  * The content bundle reader (SPEC §5) through the real verification path,
  * verify_bundle: the zstd stream, the seek table reader, the tar entry
- * reader and its pax parser, and the checks of bundle.json, oci-layout,
- * index.json, manifest.json and bundle.index.json; then the seek-table
- * readers edge-push and edge-serve use (bundle_read_entry, bundle_entry).
+ * reader and its pax parser, and the checks of bundle.json (a delta's base
+ * member and omitted layers included), oci-layout, index.json, manifest.json
+ * and bundle.index.json; then the seek-table readers edge-push and
+ * edge-serve use (bundle_read_entry, bundle_entry).
  *
  * First byte:
  *   bits 0-1  0: the rest is the bundle file as it is;
@@ -199,7 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct edge_err err = {0};
 	struct buf out = {0};
-	json_t *m = NULL;
+	json_t *m = NULL, *omitted = NULL;
 	const char *path;
 	int mode, rc;
 
@@ -233,11 +234,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		path = fz_write("b.tar.zst", out.p, out.len);
 		free(out.p);
 	}
-	rc = verify_bundle(path, 64u << 20, data[0] & 1, 1, &m, &err);
+	rc = verify_bundle(path, 64u << 20, data[0] & 1, 1, &m, &omitted, &err);
 	fz_debug("verify_bundle", rc, err.msg);
 	check_err(rc, &err);
 	if (rc == 0 && !json_is_object(json_object_get(m, "bundle")))
 		abort();
+	/* a delta that verifies: what its manifest says it left out is the
+	 * list verify_bundle gives, every entry naming the image that needs it */
+	if (rc == 0 && omitted != NULL) {
+		json_t *o, *om = json_object_get(json_object_get(m, "bundle"), "omitted");
+		size_t i;
+		fz_debug("delta", 0, "");
+		if ((size_t)json_integer_value(json_object_get(om, "count")) != json_array_size(omitted))
+			abort();
+		json_array_foreach(omitted, i, o)
+			if (!json_is_string(json_object_get(o, "image")))
+				abort();
+	}
+	json_decref(omitted);
 	json_decref(m);
 	read_entries(path);
 	return 0;

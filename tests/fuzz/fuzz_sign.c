@@ -123,7 +123,7 @@ static void fuzz_parts(const uint8_t *data, size_t size)
 	bundle_reader_close(&r);
 	err.code = 0;
 	err.msg[0] = '\0';
-	rc = verify_bundle(path, 1u << 20, 1, 1, &m, &err);
+	rc = verify_bundle(path, 1u << 20, 1, 1, &m, NULL, &err);
 	check_err(rc, &err);
 	json_decref(m);
 }

@@ -98,8 +98,10 @@ def bundle_seeds(tmp, manifests):
     with open(mpath, "w") as f:
         json.dump(m, f)
     bpath = os.path.join(tmp, "tiny.tar.zst")
-    subprocess.run([os.path.join(TOP, "bin", "edge-pack"), "-q", "-o", bpath, mpath], check=True,
-                   stdout=subprocess.DEVNULL, env=dict(os.environ, SOURCE_DATE_EPOCH="0"))
+    ppath = os.path.join(tmp, "packed.json")
+    with open(ppath, "wb") as out:
+        subprocess.run([os.path.join(TOP, "bin", "edge-pack"), "-q", "-o", bpath, mpath], check=True,
+                       stdout=out, env=dict(os.environ, SOURCE_DATE_EPOCH="0"))
     with open(bpath, "rb") as f:
         bundle = f.read()
     tar = subprocess.run(["zstd", "-dcq", bpath], check=True, stdout=subprocess.PIPE).stdout
@@ -130,6 +132,33 @@ def bundle_seeds(tmp, manifests):
             info.linkname = "/etc/passwd" if typ == tarfile.SYMTYPE else ""
             t.addfile(info, io.BytesIO(b""))
     seed(d, "evil", 0x05, evil.getvalue())
+    delta_seeds(d, tmp, mpath, ppath)
+
+
+def delta_seeds(d, tmp, mpath, ppath):
+    """A delta of the tiny image against its own packed manifest (its layer
+    omitted: bundle.json has a "base" member, for delta_base_check and the
+    tree check's omitted blobs), and the same with that list tampered."""
+    dpath = os.path.join(tmp, "tiny.delta.tar.zst")
+    subprocess.run([os.path.join(TOP, "bin", "edge-pack"), "-q", "--base", ppath, "-o", dpath, mpath], check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, SOURCE_DATE_EPOCH="0"))
+    with open(dpath, "rb") as f:
+        delta = f.read()
+    tar = subprocess.run(["zstd", "-dcq", dpath], check=True, stdout=subprocess.PIPE).stdout
+    if b'"omitted"' not in tar:
+        sys.exit("make-corpus: edge-pack --base left nothing out of the tiny delta")
+    seed(d, "delta", 0x00, delta)
+    seed(d, "delta-tar-one-frame", 0x05, tar)
+    seed(d, "delta-tar-frames-seek", 0x06, tar)
+    # the same length, another size for the omitted layer: the tree check
+    # and the omitted list disagree
+    i = tar.index(b'"omitted"')
+    j = tar.index(b'"size":', i) + len(b'"size":')
+    while tar[j:j + 1] == b" ":
+        j += 1
+    k = tar[j:j + 1]
+    tampered = tar[:j] + (b"9" if k != b"9" else b"8") + tar[j + 1:]
+    seed(d, "delta-tar-omitted-size", 0x06, tampered)
 
 
 # --- manifests and references --------------------------------------------------
