@@ -104,15 +104,14 @@ static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 }
 
 /* --dry-run of a delta: one line for each blob it left out and each
- * repository that needs it, and a count of the blobs by their worst
- * state. Returns EDGE_OK, or EDGE_EVERIFY (reported) when one is missing:
- * the push would stop. */
-static int dry_run_base(json_t *base_plan)
+ * repository that needs it; n[] counts the blobs by their worst state
+ * (0 there, 1 mountable, 2 missing); *missing_base is a base to push
+ * first when one is missing. */
+static void dry_run_base(json_t *base_plan, size_t n[3], const char **missing_base)
 {
-	struct edge_err err = {0};
 	json_t *e, *worst = json_object(), *v;
-	size_t i, n[3] = {0, 0, 0};
-	const char *k, *first_base = NULL;
+	size_t i;
+	const char *k;
 
 	json_array_foreach(base_plan, i, e) {
 		const char *state = manifest_str(e, "state"), *d = manifest_str(e, "digest");
@@ -125,33 +124,28 @@ static int dry_run_base(json_t *base_plan)
 			fprintf(stderr, "mountable from %s\n", manifest_str(e, "from"));
 		else
 			fprintf(stderr, "missing: push %s first\n", manifest_str(e, "base"));
-		if (w == 2 && first_base == NULL)
-			first_base = manifest_str(e, "base");
+		if (w == 2 && *missing_base == NULL)
+			*missing_base = manifest_str(e, "base");
 		if ((v = json_object_get(worst, d)) == NULL || json_integer_value(v) < w)
 			json_object_set_new(worst, d, json_integer(w));
 	}
 	json_object_foreach(worst, k, v)
 		n[json_integer_value(v)]++;
 	json_decref(worst);
-	fprintf(stderr, "%s: dry run: %zu blob%s left out of the delta: %zu already there, %zu mountable, %zu missing\n",
-		edge_progname(), n[0] + n[1] + n[2], n[0] + n[1] + n[2] == 1 ? "" : "s", n[0], n[1], n[2]);
-	if (n[2] == 0)
-		return EDGE_OK;
-	edge_errf(&err, EDGE_EVERIFY, "dry run: %zu blob%s left out of the delta %s not in the registry: "
-		  "the push would stop (push %s first)", n[2], n[2] == 1 ? "" : "s", n[2] == 1 ? "is" : "are",
-		  first_base);
-	return cli_report(&err);
 }
 
-/* --dry-run: the plan on stderr, one line an entry, and the manifest
- * unchanged on stdout (not when a delta's blob is missing). Returns the
- * exit code. */
+/* --dry-run: the plan on stderr, one line an entry (and, of a delta, one
+ * for each blob it left out and each repository that needs it), counts,
+ * and the manifest unchanged on stdout. A delta's blob that is missing
+ * from the registry fails it: the push would stop (exit 1, nothing on
+ * stdout). Returns the exit code. */
 static int dry_run_report(json_t *m, struct push_source *src, const struct push_opts *o)
 {
 	struct edge_err err = {0};
 	json_t *plan = NULL, *base_plan = NULL, *e;
-	size_t i, present = 0;
-	int rc;
+	size_t i, present = 0, n[3] = {0, 0, 0}, nb;
+	const char *missing_base = NULL;
+	int rc = EDGE_OK;
 
 	if (push_plan(m, src, o, &plan, &base_plan, &err) != 0)
 		return cli_report(&err);
@@ -161,14 +155,23 @@ static int dry_run_report(json_t *m, struct push_source *src, const struct push_
 		fprintf(stderr, "%s -> %s: %s\n", manifest_str(e, "ref"), manifest_str(e, "target"),
 			there ? "already there" : "to push");
 	}
+	if (base_plan != NULL)
+		dry_run_base(base_plan, n, &missing_base);
 	fprintf(stderr, "%s: dry run: %zu of %zu entries to push, %zu already there\n", edge_progname(),
 		json_array_size(plan) - present, json_array_size(plan), present);
+	nb = n[0] + n[1] + n[2];
+	if (base_plan != NULL)
+		fprintf(stderr, "%s: dry run: %zu blob%s left out of the delta: %zu already there, %zu mountable, %zu missing\n",
+			edge_progname(), nb, nb == 1 ? "" : "s", n[0], n[1], n[2]);
+	if (n[2] > 0) {
+		edge_errf(&err, EDGE_EVERIFY, "dry run: %zu blob%s left out of the delta %s not in the registry: "
+			  "the push would stop (push %s first)", n[2], n[2] == 1 ? "" : "s", n[2] == 1 ? "is" : "are",
+			  missing_base);
+		rc = cli_report(&err);
+	}
 	json_decref(plan);
-	rc = base_plan != NULL ? dry_run_base(base_plan) : EDGE_OK;
 	json_decref(base_plan);
-	if (rc == EDGE_OK)
-		rc = cli_print_manifest(m);
-	return rc;
+	return rc == EDGE_OK ? cli_print_manifest(m) : rc;
 }
 
 /* The closing line on a terminal: what went where, how much. */
