@@ -7,6 +7,8 @@
 
 #include "bundle.h"
 #include "cli.h"
+#include "delta.h"
+#include "fileopt.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -14,7 +16,7 @@
 #include "store.h"
 
 static const char synopsis[] =
-	"edge-pack [--name NAME] [-o FILE] [--level N] [--threads N] [--split SIZE] [--store DIR] [--trust-store] [MANIFEST]";
+	"edge-pack [--name NAME] [-o FILE] [--level N] [--threads N] [--split SIZE] [--store DIR] [--trust-store] [--base FILE]... [MANIFEST]";
 
 static const char help[] =
 	"usage: edge-pack [options] [MANIFEST]\n"
@@ -36,6 +38,11 @@ static const char help[] =
 	"      --threads N           compression threads (default: all cores)\n"
 	"      --split SIZE          write parts of at most SIZE bytes (e.g. 3G) and a\n"
 	"                            descriptor FILE.parts.json\n"
+	"      --base FILE           make a delta bundle core-NAME-HEX12.delta.tar.zst\n"
+	"                            that leaves out the layers FILE lists: what the\n"
+	"                            site holds (an earlier bundle or parts descriptor,\n"
+	"                            or a pulled, packed or verified manifest);\n"
+	"                            repeatable\n"
 	CLI_PROGRESS_HELP
 	CLI_COMMON_HELP("print more detail")
 	"\n"
@@ -53,9 +60,11 @@ enum {
 	OPT_THREADS,
 	OPT_SPLIT,
 	OPT_TRUST_STORE,
+	OPT_BASE,
 };
 
 static const struct option longopts[] = {
+	{"base", required_argument, NULL, OPT_BASE},
 	{"level", required_argument, NULL, OPT_LEVEL},
 	{"name", required_argument, NULL, OPT_NAME},
 	{"output", required_argument, NULL, 'o'},
@@ -74,6 +83,9 @@ int main(int argc, char **argv)
 	struct edge_err err = {0};
 	struct meter meter;
 	struct store store;
+	struct delta_base base;
+	const char **bases = NULL;
+	size_t nbases = 0, i;
 	const char *name = NULL, *store_dir = NULL, *input = NULL, *sde;
 	json_t *m = NULL, *bundle = NULL;
 	int c, rc = EDGE_OK, opened = 0;
@@ -93,6 +105,11 @@ int main(int argc, char **argv)
 		case OPT_LEVEL: o.level = (int)cli_parse_long("--level", optarg, 1, 19); break;
 		case OPT_THREADS: o.threads = (int)cli_parse_long("--threads", optarg, 1, 256); break;
 		case OPT_TRUST_STORE: o.trust_store = 1; break;
+		case OPT_BASE:
+			cli_need_input("--base", optarg, EDGE_EINPUT);
+			bases = xrealloc(bases, (nbases + 1) * sizeof(*bases));
+			bases[nbases++] = optarg;
+			break;
 		case OPT_SPLIT:
 			o.split = (uint64_t)cli_parse_size("--split", optarg);
 			if (o.split < (1u << 20))
@@ -131,7 +148,17 @@ int main(int argc, char **argv)
 	if (store_open(&store, store_dir, 0, 0, &err) != 0)
 		goto fail;
 	opened = 1;
-	if (bundle_pack(m, &store, &o, &bundle, &err) != 0)
+	delta_base_init(&base);
+	for (i = 0; i < nbases; i++)
+		if (delta_base_add(&base, bases[i], &store, &err) != 0) {
+			delta_base_free(&base);
+			goto fail;
+		}
+	if (nbases > 0)
+		o.base = &base;
+	rc = bundle_pack(m, &store, &o, &bundle, &err);
+	delta_base_free(&base);
+	if (rc != 0)
 		goto fail;
 	manifest_set_bundle(m, bundle);
 	rc = cli_print_manifest(m);
@@ -142,5 +169,6 @@ out:
 	if (opened)
 		store_close(&store);
 	json_decref(m);
+	free(bases);
 	return cli_finish(rc);
 }

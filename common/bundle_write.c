@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "delta.h"
 #include "fsutil.h"
 #include "log.h"
 #include "manifest.h"
@@ -792,6 +793,8 @@ struct content {
 	                      images and charts, what progress counts (as pull
 	                      and push count them) */
 	int counting;      /* walking an image or chart, not the definition */
+	json_t *layers;    /* digest -> true: layer blobs (a delta may leave them out) */
+	json_t *meta;      /* digest -> true: manifests, indexes and configs (always in) */
 };
 
 static int add_blob(struct store *s, json_t *blobs, json_t *desc, const char *owner, struct edge_err *err)
@@ -849,6 +852,8 @@ static int walk_manifest(struct store *s, struct content *c, json_t *man, const 
 
 	if (add_blob(s, c->blobs, json_object_get(man, "config"), owner, err) != 0)
 		return -1;
+	json_object_set_new(c->meta, json_string_value(json_object_get(json_object_get(man, "config"), "digest")),
+			    json_true());
 	if (c->counting)
 		json_object_set_new(c->counted, json_string_value(json_object_get(json_object_get(man, "config"), "digest")),
 				    json_true());
@@ -859,6 +864,7 @@ static int walk_manifest(struct store *s, struct content *c, json_t *man, const 
 			continue;
 		if (add_blob(s, c->blobs, l, owner, err) != 0)
 			return -1;
+		json_object_set_new(c->layers, d, json_true());
 		if (c->counting)
 			json_object_set_new(c->counted, d, json_true());
 	}
@@ -911,6 +917,7 @@ static int walk_entry(struct store *s, struct content *c, const char *ref, const
 			goto out;
 		}
 		json_decref(d);
+		json_object_set_new(c->meta, digest, json_true());
 	}
 	if (media_type_is_index(mt)) {
 		json_t *m, *chosen = NULL;
@@ -920,6 +927,7 @@ static int walk_entry(struct store *s, struct content *c, const char *ref, const
 			const char *cd = json_string_value(json_object_get(m, "digest"));
 			if (add_blob(s, c->blobs, m, ref, err) != 0)
 				goto out;
+			json_object_set_new(c->meta, cd, json_true());
 			if ((child = read_json_blob(s, cd, ref, err)) == NULL)
 				goto out;
 			if (walk_manifest(s, c, child, ref, err) != 0) {
@@ -1043,14 +1051,46 @@ char *bundle_dir_of(const char *path)
 }
 
 /* bundle.json: the manifest without what is local to this site (store,
- * bundle, signatures, pushed), with the list of blobs. */
-static json_t *bundle_json(json_t *manifest, json_t *blobs)
+ * bundle, signatures, pushed), with the list of blobs, and a delta's base
+ * member (NULL for a full bundle). */
+static json_t *bundle_json(json_t *manifest, json_t *blobs, json_t *base)
 {
 	json_t *bj = json_deep_copy(manifest);
 
 	manifest_drop_local(bj);
 	json_object_set(bj, "blobs", blobs);
+	if (base != NULL)
+		json_object_set(bj, "base", base);
 	return bj;
+}
+
+/* A delta (delta.h): the layer blobs the bases list with the same size
+ * leave *blobs (sorted, so the kept ones stay sorted) for the base
+ * member's omitted list, sorted too. Manifests, indexes and configs always
+ * stay. */
+static json_t *delta_split(const struct delta_base *b, const struct content *c, json_t **blobs, uint64_t *obytes)
+{
+	json_t *kept = json_array(), *omitted = json_array(), *bl;
+	size_t i;
+
+	*obytes = 0;
+	json_array_foreach(*blobs, i, bl) {
+		const char *d = json_string_value(json_object_get(bl, "digest")), *from = NULL, *repo = NULL;
+		json_int_t size = json_integer_value(json_object_get(bl, "size"));
+		if (json_object_get(c->layers, d) != NULL && json_object_get(c->meta, d) == NULL &&
+		    delta_base_lookup(b, d, &from, &repo) == (int64_t)size) {
+			json_t *e = json_pack("{s:s, s:I, s:s}", "digest", d, "size", size, "base", from);
+			if (repo != NULL)
+				json_object_set_new(e, "repository", json_string(repo));
+			json_array_append_new(omitted, e);
+			*obytes += (uint64_t)size;
+		} else {
+			json_array_append(kept, bl);
+		}
+	}
+	json_decref(*blobs);
+	*blobs = kept;
+	return json_pack("{s:O, s:o}", "bundles", b->bundles, "omitted", omitted);
 }
 
 /* After a commit: what out still holds. */
@@ -1165,12 +1205,13 @@ static int pack_tail(struct packer *pk, struct content *c, struct edge_err *err)
 int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
 		struct edge_err *err)
 {
-	struct content c = {json_object(), NULL, json_array(), json_object(), 1};
+	struct content c = {json_object(), NULL, json_array(), json_object(), 1, json_object(), json_object()};
 	struct progress prog;
 	struct packer pk;
 	struct out out;
-	json_t *blobs = NULL, *bj = NULL;
-	const char *name = manifest_name(manifest);
+	json_t *blobs = NULL, *bj = NULL, *base = NULL;
+	const char *name = manifest_name(manifest), *ext = o->base != NULL ? "delta.tar.zst" : "tar.zst";
+	uint64_t obytes = 0;
 	char *final = NULL, digest[72];
 	unsigned char raw[32];
 	size_t i;
@@ -1187,11 +1228,13 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		edge_errf(err, EDGE_EINPUT, "the manifest names no pulled image, chart or definition: nothing to pack");
 		goto out;
 	}
-	bj = bundle_json(manifest, blobs);
+	if (o->base != NULL)
+		base = delta_split(o->base, &c, &blobs, &obytes);
+	bj = bundle_json(manifest, blobs, base);
 
 	/* output: the exact -o name, or a provisional one renamed once the hash is known */
 	out.split = o->split;
-	out.base = o->output ? xstrdup(o->output) : xasprintf("core-%s-packing.tar.zst", name ? name : "edge");
+	out.base = o->output ? xstrdup(o->output) : xasprintf("core-%s-packing.%s", name ? name : "edge", ext);
 	sha256_init(&out.h);
 	pk.mtime = o->mtime;
 	pk.index = json_array();
@@ -1230,7 +1273,7 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		final = xstrdup(o->output);
 	} else {
 		char *dir = bundle_dir_of(out.base);
-		final = xasprintf("%score-%s-%.12s.tar.zst", dir, name ? name : "edge", digest + 7);
+		final = xasprintf("%score-%s-%.12s.%s", dir, name ? name : "edge", digest + 7, ext);
 		free(dir);
 	}
 	/* commit: parts (or the file) under their final names, then the descriptor */
@@ -1243,6 +1286,14 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 		*bundle = manifest_file_new(final, digest, (json_int_t)out.total);
 	} else if (commit_parts(&out, final, digest, bundle, err) != 0) {
 		goto out;
+	}
+	if (base != NULL) {
+		size_t n = json_array_size(json_object_get(base, "omitted"));
+		json_object_set_new(*bundle, "omitted", json_pack("{s:I, s:I}", "count", (json_int_t)n, "bytes",
+								   (json_int_t)obytes));
+		json_object_set(*bundle, "base", json_object_get(base, "bundles"));
+		log_verbose("%s: a delta: %zu blobs (%llu bytes) left out, held by the base", final, n,
+			    (unsigned long long)obytes);
 	}
 	log_verbose("%s: %zu entries, %zu blobs, %llu bytes (%zu frames, %llu of them raw blocks)", final,
 		    json_array_size(pk.index), json_array_size(blobs), (unsigned long long)out.total, pk.z.nframes,
@@ -1265,6 +1316,9 @@ out:
 	json_decref(c.blobs);
 	json_decref(c.index);
 	json_decref(c.docker);
+	json_decref(c.layers);
+	json_decref(c.meta);
+	json_decref(base);
 	json_decref(blobs);
 	json_decref(bj);
 	free(final);

@@ -33,7 +33,7 @@ _edge_opts_pull='--store --platform --all-platforms --keep-going --offline
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-pack: pack a manifest's images, charts and definition into a bundle
-_edge_opts_pack='--name -o --output --store --trust-store --level --threads --split --progress
+_edge_opts_pack='--name -o --output --store --trust-store --level --threads --split --base --progress
 	-q --quiet -v --verbose -h --help --version'
 
 # edge-sign: sign bundles and definitions, make minisign key pairs
@@ -109,7 +109,7 @@ _edge_value() {
 		_edge_dirs ;;
 	--images | --charts | -o | --output | --api-key-file | --ca-file | \
 		--password-file | --cred-file | -k | --key | -p | --public-key | \
-		--pubkey | --manifest | --port-file | --tls-cert | --tls-key | --htpasswd)
+		--pubkey | --manifest | --port-file | --tls-cert | --tls-key | --htpasswd | --base)
 		_edge_files ;;
 	--project-id | --profile-ids | --name | --endpoint | --api-key | \
 		--retries | --timeout | --stall-timeout | --connect-timeout | \
