@@ -49,7 +49,12 @@ http_status() {
 	if [ -n "${TOKEN_SERVER:-}" ] && [ "$REGISTRY_MODE" = token ]; then
 		h=(-H "Authorization: Bearer $(registry_token "repository:site/$repo:pull")")
 	fi
-	curl -s -o /dev/null -w '%{http_code}' -X "$1" "${h[@]}" \
+	if [ "$1" = HEAD ]; then
+		h+=(-I) # -X HEAD would wait for a body
+	else
+		h+=(-X "$1")
+	fi
+	curl -s --max-time 30 -o /dev/null -w '%{http_code}' "${h[@]}" \
 		-H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' \
 		"http://$REGISTRY/v2/site/$2"
 }
@@ -142,10 +147,11 @@ missing_line() {
 	run --separate-stderr edge-push --progress never --plain-http --registry "$REGISTRY/site" "$DELTA_BUNDLE"
 	assert_failure 1
 	assert_output ""
-	# os0 and os1 are base:1's first; then web1 (web:2), db1 (db:1)
+	# each named with the first image that needs it (the manifest lists
+	# them by ref: cache:1 comes first of those needing os0 and os1)
 	expect=$(printf '%s\n' \
-		"$(missing_line delta.test/os/base:1 delta.test/os/base "$LAYER_os0")" \
-		"$(missing_line delta.test/os/base:1 delta.test/os/base "$LAYER_os1")" \
+		"$(missing_line delta.test/apps/cache:1 delta.test/apps/cache "$LAYER_os0")" \
+		"$(missing_line delta.test/apps/cache:1 delta.test/apps/cache "$LAYER_os1")" \
 		"$(missing_line delta.test/apps/web:2 delta.test/apps/web "$LAYER_web1")" \
 		"$(missing_line delta.test/apps/db:1 delta.test/apps/db "$LAYER_db1")" | sort)
 	assert_equal "$(grep -v '^edge-push: 4 blobs' <<< "$stderr" | sort)" "$expect"
