@@ -233,3 +233,19 @@ missing_line() {
 	[ "$(http_status HEAD "delta.test/apps/cache/blobs/$LAYER_os0")" = 200 ]
 	[ "$(http_status HEAD delta.test/apps/cache/manifests/1)" = 200 ]
 }
+
+# The closing line on a terminal: the blobs found or mounted count as there,
+# not as sent (util-linux script(1) is the terminal, as in 47-progress).
+@test "delta push: the closing line counts the left-out blobs as already there, not as sent" {
+	site
+	tty=$(script -qec "edge-push --plain-http --progress never --registry $REGISTRY/site $DELTA_BUNDLE > out.json" /dev/null | sed 's/\r$//')
+	[[ "$tty" =~ ^edge-push:\ 4\ images,\ 0\ charts\ →\ $REGISTRY/site\ \(([0-9.]+)\ KiB\ sent,\ ([0-9.]+)\ MiB\ already\ there\)\ in\ [0-9.]+\ s$ ]] ||
+		{ echo "tty: $tty" >&2; return 1; }
+	# sent: the layers web2 and cache1, and two configs of a few hundred
+	# bytes; there: os0 os1 web1 db1 (2 MiB) and the other configs
+	sent=${BASH_REMATCH[1]} there=${BASH_REMATCH[2]}
+	new=$(( (SIZE_web2 + SIZE_cache1) / 1024 ))
+	[ "${sent%.*}" -ge "$new" ] && [ "${sent%.*}" -le $((new + 4)) ] || { echo "sent $sent KiB, new layers $new KiB" >&2; return 1; }
+	[ "$there" = 2.0 ]
+	jq -e '.pushed | length == 4' out.json > /dev/null
+}
