@@ -142,6 +142,24 @@ missing_line() {
 	[ "$(http_status HEAD delta.test/apps/web/manifests/2)" = 404 ]
 }
 
+# A blob gone from the repository its base put it in: the mount from there
+# opens an upload instead (202, cancelled); another image's repository of
+# the same push holds it, and both get it from there.
+@test "delta push: a left-out blob gone from its base's repository is mounted from another image's" {
+	site
+	from=$(zstd -qdc "$DELTA_BUNDLE" | tar -xOf - bundle.json | jq -r --arg d "$LAYER_os0" '.base.omitted[] | select(.digest == $d) | .repository')
+	[ "$(http_status DELETE "$from/blobs/$LAYER_os0")" = 202 ]
+	[ "$(http_status HEAD "$from/blobs/$LAYER_os0")" = 404 ]
+	run --separate-stderr edge-push -v --progress never --plain-http --registry "$REGISTRY/site" "$DELTA_BUNDLE"
+	assert_success
+	grep -E '^edge-push: 4 blobs uploaded \([0-9.]+ MiB\), 3 mounted, 9 already there; 4 of 4 entries pushed$' <<< "$stderr"
+	[ "$(http_status HEAD "$from/blobs/$LAYER_os0")" = 200 ]
+	[ "$(http_status HEAD "delta.test/apps/cache/blobs/$LAYER_os0")" = 200 ]
+	assert_v2
+	run bash -c "find '$REGISTRY_STORAGE' -path '*/_uploads/*' -name startedat"
+	assert_output ""
+}
+
 @test "delta push: into an empty registry: exit 1, each missing blob named with its image and the base, no tag, no upload" {
 	registry_start plain site
 	run --separate-stderr edge-push --progress never --plain-http --registry "$REGISTRY/site" "$DELTA_BUNDLE"
