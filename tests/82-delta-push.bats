@@ -200,6 +200,35 @@ missing_line() {
 	assert_output '{"name":"site/delta.test/apps/web","tags":["1"]}'
 }
 
+# bundle.json comes from the untrusted bundle: a base member that does not
+# hold together is refused before any request (the same bytes count: the
+# entry keeps its size, so the index still finds every entry).
+@test "delta push: a tampered base list is refused before any request (exit 3)" {
+	registry_start plain site
+	python3 "$TOP/tests/fixtures/bundle-tool.py" unpack "$DELTA_BUNDLE" d.tar
+	tar -xOf d.tar bundle.json > bj.json
+	# the first left-out blob now names a base that the list does not
+	name=$(jq -r '.base.omitted[0].base' bj.json)
+	other="${name:0:10}$([ "${name:10:1}" = f ] && echo e || echo f)${name:11}"
+	python3 - "$name" "$other" <<'PY'
+import sys
+b = open("bj.json", "rb").read()
+i = b.index(b'"omitted"')
+j = b.index(sys.argv[1].encode(), i)
+open("bj.json", "wb").write(b[:j] + sys.argv[2].encode() + b[j + len(sys.argv[2]):])
+PY
+	[ "$(jq -r '.base.omitted[0].base' bj.json)" = "$other" ]
+	python3 "$TOP/tests/fixtures/bundle-tool.py" edit d.tar t.tar set bundle.json bj.json
+	python3 "$TOP/tests/fixtures/bundle-tool.py" pack t.tar t.delta.tar.zst --frames --seek-table
+	for dry in "" --dry-run; do
+		run --separate-stderr edge-push $dry --plain-http --registry "$REGISTRY/site" t.delta.tar.zst
+		assert_failure 3
+		assert_output ""
+		assert_stderr_is "edge-push: t.delta.tar.zst: bundle.json: base: omitted[0]: its base is not one of base.bundles"
+	done
+	[ ! -e "$REGISTRY_STORAGE/docker" ]
+}
+
 @test "delta push: --dry-run on a registry that holds v1: each left-out blob there or mountable, nothing written" {
 	site
 	run --separate-stderr edge-push --dry-run --plain-http --registry "$REGISTRY/site" "$DELTA_BUNDLE"
