@@ -28,6 +28,8 @@ static const char help[] =
 	"registry has are skipped, blobs this run pushed elsewhere are mounted, big\n"
 	"blobs go in chunks; manifests follow their blobs, tags come last. Each blob's\n"
 	"sha256 is checked as it is read. Prints the manifest with \"pushed\".\n"
+	"A delta bundle's left-out blobs must be in the registry, or be mounted\n"
+	"there from its base's repositories: else nothing is pushed (exit 1).\n"
 	"BUNDLE is as for edge-verify: a bundle, a parts descriptor, or a glob of one.\n"
 	"\n"
 	"Options:\n"
@@ -39,13 +41,16 @@ static const char help[] =
 	"                            (default 64M)\n"
 	"      --dry-run             upload nothing: print where each image and chart\n"
 	"                            would go (SOURCE -> TARGET) and which the registry\n"
-	"                            already has (HEAD requests only), on stderr\n"
+	"                            already has (HEAD requests only), on stderr; of a\n"
+	"                            delta bundle, also whether each blob it left out\n"
+	"                            is there, mountable or missing (exit 1)\n"
 	REGCLI_HELP
 	CLI_PROGRESS_HELP
 	CLI_COMMON_HELP("print more detail (-vv: HTTP headers, redacted)")
 	"\n"
-	"Exit status: 0 success, 1 a corrupt blob in the bundle, 2 usage, 3 invalid\n"
-	"input, 4 registry or network error, 5 access refused, 6 local I/O error.\n";
+	"Exit status: 0 success, 1 a corrupt blob in the bundle or a blob a delta left\n"
+	"out missing from the registry, 2 usage, 3 invalid input, 4 registry or network\n"
+	"error, 5 access refused, 6 local I/O error.\n";
 
 enum {
 	OPT_CHUNK = CLI_OPT_FIRST_TOOL,
@@ -78,7 +83,8 @@ static int is_bundle_file(const char *path)
 	return n == 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd;
 }
 
-/* bundle.json of a bundle, as its manifest (without "blobs"). */
+/* bundle.json of a bundle, as its manifest (without "blobs", nor a
+ * delta's "base": what the bundle holds, not what it names). */
 static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 {
 	char *buf;
@@ -91,21 +97,57 @@ static json_t *bundle_manifest(struct bundle_reader *r, struct edge_err *err)
 	free(buf);
 	if (m != NULL) {
 		json_object_del(m, "blobs");
+		json_object_del(m, "base");
 		manifest_set_bundle(m, manifest_file_new(r->path, NULL, -1));
 	}
 	return m;
 }
 
-/* --dry-run: the plan on stderr, one line an entry, and the manifest
- * unchanged on stdout. Returns the exit code. */
+/* --dry-run of a delta: one line for each blob it left out and each
+ * repository that needs it; n[] counts the blobs by their worst state
+ * (0 there, 1 mountable, 2 missing); *missing_base is a base to push
+ * first when one is missing. */
+static void dry_run_base(json_t *base_plan, size_t n[3], const char **missing_base)
+{
+	json_t *e, *worst = json_object(), *v;
+	size_t i;
+	const char *k;
+
+	json_array_foreach(base_plan, i, e) {
+		const char *state = manifest_str(e, "state"), *d = manifest_str(e, "digest");
+		int w = strcmp(state, "missing") == 0 ? 2 : strcmp(state, "mountable") == 0 ? 1 : 0;
+		fprintf(stderr, "blob %s (left out of the delta, for %s) -> %s: ", d, manifest_str(e, "ref"),
+			manifest_str(e, "repository"));
+		if (w == 0)
+			fprintf(stderr, "already there\n");
+		else if (w == 1)
+			fprintf(stderr, "mountable from %s\n", manifest_str(e, "from"));
+		else
+			fprintf(stderr, "missing: push %s first\n", manifest_str(e, "base"));
+		if (w == 2 && *missing_base == NULL)
+			*missing_base = manifest_str(e, "base");
+		if ((v = json_object_get(worst, d)) == NULL || json_integer_value(v) < w)
+			json_object_set_new(worst, d, json_integer(w));
+	}
+	json_object_foreach(worst, k, v)
+		n[json_integer_value(v)]++;
+	json_decref(worst);
+}
+
+/* --dry-run: the plan on stderr, one line an entry (and, of a delta, one
+ * for each blob it left out and each repository that needs it), counts,
+ * and the manifest unchanged on stdout. A delta's blob that is missing
+ * from the registry fails it: the push would stop (exit 1, nothing on
+ * stdout). Returns the exit code. */
 static int dry_run_report(json_t *m, struct push_source *src, const struct push_opts *o)
 {
 	struct edge_err err = {0};
-	json_t *plan = NULL, *e;
-	size_t i, present = 0;
-	int rc;
+	json_t *plan = NULL, *base_plan = NULL, *e;
+	size_t i, present = 0, n[3] = {0, 0, 0}, nb;
+	const char *missing_base = NULL;
+	int rc = EDGE_OK;
 
-	if (push_plan(m, src, o, &plan, &err) != 0)
+	if (push_plan(m, src, o, &plan, &base_plan, &err) != 0)
 		return cli_report(&err);
 	json_array_foreach(plan, i, e) {
 		int there = json_is_true(json_object_get(e, "present"));
@@ -113,11 +155,23 @@ static int dry_run_report(json_t *m, struct push_source *src, const struct push_
 		fprintf(stderr, "%s -> %s: %s\n", manifest_str(e, "ref"), manifest_str(e, "target"),
 			there ? "already there" : "to push");
 	}
+	if (base_plan != NULL)
+		dry_run_base(base_plan, n, &missing_base);
 	fprintf(stderr, "%s: dry run: %zu of %zu entries to push, %zu already there\n", edge_progname(),
 		json_array_size(plan) - present, json_array_size(plan), present);
+	nb = n[0] + n[1] + n[2];
+	if (base_plan != NULL)
+		fprintf(stderr, "%s: dry run: %zu blob%s left out of the delta: %zu already there, %zu mountable, %zu missing\n",
+			edge_progname(), nb, nb == 1 ? "" : "s", n[0], n[1], n[2]);
+	if (n[2] > 0) {
+		edge_errf(&err, EDGE_EVERIFY, "dry run: %zu blob%s left out of the delta %s not in the registry: "
+			  "the push would stop (push %s first)", n[2], n[2] == 1 ? "" : "s", n[2] == 1 ? "is" : "are",
+			  missing_base);
+		rc = cli_report(&err);
+	}
 	json_decref(plan);
-	rc = cli_print_manifest(m);
-	return rc;
+	json_decref(base_plan);
+	return rc == EDGE_OK ? cli_print_manifest(m) : rc;
 }
 
 /* The closing line on a terminal: what went where, how much. */

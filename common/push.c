@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "delta.h"
 #include "split.h"
 #include "fsutil.h"
 #include "log.h"
@@ -335,8 +336,10 @@ out:
 	return rc;
 }
 
-static int blob_exists(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
-		       struct edge_err *err)
+/* HEAD of a blob in repo, asking for actions ("pull,push" where it goes,
+ * "pull" where it would be mounted from): 1 there, 0 not, -1 on error. */
+static int blob_exists(struct registry *reg, struct http_client *http, const char *repo, const char *actions,
+		       const char *digest, struct edge_err *err)
 {
 	char *suffix = xasprintf("blobs/%s", digest), *url = registry_url(reg, repo, suffix);
 	struct http_req req = {0};
@@ -345,10 +348,54 @@ static int blob_exists(struct registry *reg, struct http_client *http, const cha
 
 	req.method = "HEAD";
 	req.url = url;
-	rc = registry_do(reg, http, repo, "pull,push", &req, &resp, err);
+	rc = registry_do(reg, http, repo, actions, &req, &resp, err);
 	if (rc == 0)
 		rc = resp.status == 200 ? 1 : 0;
 	http_resp_free(&resp);
+	free(suffix);
+	free(url);
+	return rc;
+}
+
+/* Mounts digest into repo from the repository from of the same registry,
+ * with a token for both (pull,push on repo, pull on from): 1 mounted; 0
+ * not, the registry answering anything else, such as 202, an upload
+ * session it opened instead (cancelled here: nothing is to be uploaded);
+ * -1 with err when the request failed (EDGE_EAUTH: refused). */
+static int mount_blob(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
+		      const char *from, struct edge_err *err)
+{
+	char *suffix = xasprintf("blobs/uploads/?mount=%s&from=%s", digest, from);
+	char *url = registry_url(reg, repo, suffix), *from_scope = xasprintf("repository:%s:pull", from);
+	struct http_req req = {0};
+	struct http_resp resp = {0};
+	const char *loc;
+	int rc = -1;
+
+	req.method = "POST";
+	req.url = url;
+	if (registry_do_scopes(reg, http, repo, "pull,push", from_scope, &req, &resp, err) != 0)
+		goto out;
+	rc = resp.status == 201;
+	if (resp.status == 202 && (loc = http_resp_header(&resp, "Location")) != NULL) {
+		struct http_req del = {0};
+		struct http_resp dresp = {0};
+		struct edge_err e2 = {0};
+		char *durl = abs_location(reg, loc);
+		del.method = "DELETE";
+		del.url = durl;
+		if (registry_do(reg, http, repo, "pull,push", &del, &dresp, &e2) != 0 ||
+		    (dresp.status != 204 && dresp.status != 200 && dresp.status != 404))
+			log_verbose("%s: cancel the upload the mount of %s opened: %s", repo, digest,
+				    e2.code ? e2.msg : "refused");
+		http_resp_free(&dresp);
+		free(durl);
+	}
+	if (rc == 0)
+		log_verbose("%s: no mount of %s from %s (HTTP %ld)", repo, digest, from, (long)resp.status);
+out:
+	http_resp_free(&resp);
+	free(from_scope);
 	free(suffix);
 	free(url);
 	return rc;
@@ -527,7 +574,13 @@ struct bjob {
 	char *error;
 	int error_code;
 	uint64_t quick_bytes; /* size, when its first repository had it or mounted it */
+	json_t *omitted;      /* its entry in a delta's base.omitted (borrowed): never uploaded */
+	int *state;           /* omitted: per target, a BASE_* state (run_base_job) */
+	char **from;          /* omitted: per target, where it was (or can be) mounted from */
 };
+
+/* Where a blob a delta left out stands in a repository that needs it. */
+enum { BASE_MISSING, BASE_PRESENT, BASE_MOUNTED /* or, in a plan, mountable */ };
 
 struct push {
 	pthread_mutex_t mu;
@@ -540,6 +593,10 @@ struct push {
 	struct push_source *src;
 	const struct push_opts *o;
 	struct http_share *share;
+	json_t *base;         /* a delta bundle's checked bundle.json "base", else NULL */
+	size_t nomitted;      /* jobs of blobs the delta left out */
+	size_t *run, nrun;    /* the jobs of the current pool run (push_blobs) */
+	int dry;              /* push_plan: look where a mount would come from, mount nothing */
 	size_t uploaded, skipped, mounted;
 	uint64_t bytes, bytes_skipped, bytes_mounted;
 	struct progress prog;
@@ -567,6 +624,8 @@ static void need_blob(struct push *p, size_t ti, const char *digest, uint64_t si
 		memset(j, 0, sizeof(*j));
 		snprintf(j->digest, sizeof(j->digest), "%s", digest);
 		j->size = size;
+		if (p->base != NULL && (j->omitted = delta_omitted_find(p->base, digest)) != NULL)
+			p->nomitted++;
 		json_object_set_new(p->job_index, digest, json_integer((json_int_t)p->njobs));
 		p->njobs++;
 	} else {
@@ -717,7 +776,7 @@ static int run_job(struct push *p, struct bjob *j, struct http_client *http, str
 		size_t d;
 		int st, attempt;
 
-		st = blob_exists(t->reg, http, t->t.path, j->digest, &e);
+		st = blob_exists(t->reg, http, t->t.path, "pull,push", j->digest, &e);
 		if (st < 0)
 			goto fail;
 		if (st == 1) {
@@ -792,6 +851,119 @@ fail:
 	return 0;
 }
 
+/* The target repository (domain and path) of the repository a delta's
+ * base put an omitted blob in, by the rules of the images' targets; 0, or
+ * -1 when no rule names one (then there is no such mount source). */
+static int base_source(const struct push *p, const struct bjob *j, struct edge_ref *r)
+{
+	struct edge_err e = {0};
+	char *target = push_target(p->o, manifest_str(j->omitted, "repository"), &e);
+	int rc = target != NULL && ref_parse(target, r, &e) == 0 ? 0 : -1;
+
+	free(target);
+	return rc;
+}
+
+/* Where target k of j can get the blob from, the holders of this run
+ * (c > 0: target c - 1) after the base's repository (c == 0); NULL for
+ * none. */
+static const char *mount_source(const struct push *p, const struct bjob *j, size_t k, size_t c,
+				const struct edge_ref *base)
+{
+	const struct target *t = &p->t[j->targets[k]], *h;
+	const char *from = NULL;
+
+	if (base != NULL && strcmp(base->domain, t->t.domain) != 0)
+		base = NULL; /* a mount is within one registry */
+	if (c == 0)
+		from = base ? base->path : NULL;
+	else if (j->state[c - 1] != BASE_MISSING && (h = &p->t[j->targets[c - 1]])->reg == t->reg)
+		from = h->t.path;
+	if (from == NULL || strcmp(from, t->t.path) == 0 || (c > 0 && base && strcmp(from, base->path) == 0))
+		return NULL; /* its own repository was asked first; the base's, once */
+	return from;
+}
+
+/* The count of a base job that went through: its per-target states into
+ * the run's (a blob there or mounted is not uploaded). */
+static void count_base_job(struct push *p, struct bjob *j)
+{
+	size_t k;
+
+	pthread_mutex_lock(&p->mu);
+	for (k = 0; k < j->ntargets; k++) {
+		p->skipped += j->state[k] == BASE_PRESENT;
+		p->mounted += j->state[k] == BASE_MOUNTED;
+	}
+	if (j->state[0] == BASE_PRESENT)
+		p->bytes_skipped += j->size;
+	else
+		p->bytes_mounted += j->size;
+	j->quick_bytes = j->size;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* A blob the delta left out, for every repository that needs it (never
+ * uploaded: the bundle does not hold it): HEAD there; else a mount from
+ * the target of the repository its base put it in, or from a repository
+ * of this push that holds it (p->dry: a HEAD in that repository instead).
+ * A repository that gets it neither way fails the job (not p->dry):
+ * EDGE_EVERIFY naming the blob, the image and the base to push first, or
+ * the refusal of a mount (EDGE_EAUTH). Returns -1 with that in err. */
+static int run_base_job(struct push *p, struct bjob *j, struct http_client *http, struct edge_err *err)
+{
+	struct edge_err e = {0}, refused = {0};
+	struct edge_ref base;
+	int have_base = base_source(p, j, &base) == 0, st;
+	size_t k, c;
+
+	j->state = xcalloc(j->ntargets, sizeof(*j->state));
+	j->from = xcalloc(j->ntargets, sizeof(*j->from));
+	for (k = 0; k < j->ntargets; k++) {
+		struct target *t = &p->t[j->targets[k]];
+		if ((st = blob_exists(t->reg, http, t->t.path, "pull,push", j->digest, &e)) < 0)
+			goto fail;
+		j->state[k] = st == 1 ? BASE_PRESENT : BASE_MISSING;
+	}
+	for (k = 0; k < j->ntargets; k++) {
+		struct target *t = &p->t[j->targets[k]];
+		for (c = 0; c <= j->ntargets && j->state[k] == BASE_MISSING; c++) {
+			const char *from = mount_source(p, j, k, c, have_base ? &base : NULL);
+			if (from == NULL)
+				continue;
+			st = p->dry ? blob_exists(t->reg, http, from, "pull", j->digest, &e)
+				    : mount_blob(t->reg, http, t->t.path, j->digest, from, &e);
+			if (st < 0 && e.code != EDGE_EAUTH)
+				goto fail;
+			if (st < 0 && refused.code == 0)
+				refused = e;
+			if (st == 1) {
+				j->state[k] = BASE_MOUNTED;
+				j->from[k] = xasprintf("%s/%s", t->t.domain, from);
+			}
+		}
+		if (j->state[k] != BASE_MISSING || p->dry)
+			continue;
+		if (refused.code != 0)
+			e = refused;
+		else
+			edge_errf(&e, EDGE_EVERIFY, "%s: blob %s, left out of the delta, is not in %s/%s: push %s first",
+				  t->ref, j->digest, t->t.domain, t->t.path, manifest_str(j->omitted, "base"));
+		goto fail;
+	}
+	if (!p->dry)
+		count_base_job(p, j);
+	if (have_base)
+		ref_free(&base);
+	return 0;
+fail:
+	if (have_base)
+		ref_free(&base);
+	fail_job(p, j, &e);
+	*err = e;
+	return -1;
+}
+
 /* Each worker's HTTP client (pool_opts.worker_init). */
 static int push_worker_init(void *ctx, void **worker, struct edge_err *err)
 {
@@ -807,12 +979,12 @@ static void push_worker_fini(void *ctx, void *worker)
 	http_client_free(worker);
 }
 
-/* Blob job i (a pool_fn). */
+/* Blob job i of the current run (a pool_fn). */
 static int push_blob_job(void *arg, size_t i, void *worker, struct edge_err *err)
 {
 	struct push *p = arg;
-	struct bjob *j = &p->jobs[i];
-	int rc = run_job(p, j, worker, err);
+	struct bjob *j = &p->jobs[p->run[i]];
+	int rc = j->omitted ? run_base_job(p, j, worker, err) : run_job(p, j, worker, err);
 
 	/* a blob already there or mounted counts as done in one step; an
 	 * upload's bytes were counted as they were read */
@@ -820,24 +992,30 @@ static int push_blob_job(void *arg, size_t i, void *worker, struct edge_err *err
 	return rc;
 }
 
-/* Every blob, --jobs at a time (never more threads than blobs). A failed
- * blob fails its targets but not the others: the pool keeps going, and
- * keeps the first error. */
-static void push_blobs(struct push *p)
+/* Every blob the delta left out (omitted), or every other blob, --jobs at
+ * a time (never more threads than blobs). A failed blob fails its targets
+ * but not the others: the pool keeps going, and keeps the first error. */
+static void push_blobs(struct push *p, int omitted)
 {
 	struct pool_opts po = {0};
 	struct edge_err e = {0};
 	int nth = p->o->jobs > 0 ? p->o->jobs : 4;
+	size_t i;
 
+	free(p->run);
+	p->run = xcalloc(p->njobs ? p->njobs : 1, sizeof(*p->run));
+	p->nrun = 0;
+	for (i = 0; i < p->njobs; i++)
+		if ((p->jobs[i].omitted != NULL) == omitted)
+			p->run[p->nrun++] = i;
 	po.keep_going = 1;
 	po.worker_init = push_worker_init;
 	po.worker_fini = push_worker_fini;
 	po.ctx = p;
-	if (pool_run(nth, push_blob_job, p, p->njobs, &po, &e) != 0 && !p->have_first) {
+	if (pool_run(nth, push_blob_job, p, p->nrun, &po, &e) != 0 && !p->have_first) {
 		p->first = e;
 		p->have_first = 1;
 	}
-	progress_end(&p->prog, UINT64_MAX);
 }
 
 static int put_manifest(struct registry *reg, struct http_client *http, const char *repo, const char *reference,
@@ -870,12 +1048,47 @@ out:
 	return rc;
 }
 
+/* A delta bundle's "base" member, from its bundle.json (untrusted: it is
+ * checked) into p->base; nothing for a full bundle or a store. */
+static int load_base(struct push *p, struct edge_err *err)
+{
+	struct bundle_reader *r = p->src->bundle;
+	char *data = NULL, what[EDGE_ERR_MAX];
+	size_t len;
+	json_t *doc, *base;
+	json_error_t je;
+	int rc = -1;
+
+	if (r == NULL)
+		return 0;
+	if (bundle_read_entry(r, "bundle.json", MANIFEST_MAX_BYTES, &data, &len, err) != 0)
+		return -1;
+	snprintf(what, sizeof(what), "%s: bundle.json", r->path);
+	if ((doc = json_loadb(data, len, 0, &je)) == NULL) {
+		free(data);
+		return edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", what, je.line, je.column, je.text);
+	}
+	free(data);
+	base = json_object_get(doc, "base");
+	if (base != NULL && delta_base_check(base, what, err) != 0)
+		goto out;
+	p->base = json_incref(base);
+	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
 /* The targets: every image and chart of the manifest, read from the
- * source and checked, and the blobs they need. */
+ * source and checked, and the blobs they need (a delta's: after its base
+ * member, which says which of them it left out). */
 static int push_prepare(struct push *p, json_t *manifest, struct edge_err *err)
 {
 	struct manifest_iter it;
 	size_t n = manifest_entry_count(manifest);
+
+	if (load_base(p, err) != 0)
+		return -1;
 
 	p->t = xcalloc(n ? n : 1, sizeof(*p->t));
 	for (manifest_iter_init(&it, manifest); manifest_iter_next(&it);) {
@@ -991,9 +1204,16 @@ static void push_free(struct push *p)
 		ref_free(&p->t[i].t);
 	}
 	for (i = 0; i < p->njobs; i++) {
+		size_t k;
+		for (k = 0; p->jobs[i].from != NULL && k < p->jobs[i].ntargets; k++)
+			free(p->jobs[i].from[k]);
+		free(p->jobs[i].from);
+		free(p->jobs[i].state);
 		free(p->jobs[i].targets);
 		free(p->jobs[i].error);
 	}
+	free(p->run);
+	json_decref(p->base);
 	registry_set_free(&p->regs);
 	free(p->t);
 	free(p->jobs);
@@ -1001,6 +1221,55 @@ static void push_free(struct push *p)
 	http_share_free(p->share);
 	progress_fini(&p->prog);
 	pthread_mutex_destroy(&p->mu);
+}
+
+/* After the blobs a delta left out were looked for: 0 when every
+ * repository has them now; else -1 with err: a failure other than a
+ * missing blob as it came, one missing blob's own error, or (each logged
+ * first, up to PUSH_BASE_LOGGED) how many are missing and the bases to
+ * push first. */
+#define PUSH_BASE_LOGGED 10
+static int push_base_failed(const struct push *p, struct edge_err *err)
+{
+	const struct bjob *j, *one = NULL;
+	json_t *seen;
+	size_t i, missing = 0, l;
+	char names[EDGE_ERR_MAX / 2] = "";
+
+	for (i = 0; i < p->njobs; i++) {
+		j = &p->jobs[i];
+		if (!j->omitted || !j->failed)
+			continue;
+		if (j->error_code != EDGE_EVERIFY)
+			return edge_errf(err, j->error_code, "%s", j->error);
+		one = j;
+		missing++;
+	}
+	if (one == NULL && p->have_first) { /* the pool could not run them */
+		*err = p->first;
+		return -1;
+	}
+	if (missing <= 1) /* its own error only */
+		return one ? edge_errf(err, one->error_code, "%s", one->error) : 0;
+	seen = json_object();
+	for (i = 0, missing = 0; i < p->njobs; i++) {
+		const char *b;
+		j = &p->jobs[i];
+		if (!j->omitted || !j->failed)
+			continue;
+		if (++missing <= PUSH_BASE_LOGGED)
+			log_error("%s", j->error);
+		b = manifest_str(j->omitted, "base");
+		if (json_object_get(seen, b) == NULL && (l = strlen(names)) < sizeof(names) - 1) {
+			json_object_set_new(seen, b, json_true());
+			snprintf(names + l, sizeof(names) - l, "%s%s", l ? ", " : "", b);
+		}
+	}
+	json_decref(seen);
+	if (missing > PUSH_BASE_LOGGED)
+		log_error("... and %zu more", missing - PUSH_BASE_LOGGED);
+	return edge_errf(err, EDGE_EVERIFY, "%zu blobs left out of the delta are not in the registry: push %s first",
+			 missing, names);
 }
 
 /* The stats of a run, for o->stats (after push_targets: a target not
@@ -1061,7 +1330,17 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
 	}
 	if ((p.share = http_share_new(err)) == NULL)
 		goto out;
-	push_blobs(&p);
+	/* a delta: every blob it left out must be in the registry (or be
+	 * mounted there) before anything is uploaded */
+	if (p.nomitted > 0) {
+		push_blobs(&p, 1);
+		if (push_base_failed(&p, err) != 0) {
+			progress_end(&p.prog, UINT64_MAX);
+			goto out;
+		}
+	}
+	push_blobs(&p, 0);
+	progress_end(&p.prog, UINT64_MAX);
 	/* manifests: only for entries whose every blob arrived; children first */
 	if ((http = http_client_new(&o->http, p.share, err)) == NULL)
 		goto out;
@@ -1085,8 +1364,31 @@ out:
 	return rc;
 }
 
+/* A plan's base list: where each blob a delta left out stands in each
+ * repository that needs it (after push_blobs(p, 1) with p->dry). */
+static json_t *plan_base(const struct push *p)
+{
+	static const char *const states[] = {"missing", "present", "mountable"};
+	json_t *out = json_array();
+	size_t i, k;
+
+	for (i = 0; i < p->njobs; i++) {
+		const struct bjob *j = &p->jobs[i];
+		for (k = 0; j->omitted && k < j->ntargets; k++) {
+			const struct target *t = &p->t[j->targets[k]];
+			json_t *e = json_pack("{s:s, s:I, s:s, s:s, s:s++, s:s}", "digest", j->digest, "size",
+					      (json_int_t)j->size, "base", manifest_str(j->omitted, "base"), "ref", t->ref,
+					      "repository", t->t.domain, "/", t->t.path, "state", states[j->state[k]]);
+			if (j->from[k] != NULL)
+				json_object_set_new(e, "from", json_string(j->from[k]));
+			json_array_append_new(out, e);
+		}
+	}
+	return out;
+}
+
 int push_plan(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **plan,
-	      struct edge_err *err)
+	      json_t **base_plan, struct edge_err *err)
 {
 	struct push p;
 	struct http_client *http = NULL;
@@ -1095,6 +1397,7 @@ int push_plan(json_t *manifest, struct push_source *src, const struct push_opts 
 
 	push_init(&p, src, o);
 	*plan = json_array();
+	*base_plan = NULL;
 	if (push_prepare(&p, manifest, err) != 0)
 		goto out;
 	if ((http = http_client_new(&o->http, NULL, err)) == NULL)
@@ -1110,6 +1413,15 @@ int push_plan(json_t *manifest, struct push_source *src, const struct push_opts 
 		}
 		json_array_append_new(*plan, json_pack("{s:s, s:s, s:s, s:b}", "ref", t->ref, "target", t->target, "digest",
 						       t->digest, "present", st == 0 && strcmp(digest, t->digest) == 0));
+	}
+	if (p.nomitted > 0) {
+		p.dry = 1;
+		push_blobs(&p, 1);
+		if (p.have_first) { /* a registry that cannot be asked */
+			*err = p.first;
+			goto out;
+		}
+		*base_plan = plan_base(&p);
 	}
 	rc = 0;
 out:

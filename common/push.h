@@ -23,7 +23,7 @@ struct push_mapping {
 /* What a run did, for its closing line (push_opts.stats). */
 struct push_stats {
 	size_t images, charts;      /* entries pushed */
-	size_t blobs_uploaded, blobs_present, blobs_mounted;
+	size_t blobs_uploaded, blobs_present, blobs_mounted; /* a delta's left-out blobs: present or mounted */
 	uint64_t bytes_sent;        /* blob bytes uploaded */
 	uint64_t bytes_present;     /* blob bytes the registry had, or mounted */
 };
@@ -62,7 +62,13 @@ char *push_target(const struct push_opts *o, const char *ref, struct edge_err *e
 
 /* Pushes every image and chart with a digest; fills *pushed with
  * [{ref, target, digest}]. Manifests go up only after all their blobs, and
- * an entry whose blob failed is not tagged. */
+ * an entry whose blob failed is not tagged. From a delta bundle (its
+ * bundle.json has "base", delta.h), each blob it left out is first looked
+ * for in each target repository that needs it, then mounted there from
+ * the target of the repository its base put it in or from one of this
+ * run's that has it; one that is nowhere stops the run before any upload
+ * or manifest: EDGE_EVERIFY naming the blob, the image and the base to
+ * push first (several: each logged, then a count). */
 int push_run(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **pushed,
 	     struct edge_err *err);
 
@@ -70,10 +76,16 @@ int push_run(json_t *manifest, struct push_source *src, const struct push_opts *
  * and chart is read from the source and checked as for a push, then its
  * target is asked for with HEAD only. Fills *plan with
  * [{ref, target, digest, "present": true|false}] ("present": the target
- * has that digest under that name). Returns 0, or -1 with err (a bad
- * source, or a registry that cannot be asked: EDGE_EREMOTE, EDGE_EAUTH). */
+ * has that digest under that name). From a delta bundle, *base_plan gets
+ * where each blob the delta left out stands in each target repository
+ * that needs it, [{digest, size, base, ref, repository, state[, from]}]:
+ * state "present" (HEAD there), "mountable" (HEAD in from, a repository
+ * push_run would mount it from) or "missing" (push_run would stop); else
+ * *base_plan is NULL. Returns 0, or -1 with err (a bad source, or a
+ * registry that cannot be asked: EDGE_EREMOTE, EDGE_EAUTH). The caller
+ * owns both arrays. */
 int push_plan(json_t *manifest, struct push_source *src, const struct push_opts *o, json_t **plan,
-	      struct edge_err *err);
+	      json_t **base_plan, struct edge_err *err);
 
 /* Checks that the registry has every image and chart of the manifest under
  * its target name with the expected digest; each problem is logged; -1 with
