@@ -299,11 +299,10 @@ static int add_manifest(struct delta_base *b, const char *path, struct store *cu
 			struct store st;
 			if (store_open(&st, store_dir, 0, 0, err) != 0)
 				goto out;
-			rc = add_manifest_trees(b, m, &st, path, name, err);
+			int r2 = add_manifest_trees(b, m, &st, path, name, err);
 			store_close(&st);
-			if (rc != 0)
+			if (r2 != 0)
 				goto out;
-			rc = -1;
 		} else if (cur == NULL) {
 			edge_errf(err, EDGE_EINPUT,
 				  "base %s: neither its bundle nor its store is here, so its blobs cannot be listed (give the base's bundle)",

@@ -1,9 +1,11 @@
 #include "manifest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -809,6 +811,26 @@ int manifest_file_sniff(const char *path)
 	struct edge_err e = {0};
 	int yes;
 
+	{
+		/* a bundle of gigabytes is not read to find out: its first
+		 * bytes are not "{" */
+		char head[512];
+		ssize_t n;
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		struct stat st;
+		if (fd < 0)
+			return 0;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return 0; /* a FIFO is not read from here: the tool reads it once */
+		}
+		n = read(fd, head, sizeof(head));
+		close(fd);
+		for (i = 0; n > 0 && i < (size_t)n && strchr(" \t\r\n", head[i]) != NULL; i++)
+			;
+		if (n <= 0 || i == (size_t)n || head[i] != '{')
+			return 0;
+	}
 	if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, &e) != 0)
 		return 0;
 	for (i = 0; i < len && strchr(" \t\r\n", data[i]) != NULL; i++)
