@@ -204,11 +204,10 @@ check:
 
 # The fuzzers run briefly in make test when FUZZ_CC can build them; when it
 # cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.
+# tests/run.sh builds them (make fuzz-build) beside the other suites.
 test: nm-check $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
-	@if sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)' > build/fuzz-reason 2>&1; then \
-		$(MAKE) --no-print-directory fuzz-build || echo "could not build the fuzz targets" > build/fuzz-reason; \
-	fi
-	@FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
+	@MAKE='$(MAKE)' FUZZ_CC='$(FUZZ_CC)' FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" \
+		sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -47,10 +47,15 @@ if [ "${1:-}" = --job ]; then
 		;;
 	fuzz)
 		# the libFuzzer targets, briefly: FUZZ_RUN="SECONDS TARGET..."
-		# (make test); when they could not be built, build/fuzz-reason says
-		# why and each target counts as skipped
+		# (make test), built here with FUZZ_CC (clang) beside the other
+		# suites; when they cannot be built, build/fuzz-reason says why
+		# and each target counts as skipped
 		name=fuzz
 		tap="$tapdir/fuzz.tap"
+		if sh tests/fuzz/have-fuzzer.sh "${FUZZ_CC:-clang}" > build/fuzz-reason 2>&1; then
+			${MAKE:-make} --no-print-directory fuzz-build > "$tapdir/fuzz-build.log" 2>&1 ||
+				echo "could not build the fuzz targets (build/tap/fuzz-build.log)" > build/fuzz-reason
+		fi
 		reason=$(head -1 build/fuzz-reason 2>/dev/null)
 		# shellcheck disable=SC2086
 		FUZZ_SKIP="$reason" sh tests/fuzz/run.sh $FUZZ_RUN > "$tap" 2> "$tapdir/fuzz.err" ||
