@@ -64,7 +64,7 @@ if [ "${1:-}" = --job ]; then
 	bats)
 		name=$(basename "$arg" .bats)
 		tap="$tapdir/bats-$name.tap"
-		$EDGE_TEST_WRAP bats --tap "$arg" > "$tap" 2>&1 || : > "$tapdir/failed-$name"
+		$EDGE_TEST_WRAP bats --tap --timing "$arg" > "$tap" 2>&1 || : > "$tapdir/failed-$name"
 		;;
 	esac
 	t=$(( $(date +%s) - t0 ))
