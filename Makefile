@@ -1,6 +1,7 @@
 # edge — airgap content toolkit. Hand-written GNU Makefile.
 # Knobs: PREFIX DESTDIR BINDIR MANDIR CC CFLAGS PKG_CONFIG SANITIZE=1|thread V=1
 #        FUZZ_CC FUZZ_SECONDS FUZZ_CHECK_SECONDS (make fuzz, make check)
+#        CHECK_JOBS TEST_JOBS (make check: build jobs; suites at a time)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -197,10 +198,12 @@ deps:
 	@sh share/scripts/deps.sh
 
 # check: install what is missing, build, run every suite, print "N passed, N failed".
+# The build uses every core (CHECK_JOBS), as the suites do.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) all
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) test
 
 # The fuzzers run briefly in make test when FUZZ_CC can build them; when it
 # cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.

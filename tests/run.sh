@@ -8,9 +8,9 @@
 # $FUZZ_RUN, see below)
 #
 # The suites are CPU-bound, so they go longest first (by the seconds each
-# took the last time it ran, build/suite-times; a suite not timed yet goes
-# first): the
-# long ones start at once and the short ones fill the slots at the end. Each
+# took the last time it ran here, build/suite-times, else in a reference run,
+# tests/suite-times; one timed in neither goes first): the long ones start at
+# once and the short ones fill the slots at the end. Each
 # suite prints one line as it finishes (its counts and seconds), so a long
 # run is never silent; the five slowest are named at the end.
 #
@@ -101,9 +101,11 @@ files=${BATS_FILES:-$(ls tests/*.bats 2>/dev/null)}
 	for t in "$@"; do echo "unit $t"; done
 	if [ -n "$FUZZ_RUN" ] && [ "${FUZZ_RUN%% *}" != 0 ]; then echo "fuzz -"; fi
 } > "$tapdir/suites"
+times=build/suite-times
+[ -s "$times" ] || times=tests/suite-times
 awk 'NR == FNR { if (NF == 3) t[$2 " " $3] = $1; next }
 	{ print (($0 in t) ? t[$0] : 1000000), NR, $0 }' \
-	build/suite-times "$tapdir/suites" 2> /dev/null | sort -k1,1nr -k2,2n | cut -d' ' -f3- \
+	"$times" "$tapdir/suites" 2> /dev/null | sort -k1,1nr -k2,2n | cut -d' ' -f3- \
 	> "$tapdir/order"
 [ -s "$tapdir/order" ] || cp "$tapdir/suites" "$tapdir/order"
 
