@@ -120,7 +120,7 @@ cat build/suite-times "$tapdir/suite-times" 2> /dev/null |
 	awk 'NF == 3 { t[$2 " " $3] = $1 } END { for (k in t) print t[k], k }' > build/suite-times.new &&
 	mv build/suite-times.new build/suite-times
 echo "slowest suites: $(sort -rn "$tapdir/suite-times" | head -5 |
-	awk '{ n = $3; sub(/.*\//, "", n); sub(/\.bats$/, "", n); printf "%s%s %ss", (NR > 1 ? ", " : ""), n, $1 }')"
+	awk '{ n = ($3 == "-") ? $2 : $3; sub(/.*\//, "", n); sub(/\.bats$/, "", n); printf "%s%s %ss", (NR > 1 ? ", " : ""), n, $1 }')"
 for f in "$tapdir"/bats-*.tap; do
 	[ -f "$f" ] || continue
 	grep -E '^not ok ' -A 12 "$f" | sed "s|^|$(basename "$f" .tap): |" | head -100
