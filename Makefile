@@ -1,6 +1,7 @@
 # edge — airgap content toolkit. Hand-written GNU Makefile.
 # Knobs: PREFIX DESTDIR BINDIR MANDIR CC CFLAGS PKG_CONFIG SANITIZE=1|thread V=1
 #        FUZZ_CC FUZZ_SECONDS FUZZ_CHECK_SECONDS (make fuzz, make check)
+#        CHECK_JOBS TEST_JOBS (make check: build jobs; suites at a time)
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -197,18 +198,19 @@ deps:
 	@sh share/scripts/deps.sh
 
 # check: install what is missing, build, run every suite, print "N passed, N failed".
+# The build uses every core (CHECK_JOBS), as the suites do.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) all
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) test
 
 # The fuzzers run briefly in make test when FUZZ_CC can build them; when it
 # cannot, tests/fuzz/run.sh reports each target as skipped, with the reason.
+# tests/run.sh builds them (make fuzz-build) beside the other suites.
 test: nm-check $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(EXAMPLE_TGZ)
-	@if sh tests/fuzz/have-fuzzer.sh '$(FUZZ_CC)' > build/fuzz-reason 2>&1; then \
-		$(MAKE) --no-print-directory fuzz-build || echo "could not build the fuzz targets" > build/fuzz-reason; \
-	fi
-	@FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
+	@MAKE='$(MAKE)' FUZZ_CC='$(FUZZ_CC)' FUZZ_RUN="$(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)" \
+		sh tests/run.sh $(UNIT_BINS) $(REPLAY_BINS)
 
 fuzz-build: $(FUZZ_BINS)
 

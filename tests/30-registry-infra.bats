@@ -264,3 +264,20 @@ blob_url() {
 	run ! grep -v '"fault": null' "$PROXY_LOG"
 	grep -q '"method": "PATCH"' "$PROXY_LOG"
 }
+
+@test "registry infra: an idle registry's supervisor starts no process; stopping it stops the registry" {
+	# issue 10 item 23: it ran sleep 0.2 in a loop, five processes a second
+	# per registry for the whole suite
+	registry_start plain
+	local sup=${SERVER_PIDS[-1]} i kids reg
+	for i in $(seq 1 10); do
+		kids=$(ps --ppid "$sup" -o comm= | LC_ALL=C sort | tr '\n' ' ')
+		[ "$kids" = "docker-registry timeout " ] || { echo "the supervisor's children: $kids" >&2; return 1; }
+		sleep 0.1
+	done
+	reg=$(ps --ppid "$sup" -o pid=,comm= | awk '$2 == "docker-registry" {print $1}')
+	[ -n "$reg" ]
+	stop_servers
+	run kill -0 "$reg"
+	assert_failure
+}

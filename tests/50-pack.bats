@@ -310,9 +310,14 @@ only_files() {
 }
 
 @test "pack: --level changes the compression, not the tar stream" {
-	edge-pack -o l3.tar.zst "$PULLED" > /dev/null
-	edge-pack --level 19 --threads 2 -o l19.tar.zst "$PULLED" > /dev/null
-	edge-pack --level 1 -o l1.tar.zst "$PULLED" > /dev/null
+	# without the big image: level 19 spent most of this suite's CPU on its
+	# 8 MiB of noise, which no level compresses (the text layer shows the
+	# difference)
+	jq --arg r "$SRC/test/big:1" '.images |= map(select(.ref != $r))' "$PULLED" > nobig.json
+	[ "$(jq '.images | length' nobig.json)" = $(($(jq '.images | length' "$PULLED") - 1)) ]
+	edge-pack -o l3.tar.zst nobig.json > /dev/null
+	edge-pack --level 19 --threads 2 -o l19.tar.zst nobig.json > /dev/null
+	edge-pack --level 1 -o l1.tar.zst nobig.json > /dev/null
 	run cmp -s l3.tar.zst l19.tar.zst
 	assert_failure 1
 	[ "$(stat -c %s l19.tar.zst)" -lt "$(stat -c %s l1.tar.zst)" ]

@@ -43,7 +43,11 @@ typing() {
 	python3 -c "$PTY_PY" "$@"
 }
 
-# Keys shared by the tests: scrypt with minisign's parameters takes seconds.
+# Keys shared by the tests: scrypt with minisign's parameters takes seconds
+# (10 s of CPU on a loaded test machine), so the tests that only need some
+# encrypted key use quick.key, the same format with scrypt's smallest limits
+# (tests/fixtures/cheap-key.py); the ones about -G and about minisign's keys
+# use keys made by edge-sign -G and minisign -G.
 setup_file() {
 	if [ ! -x "$VERIFY" ]; then
 		make -C "$TOP" -s build/tests/test_sign >&2 || return 1
@@ -51,6 +55,9 @@ setup_file() {
 	cd "$BATS_FILE_TMPDIR" || return 1
 	# an encrypted edge-sign key, its password from the environment
 	EDGE_SIGN_PASSWORD='correct horse' "$TOP/bin/edge-sign" -q -G -k enc.key -p enc.pub
+	"$TOP/bin/edge-sign" -q -G -W -k quick.plain -p quick.pub &&
+		python3 "$TOP/tests/fixtures/cheap-key.py" quick.plain quick.key 'correct horse' &&
+		rm quick.plain || return 1
 	# an encrypted minisign key
 	printf 'minisign pw\nminisign pw\n' | minisign -G -p menc.pub -s menc.key >/dev/null
 	# RSA keys: PKCS#8, PKCS#1, encrypted PKCS#8, encrypted PKCS#1, public keys
@@ -152,9 +159,10 @@ manifest() {
 @test "sign: a wrong password exits 5 and writes nothing" {
 	printf 'wrong\n' > pw.txt
 	chmod 600 pw.txt
-	run --separate-stderr edge-sign -k enc.key --password-file pw.txt a.txt
+	[ "$(kdf quick.key)" = 456453634232 ]
+	run --separate-stderr edge-sign -k quick.key --password-file pw.txt a.txt
 	assert_failure 5
-	assert_stderr_is "edge-sign: enc.key: wrong password"
+	assert_stderr_is "edge-sign: quick.key: wrong password"
 	assert_no_file a.txt.minisig
 	run --separate-stderr edge-sign -k rsa8-enc.pem --password-file pw.txt a.txt
 	assert_failure 5
@@ -171,11 +179,11 @@ manifest() {
 }
 
 @test "sign: passwords typed on the terminal; none to be had exits 5" {
-	run typing 'correct horse' -- edge-sign -k enc.key a.txt
+	run typing 'correct horse' -- edge-sign -k quick.key a.txt
 	assert_success
 	# the prompt, then (on a terminal) the closing line; a quick run draws no progress line
-	assert_output --regexp $'^Password for enc\\.key: \\|\nedge-sign: 1 file signed \\(ed25519\\) in [0-9.]+ s$'
-	minisign -Vm a.txt -p enc.pub
+	assert_output --regexp $'^Password for quick\\.key: \\|\nedge-sign: 1 file signed \\(ed25519\\) in [0-9.]+ s$'
+	minisign -Vm a.txt -p quick.pub
 	# -G asks twice
 	run typing one two -- edge-sign -G -k new.key
 	assert_failure 5

@@ -63,15 +63,14 @@ blob() {
 # bad NAME [--stream] OP...: NAME.tar.zst, the good bundle's tar edited with
 # bundle-tool OPs, compressed one frame per entry (--stream: one zstd stream).
 bad() {
-	local name=$1 mode=--frames
+	local name=$1 mode=""
 	shift
 	if [ "${1:-}" = --stream ]; then
-		mode=""
+		mode=--stream
 		shift
 	fi
-	tool edit "$GOOD_TAR" "$name.tar" "$@"
 	# shellcheck disable=SC2086
-	tool pack "$name.tar" "$name.tar.zst" $mode
+	tool edit-pack "$GOOD_TAR" "$name.tar" "$name.tar.zst" $mode "$@"
 }
 
 # rejects CODE MESSAGE ARG...: edge-verify ARG... exits CODE, prints nothing

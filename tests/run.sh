@@ -1,69 +1,130 @@
 #!/bin/sh
-# Runs every suite (C unit tests, then BATS), keeps their TAP output under
-# build/tap/, and ends with one plain line "N passed, N failed" that CI reads.
-# In CI (CI=true) a skipped test counts as failed.
+# Runs every suite (the C unit tests, the fuzz replays and short fuzz runs,
+# the BATS files) side by side, keeps their TAP output under build/tap/, and
+# ends with one plain line "N passed, N failed" that CI reads. In CI
+# (CI=true) a skipped test counts as failed.
 # Usage: tests/run.sh UNIT_BINARY...   (BATS files: $BATS_FILES or tests/*.bats;
 # $TEST_JOBS suites at a time, default one more than the cores; fuzz targets:
 # $FUZZ_RUN, see below)
+#
+# The suites are CPU-bound, so they go longest first (by the seconds each
+# took the last time it ran here, build/suite-times, else in a reference run,
+# tests/suite-times; one timed in neither goes first): the long ones start at
+# once and the short ones fill the slots at the end. Each
+# suite prints one line as it finishes (its counts and seconds), so a long
+# run is never silent; the five slowest are named at the end.
+#
+# The BATS suites run under eatmydata when it is installed (make deps
+# installs it) and the build has no sanitizer: the tools fsync every file
+# they commit, which on a test run's throw-away files costs disk time and
+# nothing else. The tests that need an fsync to happen check the order of
+# operations, not the disk.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 tapdir=build/tap
+
+# tests/run.sh --job KIND ARG: one suite, run by the pool below.
+#   unit BINARY   a C unit test or fuzz replay (TAP on stdout)
+#   fuzz -        the libFuzzer targets, briefly (FUZZ_RUN)
+#   bats FILE     a BATS file
+if [ "${1:-}" = --job ]; then
+	kind=$2 arg=$3
+	t0=$(date +%s)
+	case $kind in
+	unit)
+		name=$(basename "$arg")
+		tap="$tapdir/$name.tap"
+		"./$arg" > "$tap" 2> "$tapdir/$name.err"
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			: > "$tapdir/failed-$name"
+			# a crash or a plan mismatch is a failure even if no line said so
+			if ! grep -q '^not ok ' "$tap"; then
+				echo "not ok 1 - $name exited with status $rc" >> "$tap"
+			fi
+		fi
+		;;
+	fuzz)
+		# the libFuzzer targets, briefly: FUZZ_RUN="SECONDS TARGET..."
+		# (make test), built here with FUZZ_CC (clang) beside the other
+		# suites; when they cannot be built, build/fuzz-reason says why
+		# and each target counts as skipped
+		name=fuzz
+		tap="$tapdir/fuzz.tap"
+		if sh tests/fuzz/have-fuzzer.sh "${FUZZ_CC:-clang}" > build/fuzz-reason 2>&1; then
+			${MAKE:-make} --no-print-directory fuzz-build > "$tapdir/fuzz-build.log" 2>&1 ||
+				echo "could not build the fuzz targets (build/tap/fuzz-build.log)" > build/fuzz-reason
+		fi
+		reason=$(head -1 build/fuzz-reason 2>/dev/null)
+		# shellcheck disable=SC2086
+		FUZZ_SKIP="$reason" sh tests/fuzz/run.sh $FUZZ_RUN > "$tap" 2> "$tapdir/fuzz.err" ||
+			: > "$tapdir/failed-fuzz"
+		;;
+	bats)
+		name=$(basename "$arg" .bats)
+		tap="$tapdir/bats-$name.tap"
+		$EDGE_TEST_WRAP bats --tap --timing "$arg" > "$tap" 2>&1 || : > "$tapdir/failed-$name"
+		;;
+	esac
+	t=$(( $(date +%s) - t0 ))
+	p=$(grep -c "^ok " "$tap")
+	x=$(grep -c "^not ok " "$tap")
+	echo "$t $kind $arg" >> "$tapdir/suite-times"
+	echo "   $name: $p passed, $x failed (${t}s)"
+	if [ "$kind" = unit ] && [ -f "$tapdir/failed-$name" ]; then
+		grep '^not ok ' "$tap"
+		sed 's/^/# /' "$tapdir/$name.err" | tail -20
+	fi
+	if [ "$kind" = fuzz ]; then
+		grep -E '^not ok |^# ' "$tap" | head -60
+		[ -n "$reason" ] && echo "fuzz targets skipped: $reason"
+	fi
+	exit 0
+fi
+
 rm -rf "$tapdir"
 mkdir -p "$tapdir"
 status=0
 
-for t in "$@"; do
-	name=$(basename "$t")
-	echo "== $name"
-	"./$t" > "$tapdir/$name.tap" 2> "$tapdir/$name.err"
-	rc=$?
-	grep -E '^(not )?ok ' "$tapdir/$name.tap" | grep -v '^ok ' || true
-	if [ $rc -ne 0 ]; then
-		status=1
-		# a crash or a plan mismatch is a failure even if no line said so
-		if ! grep -q '^not ok ' "$tapdir/$name.tap"; then
-			echo "not ok 1 - $name exited with status $rc" >> "$tapdir/$name.tap"
-		fi
-		sed 's/^/# /' "$tapdir/$name.err" | tail -20
-	fi
-done
-
-# the libFuzzer targets, briefly: FUZZ_RUN="SECONDS TARGET..." (make test);
-# when they could not be built, build/fuzz-reason says why and each target
-# counts as skipped
-if [ -n "${FUZZ_RUN:-}" ] && [ "${FUZZ_RUN%% *}" != 0 ]; then
-	echo "== fuzz"
-	reason=$(head -1 build/fuzz-reason 2>/dev/null)
-	# shellcheck disable=SC2086
-	FUZZ_SKIP="$reason" sh tests/fuzz/run.sh $FUZZ_RUN > "$tapdir/fuzz.tap" 2> "$tapdir/fuzz.err"
-	[ $? -eq 0 ] || status=1
-	grep -E '^not ok |^# ' "$tapdir/fuzz.tap" | head -60
-	[ -n "$reason" ] && echo "fuzz targets skipped: $reason"
+EDGE_TEST_WRAP=""
+if command -v eatmydata > /dev/null 2>&1 && ! grep -q -- -fsanitize build/cflags 2> /dev/null; then
+	EDGE_TEST_WRAP=eatmydata
 fi
+export EDGE_TEST_WRAP FUZZ_RUN="${FUZZ_RUN:-}"
 
+# one line per suite, "KIND ARG"; longest first by the last run's times,
+# those not timed yet first
 files=${BATS_FILES:-$(ls tests/*.bats 2>/dev/null)}
-if [ -n "$files" ]; then
-	jobs=${TEST_JOBS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
-	echo "== bats ($jobs suites at a time)"
-	# Each suite runs in its own bats process (its own servers and temp
-	# dirs), so they can run side by side; each writes its own TAP file.
-	# shellcheck disable=SC2086
-	# Each prints one line as it finishes (its counts and seconds), so a
-	# long run is never silent; the five slowest are named at the end.
-	printf '%s\n' $files | xargs -P "$jobs" -I{} sh -c '
-		f={}; n=$(basename "$f" .bats); d="'"$tapdir"'"; t0=$(date +%s)
-		bats --tap "$f" > "$d/bats-$n.tap" 2>&1 || echo "$f" >> "$d/failed-suites"
-		t=$(( $(date +%s) - t0 ))
-		p=$(grep -c "^ok " "$d/bats-$n.tap"); x=$(grep -c "^not ok " "$d/bats-$n.tap")
-		echo "$t $n" >> "$d/suite-times"
-		echo "   $n: $p passed, $x failed (${t}s)"'
-	[ -f "$tapdir/failed-suites" ] && status=1
-	echo "slowest suites: $(sort -rn "$tapdir/suite-times" | head -5 | awk '{printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1}')"
-	for f in "$tapdir"/bats-*.tap; do
-		grep -E '^not ok ' -A 12 "$f" | sed "s|^|$(basename "$f" .tap): |" | head -100
-	done
-fi
+{
+	for f in $files; do echo "bats $f"; done
+	for t in "$@"; do echo "unit $t"; done
+	if [ -n "$FUZZ_RUN" ] && [ "${FUZZ_RUN%% *}" != 0 ]; then echo "fuzz -"; fi
+} > "$tapdir/suites"
+times=build/suite-times
+[ -s "$times" ] || times=tests/suite-times
+awk 'NR == FNR { if (NF == 3) t[$2 " " $3] = $1; next }
+	{ print (($0 in t) ? t[$0] : 1000000), NR, $0 }' \
+	"$times" "$tapdir/suites" 2> /dev/null | sort -k1,1nr -k2,2n | cut -d' ' -f3- \
+	> "$tapdir/order"
+[ -s "$tapdir/order" ] || cp "$tapdir/suites" "$tapdir/order"
+
+jobs=${TEST_JOBS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}
+echo "== $(wc -l < "$tapdir/order") suites, $jobs at a time${EDGE_TEST_WRAP:+ (under $EDGE_TEST_WRAP)}"
+# Each suite runs in its own process (BATS files: their own servers and
+# temp dirs), so they can run side by side; each writes its own TAP file.
+xargs -P "$jobs" -L 1 sh tests/run.sh --job < "$tapdir/order"
+ls "$tapdir"/failed-* > /dev/null 2>&1 && status=1
+# this run's times replace those of the same suites
+cat build/suite-times "$tapdir/suite-times" 2> /dev/null |
+	awk 'NF == 3 { t[$2 " " $3] = $1 } END { for (k in t) print t[k], k }' > build/suite-times.new &&
+	mv build/suite-times.new build/suite-times
+echo "slowest suites: $(sort -rn "$tapdir/suite-times" | head -5 |
+	awk '{ n = ($3 == "-") ? $2 : $3; sub(/.*\//, "", n); sub(/\.bats$/, "", n); printf "%s%s %ss", (NR > 1 ? ", " : ""), n, $1 }')"
+for f in "$tapdir"/bats-*.tap; do
+	[ -f "$f" ] || continue
+	grep -E '^not ok ' -A 12 "$f" | sed "s|^|$(basename "$f" .tap): |" | head -100
+done
 
 passed=0
 failed=0
