@@ -83,9 +83,8 @@ int main(int argc, char **argv)
 	struct edge_err err = {0};
 	struct meter meter;
 	struct store store;
-	struct delta_base base;
 	const char **bases = NULL;
-	size_t nbases = 0, i;
+	size_t nbases = 0;
 	const char *name = NULL, *store_dir = NULL, *input = NULL, *sde;
 	json_t *m = NULL, *bundle = NULL;
 	int c, rc = EDGE_OK, opened = 0;
@@ -148,17 +147,9 @@ int main(int argc, char **argv)
 	if (store_open(&store, store_dir, 0, 0, &err) != 0)
 		goto fail;
 	opened = 1;
-	delta_base_init(&base);
-	for (i = 0; i < nbases; i++)
-		if (delta_base_add(&base, bases[i], &store, &err) != 0) {
-			delta_base_free(&base);
-			goto fail;
-		}
-	if (nbases > 0)
-		o.base = &base;
-	rc = bundle_pack(m, &store, &o, &bundle, &err);
-	delta_base_free(&base);
-	if (rc != 0)
+	o.bases = bases;
+	o.nbases = nbases;
+	if (bundle_pack(m, &store, &o, &bundle, &err) != 0)
 		goto fail;
 	manifest_set_bundle(m, bundle);
 	rc = cli_print_manifest(m);

@@ -12,8 +12,6 @@
 #include <stdint.h>
 #include "err.h"
 #include "progress.h"
-
-struct delta_base;
 #include "store.h"
 
 #define BUNDLE_FRAME_MAX (4u << 20)          /* input bytes per zstd frame (SPEC: at most 32 MiB) */
@@ -28,7 +26,8 @@ struct bundle_opts {
 	uint64_t mtime;      /* entry times ($SOURCE_DATE_EPOCH or 0) */
 	const char *output;  /* exact output path, or NULL: core-NAME-HEX12.tar.zst */
 	int trust_store;     /* do not check store blobs against their digests (unsafe) */
-	const struct delta_base *base; /* NULL, or a delta: leave out the layers the bases list (delta.h) */
+	const char *const *bases; /* nbases > 0: a delta that leaves out the layers these files list */
+	size_t nbases;           /* (delta_base_add; read while the manifest's trees are walked) */
 	progress_fn progress; /* NULL, or called after each blob and at the end */
 	void *progress_ctx;
 };

@@ -1202,15 +1202,62 @@ static int pack_tail(struct packer *pk, struct content *c, struct edge_err *err)
 	return 0;
 }
 
+/* The bases of a delta, read on a thread of their own while collect walks
+ * the manifest's trees (both only read the store). */
+struct base_load {
+	const char *const *paths;
+	size_t n;
+	struct store *s;
+	struct delta_base b;
+};
+
+static int load_bases(void *arg, size_t idx, void *worker, struct edge_err *err)
+{
+	struct base_load *bl = arg;
+	size_t i;
+
+	(void)idx;
+	(void)worker;
+	for (i = 0; i < bl->n; i++)
+		if (delta_base_add(&bl->b, bl->paths[i], bl->s, err) != 0)
+			return -1;
+	return 0;
+}
+
+/* collect, with the bases read beside it; a base's error comes first. */
+static int collect_with_bases(json_t *m, struct store *s, struct content *c, json_t **blobs, struct base_load *bl,
+			      struct edge_err *err)
+{
+	struct edge_err berr = {0};
+	struct pool *p = NULL;
+	int rc, brc = 0;
+
+	if (bl->n > 0 && ((p = pool_new(1, NULL, err)) == NULL || pool_submit(p, load_bases, bl, 0, NULL) != 0)) {
+		pool_free(p);
+		return -1;
+	}
+	rc = collect(m, s, c, blobs, err);
+	if (p != NULL) {
+		brc = pool_wait(p, &berr);
+		pool_free(p);
+	}
+	if (brc != 0) {
+		*err = berr;
+		return -1;
+	}
+	return rc;
+}
+
 int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, json_t **bundle,
 		struct edge_err *err)
 {
+	struct base_load bl = {o->bases, o->nbases, s, {NULL, NULL}};
 	struct content c = {json_object(), NULL, json_array(), json_object(), 1, json_object(), json_object()};
 	struct progress prog;
 	struct packer pk;
 	struct out out;
 	json_t *blobs = NULL, *bj = NULL, *base = NULL;
-	const char *name = manifest_name(manifest), *ext = o->base != NULL ? "delta.tar.zst" : "tar.zst";
+	const char *name = manifest_name(manifest), *ext = o->nbases > 0 ? "delta.tar.zst" : "tar.zst";
 	uint64_t obytes = 0;
 	char *final = NULL, digest[72];
 	unsigned char raw[32];
@@ -1222,14 +1269,15 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 	progress_init(&prog, o->progress, o->progress_ctx, "blobs", "packed");
 	*bundle = NULL;
 	c.index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
-	if (collect(manifest, s, &c, &blobs, err) != 0)
+	delta_base_init(&bl.b);
+	if (collect_with_bases(manifest, s, &c, &blobs, &bl, err) != 0)
 		goto out;
 	if (json_array_size(json_object_get(c.index, "manifests")) == 0) {
 		edge_errf(err, EDGE_EINPUT, "the manifest names no pulled image, chart or definition: nothing to pack");
 		goto out;
 	}
-	if (o->base != NULL)
-		base = delta_split(o->base, &c, &blobs, &obytes);
+	if (o->nbases > 0)
+		base = delta_split(&bl.b, &c, &blobs, &obytes);
 	bj = bundle_json(manifest, blobs, base);
 
 	/* output: the exact -o name, or a provisional one renamed once the hash is known */
@@ -1319,6 +1367,7 @@ out:
 	json_decref(c.layers);
 	json_decref(c.meta);
 	json_decref(base);
+	delta_base_free(&bl.b);
 	json_decref(blobs);
 	json_decref(bj);
 	free(final);
