@@ -14,6 +14,7 @@
 
 load test_helper
 load registry
+load walkthrough
 
 setup_file() {
 	local w=$BATS_FILE_TMPDIR
@@ -50,26 +51,6 @@ setup_file() {
 
 teardown_file() {
 	stop_servers
-}
-
-# block NAME: the README's walkthrough block NAME ("connected side", "site side").
-block() {
-	awk -v want="<!-- walkthrough: $1 " '
-		index($0, want) == 1 { on = 1; next }
-		on && /^<!-- \/walkthrough -->$/ { exit }
-		on && !/^```/ { print }' "$TOP/README.md"
-}
-
-# replace TEXT FROM TO: TEXT with FROM replaced by TO; fails when TEXT has no
-# FROM (the README changed: this test must change with it).
-replace() {
-	case $1 in
-	*"$2"*) printf '%s\n' "${1//"$2"/"$3"}" ;;
-	*)
-		echo "the walkthrough no longer has '$2'" >&2
-		return 1
-		;;
-	esac
 }
 
 # walkthrough TAG SPLIT KEYS: runs both blocks; SPLIT replaces "--split 3G"

@@ -10,6 +10,7 @@
 
 load test_helper
 load registry
+load walkthrough
 
 setup_file() {
 	local w=$BATS_FILE_TMPDIR
@@ -54,25 +55,6 @@ setup_file() {
 
 teardown_file() {
 	stop_servers
-}
-
-# block NAME: the README's walkthrough block NAME.
-block() {
-	awk -v want="<!-- walkthrough: $1 " '
-		index($0, want) == 1 { on = 1; next }
-		on && /^<!-- \/walkthrough -->$/ { exit }
-		on && !/^```/ { print }' "$TOP/README.md"
-}
-
-# replace TEXT FROM TO: fails when TEXT has no FROM (the README changed).
-replace() {
-	case $1 in
-	*"$2"*) printf '%s\n' "${1//"$2"/"$3"}" ;;
-	*)
-		echo "the walkthrough no longer has '$2'" >&2
-		return 1
-		;;
-	esac
 }
 
 @test "monthly update: the README's delta walkthrough, connected side then site side" {
