@@ -167,8 +167,10 @@ static int walk_ref(struct delta_base *b, struct src *s, const char *name, const
 /* --- a bundle as base ------------------------------------------------------ */
 
 /* Its bundle.json's blobs and (a delta's) omitted ones, then the
- * repositories from index.json's trees. */
-static int add_bundle(struct delta_base *b, const char *path, const char *name, struct edge_err *err)
+ * repositories from index.json's trees. digest (may be NULL) gets the
+ * digest a parts descriptor carries, else "". */
+static int add_bundle(struct delta_base *b, const char *path, const char *name, char digest[72],
+		      struct edge_err *err)
 {
 	struct bundle_reader r;
 	struct src s = {NULL, &r, path};
@@ -177,8 +179,12 @@ static int add_bundle(struct delta_base *b, const char *path, const char *name, 
 	json_t *bj = NULL, *ix = NULL, *e;
 	int rc = -1;
 
-	if (bundle_reader_open(&r, path, err) != 0)
+	if (bundle_reader_open(&r, path, err) != 0) {
+		edge_err_prefix(err, "base");
 		return -1;
+	}
+	if (digest != NULL)
+		snprintf(digest, 72, "%s", r.digest);
 	if (bundle_read_entry(&r, "bundle.json", DELTA_MAX_BUNDLE_JSON, &data, &len, err) != 0) {
 		edge_err_prefix(err, "base %s", path);
 		goto out;
@@ -285,7 +291,7 @@ static int add_manifest(struct delta_base *b, const char *path, struct store *cu
 		/* the bundle it names: the same blobs, read from the bundle */
 		name = base_name(bpath);
 		snprintf(digest, sizeof(digest), "%s", manifest_file_digest(bf));
-		if (add_bundle(b, bpath, name, err) != 0)
+		if (add_bundle(b, bpath, name, NULL, err) != 0)
 			goto out;
 	} else {
 		uint64_t size;
@@ -323,23 +329,16 @@ out:
 int delta_base_add(struct delta_base *b, const char *path, struct store *cur, struct edge_err *err)
 {
 	char *name, digest[72];
-	struct bundle_reader r;
 	uint64_t size;
 	int rc;
 
 	if (manifest_file_sniff(path))
 		return add_manifest(b, path, cur, err);
 	/* a bundle, or its parts descriptor (which carries the digest) */
-	if (bundle_reader_open(&r, path, err) != 0) {
-		edge_err_prefix(err, "base");
-		return -1;
-	}
-	snprintf(digest, sizeof(digest), "%s", r.digest);
-	bundle_reader_close(&r);
-	if (digest[0] == '\0' && sha256_digest_file(path, digest, &size, err) != 0)
-		return -1;
 	name = base_name(path);
-	rc = add_bundle(b, path, name, err);
+	rc = add_bundle(b, path, name, digest, err);
+	if (rc == 0 && digest[0] == '\0')
+		rc = sha256_digest_file(path, digest, &size, err);
 	if (rc == 0)
 		json_array_append_new(b->bundles, json_pack("{s:s, s:s}", "name", name, "digest", digest));
 	free(name);
