@@ -6,6 +6,7 @@
 
 load test_helper
 load registry
+load serve
 
 setup_file() {
 	# every platform of test/multi:1, so the index is the source's
@@ -16,17 +17,6 @@ setup_file() {
 
 teardown_file() {
 	stop_servers
-}
-
-# serve ARGS...: starts edge-serve on a free loopback port with ARGS;
-# exports SERVE=127.0.0.1:PORT, SERVE_PID, SERVE_LOG.
-serve() {
-	start_server serve "$BATS_TEST_TMPDIR/serve.port" \
-		edge-serve --listen 127.0.0.1:0 --port-file "$BATS_TEST_TMPDIR/serve.port" "$@" || return 1
-	SERVE="127.0.0.1:$PORT"
-	SERVE_PID=${SERVER_PIDS[-1]}
-	SERVE_LOG="$BATS_TEST_TMPDIR/serve.log"
-	export SERVE SERVE_PID SERVE_LOG
 }
 
 # digest_of REPO:TAG: the pulled manifest's digest for $SRC/REPO:TAG

@@ -5,17 +5,11 @@
 # Fixtures: tests/delta.bash (v1 = 3 images; v2 = one updated, one added).
 
 load test_helper
+load serve
 load delta
 
 setup_file() {
 	delta_setup_file
-}
-
-# serve ARGS...: edge-serve on a free loopback port; SERVE=127.0.0.1:PORT
-serve() {
-	start_server serve "$BATS_TEST_TMPDIR/serve.port" \
-		edge-serve --listen 127.0.0.1:0 --port-file "$BATS_TEST_TMPDIR/serve.port" "$@" || return 1
-	SERVE="127.0.0.1:$PORT"
 }
 
 # v2_digest REF: the v2 manifest's digest of REF
