@@ -282,37 +282,54 @@ static int reg_error(struct http_resp *resp, const char *what, struct edge_err *
 	return edge_errf(err, EDGE_EREMOTE, "%s: %s", what, why);
 }
 
+/* POSTs a cross-repository mount of digest into repo from the repository
+ * from, with a token for push on repo and pull on from. The reply is in
+ * *resp and the URL in *url, for the caller to free. */
+static int post_mount(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
+		      const char *from, char **url, struct http_resp *resp, struct edge_err *err)
+{
+	char *suffix = xasprintf("blobs/uploads/?mount=%s&from=%s", digest, from);
+	char *from_scope = xasprintf("repository:%s:pull", from);
+	struct http_req req = {0};
+	int rc;
+
+	*url = registry_url(reg, repo, suffix);
+	req.method = "POST";
+	req.url = *url;
+	rc = registry_do_scopes(reg, http, repo, "pull,push", from_scope, &req, resp, err);
+	free(from_scope);
+	free(suffix);
+	return rc;
+}
+
 /* POST an upload (or a mount); *location is the session, or NULL when the
  * mount succeeded. */
 static int start_upload(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
 			const char *mount_from, char **location, struct edge_err *err)
 {
-	char *suffix = mount_from ? xasprintf("blobs/uploads/?mount=%s&from=%s", digest, mount_from)
-				  : xstrdup("blobs/uploads/");
-	char *url = registry_url(reg, repo, suffix);
+	char *url = NULL;
 	struct http_req req = {0};
 	struct http_resp resp = {0};
 	const char *loc;
 	int rc = -1;
 
 	*location = NULL;
-	req.method = "POST";
-	req.url = url;
 	if (mount_from) {
-		char *from_scope = xasprintf("repository:%s:pull", mount_from);
-		int st = registry_do_scopes(reg, http, repo, "pull,push", from_scope, &req, &resp, err);
-		free(from_scope);
+		int st = post_mount(reg, http, repo, digest, mount_from, &url, &resp, err);
 		if (st != 0 || (resp.status != 201 && resp.status != 202)) {
 			/* no mount (not allowed, not supported): a plain upload */
 			log_verbose("%s: mount of %s from %s refused, uploading it", repo, digest, mount_from);
 			http_resp_free(&resp);
 			edge_err_clear(err);
 			free(url);
-			free(suffix);
 			return start_upload(reg, http, repo, digest, NULL, location, err);
 		}
-	} else if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0) {
-		goto out;
+	} else {
+		url = registry_url(reg, repo, "blobs/uploads/");
+		req.method = "POST";
+		req.url = url;
+		if (registry_do(reg, http, repo, "pull,push", &req, &resp, err) != 0)
+			goto out;
 	}
 	if (resp.status == 201 && mount_from) {
 		rc = 0;
@@ -331,7 +348,6 @@ static int start_upload(struct registry *reg, struct http_client *http, const ch
 	rc = 0;
 out:
 	http_resp_free(&resp);
-	free(suffix);
 	free(url);
 	return rc;
 }
@@ -365,16 +381,12 @@ static int blob_exists(struct registry *reg, struct http_client *http, const cha
 static int mount_blob(struct registry *reg, struct http_client *http, const char *repo, const char *digest,
 		      const char *from, struct edge_err *err)
 {
-	char *suffix = xasprintf("blobs/uploads/?mount=%s&from=%s", digest, from);
-	char *url = registry_url(reg, repo, suffix), *from_scope = xasprintf("repository:%s:pull", from);
-	struct http_req req = {0};
+	char *url = NULL;
 	struct http_resp resp = {0};
 	const char *loc;
 	int rc = -1;
 
-	req.method = "POST";
-	req.url = url;
-	if (registry_do_scopes(reg, http, repo, "pull,push", from_scope, &req, &resp, err) != 0)
+	if (post_mount(reg, http, repo, digest, from, &url, &resp, err) != 0)
 		goto out;
 	rc = resp.status == 201;
 	if (resp.status == 202 && (loc = http_resp_header(&resp, "Location")) != NULL) {
@@ -395,8 +407,6 @@ static int mount_blob(struct registry *reg, struct http_client *http, const char
 		log_verbose("%s: no mount of %s from %s (HTTP %ld)", repo, digest, from, (long)resp.status);
 out:
 	http_resp_free(&resp);
-	free(from_scope);
-	free(suffix);
 	free(url);
 	return rc;
 }
