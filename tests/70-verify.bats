@@ -7,8 +7,8 @@
 
 load test_helper
 load registry
+load verify
 
-TOOL="$TOP/tests/fixtures/bundle-tool.py"
 
 setup_file() {
 	registry_start plain src
@@ -47,10 +47,6 @@ per_test_setup() {
 	mkdir work && cd work && cp "$GOOD" b.tar.zst || return 1
 }
 
-tool() {
-	python3 "$TOOL" "$@"
-}
-
 sha() {
 	sha256sum "$1" | cut -d' ' -f1
 }
@@ -73,16 +69,6 @@ bad() {
 	tool edit-pack "$GOOD_TAR" "$name.tar" "$name.tar.zst" $mode "$@"
 }
 
-# rejects CODE MESSAGE ARG...: edge-verify ARG... exits CODE, prints nothing
-# on stdout and exactly "edge-verify: MESSAGE" on stderr.
-rejects() {
-	local code=$1 msg=$2
-	shift 2
-	run --separate-stderr edge-verify "$@"
-	assert_failure "$code"
-	assert_output ""
-	assert_stderr_is "edge-verify: $msg"
-}
 
 # frame_of ENTRY BUNDLE: "COFF CSIZE" of the zstd frame that starts ENTRY.
 frame_of() {

@@ -11,9 +11,9 @@
 
 load test_helper
 load registry
+load verify
 load delta
 
-TOOL="$TOP/tests/fixtures/bundle-tool.py"
 
 setup_file() {
 	delta_setup_file || return 1
@@ -39,20 +39,6 @@ per_test_setup() {
 	B=$(basename "$DELTA")
 }
 
-tool() {
-	python3 "$TOOL" "$@"
-}
-
-# rejects CODE MESSAGE ARG...: edge-verify ARG... exits CODE, prints nothing
-# on stdout and exactly "edge-verify: MESSAGE" on stderr.
-rejects() {
-	local code=$1 msg=$2
-	shift 2
-	run --separate-stderr edge-verify "$@"
-	assert_failure "$code"
-	assert_output ""
-	assert_stderr_is "edge-verify: $msg"
-}
 
 # tampered NAME JQ-FILTER [OP...]: NAME.delta.tar.zst, the delta with
 # bundle.json edited by the jq filter (which reads $ENV.TD, $ENV.TN: export
