@@ -7,6 +7,7 @@
  * chain from the original URL (a pre-signed storage URL may have expired).
  */
 #include "http.h"
+#include "curl_lazy.h"
 #include "fsutil.h"
 
 #include <ctype.h>
@@ -52,7 +53,11 @@ static void global_init(void)
 
 static int ensure_global(struct edge_err *err)
 {
+	const char *why;
+
 	pthread_once(&g_once, global_init);
+	if (g_init_rc != CURLE_OK && (why = curl_lazy_error()) != NULL)
+		return edge_errf(err, EDGE_EREMOTE, "cannot load libcurl: %s", why);
 	if (g_init_rc != CURLE_OK)
 		return edge_errf(err, EDGE_EREMOTE, "cannot initialise libcurl: %s",
 		                 curl_easy_strerror(g_init_rc));
