@@ -232,7 +232,8 @@ static int end_entry(struct tarv *t, struct edge_err *err)
 		uint64_t total = 0;
 		if ((t->bundle = parse_entry_json(t, err)) == NULL)
 			return -1;
-		b = json_deep_copy(t->bundle);
+		/* a shallow copy: the blob list (the bulk) is only left out */
+		b = json_copy(t->bundle);
 		json_object_del(b, "blobs");
 		if (manifest_validate(b, "bundle.json", &e) != 0) {
 			json_decref(b);
@@ -655,11 +656,14 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
  * bundle.base, as edge-pack prints them. */
 static json_t *verified_manifest(struct tarv *t, const char *path, const char *digest, uint64_t size)
 {
-	json_t *m = json_deep_copy(t->bundle), *b = manifest_file_new(path, digest, (json_int_t)size), *o;
+	json_t *top = json_copy(t->bundle), *m, *b = manifest_file_new(path, digest, (json_int_t)size), *o;
 	json_int_t bytes = 0;
 	size_t i;
 
-	json_object_del(m, "blobs");
+	/* the blob list (the bulk of bundle.json) is left out before the copy */
+	json_object_del(top, "blobs");
+	m = json_deep_copy(top);
+	json_decref(top);
 	if (t->base != NULL) {
 		json_object_del(m, "base");
 		json_array_foreach(json_object_get(t->base, "omitted"), i, o)
