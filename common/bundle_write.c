@@ -451,9 +451,9 @@ static int zw_init(struct zw *z, struct out *out, int level, int threads, int ch
 		return -1;
 	for (k = 0; k < nslots; k++) {
 		struct zjob *j = ring_slot(z->ring, k);
-		j->in = xmalloc(BUNDLE_FRAME_MAX);
+		j->in = xmalloc_stream(BUNDLE_FRAME_MAX);
 		j->outcap = ZSTD_compressBound(BUNDLE_FRAME_MAX);
-		j->out = xmalloc(j->outcap);
+		j->out = xmalloc(j->outcap); /* mostly a raw frame's header: small pages */
 	}
 	if ((z->pool = pool_new(z->ncompress + nserial, NULL, err)) == NULL)
 		return -1;

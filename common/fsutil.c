@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,23 @@ void *xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 	if (p == NULL)
 		edge_oom();
+	return p;
+}
+
+#define HUGE_PAGE (2u << 20)
+
+void *xmalloc_stream(size_t n)
+{
+	void *p;
+	size_t len;
+
+	if (n < HUGE_PAGE)
+		return xmalloc(n);
+	len = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	if (posix_memalign(&p, HUGE_PAGE, len) != 0)
+		edge_oom();
+	/* only advice: without THP (or with it off) the pages are small ones */
+	(void)madvise(p, len, MADV_HUGEPAGE);
 	return p;
 }
 
