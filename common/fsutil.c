@@ -55,6 +55,17 @@ void *xmalloc_stream(size_t n)
 	return p;
 }
 
+void *xregrow_stream(void *p, size_t *cap, size_t need)
+{
+	if (p != NULL && *cap >= need)
+		return p;
+	free(p);
+	/* grown to a whole number of huge pages, so that the next frames
+	 * a little larger fit */
+	*cap = need < HUGE_PAGE ? need : (need + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	return xmalloc_stream(*cap);
+}
+
 void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);

@@ -85,6 +85,11 @@ void *xrealloc(void *p, size_t n);
  * short run's time went mostly to faulting its buffers in). Smaller
  * requests are plain xmalloc. */
 void *xmalloc_stream(size_t n);
+/* A buffer of *cap bytes (p, or NULL) that must hold need: p itself when
+ * it does, else a new xmalloc_stream one of at least need bytes (*cap is
+ * updated, p freed). The content is not kept: for buffers that are
+ * overwritten (a frame read, a frame decompressed). */
+void *xregrow_stream(void *p, size_t *cap, size_t need);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* 1 when p is a relative path that stays below its root: not empty, not

@@ -494,10 +494,7 @@ static const unsigned char *read_frame(struct bundle_reader *r, const char *path
 	int64_t got;
 	size_t c;
 
-	if (*incap < fr->csize) {
-		*incap = (size_t)fr->csize;
-		*in = xrealloc(*in, *incap);
-	}
+	*in = xregrow_stream(*in, incap, (size_t)fr->csize);
 	got = bundle_pread(r, *in, (size_t)fr->csize, fr->coff, err);
 	if (got < 0)
 		return NULL;
@@ -627,10 +624,7 @@ static int frame_content(struct vpool *pl, struct vjob *j, size_t f, struct sha2
 			rc = corrupt_frame(pl->path, r, f, j->name, SEEK_CHECK_MISMATCH, &j->err);
 		return rc;
 	}
-	if (*outcap < fr->dsize) {
-		*outcap = (size_t)fr->dsize;
-		*out = xrealloc(*out, *outcap ? *outcap : 1);
-	}
+	*out = xregrow_stream(*out, outcap, (size_t)fr->dsize ? (size_t)fr->dsize : 1);
 	n = ZSTD_decompressDCtx(d, *out, (size_t)fr->dsize, src, (size_t)fr->csize);
 	if (ZSTD_isError(n))
 		return corrupt_frame(pl->path, r, f, j->name, ZSTD_getErrorName(n), &j->err);
@@ -744,10 +738,7 @@ static int run_batch(void *arg, size_t n, void *worker, struct edge_err *err)
 	(void)err;
 	for (i = 0; i < n; i++, j++) {
 		if (j->file) {
-			if (w->incap < CHUNK) {
-				w->incap = CHUNK;
-				w->in = xrealloc(w->in, w->incap);
-			}
+			w->in = xregrow_stream(w->in, &w->incap, CHUNK);
 			run_file_job(j->pl, j, w->in, w->incap);
 		} else {
 			run_blob_job(j->pl, j, w->d, &w->in, &w->incap, &w->out, &w->outcap);
