@@ -272,3 +272,32 @@ pull_refused() {
 	grep -qE "^edge-push: $PLAIN/test/app1:1: blob sha256:[0-9a-f]{64}: PUT http://$PLAIN/v2/q/[^ ?]*/blobs/uploads/[0-9a-f-]+: $b: corrupt zstd data" <<< "$stderr"
 	no_line '_state|\?' <<< "$stderr"
 }
+
+# --- libcurl is loaded when a tool first needs the network ------------------
+
+@test "net: libcurl is loaded only for the network: without it a pull says so (exit 4), a bundle still verifies" {
+	local b
+	# no tool links it (common/curl_lazy.c)
+	for b in "$TOP"/bin/edge-*; do
+		run ldd "$b"
+		assert_success
+		refute_output --partial libcurl
+	done
+	manifest "$PLAIN/test/app1:1"
+	edge-pull -q --plain-http --store store m.json > pulled.json
+	edge-pack -q -o b.tar.zst pulled.json > /dev/null
+	# a libcurl.so.4 that is not a library, first on the loader's path
+	mkdir fake
+	printf 'not a library\n' > fake/libcurl.so.4
+	LD_LIBRARY_PATH=$PWD/fake run --separate-stderr edge-pull -q --plain-http --store store2 m.json
+	assert_failure 4
+	assert_output ""
+	assert_stderr_is "edge-pull: cannot load libcurl: $PWD/fake/libcurl.so.4: file too short"
+	assert_no_file store2/index.json
+	LD_LIBRARY_PATH=$PWD/fake run --separate-stderr edge-verify b.tar.zst
+	assert_success
+	assert_stderr_empty
+	# and with it, the same pull goes through
+	run edge-pull -q --plain-http --store store2 m.json
+	assert_success
+}
