@@ -2,6 +2,12 @@
 # test_helper.
 
 TOOL="$TOP/tests/fixtures/bundle-tool.py"
+# bundle-tool keeps the zstd frames it makes here, one cache per file: the
+# bad bundles of a suite are the good tar with an entry or two changed, and
+# only what changed is compressed again
+if [ -n "${BATS_FILE_TMPDIR:-}" ]; then
+	export BUNDLE_TOOL_CACHE="$BATS_FILE_TMPDIR/bundle-tool-cache"
+fi
 
 # tool ARGS...: tests/fixtures/bundle-tool.py
 tool() {
