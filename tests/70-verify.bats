@@ -25,6 +25,7 @@ setup_file() {
 	edge-pull -q --plain-http --store "$BATS_FILE_TMPDIR/store" m.json > pulled.json || return 1
 	edge-pack -o good.tar.zst pulled.json > packed.json || return 1
 	python3 "$TOOL" unpack good.tar.zst good.tar || return 1
+	tool_server_start || return 1
 	# keys: edge-sign's, minisign's, RSA
 	edge-sign -q -G -W -k k1 -p k1.pub && edge-sign -q -G -W -k k2 -p k2.pub || return 1
 	minisign -G -W -p m1.pub -s m1.key > /dev/null || return 1

@@ -25,6 +25,7 @@ setup_file() {
 	python3 "$TOOL" unpack "$DELTA_BUNDLE" delta.tar || return 1
 	# its bundle.json, which the tests read and edit
 	tar -xOf delta.tar bundle.json > delta.bundle.json || return 1
+	tool_server_start || return 1
 	edge-sign -q -G -W -k k1 -p k1.pub || return 1
 	export D="$DELTA_DIR" V1="$V1_BUNDLE" V2="$V2_BUNDLE" DELTA="$DELTA_BUNDLE" V1_PARTS \
 		DELTA_TAR="$DELTA_DIR/delta.tar" KEYS="$DELTA_DIR"
