@@ -23,6 +23,9 @@ setup_file() {
 	V1_PARTS="$DELTA_DIR/$(jq -r .bundle.path split.packed.json)"
 	[ "$(jq '.bundle.parts | length' split.packed.json)" -gt 1 ] || return 1
 	python3 "$TOOL" unpack "$DELTA_BUNDLE" delta.tar || return 1
+	# its bundle.json, which the tests read and edit
+	tar -xOf delta.tar bundle.json > delta.bundle.json || return 1
+	tool_server_start || return 1
 	edge-sign -q -G -W -k k1 -p k1.pub || return 1
 	export D="$DELTA_DIR" V1="$V1_BUNDLE" V2="$V2_BUNDLE" DELTA="$DELTA_BUNDLE" V1_PARTS \
 		DELTA_TAR="$DELTA_DIR/delta.tar" KEYS="$DELTA_DIR"
@@ -43,14 +46,13 @@ per_test_setup() {
 # tampered NAME JQ-FILTER [OP...]: NAME.delta.tar.zst, the delta with
 # bundle.json edited by the jq filter (which reads $ENV.TD, $ENV.TN: export
 # them) and bundle-tool OPs after it, its entry index rewritten, one frame
-# per entry with a seek table.
+# per entry with a seek table (one bundle-tool run, no tar written).
 tampered() {
 	local name=$1 filter=$2
 	shift 2
-	tar -xOf "$DELTA_TAR" bundle.json | jq "$filter" > "$name.bundle.json"
-	tool edit "$DELTA_TAR" "$name.tar" set bundle.json "$name.bundle.json" "$@" reindex
-	tool pack "$name.tar" "$name.delta.tar.zst" --frames --seek-table
-	rm "$name.tar"
+	jq "$filter" "$D/delta.bundle.json" > "$name.bundle.json"
+	tool edit-pack "$DELTA_TAR" - "$name.delta.tar.zst" --seek-table \
+		set bundle.json "$name.bundle.json" "$@" reindex
 }
 
 # omitted_bytes: what the delta leaves out, in bytes.
@@ -94,7 +96,7 @@ db_only_omitted() {
 	assert_success
 	local d base
 	base=$(jq -r '.bundle.base[0].name' "$D/delta.packed.json")
-	for d in $(tar -xOf "$DELTA_TAR" bundle.json | jq -r '.base.omitted[].digest'); do
+	for d in $(jq -r '.base.omitted[].digest' "$D/delta.bundle.json"); do
 		echo "$stderr" | grep -qF "edge-verify: $B: expected at the site: $d (" ||
 			{ echo "no line for $d in: $stderr" >&2; return 1; }
 	done
@@ -187,13 +189,13 @@ db_only_omitted() {
 	assert_stderr_empty
 	echo "$output" | head -1 | grep -qF ", $n omitted ($(size_text "$bytes")), "
 	[ "$(echo "$output" | grep -c '^omit ')" = "$n" ]
-	for d in $(tar -xOf "$DELTA_TAR" bundle.json | jq -r '.base.omitted[].digest'); do
+	for d in $(jq -r '.base.omitted[].digest' "$D/delta.bundle.json"); do
 		echo "$output" | grep -qE "^omit .* $d \\(delta\\.test/[a-z/]+, in [^)]+\\)\$"
 	done
 	run --separate-stderr edge-verify --list --json "$B"
 	assert_success
 	assert_stderr_empty
-	[ "$(echo "$output" | jq -c .omitted)" = "$(tar -xOf "$DELTA_TAR" bundle.json | jq -c .base.omitted)" ]
+	[ "$(echo "$output" | jq -c .omitted)" = "$(jq -c .base.omitted "$D/delta.bundle.json")" ]
 	[ "$(echo "$output" | jq -c .base)" = "$(jq -c .bundle.base "$D/delta.packed.json")" ]
 	# a full bundle has neither
 	run --separate-stderr edge-verify --list --json "$V2"
@@ -209,8 +211,8 @@ db_only_omitted() {
 @test "delta verify: a blob both held and in base.omitted: exit 1 naming it, with and without --base" {
 	local d name
 	# the new top layer of web:2, which the delta holds
-	d=$(tar -xOf "$DELTA_TAR" bundle.json | jq -r --argjson o "$(tar -xOf "$DELTA_TAR" bundle.json | jq -c '[.base.omitted[].digest]')" \
-		'[.blobs[] | select(.digest as $x | $o | index($x) | not)] | max_by(.size) | .digest')
+	d=$(jq -r '[.base.omitted[].digest] as $o |
+		[.blobs[] | select(.digest as $x | $o | index($x) | not)] | max_by(.size) | .digest' "$D/delta.bundle.json")
 	name=$(jq -r '.bundle.base[0].name' "$D/delta.packed.json")
 	export TD=$d TN=$name
 	tampered held '.base.omitted += [{digest: $ENV.TD, size: (.blobs[] | select(.digest == $ENV.TD) | .size), base: $ENV.TN, repository: "delta.test/apps/web"}] | .base.omitted |= sort_by(.digest)'
@@ -231,7 +233,7 @@ db_only_omitted() {
 @test "delta verify: an omitted blob with another size than its descriptor: exit 1 naming it, with and without --base" {
 	local d size
 	d=$(db_only_omitted | head -1)
-	size=$(tar -xOf "$DELTA_TAR" bundle.json | jq --arg d "$d" '.base.omitted[] | select(.digest == $d) | .size')
+	size=$(jq --arg d "$d" '.base.omitted[] | select(.digest == $d) | .size' "$D/delta.bundle.json")
 	export TD=$d
 	tampered size '.base.omitted |= map(if .digest == $ENV.TD then .size += 1 else . end)'
 	rejects 1 "size.delta.tar.zst: index.json: delta.test/apps/db:1: blob $d has $((size + 1)) bytes in base.omitted, its descriptor says $size" \
