@@ -49,11 +49,14 @@ blob_url() {
 	grep -q '^manifest test/v2s2:1 .* application/vnd.docker.distribution.manifest.v2+json$' "$TEST_REFS"
 }
 
+# seed_images copies a storage root skopeo seeded once (per machine): the
+# registry must serve the copy, to skopeo and to curl, as pushed
 @test "registry infra: plain registry holds every seeded image with the expected digest" {
 	registry_start plain
 	[[ $REGISTRY == 127.0.0.1:* ]]
 	[ "$REGISTRY_URL" = "http://$REGISTRY" ]
 	seed_images "$REGISTRY"
+	[ -d "$REGISTRY_STORAGE/docker/registry/v2/repositories/test/charts/demo/_manifests" ]
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -86,7 +89,9 @@ blob_url() {
 	[ "$SRC_REGISTRY" = "$REGISTRY" ]
 	[ "$REGISTRY_USER" = edgeuser ]
 	[ -n "$REGISTRY_PASS" ]
-	seed_images "$REGISTRY"
+	# skopeo pushes the index through basic auth (the other images are
+	# copied into other registries' storage, in any mode)
+	SEED_SKOPEO=1 seed_images "$REGISTRY" multi
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -103,7 +108,9 @@ blob_url() {
 	[ "$REGISTRY_URL" = "https://$REGISTRY" ]
 	[ -f "$REGISTRY_CA" ]
 	cmp "$REGISTRY_CA" "$REGISTRY_CERT_DIR/ca.crt"
-	seed_images "$REGISTRY"
+	# skopeo pushes the index through TLS (the other images are
+	# copied into other registries' storage, in any mode)
+	SEED_SKOPEO=1 seed_images "$REGISTRY" multi
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -118,7 +125,8 @@ blob_url() {
 @test "registry infra: token registry refuses anonymous and accepts edgeuser" {
 	registry_start token
 	[ -n "$TOKEN_SERVER" ]
-	seed_images "$REGISTRY"
+	# skopeo pushes every image through the token flow
+	SEED_SKOPEO=1 seed_images "$REGISTRY"
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
