@@ -7,6 +7,12 @@ load test_helper
 load registry
 
 setup_file() {
+	# a basic-auth and a token registry for the tests of credentials, each
+	# under paths of its own (a registry started per test cost more than
+	# what those tests push)
+	registry_start basic basicreg || return 1
+	registry_start token tokenreg || return 1
+	export TOKENREG_TOKEN_LOG=$TOKEN_LOG
 	# what a site receives: the store pulled for linux/amd64 (test/multi:1
 	# is trimmed to one platform: its index has a digest of its own) and the
 	# bundle packed from it
@@ -15,6 +21,17 @@ setup_file() {
 
 teardown_file() {
 	stop_servers
+}
+
+# use_registry basicreg|tokenreg: setup_file's registry as $REGISTRY, with
+# its REGISTRY_USER, REGISTRY_PASS, REGISTRY_PASS_FILE (and TOKEN_LOG)
+use_registry() {
+	local part v
+	for part in "" _URL _USER _PASS _PASS_FILE _CA _CERT_DIR _MODE _DIR _STORAGE; do
+		v="${1^^}_REGISTRY$part"
+		printf -v "REGISTRY$part" '%s' "${!v}"
+	done
+	if [ "$1" = tokenreg ]; then TOKEN_LOG=$TOKENREG_TOKEN_LOG; fi
 }
 
 # target REG PATH REPO:TAG: the prefix rule's name of $SRC/REPO:TAG under
@@ -241,7 +258,7 @@ summary_line() {
 # --- credentials and TLS -----------------------------------------------------
 
 @test "push: basic auth: --password-file, --password-stdin, \$EDGE_REGISTRY_PASSWORD, --cred-file" {
-	registry_start basic
+	use_registry basicreg
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/site" "$BUNDLE"
 	assert_failure 5
 	assert_output ""
@@ -279,7 +296,7 @@ summary_line() {
 }
 
 @test "push: token auth, one image: a push-scoped token per repository" {
-	registry_start token
+	use_registry tokenreg
 	jq -n --arg r "$SRC/test/big:1" --arg d "$(digest_of test/big:1)" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/site" m.json
@@ -299,13 +316,13 @@ summary_line() {
 # Shared layers are mounted from another repository: distribution asks for
 # pull access to the "from" repository as well (a 401 naming both scopes).
 @test "push: token auth, a whole bundle (cross-repository mounts)" {
-	registry_start token
-	run --separate-stderr edge-push --progress never --plain-http --registry "$REGISTRY/site" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" "$BUNDLE"
+	use_registry tokenreg
+	run --separate-stderr edge-push --progress never --plain-http --registry "$REGISTRY/whole" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" "$BUNDLE"
 	assert_success
 	# (no piped progress line: a loaded machine may take over 5 s)
 	assert_stderr_empty
 	echo "$output" > out.json
-	assert_pushed out.json "$REGISTRY" site
+	assert_pushed out.json "$REGISTRY" whole
 }
 
 # A registry whose upload Location names another origin (the proxy's second
@@ -316,13 +333,14 @@ summary_line() {
 	jq -n --arg r "$SRC/test/base:1" --arg d "$(digest_of test/base:1)" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	for mode in basic token; do
-		registry_start "$mode"
+		use_registry "${mode}reg"
 		fault_proxy_start foreign-location
-		run --separate-stderr edge-push --plain-http --jobs 1 --registry "$PROXY/site" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" m.json
+		# a path nothing was pushed to: the blob is uploaded, not found
+		run --separate-stderr edge-push --plain-http --jobs 1 --registry "$PROXY/foreign" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" m.json
 		assert_failure 5
 		assert_output ""
 		assert_stderr_contains ": HTTP 401 from another origin than the registry's (http://$PROXY): its credentials are not sent there"
-		assert_stderr_contains " http://$PROXY_FOREIGN/v2/site/"
+		assert_stderr_contains " http://$PROXY_FOREIGN/v2/foreign/"
 		# the registry's origin got the credentials, the other one never
 		jq -s -e '[.[] | select(.listener == "main" and .authorization != null)] | length > 0' "$PROXY_LOG" > /dev/null
 		jq -s -e '[.[] | select(.listener == "foreign")] | length > 0' "$PROXY_LOG" > /dev/null
