@@ -17,6 +17,8 @@ setup_file() {
 	# is trimmed to one platform: its index has a digest of its own) and the
 	# bundle packed from it
 	site_setup_file --platform linux/amd64
+	# digest_of reads this table (one awk, not one jq, a look-up)
+	jq -r '(.images[], .charts[]) | [.ref, .digest] | @tsv' "$PULLED" > "$BATS_FILE_TMPDIR/digests.tsv"
 }
 
 teardown_file() {
@@ -42,7 +44,7 @@ target() {
 
 # digest_of REF: the entry's digest in the pulled manifest (REF under $SRC)
 digest_of() {
-	jq -r --arg r "$SRC/$1" '(.images[], .charts[]) | select(.ref == $r) | .digest' "$PULLED"
+	awk -F'\t' -v r="$SRC/$1" '$1 == r { print $2 }' "$BATS_FILE_TMPDIR/digests.tsv"
 }
 
 # raw_digest REG REF: sha256 of the manifest the registry serves for REF
