@@ -67,7 +67,10 @@ assert_pushed() {
 	# for that ref), then the entry and pushed[] counts
 	while IFS=$'\t' read -r ref want got gotd; do
 		if [ "$ref" = "#" ]; then
-			[ "$want" = 7 ] && [ "$got" = "$want" ] || { echo "$want entries, $got pushed" >&2; return 1; }
+			if [ "$want" != 7 ] || [ "$got" != "$want" ]; then
+				echo "$want entries, $got pushed" >&2
+				return 1
+			fi
 			counted=1
 			continue
 		fi
@@ -79,7 +82,10 @@ assert_pushed() {
 		[$m.pushed[] | select(.ref == $r)] as $p |
 		[$r, .digest, (if ($p | length) == 1 then $p[0].target else "\($p | length) entries" end), $p[0].digest // ""]),
 		["#", ([.images[], .charts[]] | length), (.pushed | length)] | @tsv' "$out")
-	[ -n "$counted" ] && [ ${#refs[@]} = 7 ] || { echo "${#refs[@]} entries read from $out" >&2; return 1; }
+	if [ -z "$counted" ] || [ ${#refs[@]} != 7 ]; then
+		echo "${#refs[@]} entries read from $out" >&2
+		return 1
+	fi
 	while read -r got; do
 		[ "$got" = "${wants[i]}" ] || { echo "${tgts[i]}: registry serves another manifest ($got)" >&2; return 1; }
 		i=$((i + 1))

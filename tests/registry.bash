@@ -565,6 +565,7 @@ _reg_seed_cache() {
 		# a registry of its own, stopped again; the subshell keeps this
 		# file's servers and REGISTRY* variables as they were
 		if ! (
+			# shellcheck disable=SC2034 # start_server and stop_servers use it
 			SERVER_PIDS=()
 			REGISTRY_DATA="$tmp/data" registry_start plain seed-cache >/dev/null &&
 				_reg_seed_skopeo "$REGISTRY" base app1 app2 multi big chart v2s2
