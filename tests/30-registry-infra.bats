@@ -5,6 +5,18 @@
 load test_helper
 load registry
 
+# the registry behind the fault proxy in the proxy tests that only read it
+# or upload under a name of their own (one registry for the file: each
+# started, and seeded, per test cost more than the test)
+setup_file() {
+	registry_start plain proxied || return 1
+	seed_images "$REGISTRY" big base
+}
+
+teardown_file() {
+	stop_servers
+}
+
 # inspect_multi: the platforms of test/multi:1 in $REGISTRY, one per line.
 inspect_multi() {
 	local -a args
@@ -179,8 +191,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy cut mode drops the first GET of a blob halfway" {
-	registry_start plain
-	seed_images "$REGISTRY" big
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start cut
 	url=$(blob_url test/big:1#layer0)
 	size=$(test_image_size test/big:1#layer0)
@@ -201,8 +212,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy flip mode corrupts every blob GET the same way" {
-	registry_start plain
-	seed_images "$REGISTRY" base
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start flip
 	url=$(blob_url test/base:1#layer1)
 	curl -sf -o a "$url"
@@ -221,7 +231,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy 503 and 429 every Nth request, then passes through" {
-	registry_start plain
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start 503,429 --every 2
 	codes=""
 	for _ in 1 2 3 4 5 6; do
@@ -235,7 +245,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy cut-upload drops the first upload body, rewrites Location" {
-	registry_start plain
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start cut-upload
 	head -c 200000 /dev/urandom >data
 	digest="sha256:$(sha256sum <data | cut -d' ' -f1)"
