@@ -5,6 +5,18 @@
 load test_helper
 load registry
 
+# the registry behind the fault proxy in the proxy tests that only read it
+# or upload under a name of their own (one registry for the file: each
+# started, and seeded, per test cost more than the test)
+setup_file() {
+	registry_start plain proxied || return 1
+	seed_images "$REGISTRY" big base
+}
+
+teardown_file() {
+	stop_servers
+}
+
 # inspect_multi: the platforms of test/multi:1 in $REGISTRY, one per line.
 inspect_multi() {
 	local -a args
@@ -35,10 +47,13 @@ blob_url() {
 	[ "$(test_image_digest test/app1:1#layer0)" = "$(test_image_digest test/base:1#layer0)" ]
 	[ "$(test_image_digest test/app2:1#layer1)" = "$(test_image_digest test/base:1#layer1)" ]
 	[ "$(test_image_digest test/app1:1#layer2)" != "$(test_image_digest test/app2:1#layer2)" ]
-	# every blob in the layout has the digest it is named by
-	for f in "$TEST_LAYOUT"/blobs/sha256/*; do
-		[ "$(sha256sum <"$f" | cut -d' ' -f1)" = "$(basename "$f")" ]
-	done
+	# every blob in the layout has the digest it is named by (one sha256sum
+	# for all: three processes a blob cost a second)
+	local -a blobs=("$TEST_LAYOUT"/blobs/sha256/*)
+	[ -f "${blobs[0]}" ]
+	sha256sum "${blobs[@]}" | awk -v n=${#blobs[@]} '{ f = $2; sub(/.*\//, "", f) }
+		$1 != f { print "blob " $2 " has sha256:" $1 > "/dev/stderr"; bad = 1 }
+		END { if (NR != n) bad = 1; exit bad }'
 	# the same script makes the same bytes
 	BIG_LAYER_MB=1 python3 "$TOP/tests/fixtures/make-images.py" --refs refs1 out1
 	BIG_LAYER_MB=1 python3 "$TOP/tests/fixtures/make-images.py" --refs refs2 out2
@@ -49,11 +64,14 @@ blob_url() {
 	grep -q '^manifest test/v2s2:1 .* application/vnd.docker.distribution.manifest.v2+json$' "$TEST_REFS"
 }
 
+# seed_images copies a storage root skopeo seeded once (per machine): the
+# registry must serve the copy, to skopeo and to curl, as pushed
 @test "registry infra: plain registry holds every seeded image with the expected digest" {
 	registry_start plain
 	[[ $REGISTRY == 127.0.0.1:* ]]
 	[ "$REGISTRY_URL" = "http://$REGISTRY" ]
 	seed_images "$REGISTRY"
+	[ -d "$REGISTRY_STORAGE/docker/registry/v2/repositories/test/charts/demo/_manifests" ]
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -86,7 +104,9 @@ blob_url() {
 	[ "$SRC_REGISTRY" = "$REGISTRY" ]
 	[ "$REGISTRY_USER" = edgeuser ]
 	[ -n "$REGISTRY_PASS" ]
-	seed_images "$REGISTRY"
+	# skopeo pushes the index through basic auth (the other images are
+	# copied into other registries' storage, in any mode)
+	SEED_SKOPEO=1 seed_images "$REGISTRY" multi
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -103,7 +123,9 @@ blob_url() {
 	[ "$REGISTRY_URL" = "https://$REGISTRY" ]
 	[ -f "$REGISTRY_CA" ]
 	cmp "$REGISTRY_CA" "$REGISTRY_CERT_DIR/ca.crt"
-	seed_images "$REGISTRY"
+	# skopeo pushes the index through TLS (the other images are
+	# copied into other registries' storage, in any mode)
+	SEED_SKOPEO=1 seed_images "$REGISTRY" multi
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -118,7 +140,8 @@ blob_url() {
 @test "registry infra: token registry refuses anonymous and accepts edgeuser" {
 	registry_start token
 	[ -n "$TOKEN_SERVER" ]
-	seed_images "$REGISTRY"
+	# skopeo pushes every image through the token flow
+	SEED_SKOPEO=1 seed_images "$REGISTRY"
 	run inspect_multi
 	assert_success
 	assert_output "$(printf '%s\n' linux/amd64 linux/arm64/v8 linux/arm/v7)"
@@ -168,8 +191,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy cut mode drops the first GET of a blob halfway" {
-	registry_start plain
-	seed_images "$REGISTRY" big
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start cut
 	url=$(blob_url test/big:1#layer0)
 	size=$(test_image_size test/big:1#layer0)
@@ -190,8 +212,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy flip mode corrupts every blob GET the same way" {
-	registry_start plain
-	seed_images "$REGISTRY" base
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start flip
 	url=$(blob_url test/base:1#layer1)
 	curl -sf -o a "$url"
@@ -210,7 +231,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy 503 and 429 every Nth request, then passes through" {
-	registry_start plain
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start 503,429 --every 2
 	codes=""
 	for _ in 1 2 3 4 5 6; do
@@ -224,7 +245,7 @@ blob_url() {
 }
 
 @test "registry infra: fault proxy cut-upload drops the first upload body, rewrites Location" {
-	registry_start plain
+	REGISTRY=$PROXIED_REGISTRY
 	fault_proxy_start cut-upload
 	head -c 200000 /dev/urandom >data
 	digest="sha256:$(sha256sum <data | cut -d' ' -f1)"

@@ -25,16 +25,19 @@ imglist() {
 	for r in "$@"; do echo "$SRC/$r" >> "$f"; done
 }
 
-# every blob in the store has the digest of its name
+# every blob in the store has the digest of its name (one sha256sum for
+# them all: three processes a blob cost more than the pulls)
 assert_store_sound() {
 	local d=${1:-store} f
+	local -a files=()
 	for f in "$d"/blobs/sha256/*; do
-		[ -f "$f" ] || continue
-		if [ "$(sha256sum "$f" | cut -d' ' -f1)" != "$(basename "$f")" ]; then
-			echo "corrupt blob in store: $f" >&2
-			return 1
-		fi
+		[ -f "$f" ] && files+=("$f")
 	done
+	[ ${#files[@]} -gt 0 ] || return 0
+	sha256sum "${files[@]}" | awk -v files=${#files[@]} '{ n = $2; sub(/.*\//, "", n) }
+		$1 != n { print "corrupt blob in store: " $2 > "/dev/stderr"; bad = 1 }
+		END { if (NR != files) { print "sha256sum read " NR " of " files " blobs" > "/dev/stderr"; bad = 1 }
+		      exit bad }'
 }
 
 pull_manifest() {
@@ -50,8 +53,9 @@ pull_manifest() {
 	echo "$output" > out.json
 	[ "$(jq -r .store out.json)" = store ]
 	for t in base app1 app2 big v2s2; do
-		[ "$(jq -r --arg r "$SRC/test/$t:1" '.images[] | select(.ref == $r) | .digest' out.json)" = "$(test_image_digest test/$t:1)" ]
-	done
+		echo "$SRC/test/$t:1 $(test_image_digest test/$t:1)"
+	done | sort > want.txt
+	jq -r '.images[] | "\(.ref) \(.digest)"' out.json | sort | diff want.txt -
 	[ "$(jq -r --arg r "$SRC/test/v2s2:1" '.images[] | select(.ref == $r) | .mediaType' out.json)" = application/vnd.docker.distribution.manifest.v2+json ]
 	[ "$(jq -r --arg r "$SRC/test/base:1" '.images[] | select(.ref == $r) | .platforms | join(",")' out.json)" = linux/amd64 ]
 	[ "$(jq -r --arg r "$SRC/test/base:1" '.images[] | select(.ref == $r) | .size' out.json)" -gt 1500000 ]

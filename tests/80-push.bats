@@ -7,14 +7,33 @@ load test_helper
 load registry
 
 setup_file() {
+	# a basic-auth and a token registry for the tests of credentials, each
+	# under paths of its own (a registry started per test cost more than
+	# what those tests push)
+	registry_start basic basicreg || return 1
+	registry_start token tokenreg || return 1
+	export TOKENREG_TOKEN_LOG=$TOKEN_LOG
 	# what a site receives: the store pulled for linux/amd64 (test/multi:1
 	# is trimmed to one platform: its index has a digest of its own) and the
 	# bundle packed from it
 	site_setup_file --platform linux/amd64
+	# digest_of reads this table (one awk, not one jq, a look-up)
+	jq -r '(.images[], .charts[]) | [.ref, .digest] | @tsv' "$PULLED" > "$BATS_FILE_TMPDIR/digests.tsv"
 }
 
 teardown_file() {
 	stop_servers
+}
+
+# use_registry basicreg|tokenreg: setup_file's registry as $REGISTRY, with
+# its REGISTRY_USER, REGISTRY_PASS, REGISTRY_PASS_FILE (and TOKEN_LOG)
+use_registry() {
+	local part v
+	for part in "" _URL _USER _PASS _PASS_FILE _CA _CERT_DIR _MODE _DIR _STORAGE; do
+		v="${1^^}_REGISTRY$part"
+		printf -v "REGISTRY$part" '%s' "${!v}"
+	done
+	if [ "$1" = tokenreg ]; then TOKEN_LOG=$TOKENREG_TOKEN_LOG; fi
 }
 
 # target REG PATH REPO:TAG: the prefix rule's name of $SRC/REPO:TAG under
@@ -25,33 +44,54 @@ target() {
 
 # digest_of REF: the entry's digest in the pulled manifest (REF under $SRC)
 digest_of() {
-	jq -r --arg r "$SRC/$1" '(.images[], .charts[]) | select(.ref == $r) | .digest' "$PULLED"
+	awk -F'\t' -v r="$SRC/$1" '$1 == r { print $2 }' "$BATS_FILE_TMPDIR/digests.tsv"
 }
 
 # raw_digest REG REF: sha256 of the manifest the registry serves for REF
+# (registry_digests: one python client, not skopeo, as the peer)
 raw_digest() {
-	local -a a
-	mapfile -t a < <(registry_skopeo_args "$1")
-	echo "sha256:$(skopeo inspect --raw "${a[@]}" "docker://$2" | sha256sum | cut -d' ' -f1)"
+	registry_digests "$1" "$2"
 }
 
-# assert_pushed OUT REG PATH: every image and chart of OUT is in pushed[]
-# with the prefix rule's target and the entry's digest, and the registry
-# serves exactly that manifest there (skopeo inspect agrees for images)
+# assert_pushed OUT REG PATH [SKOPEO-REF...]: every image and chart of OUT
+# is in pushed[] with the prefix rule's target and the entry's digest, and
+# the registry serves exactly that manifest there (all seven read by one
+# registry_digests); skopeo inspect agrees for test/multi:1 (the index) and
+# the SKOPEO-REFs (a skopeo run per ref was most of this suite's CPU)
 assert_pushed() {
-	local out=$1 reg=$2 path=$3 n ref want tgt got
-	local -a a
+	local out=$1 reg=$2 path=$3 ref want tgt got gotd i=0 counted=""
+	shift 3
+	local -a a refs wants tgts
 	mapfile -t a < <(registry_skopeo_args "$reg")
-	n=$(jq '[.images[], .charts[]] | length' "$out")
-	[ "$n" = 7 ]
-	[ "$(jq '.pushed | length' "$out")" = "$n" ]
-	while IFS=$'\t' read -r ref want; do
-		tgt=$(target "$reg" "$path" "${ref#"$SRC"/}")
-		got=$(jq -r --arg r "$ref" '.pushed[] | select(.ref == $r) | [.target, .digest] | @tsv' "$out")
+	# one line per entry (ref, digest, and pushed[]'s target and digest
+	# for that ref), then the entry and pushed[] counts
+	while IFS=$'\t' read -r ref want got gotd; do
+		if [ "$ref" = "#" ]; then
+			if [ "$want" != 7 ] || [ "$got" != "$want" ]; then
+				echo "$want entries, $got pushed" >&2
+				return 1
+			fi
+			counted=1
+			continue
+		fi
+		tgt="$reg/$path/${SRC/:/_}/${ref#"$SRC"/}"
+		got+=$'\t'$gotd
 		[ "$got" = "$tgt"$'\t'"$want" ] || { echo "pushed[] for $ref: '$got', expected '$tgt $want'" >&2; return 1; }
-		[ "$(raw_digest "$reg" "$tgt")" = "$want" ] || { echo "$tgt: registry serves another manifest" >&2; return 1; }
-	done < <(jq -r '(.images[], .charts[]) | [.ref, .digest] | @tsv' "$out")
-	for ref in base:1 multi:1 v2s2:1; do
+		refs+=("$ref") wants+=("$want") tgts+=("$tgt")
+	done < <(jq -r '. as $m | ([.images[], .charts[]] | .[] | .ref as $r |
+		[$m.pushed[] | select(.ref == $r)] as $p |
+		[$r, .digest, (if ($p | length) == 1 then $p[0].target else "\($p | length) entries" end), $p[0].digest // ""]),
+		["#", ([.images[], .charts[]] | length), (.pushed | length)] | @tsv' "$out")
+	if [ -z "$counted" ] || [ ${#refs[@]} != 7 ]; then
+		echo "${#refs[@]} entries read from $out" >&2
+		return 1
+	fi
+	while read -r got; do
+		[ "$got" = "${wants[i]}" ] || { echo "${tgts[i]}: registry serves another manifest ($got)" >&2; return 1; }
+		i=$((i + 1))
+	done < <(registry_digests "$reg" "${tgts[@]}")
+	[ "$i" = 7 ] || { echo "registry_digests gave $i lines" >&2; return 1; }
+	for ref in multi:1 "$@"; do
 		got=$(skopeo inspect "${a[@]}" --format '{{.Digest}}' "docker://$(target "$reg" "$path" "test/$ref")")
 		[ "$got" = "$(digest_of "test/$ref")" ] || { echo "skopeo inspect test/$ref: $got" >&2; return 1; }
 	done
@@ -78,7 +118,7 @@ summary_line() {
 	assert_success
 	assert_stderr_empty
 	echo "$output" > out.json
-	assert_pushed out.json "$DST" site
+	assert_pushed out.json "$DST" site base:1 v2s2:1
 	# the trimmed index went up as stored, not as the source registry has it
 	[ "$(digest_of test/multi:1)" != "$(test_image_digest test/multi:1)" ]
 	[ "$(jq -r --arg r "$SRC/test/multi:1" '.images[] | select(.ref == $r) | .sourceDigest' out.json)" = "$(test_image_digest test/multi:1)" ]
@@ -226,7 +266,7 @@ summary_line() {
 # --- credentials and TLS -----------------------------------------------------
 
 @test "push: basic auth: --password-file, --password-stdin, \$EDGE_REGISTRY_PASSWORD, --cred-file" {
-	registry_start basic
+	use_registry basicreg
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/site" "$BUNDLE"
 	assert_failure 5
 	assert_output ""
@@ -264,7 +304,7 @@ summary_line() {
 }
 
 @test "push: token auth, one image: a push-scoped token per repository" {
-	registry_start token
+	use_registry tokenreg
 	jq -n --arg r "$SRC/test/big:1" --arg d "$(digest_of test/big:1)" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/site" m.json
@@ -284,13 +324,13 @@ summary_line() {
 # Shared layers are mounted from another repository: distribution asks for
 # pull access to the "from" repository as well (a 401 naming both scopes).
 @test "push: token auth, a whole bundle (cross-repository mounts)" {
-	registry_start token
-	run --separate-stderr edge-push --progress never --plain-http --registry "$REGISTRY/site" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" "$BUNDLE"
+	use_registry tokenreg
+	run --separate-stderr edge-push --progress never --plain-http --registry "$REGISTRY/whole" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" "$BUNDLE"
 	assert_success
 	# (no piped progress line: a loaded machine may take over 5 s)
 	assert_stderr_empty
 	echo "$output" > out.json
-	assert_pushed out.json "$REGISTRY" site
+	assert_pushed out.json "$REGISTRY" whole
 }
 
 # A registry whose upload Location names another origin (the proxy's second
@@ -301,13 +341,14 @@ summary_line() {
 	jq -n --arg r "$SRC/test/base:1" --arg d "$(digest_of test/base:1)" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	for mode in basic token; do
-		registry_start "$mode"
+		use_registry "${mode}reg"
 		fault_proxy_start foreign-location
-		run --separate-stderr edge-push --plain-http --jobs 1 --registry "$PROXY/site" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" m.json
+		# a path nothing was pushed to: the blob is uploaded, not found
+		run --separate-stderr edge-push --plain-http --jobs 1 --registry "$PROXY/foreign" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" m.json
 		assert_failure 5
 		assert_output ""
 		assert_stderr_contains ": HTTP 401 from another origin than the registry's (http://$PROXY): its credentials are not sent there"
-		assert_stderr_contains " http://$PROXY_FOREIGN/v2/site/"
+		assert_stderr_contains " http://$PROXY_FOREIGN/v2/foreign/"
 		# the registry's origin got the credentials, the other one never
 		jq -s -e '[.[] | select(.listener == "main" and .authorization != null)] | length > 0' "$PROXY_LOG" > /dev/null
 		jq -s -e '[.[] | select(.listener == "foreign")] | length > 0' "$PROXY_LOG" > /dev/null

@@ -24,6 +24,9 @@
 #                               skopeo flags for the registry (creds, TLS), one
 #                               per line: mapfile -t a < <(registry_skopeo_args …)
 #   registry_curl_args REGISTRY curl flags likewise (basic creds, --cacert).
+#   registry_digests REGISTRY REF...
+#                               sha256 of the manifest served for each REF, one
+#                               line each ("missing STATUS" when not there).
 #   registry_token SCOPE [REGISTRY]
 #                               a bearer token for edgeuser from the token server.
 #   site_setup_file PULL_OPTION...
@@ -158,7 +161,9 @@ registry_start() {
 		(umask 077 && echo "$pass" >"$dir/password")
 	fi
 	if [ "$auth" = basic ]; then
-		htpasswd -Bbn edgeuser "$pass" >"$dir/auth.htpasswd" 2>/dev/null || return 1
+		# bcrypt's lowest cost: the registry checks the password at every
+		# request (a push makes some sixty)
+		htpasswd -Bbn -C 4 edgeuser "$pass" >"$dir/auth.htpasswd" 2>/dev/null || return 1
 	fi
 	if [ "$auth" = token ]; then
 		_reg_token_certs "$dir" || {
@@ -221,8 +226,10 @@ registry_start() {
 		esac
 	} >"$dir/config.yml"
 	# a clean environment: distribution reads REGISTRY_* variables as
-	# configuration overrides, and ours are not meant for it
-	start_server "$dir/registry" log env -i PATH="$PATH" bash -c "$_REG_SUPERVISOR" supervise "$$" \
+	# configuration overrides, and ours are not meant for it. GOMAXPROCS=1:
+	# on a machine the suites keep busy, Go's idle threads spinning for work
+	# cost more CPU than a test registry's parallelism gains.
+	start_server "$dir/registry" log env -i PATH="$PATH" GOMAXPROCS=1 bash -c "$_REG_SUPERVISOR" supervise "$$" \
 		"${REGISTRY_LIFETIME:-3600}" docker-registry serve "$dir/config.yml" || return 1
 	port=$PORT
 
@@ -270,6 +277,7 @@ registry_start() {
 		echo "reg_ca=$REGISTRY_CA"
 		echo "reg_certdir=$REGISTRY_CERT_DIR"
 		echo "reg_token=${tport:+127.0.0.1:$tport}"
+		echo "reg_storage=$data"
 	} >"$(_reg_statedir)/$REGISTRY.env"
 }
 
@@ -279,11 +287,12 @@ registry_stop() {
 }
 
 # _reg_info REGISTRY: sets reg_scheme reg_tls reg_auth reg_user reg_pass
-# reg_ca reg_certdir reg_token (a registry not started here is plain HTTP).
+# reg_ca reg_certdir reg_token reg_storage (a registry not started here is
+# plain HTTP, its storage unknown).
 _reg_info() {
 	local f
 	reg_scheme=http reg_tls=0 reg_auth=none reg_user="" reg_pass="" reg_ca=""
-	reg_certdir="" reg_token=""
+	reg_certdir="" reg_token="" reg_storage=""
 	f="$(_reg_statedir)/$1.env"
 	if [ -f "$f" ]; then
 		# shellcheck disable=SC1090
@@ -294,7 +303,7 @@ _reg_info() {
 # registry_skopeo_args REGISTRY [src|dest]: skopeo flags, one per line.
 registry_skopeo_args() {
 	local reg=${1:?} p=${2:-}
-	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token reg_storage
 	[ -n "$p" ] && p="$p-"
 	_reg_info "$reg"
 	if [ "$reg_tls" = 1 ]; then
@@ -312,7 +321,7 @@ registry_skopeo_args() {
 # registry_curl_args REGISTRY: curl flags (CA, basic credentials), one per line.
 registry_curl_args() {
 	# shellcheck disable=SC2034 # _reg_info sets them all
-	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token reg_storage
 	_reg_info "${1:?}"
 	if [ "$reg_tls" = 1 ]; then
 		echo "--cacert"
@@ -328,7 +337,7 @@ registry_curl_args() {
 registry_token() {
 	local scope=${1:?} reg=${2:-$REGISTRY}
 	# shellcheck disable=SC2034 # _reg_info sets them all
-	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token reg_storage
 	_reg_info "$reg"
 	[ -n "$reg_token" ] || {
 		echo "registry_token: $reg has no token server" >&2
@@ -337,6 +346,90 @@ registry_token() {
 	curl -sf -u "$reg_user:$reg_pass" -G "http://$reg_token/token" \
 		--data-urlencode "service=$REGISTRY_SERVICE" --data-urlencode "scope=$scope" |
 		python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+
+# registry_digests REGISTRY REF...: for each REF (HOST:PORT/REPO:TAG or
+# HOST:PORT/REPO@DIGEST), one line: sha256:HEX of the manifest the registry
+# serves for it (GET, the Accept types skopeo sends), or "missing HTTP-STATUS".
+# One python process for them all, speaking the registry's scheme, CA, basic
+# credentials or token flow (a bearer token from the realm its 401 names, per
+# scope), where a skopeo inspect --raw per ref cost ten times the CPU.
+# shellcheck disable=SC2016
+_REG_DIGESTS_PY='
+# http.client and urllib import ssl and email: a tenth of a second a start.
+# A GET over a socket (ssl only for https) is all this needs.
+import base64, hashlib, json, re, socket, sys
+scheme, ca, user, password = sys.argv[1:5]
+ctx = None
+if scheme == "https":
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca or None)
+basic = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode() if user else None
+accept = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.docker.distribution.manifest.v2+json"])
+def get(url, auth):
+    m = re.match(r"(https?)://([^/:]+):?(\d*)(/.*)", url)
+    https, host, port, path = m.group(1) == "https", m.group(2), int(m.group(3) or 0), m.group(4)
+    port = port or (443 if https else 80)
+    sock = socket.create_connection((host, port), timeout=60)
+    if https:
+        sock = ctx.wrap_socket(sock, server_hostname=host)
+    head = "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: %s\r\nConnection: close\r\n" % (path, host, port, accept)
+    if auth:
+        head += "Authorization: %s\r\n" % auth
+    sock.sendall((head + "\r\n").encode())
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    top, _, body = data.partition(b"\r\n\r\n")
+    lines = top.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        out = b""
+        while True:
+            size, _, body = body.partition(b"\r\n")
+            n = int(size.split(b";")[0], 16)
+            if n == 0:
+                break
+            out, body = out + body[:n], body[n + 2:]
+        body = out
+    elif "content-length" in headers:
+        body = body[:int(headers["content-length"])]
+    return int(lines[0].split()[1]), body, headers
+tokens = {}
+for ref in sys.argv[5:]:
+    host, _, rest = ref.partition("/")
+    if "@" in rest:
+        repo, _, what = rest.partition("@")
+    else:
+        repo, _, what = rest.rpartition(":")
+    url = "%s://%s/v2/%s/manifests/%s" % (scheme, host, repo, what)
+    status, body, headers = get(url, tokens.get(repo, basic))
+    challenge = headers.get("www-authenticate", "") if status == 401 else ""
+    if challenge.startswith("Bearer ") and user:
+        p = dict(re.findall(r"(\w+)=\"([^\"]*)\"", challenge))
+        q = "&".join("%s=%s" % (k, re.sub(r"[^A-Za-z0-9._~-]", lambda c: "%%%02X" % ord(c.group()), p[k]))
+                     for k in ("service", "scope") if k in p)
+        s, b, _ = get(p["realm"] + "?" + q, basic)
+        if s == 200:
+            tokens[repo] = "Bearer " + json.loads(b)["token"]
+            status, body, headers = get(url, tokens[repo])
+    print("sha256:" + hashlib.sha256(body).hexdigest() if status == 200 else "missing %d" % status)
+'
+registry_digests() {
+	local reg=${1:?registry_digests REGISTRY REF...}
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token reg_storage
+	shift
+	_reg_info "$reg"
+	python3 -c "$_REG_DIGESTS_PY" "$reg_scheme" "$reg_ca" "$reg_user" "$reg_pass" "$@"
 }
 
 # test_images: makes the test image set once per machine (per BIG_LAYER_MB) under
@@ -414,28 +507,32 @@ test_image_size() {
 	test_images && awk -v r="$1" '$2 == r { print $4; exit }' "$TEST_REFS"
 }
 
-# seed_images REGISTRY [IMAGE...]: pushes the test images (default: all) to
-# REGISTRY as test/base:1 test/app1:1 test/app2:1 test/multi:1 (the index and
-# its three platforms) test/big:1 test/charts/demo:0.1.0 test/v2s2:1.
-seed_images() {
-	local reg=${1:?seed_images REGISTRY [IMAGE...]} img src dst all
+# _reg_seed_src IMAGE: sets src, dst and all for IMAGE (skopeo's source, the
+# repository:tag under test/, --all for the index); repos: its repository dirs.
+_reg_seed_src() {
+	all="" repos=""
+	case $1 in
+	base | app1 | app2 | big) src="oci:$TEST_LAYOUT:$1" dst="test/$1:1" ;;
+	multi) src="oci:$TEST_LAYOUT:multi" dst="test/multi:1" all=--all ;;
+	chart) src="oci:$TEST_LAYOUT:chart" dst="test/charts/demo:0.1.0" ;;
+	v2s2) src="dir:$TEST_IMAGES_DIR/v2s2" dst="test/v2s2:1" ;;
+	*)
+		echo "seed_images: unknown image '$1'" >&2
+		return 2
+		;;
+	esac
+	repos=${dst%:*}
+}
+
+# _reg_seed_skopeo REGISTRY IMAGE...: pushes the images with skopeo.
+_reg_seed_skopeo() {
+	local reg=$1 img src dst all repos
 	shift
-	test_images || return 1
-	local -a args imgs=("$@")
-	[ ${#imgs[@]} -gt 0 ] || imgs=(base app1 app2 multi big chart v2s2)
+	local -a args
 	mapfile -t args < <(registry_skopeo_args "$reg" dest)
-	for img in "${imgs[@]}"; do
-		all=""
-		case $img in
-		base | app1 | app2 | big) src="oci:$TEST_LAYOUT:$img" dst="test/$img:1" ;;
-		multi) src="oci:$TEST_LAYOUT:multi" dst="test/multi:1" all=--all ;;
-		chart) src="oci:$TEST_LAYOUT:chart" dst="test/charts/demo:0.1.0" ;;
-		v2s2) src="dir:$TEST_IMAGES_DIR/v2s2" dst="test/v2s2:1" ;;
-		*)
-			echo "seed_images: unknown image '$img'" >&2
-			return 2
-			;;
-		esac
+	for img in "$@"; do
+		_reg_seed_src "$img" || return
+		# shellcheck disable=SC2086 # $all: empty or --all
 		if ! skopeo --policy "$TEST_IMAGES_ROOT/policy.json" copy -q --retry-times 2 \
 			$all "${args[@]}" "$src" "docker://$reg/$dst" 2>"$(_reg_tmpdir)/seed.err"; then
 			echo "seed_images: pushing $img to $reg failed:" >&2
@@ -443,6 +540,81 @@ seed_images() {
 			return 1
 		fi
 	done
+}
+
+# _reg_seed_cache: sets SEED_STORAGE to a registry storage root into which
+# skopeo pushed every test image, made once per machine (per test image set)
+# under $TEST_IMAGES_DIR/registry-storage. Seeding every registry with skopeo
+# cost seven skopeo runs, and the registry hashing every blob, per registry:
+# the filesystem driver's layout does not depend on the registry's auth or
+# TLS mode, so one seeded storage serves them all.
+_reg_seed_cache() {
+	local dir=$TEST_IMAGES_DIR stamp tmp
+	SEED_STORAGE="$dir/registry-storage"
+	# checked once per file, as test_images is (setup_file exports it)
+	[ "${SEED_CHECKED:-}" = "$dir" ] && [ -d "$SEED_STORAGE" ] && return 0
+	stamp="$(cat "$dir/stamp") $(docker-registry --version 2>&1 | head -1)"
+	if [ "$(cat "$dir/seed-stamp" 2>/dev/null)" = "$stamp" ]; then
+		export SEED_CHECKED=$dir
+		return 0
+	fi
+	{
+		flock 8 || return 1
+		[ "$(cat "$dir/seed-stamp" 2>/dev/null)" = "$stamp" ] && return 0
+		tmp=$(mktemp -d "$dir/.seed.XXXXXX") || return 1
+		# a registry of its own, stopped again; the subshell keeps this
+		# file's servers and REGISTRY* variables as they were
+		if ! (
+			# shellcheck disable=SC2034 # start_server and stop_servers use it
+			SERVER_PIDS=()
+			REGISTRY_DATA="$tmp/data" registry_start plain seed-cache >/dev/null &&
+				_reg_seed_skopeo "$REGISTRY" base app1 app2 multi big chart v2s2
+			rc=$?
+			stop_servers
+			exit $rc
+		); then
+			rm -rf "$tmp"
+			echo "seed_images: could not make the seeded registry storage" >&2
+			return 1
+		fi
+		rm -f "$dir/seed-stamp"
+		rm -rf "$SEED_STORAGE"
+		mv "$tmp/data" "$SEED_STORAGE" && echo "$stamp" >"$dir/seed-stamp"
+		rm -rf "$tmp"
+	} 8>"$dir/.seed-lock"
+	[ "$(cat "$dir/seed-stamp" 2>/dev/null)" = "$stamp" ] && export SEED_CHECKED=$dir
+}
+
+# seed_images REGISTRY [IMAGE...]: puts the test images (default: all) into
+# REGISTRY as test/base:1 test/app1:1 test/app2:1 test/multi:1 (the index and
+# its three platforms) test/big:1 test/charts/demo:0.1.0 test/v2s2:1.
+# A registry started by registry_start gets a private copy of the seeded
+# storage's repositories and blobs (cp -r, not links: the registry rewrites
+# its link files); the filesystem driver reads its storage at each request,
+# so a running registry serves them at once. Anything else (the fault proxy),
+# or SEED_SKOPEO=1, gets the images pushed by skopeo.
+seed_images() {
+	local reg=${1:?seed_images REGISTRY [IMAGE...]} img src dst all repos r v2
+	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token reg_storage=""
+	shift
+	test_images || return 1
+	local -a imgs=("$@")
+	[ ${#imgs[@]} -gt 0 ] || imgs=(base app1 app2 multi big chart v2s2)
+	_reg_info "$reg"
+	if [ -n "${SEED_SKOPEO:-}" ] || [ -z "$reg_storage" ]; then
+		_reg_seed_skopeo "$reg" "${imgs[@]}"
+		return
+	fi
+	_reg_seed_cache || return 1
+	v2="$reg_storage/docker/registry/v2"
+	local -a paths=(blobs)
+	for img in "${imgs[@]}"; do
+		_reg_seed_src "$img" || return
+		for r in $repos; do paths+=("repositories/$r"); done
+	done
+	# one cp for all (--parents: DIR/blobs, DIR/repositories/test/base, ...,
+	# merged into what is there)
+	mkdir -p "$v2" && (cd "$SEED_STORAGE/docker/registry/v2" && exec cp -r --parents "${paths[@]}" "$v2/")
 }
 
 # fault_proxy_start MODE [ARG...]: tests/servers/fault-proxy.py --mode MODE in
