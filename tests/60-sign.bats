@@ -43,23 +43,55 @@ typing() {
 	python3 -c "$PTY_PY" "$@"
 }
 
-# Keys shared by the tests: scrypt with minisign's parameters takes seconds
-# (10 s of CPU on a loaded test machine), so the tests that only need some
-# encrypted key use quick.key, the same format with scrypt's smallest limits
-# (tests/fixtures/cheap-key.py); the ones about -G and about minisign's keys
-# use keys made by edge-sign -G and minisign -G.
+# Keys shared by the tests. scrypt with minisign's parameters (opslimit 2^25,
+# memlimit 1 GiB) costs about 7 s of CPU a derivation, so the suite makes
+# exactly four, each for an interop claim that needs the real parameters:
+#   1. edge-sign -G encrypts enc.key (here, the password from
+#      $EDGE_SIGN_PASSWORD), checked in "-G with $EDGE_SIGN_PASSWORD ...";
+#   2. minisign -S decrypts that key and signs with it (same test): our -G
+#      writes keys minisign reads;
+#   3. minisign -G encrypts menc.key (here);
+#   4. edge-sign decrypts menc.key and signs with it, in "we accept
+#      minisign's signatures": we read keys minisign writes.
+# Everything else about encrypted keys (the password from --password-file,
+# from the environment, from the terminal; a wrong one; minisign signing
+# with a password key) uses quick.key (edge-sign's key) or mquick.key
+# (minisign's), the same format with scrypt's smallest limits
+# (tests/fixtures/cheap-key.py): edge-sign and minisign derive with the
+# limits the key file names, so they go through the same code.
+CHK_PY='
+import base64, hashlib, runpy, sys
+src, script = sys.argv[1], sys.argv[2]
+lines = open(src).read().splitlines()
+skb = bytearray(base64.b64decode(lines[1]))
+skb[126:158] = hashlib.blake2b(bytes(skb[0:2] + skb[54:126]), digest_size=32).digest()
+with open(src + ".chk", "w") as f:
+    f.write(lines[0] + "\n" + base64.b64encode(bytes(skb)).decode() + "\n")
+sys.argv = [script, src + ".chk"] + sys.argv[3:]
+runpy.run_path(script, run_name="__main__")
+'
 setup_file() {
 	if [ ! -x "$VERIFY" ]; then
 		make -C "$TOP" -s build/tests/test_sign >&2 || return 1
 	fi
 	cd "$BATS_FILE_TMPDIR" || return 1
-	# an encrypted edge-sign key, its password from the environment
-	EDGE_SIGN_PASSWORD='correct horse' "$TOP/bin/edge-sign" -q -G -k enc.key -p enc.pub
+	# 1. an encrypted edge-sign key, its password from the environment; its
+	# stderr and status are checked by a test
+	EDGE_SIGN_PASSWORD='correct horse' "$TOP/bin/edge-sign" -G -k enc.key -p enc.pub 2> enc.G.err
+	echo $? > enc.G.status
 	"$TOP/bin/edge-sign" -q -G -W -k quick.plain -p quick.pub &&
 		python3 "$TOP/tests/fixtures/cheap-key.py" quick.plain quick.key 'correct horse' &&
 		rm quick.plain || return 1
-	# an encrypted minisign key
+	# 3. an encrypted minisign key
 	printf 'minisign pw\nminisign pw\n' | minisign -G -p menc.pub -s menc.key >/dev/null
+	# minisign's unencrypted key pair, and the same key encrypted cheaply.
+	# minisign -G -W leaves the key's checksum zero (it checks it only when
+	# it decrypts), so the checksum goes in first: BLAKE2b-256 of the
+	# signature algorithm, the key id and the secret key, as minisign's
+	# seckey_compute_chk; then cheap-key.py, in the same python
+	minisign -G -W -p m.pub -s m.key >/dev/null &&
+		python3 -c "$CHK_PY" m.key "$TOP/tests/fixtures/cheap-key.py" mquick.key 'minisign pw' || return 1
+	manifest_json > manifest.src && rm core-site-0123456789ab.tar.zst site.tgz || return 1
 	# RSA keys: PKCS#8, PKCS#1, encrypted PKCS#8, encrypted PKCS#1, public keys
 	openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa8.pem
 	openssl rsa -in rsa8.pem -traditional -out rsa1.pem 2>/dev/null
@@ -76,18 +108,37 @@ per_test_setup() {
 	printf 'hello\n' > a.txt
 }
 
-# key_id PUBKEY: the key id in a minisign public key's comment
+# The helpers below run no process (a test calls them a dozen times, and a
+# process costs 5-20 ms of CPU here).
+
+# key_id PUBKEY: the key id in a minisign public key's comment (line 1)
 key_id() {
-	sed -n '1s/^untrusted comment: minisign public key //p' "$1"
+	local l=""
+	IFS= read -r l < "$1" || true
+	case $l in
+	"untrusted comment: minisign public key "*) printf '%s\n' "${l#untrusted comment: minisign public key }" ;;
+	esac
 }
 
-# kdf KEY: the key derivation bytes of a minisign secret key, in hex
+# kdf KEY: the key derivation bytes of a minisign secret key (the first 6
+# bytes of line 2, base64), in hex
 kdf() {
-	sed -n 2p "$1" | base64 -d | head -c 6 | od -An -tx1 | tr -d ' \n'
+	local l="" b64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/ p out="" i v=0
+	{ IFS= read -r l && IFS= read -r l; } < "$1" || true
+	for ((i = 0; i < 8; i++)); do
+		p=${b64%%"${l:i:1}"*}
+		v=$(((v << 6) | ${#p}))
+		if ((i % 4 == 3)); then
+			printf -v out '%s%02x%02x%02x' "$out" $((v >> 16 & 255)) $((v >> 8 & 255)) $((v & 255))
+			v=0
+		fi
+	done
+	printf '%s\n' "$out"
 }
 
-# a manifest naming a bundle and a definition, with their digests
-manifest() {
+# manifest_json: a manifest naming a bundle and a definition, with their
+# digests (the files manifest writes); made once, by setup_file
+manifest_json() {
 	printf 'bundle bytes\n' > core-site-0123456789ab.tar.zst
 	printf 'definition bytes\n' > site.tgz
 	jq -n --arg bd "sha256:$(sha256sum core-site-0123456789ab.tar.zst | cut -d' ' -f1)" \
@@ -97,6 +148,14 @@ manifest() {
 		  bundle: {path: "core-site-0123456789ab.tar.zst", digest: $bd, size: 13},
 		  signatures: [{path: "other.minisig", for: "bundle", algorithm: "ed25519", keyId: "X"},
 		               {path: "core-site-0123456789ab.tar.zst.minisig", for: "bundle", algorithm: "old"}]}'
+}
+
+# manifest: (re)writes the bundle and the definition, prints manifest_json's
+manifest() {
+	local l
+	printf 'bundle bytes\n' > core-site-0123456789ab.tar.zst
+	printf 'definition bytes\n' > site.tgz
+	while IFS= read -r l; do printf '%s\n' "$l"; done < "$BATS_FILE_TMPDIR/manifest.src"
 }
 
 # --- key pairs -------------------------------------------------------------
@@ -140,20 +199,25 @@ manifest() {
 	[ "$(stat -c %a k)" = 600 ]
 }
 
-@test "sign: -G with --password-file encrypts the key; edge-sign and minisign sign with it" {
-	printf 'pass phrase\n' > pw.txt
-	chmod 600 pw.txt
-	run --separate-stderr edge-sign -G -k pw.key -p pw.pub --password-file pw.txt
-	assert_success
-	assert_stderr_is "edge-sign: wrote pw.key and pw.pub (key ID $(key_id pw.pub))"
-	[ "$(kdf pw.key)" = 456453634232 ] # "Ed", "Sc" (scrypt), "B2"
-	run --separate-stderr edge-sign -k pw.key --password-file pw.txt a.txt
-	assert_success
-	assert_stderr_empty
-	minisign -Vm a.txt -p pw.pub
+@test "sign: -G with \$EDGE_SIGN_PASSWORD encrypts the key; minisign signs with it" {
+	# interop claims 1 and 2 (setup_file): the key our -G encrypted with
+	# minisign's parameters, minisign decrypts
+	[ "$(cat enc.G.status)" = 0 ]
+	stderr=$(cat enc.G.err)
+	assert_stderr_is "edge-sign: wrote enc.key and enc.pub (key ID $(key_id enc.pub))"
+	[ "$(stat -c %a enc.key)" = 600 ]
+	[ "$(kdf enc.key)" = 456453634232 ] # "Ed", "Sc" (scrypt), "B2"
 	printf 'b\n' > b.txt
-	echo 'pass phrase' | minisign -S -s pw.key -m b.txt >/dev/null
-	minisign -Vm b.txt -p pw.pub
+	echo 'correct horse' | minisign -S -s enc.key -m b.txt >/dev/null
+	minisign -Vm b.txt -p enc.pub
+	# -G takes its password from --password-file before the environment,
+	# as signing does (the same function): an empty file is refused
+	printf '\n' > empty.txt
+	chmod 600 empty.txt
+	EDGE_SIGN_PASSWORD='correct horse' run --separate-stderr edge-sign -G -k pw.key -p pw.pub --password-file empty.txt
+	assert_failure 3
+	assert_stderr_is "edge-sign: the password is empty: use -W for an unencrypted key"
+	assert_no_file pw.key pw.pub
 }
 
 @test "sign: a wrong password exits 5 and writes nothing" {
@@ -170,12 +234,23 @@ manifest() {
 	assert_no_file a.txt.sig
 }
 
-@test "sign: the password from \$EDGE_SIGN_PASSWORD (the key was made with it too)" {
-	[ "$(kdf enc.key)" = 456453634232 ]
-	EDGE_SIGN_PASSWORD='correct horse' run --separate-stderr edge-sign -k enc.key a.txt
+@test "sign: the password from --password-file or \$EDGE_SIGN_PASSWORD; edge-sign and minisign sign with an encrypted key" {
+	# quick.key: an edge-sign -G key, encrypted with cheap limits (see setup_file)
+	[ "$(kdf quick.key)" = 456453634232 ]
+	printf 'correct horse\n' > pw.txt
+	chmod 600 pw.txt
+	run --separate-stderr edge-sign -k quick.key --password-file pw.txt a.txt
 	assert_success
 	assert_stderr_empty
-	minisign -Vm a.txt -p enc.pub
+	minisign -Vm a.txt -p quick.pub
+	rm a.txt.minisig
+	EDGE_SIGN_PASSWORD='correct horse' run --separate-stderr edge-sign -k quick.key a.txt
+	assert_success
+	assert_stderr_empty
+	minisign -Vm a.txt -p quick.pub
+	printf 'b\n' > b.txt
+	echo 'correct horse' | minisign -S -s quick.key -m b.txt >/dev/null
+	minisign -Vm b.txt -p quick.pub
 }
 
 @test "sign: passwords typed on the terminal; none to be had exits 5" {
@@ -288,7 +363,6 @@ manifest() {
 }
 
 @test "sign: we accept minisign's signatures: -W keys, password keys, legacy" {
-	minisign -G -W -p m.pub -s m.key >/dev/null
 	minisign -S -s m.key -m a.txt >/dev/null
 	run --separate-stderr "$VERIFY" verify a.txt m.pub
 	assert_success
@@ -305,15 +379,19 @@ manifest() {
 	run --separate-stderr "$VERIFY" verify l.txt m.pub
 	assert_failure 1
 	assert_stderr_is "l.txt: signature does not verify with m.pub"
-	# a password-protected minisign key: edge-sign signs with it
+	# interop claim 4: a key minisign -G encrypted with its own parameters
+	# (setup_file, claim 3), edge-sign decrypts and signs with
 	MINI_PW='minisign pw'
 	EDGE_SIGN_PASSWORD=$MINI_PW run --separate-stderr edge-sign -k menc.key a.txt
 	assert_success
 	assert_stderr_empty
 	minisign -Vm a.txt -p menc.pub
+	# minisign signs with a password-protected key (mquick.key: m.key
+	# encrypted with cheap limits) and we accept the signature
+	[ "$(kdf mquick.key)" = 456453634232 ]
 	printf 'x\n' > x.txt
-	echo "$MINI_PW" | minisign -S -s menc.key -m x.txt >/dev/null
-	run --separate-stderr "$VERIFY" verify x.txt menc.pub
+	echo "$MINI_PW" | minisign -S -s mquick.key -m x.txt >/dev/null
+	run --separate-stderr "$VERIFY" verify x.txt m.pub
 	assert_success
 }
 
