@@ -2,6 +2,7 @@
  * platforms, atomic files, SHA-256, XXH64, list splitting. TAP output. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,7 +71,7 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	plan(55);
+	plan(58);
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -270,5 +271,26 @@ int main(void)
 	ok(path_safe_relative("blobs/sha256/x", 1) && path_safe_relative("a/", 1) && !path_safe_relative("./a", 1) &&
 		   !path_safe_relative("a//b", 1) && !path_safe_relative("a/./b", 1) && !path_safe_relative("a/..", 1),
 	   "path_safe_relative canonical: no \".\" nor empty segment", NULL, NULL);
+	{
+		/* stream buffers: 2 MiB-aligned from 2 MiB on, plain below; a
+		 * regrow keeps a buffer that is large enough, else gives a new
+		 * one of whole huge pages */
+		unsigned char *big = xmalloc_stream(4u << 20), *small = xmalloc_stream(1000), *p;
+		size_t cap = 0;
+		memset(big, 0xab, 4u << 20);
+		memset(small, 0xcd, 1000);
+		ok(((uintptr_t)big & ((2u << 20) - 1)) == 0 && big[(4u << 20) - 1] == 0xab && small[999] == 0xcd,
+		   "xmalloc_stream: a 4 MiB buffer is 2 MiB-aligned and all usable; 1000 bytes are plain", NULL, NULL);
+		p = xregrow_stream(NULL, &cap, 100);
+		ok(p != NULL && cap == 100 && xregrow_stream(p, &cap, 50) == p && cap == 100,
+		   "xregrow_stream: small needs get exact buffers, a smaller need keeps the buffer", NULL, NULL);
+		p = xregrow_stream(p, &cap, (3u << 20) + 1);
+		p[(3u << 20)] = 1;
+		ok(cap == (4u << 20) && ((uintptr_t)p & ((2u << 20) - 1)) == 0 && xregrow_stream(p, &cap, 4u << 20) == p,
+		   "xregrow_stream: 3 MiB + 1 grows to 4 MiB (two huge pages), and 4 MiB then fits", NULL, NULL);
+		free(p);
+		free(big);
+		free(small);
+	}
 	return done_testing();
 }
