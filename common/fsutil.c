@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -232,6 +233,45 @@ void cleanup_run(void)
 	}
 }
 
+int cleanup_create(const char *prefix, char **path, int *slot)
+{
+	static const char hex[] = "0123456789abcdef";
+	static unsigned long counter;
+	int tries, fd, e = EEXIST;
+
+	for (tries = 0; tries < 100; tries++) {
+		unsigned char rnd[6];
+		char suffix[13];
+		size_t i;
+		if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+			/* no entropy yet: O_EXCL still keeps the name unique */
+			unsigned long long v = (unsigned long long)getpid() << 24 ^ (unsigned long long)time(NULL) ^
+					       __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull;
+			for (i = 0; i < sizeof(rnd); i++)
+				rnd[i] = (unsigned char)(v >> (8 * i));
+		}
+		for (i = 0; i < sizeof(rnd); i++) {
+			suffix[2 * i] = hex[rnd[i] >> 4];
+			suffix[2 * i + 1] = hex[rnd[i] & 15];
+		}
+		suffix[12] = '\0';
+		*path = xasprintf("%s%s", prefix, suffix);
+		*slot = cleanup_register(*path);
+		fd = open(*path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		e = errno;
+		cleanup_unregister(*slot);
+		*slot = -1;
+		free(*path);
+		*path = NULL;
+		if (e != EEXIST)
+			break;
+	}
+	errno = e;
+	return -1;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char *copy = xstrdup(path);
@@ -263,17 +303,21 @@ int atomic_open(struct atomic_file *af, const char *path, mode_t mode, struct ed
 		base = copy;
 		dir = ".";
 	}
-	af->tmp_path = xasprintf("%s/.%s.tmp-XXXXXX", dir, base);
+	{
+		char *prefix = xasprintf("%s/.%s.tmp-", dir, base);
+		int e;
+		af->fd = cleanup_create(prefix, &af->tmp_path, &af->slot);
+		e = errno;
+		free(prefix);
+		errno = e;
+	}
 	free(copy);
-	af->fd = mkostemp(af->tmp_path, O_CLOEXEC);
 	if (af->fd < 0) {
 		edge_err_errno(err, "create %s", path);
-		free(af->tmp_path);
 		free(af->path);
-		af->tmp_path = af->path = NULL;
+		af->path = NULL;
 		return -1;
 	}
-	af->slot = cleanup_register(af->tmp_path);
 	if (fchmod(af->fd, mode) != 0) {
 		edge_err_errno(err, "chmod %s", af->tmp_path);
 		atomic_abort(af);

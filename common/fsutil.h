@@ -41,6 +41,13 @@ int cleanup_register(const char *path);
 void cleanup_unregister(int slot);
 /* Removes every registered path (async-signal-safe). */
 void cleanup_run(void);
+/* Creates a new file prefix + 12 random hex digits (O_EXCL, mode 0600,
+ * close-on-exec) whose name is registered for cleanup before the file
+ * exists, so that a signal between the two leaves nothing behind (with
+ * mkstemp and then cleanup_register, a SIGTERM in between left the file).
+ * Returns the descriptor, with *path (malloc'd) and *slot set; -1 with
+ * errno on failure (nothing left, *path NULL). */
+int cleanup_create(const char *prefix, char **path, int *slot);
 
 /* Opens path to read it as input (a bundle, part, manifest, key, signature,
  * definition, list, credentials or store file): a regular file only. The

@@ -155,14 +155,18 @@ int blob_writer_open(struct blob_writer *w, struct store *s, const char *digest,
 			w->tmp = xasprintf("%s/%s.partial", s->tmpdir, digest + 7);
 			w->fd = open(w->tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		} else {
-			w->tmp = xasprintf("%s/%s.XXXXXX", s->tmpdir, digest + 7);
-			w->fd = mkostemp(w->tmp, O_CLOEXEC);
+			/* the name is registered before the file exists (cleanup_create) */
+			char *prefix = xasprintf("%s/%s.", s->tmpdir, digest + 7);
+			w->tmp = NULL;
+			w->fd = cleanup_create(prefix, &w->tmp, &w->slot);
+			if (w->fd < 0)
+				w->tmp = prefix;
+			else
+				free(prefix);
 		}
 		if (w->fd >= 0 || errno != ENOENT || attempt > 0 || mkdir_p(s->tmpdir, 0755, err) != 0)
 			break;
 	}
-	if (w->fd >= 0)
-		w->slot = resume ? -1 : cleanup_register(w->tmp);
 	if (w->fd < 0) {
 		edge_err_errno(err, "create %s", w->tmp);
 		free(w->tmp);

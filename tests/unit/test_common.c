@@ -2,6 +2,7 @@
  * platforms, atomic files, SHA-256, XXH64, list splitting. TAP output. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,7 +72,7 @@ int main(void)
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	plan(58);
+	plan(60);
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -291,6 +292,35 @@ int main(void)
 		free(p);
 		free(big);
 		free(small);
+	}
+	{
+		/* a temp file's name is registered before the file exists:
+		 * cleanup_run (what a signal runs) removes it */
+		char tdir[] = "/tmp/edge-test-cleanup-XXXXXX", *prefix, *path = NULL;
+		struct stat st;
+		int slot = -1, fd, good;
+		if (mkdtemp(tdir) == NULL)
+			return 1;
+		prefix = xasprintf("%s/.f.tmp-", tdir);
+		fd = cleanup_create(prefix, &path, &slot);
+		good = fd >= 0 && path != NULL && strncmp(path, prefix, strlen(prefix)) == 0 &&
+		       strlen(path) == strlen(prefix) + 12 && strspn(path + strlen(prefix), "0123456789abcdef") == 12 &&
+		       slot >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600;
+		cleanup_run();
+		ok(good && access(path, F_OK) != 0, "cleanup_create: PREFIX + 12 hex digits, mode 0600, removed by cleanup_run",
+		   path, NULL);
+		if (fd >= 0)
+			close(fd);
+		cleanup_unregister(slot);
+		free(path);
+		free(prefix);
+		prefix = xasprintf("%s/missing/.f.tmp-", tdir);
+		path = NULL;
+		fd = cleanup_create(prefix, &path, &slot);
+		ok(fd < 0 && errno == ENOENT && path == NULL && slot == -1,
+		   "cleanup_create in a missing directory: -1, ENOENT, nothing registered", NULL, NULL);
+		free(prefix);
+		rmdir(tdir);
 	}
 	return done_testing();
 }
