@@ -41,14 +41,19 @@ void *xmalloc(size_t n)
 
 #define HUGE_PAGE (2u << 20)
 
+/* n itself below a huge page, else rounded up to whole huge pages. */
+static size_t stream_size(size_t n)
+{
+	return n < HUGE_PAGE ? n : (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+}
+
 void *xmalloc_stream(size_t n)
 {
 	void *p;
-	size_t len;
+	size_t len = stream_size(n);
 
-	if (n < HUGE_PAGE)
+	if (len < HUGE_PAGE)
 		return xmalloc(n);
-	len = (n + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
 	if (posix_memalign(&p, HUGE_PAGE, len) != 0)
 		edge_oom();
 	/* only advice: without THP (or with it off) the pages are small ones */
@@ -63,7 +68,7 @@ void *xregrow_stream(void *p, size_t *cap, size_t need)
 	free(p);
 	/* grown to a whole number of huge pages, so that the next frames
 	 * a little larger fit */
-	*cap = need < HUGE_PAGE ? need : (need + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	*cap = stream_size(need);
 	return xmalloc_stream(*cap);
 }
 
@@ -235,27 +240,16 @@ void cleanup_run(void)
 
 int cleanup_create(const char *prefix, char **path, int *slot)
 {
-	static const char hex[] = "0123456789abcdef";
 	static unsigned long counter;
 	int tries, fd, e = EEXIST;
 
 	for (tries = 0; tries < 100; tries++) {
-		unsigned char rnd[6];
-		char suffix[13];
-		size_t i;
-		if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+		unsigned long long v;
+		if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
 			/* no entropy yet: O_EXCL still keeps the name unique */
-			unsigned long long v = (unsigned long long)getpid() << 24 ^ (unsigned long long)time(NULL) ^
-					       __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull;
-			for (i = 0; i < sizeof(rnd); i++)
-				rnd[i] = (unsigned char)(v >> (8 * i));
-		}
-		for (i = 0; i < sizeof(rnd); i++) {
-			suffix[2 * i] = hex[rnd[i] >> 4];
-			suffix[2 * i + 1] = hex[rnd[i] & 15];
-		}
-		suffix[12] = '\0';
-		*path = xasprintf("%s%s", prefix, suffix);
+			v = (unsigned long long)getpid() << 24 ^ (unsigned long long)time(NULL) ^
+			    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull;
+		*path = xasprintf("%s%012llx", prefix, v & 0xffffffffffffull);
 		*slot = cleanup_register(*path);
 		fd = open(*path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0)

@@ -193,6 +193,16 @@ static int check_base(struct tarv *t, struct edge_err *err)
 	return 0;
 }
 
+/* bundle.json without its blob list (the bulk of it): a shallow copy, the
+ * rest shared with bundle. */
+static json_t *without_blobs(json_t *bundle)
+{
+	json_t *b = json_copy(bundle);
+
+	json_object_del(b, "blobs");
+	return b;
+}
+
 static json_t *parse_entry_json(struct tarv *t, struct edge_err *err)
 {
 	json_error_t je;
@@ -232,9 +242,7 @@ static int end_entry(struct tarv *t, struct edge_err *err)
 		uint64_t total = 0;
 		if ((t->bundle = parse_entry_json(t, err)) == NULL)
 			return -1;
-		/* a shallow copy: the blob list (the bulk) is only left out */
-		b = json_copy(t->bundle);
-		json_object_del(b, "blobs");
+		b = without_blobs(t->bundle);
 		if (manifest_validate(b, "bundle.json", &e) != 0) {
 			json_decref(b);
 			return edge_errf(err, EDGE_EINPUT, "%s: %s", t->path, e.msg);
@@ -656,13 +664,11 @@ int tarv_final_checks(struct tarv *t, struct bundle_reader *r, uint64_t decompre
  * bundle.base, as edge-pack prints them. */
 static json_t *verified_manifest(struct tarv *t, const char *path, const char *digest, uint64_t size)
 {
-	json_t *top = json_copy(t->bundle), *m, *b = manifest_file_new(path, digest, (json_int_t)size), *o;
+	json_t *top = without_blobs(t->bundle), *m = json_deep_copy(top);
+	json_t *b = manifest_file_new(path, digest, (json_int_t)size), *o;
 	json_int_t bytes = 0;
 	size_t i;
 
-	/* the blob list (the bulk of bundle.json) is left out before the copy */
-	json_object_del(top, "blobs");
-	m = json_deep_copy(top);
 	json_decref(top);
 	if (t->base != NULL) {
 		json_object_del(m, "base");
