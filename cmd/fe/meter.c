@@ -62,7 +62,7 @@ static void meter_line(const struct meter *m, const struct progress_info *pi, lo
 static void meter_draw(void *ctx, const struct progress_info *pi)
 {
 	struct meter *m = ctx;
-	long long t = mono_ms();
+	long long t = m->now();
 	char line[256];
 
 	if (!m->started) {
@@ -98,7 +98,8 @@ progress_fn meter_start(struct meter *m)
 	m->drawn = 0;
 	m->shown = 0;
 	m->delay = isatty(2) ? METER_DELAY_MS : 0;
-	m->begin = mono_ms();
+	m->now = mono_ms;
+	m->begin = m->now();
 	m->first = 0;
 	m->last = 0;
 	return m->mode < 0 ? NULL : meter_draw;
@@ -107,7 +108,7 @@ progress_fn meter_start(struct meter *m)
 void meter_summary(const struct meter *m, const char *fmt, ...)
 {
 	char what[512], took[32];
-	long long ms = mono_ms() - m->begin;
+	long long ms = m->now() - m->begin;
 	va_list ap;
 
 	if (edge_log_verbosity() < 0 || !isatty(2))

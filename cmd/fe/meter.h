@@ -30,6 +30,7 @@ struct meter {
 	long long begin; /* meter_start (mono_ms): the run's time, for meter_summary */
 	long long first; /* the first report: the rate's clock */
 	long long last;  /* when the last line was drawn */
+	long long (*now)(void); /* the clock, in ms: mono_ms; a test sets its own */
 };
 
 /* Sets m up for one run of an engine; the rate's clock starts with the
