@@ -67,6 +67,9 @@ struct bundle_reader {
 	json_t *parts;              /* the descriptor's parts list, or NULL */
 	json_t *entries;            /* bundle.index.json: name -> [offset, size] */
 	int truncated;              /* no seek table, and the last zstd frame is cut short */
+	void *spare;                /* a closed stream's decoder and buffers, kept for the
+				     * next stream (taken and given back atomically:
+				     * streams may be opened on several threads) */
 };
 
 /* The bundle a command-line argument names (SPEC §5), for edge-verify and
@@ -111,7 +114,9 @@ struct bundle_stream {
 	uint64_t pos;            /* decompressed position of out[out_len] */
 	uint64_t delivered;
 	size_t frame;
-	uint64_t cpos, cend;
+	uint64_t cpos, cend;     /* compressed: the next byte to read, the end of the
+				  * frame that holds the range's last byte */
+	void *holder;            /* where the decoder goes back to the reader's spare */
 };
 int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_t off, uint64_t len,
 		       struct edge_err *err);

@@ -331,6 +331,56 @@ char *bundle_find(const char *arg, struct edge_err *err)
 	return hit;
 }
 
+/* A stream's decoder and buffers, between streams: a reader keeps one
+ * (r->spare), so reading many small entries (a base's manifests, a push's
+ * small blobs) makes a decoder and two buffers once, not per entry. */
+struct stream_mem {
+	void *d;
+	unsigned char *in, *out;
+};
+
+static void stream_mem_take(struct bundle_stream *s)
+{
+	struct stream_mem *m = __atomic_exchange_n(&s->r->spare, NULL, __ATOMIC_ACQ_REL);
+
+	s->incap = ZSTD_DStreamInSize();
+	s->outcap = ZSTD_DStreamOutSize();
+	if (m != NULL) {
+		s->d = m->d;
+		s->in = m->in;
+		s->out = m->out;
+		s->holder = m;
+		return;
+	}
+	s->d = ZSTD_createDCtx();
+	s->in = xmalloc(s->incap);
+	s->out = xmalloc(s->outcap);
+	s->holder = NULL;
+}
+
+static void stream_mem_free(struct stream_mem *m)
+{
+	if (m == NULL)
+		return;
+	ZSTD_freeDCtx((ZSTD_DCtx *)m->d);
+	free(m->in);
+	free(m->out);
+	free(m);
+}
+
+/* Gives s's decoder back to its reader, or frees it when the reader holds
+ * one already (another thread's). */
+static void stream_mem_give(struct bundle_stream *s)
+{
+	struct stream_mem *m = s->holder != NULL ? s->holder : xmalloc(sizeof(*m)), *none = NULL;
+
+	m->d = s->d;
+	m->in = s->in;
+	m->out = s->out;
+	if (!__atomic_compare_exchange_n(&s->r->spare, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		stream_mem_free(m);
+}
+
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
 {
 	size_t len = strlen(path);
@@ -375,47 +425,8 @@ void bundle_reader_close(struct bundle_reader *r)
 	free(r->path);
 	json_decref(r->parts);
 	json_decref(r->entries);
+	stream_mem_free(r->spare);
 	memset(r, 0, sizeof(*r));
-}
-
-/* Built on bundle_stream: the stream finds the frame and decodes. */
-int bundle_read_range(struct bundle_reader *r, uint64_t off, uint64_t len,
-		      int (*cb)(const void *data, size_t len, void *ctx, struct edge_err *err), void *ctx,
-		      struct edge_err *err)
-{
-	struct bundle_stream s;
-	unsigned char *buf = NULL;
-	size_t cap = ZSTD_DStreamOutSize();
-	uint64_t done = 0;
-	int rc = -1;
-
-	if (r->frames == NULL)
-		return no_seek_table(r, err);
-	if (off + len > r->tar_size || off + len < off)
-		return edge_errf(err, EDGE_EINPUT, "%s: range %llu+%llu is past the end of the bundle", r->path,
-				 (unsigned long long)off, (unsigned long long)len);
-	if (len == 0)
-		return 0;
-	if (bundle_stream_open(&s, r, off, len, err) != 0)
-		return -1;
-	buf = xmalloc(cap);
-	while (done < len) {
-		int64_t n = bundle_stream_read(&s, buf, cap, err);
-		if (n < 0)
-			goto out;
-		if (n == 0) {
-			edge_errf(err, EDGE_EVERIFY, "%s: the bundle ends early", r->path);
-			goto out;
-		}
-		if (cb(buf, (size_t)n, ctx, err) != 0)
-			goto out;
-		done += (uint64_t)n;
-	}
-	rc = 0;
-out:
-	bundle_stream_close(&s);
-	free(buf);
-	return rc;
 }
 
 uint64_t bundle_tar_octal(const unsigned char *p, size_t n, int *ok)
@@ -439,15 +450,18 @@ uint64_t bundle_tar_octal(const unsigned char *p, size_t n, int *ok)
 }
 /* --- pull-style streams --------------------------------------------------- */
 
-/* Restarts decoding at the frame that holds absolute tar offset abs. */
+/* Restarts decoding at the frame that holds absolute tar offset abs. The
+ * compressed bytes read stop at the end of the frame that holds the
+ * range's last byte: a small entry reads its own frame, not a buffer's
+ * worth of the frames after it. */
 static void stream_start_at(struct bundle_stream *s, uint64_t abs)
 {
 	struct bundle_reader *r = s->r;
-	size_t lo = bundle_frame_at(r, abs);
+	size_t lo = bundle_frame_at(r, abs), hi = s->len > 0 ? bundle_frame_at(r, s->off + s->len - 1) : lo;
 
 	s->frame = lo;
 	s->cpos = r->frames[lo].coff;
-	s->cend = r->size;
+	s->cend = r->frames[hi].coff + r->frames[hi].csize;
 	s->pos = r->frames[lo].doff;
 	s->out_pos = s->out_len = 0;
 	s->delivered = abs - s->off;
@@ -465,20 +479,15 @@ int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_
 	s->r = r;
 	s->off = off;
 	s->len = len;
-	s->d = ZSTD_createDCtx();
-	s->incap = ZSTD_DStreamInSize();
-	s->outcap = ZSTD_DStreamOutSize();
-	s->in = xmalloc(s->incap);
-	s->out = xmalloc(s->outcap);
+	stream_mem_take(s);
 	stream_start_at(s, off);
 	return 0;
 }
 
 void bundle_stream_close(struct bundle_stream *s)
 {
-	ZSTD_freeDCtx((ZSTD_DCtx *)s->d);
-	free(s->in);
-	free(s->out);
+	if (s->r != NULL && s->d != NULL)
+		stream_mem_give(s);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -527,11 +536,13 @@ static int stream_fill(struct bundle_stream *s, struct edge_err *err)
 	return 0;
 }
 
-int64_t bundle_stream_read(struct bundle_stream *s, void *buf, size_t n, struct edge_err *err)
+/* The next at most max bytes of the range, in place in s->out (*p, *n;
+ * *n is 0 at the end of the range), taken as delivered. 0 ok, -1 error. */
+static int stream_next(struct bundle_stream *s, size_t max, const unsigned char **p, size_t *n,
+		       struct edge_err *err)
 {
-	size_t done = 0;
-
-	while (done < n && s->delivered < s->len) {
+	*n = 0;
+	while (s->delivered < s->len) {
 		uint64_t abs, cur = s->off + s->delivered;
 		size_t avail, m;
 		if (s->out_pos >= s->out_len && stream_fill(s, err) != 0)
@@ -543,17 +554,70 @@ int64_t bundle_stream_read(struct bundle_stream *s, void *buf, size_t n, struct 
 			s->out_pos += skip < avail ? (size_t)skip : avail;
 			continue;
 		}
-		m = n - done;
-		if (m > avail)
-			m = avail;
+		m = max < avail ? max : avail;
 		if (m > s->len - s->delivered)
 			m = (size_t)(s->len - s->delivered);
-		memcpy((char *)buf + done, s->out + s->out_pos, m);
+		*p = s->out + s->out_pos;
+		*n = m;
 		s->out_pos += m;
 		s->delivered += m;
+		break;
+	}
+	return 0;
+}
+
+int64_t bundle_stream_read(struct bundle_stream *s, void *buf, size_t n, struct edge_err *err)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		const unsigned char *p;
+		size_t m;
+		if (stream_next(s, n - done, &p, &m, err) != 0)
+			return -1;
+		if (m == 0)
+			break;
+		memcpy((char *)buf + done, p, m);
 		done += m;
 	}
 	return (int64_t)done;
+}
+
+/* Built on bundle_stream: the stream finds the frame and decodes. */
+int bundle_read_range(struct bundle_reader *r, uint64_t off, uint64_t len,
+		      int (*cb)(const void *data, size_t len, void *ctx, struct edge_err *err), void *ctx,
+		      struct edge_err *err)
+{
+	struct bundle_stream s;
+	uint64_t done = 0;
+	int rc = -1;
+
+	if (r->frames == NULL)
+		return no_seek_table(r, err);
+	if (off + len > r->tar_size || off + len < off)
+		return edge_errf(err, EDGE_EINPUT, "%s: range %llu+%llu is past the end of the bundle", r->path,
+				 (unsigned long long)off, (unsigned long long)len);
+	if (len == 0)
+		return 0;
+	if (bundle_stream_open(&s, r, off, len, err) != 0)
+		return -1;
+	while (done < len) {
+		const unsigned char *p;
+		size_t n;
+		if (stream_next(&s, SIZE_MAX, &p, &n, err) != 0)
+			goto out;
+		if (n == 0) {
+			edge_errf(err, EDGE_EVERIFY, "%s: the bundle ends early", r->path);
+			goto out;
+		}
+		if (cb(p, n, ctx, err) != 0)
+			goto out;
+		done += (uint64_t)n;
+	}
+	rc = 0;
+out:
+	bundle_stream_close(&s);
+	return rc;
 }
 
 static int collect_cb(const void *data, size_t len, void *ctx, struct edge_err *err)
