@@ -2,8 +2,9 @@
  * The bounded ring (ring.h). One mutex; a condition variable per stage
  * (its threads wait there for a slot) and one for the producer (and
  * ring_drain) waiting for room. A change wakes only those it can let go
- * on: a commit the stages that follow the producer, a release the stages
- * that follow that stage and the producer. Slots can be small (a bundle
+ * on: a commit one thread of each stage that follows the producer, a
+ * release the stages that follow that stage, and the producer only when
+ * the slot is free at last (every stage released it). Slots can be small (a bundle
  * entry of a few hundred bytes is a frame of its own), and waking every
  * thread on the ring for each (a pack has six) cost a delta pack of small
  * entries about a tenth of its time in context switches on two cores.
@@ -107,14 +108,20 @@ size_t ring_nslots(const struct ring *r)
 	return r->nslots;
 }
 
-/* Wakes the stages that follow src (-1: the producer) (r->mu held). */
-static void wake_followers(struct ring *r, int src)
+/* Wakes the stages that follow src (-1: the producer), which has n more
+ * slots for them (r->mu held). One slot is for one thread: a stage run by
+ * several wakes one of them, not all to find it taken. */
+static void wake_followers(struct ring *r, int src, uint64_t n)
 {
 	int k;
 
 	for (k = 0; k < r->nstages; k++)
-		if (r->after[k] == src)
-			pthread_cond_broadcast(&r->ready[k]);
+		if (r->after[k] == src) {
+			if (n == 1)
+				pthread_cond_signal(&r->ready[k]);
+			else
+				pthread_cond_broadcast(&r->ready[k]);
+		}
 }
 
 /* Wakes every thread on the ring: it was closed or aborted (r->mu held). */
@@ -156,7 +163,7 @@ void ring_put_commit(struct ring *r)
 {
 	pthread_mutex_lock(&r->mu);
 	r->produced++;
-	wake_followers(r, -1);
+	wake_followers(r, -1, 1);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -199,11 +206,12 @@ void ring_release(struct ring *r, int stage, void *s)
 {
 	size_t i = (size_t)((unsigned char *)s - r->slots) / r->slot_size;
 	unsigned char *rel = r->released + (size_t)stage * r->nslots;
-	uint64_t was;
+	uint64_t was, was_oldest;
 
 	pthread_mutex_lock(&r->mu);
 	rel[i] = 1;
 	was = r->done[stage];
+	was_oldest = oldest(r);
 	/* done counts only a run of released slots: a stage run by several
 	 * threads releases out of order */
 	while (r->done[stage] < r->taken[stage] && rel[r->done[stage] % r->nslots]) {
@@ -211,8 +219,10 @@ void ring_release(struct ring *r, int stage, void *s)
 		r->done[stage]++;
 	}
 	if (r->done[stage] != was) {
-		wake_followers(r, stage);
-		pthread_cond_broadcast(&r->room);
+		wake_followers(r, stage, r->done[stage] - was);
+		/* the producer waits for the slowest stage: only its release makes room */
+		if (oldest(r) != was_oldest)
+			pthread_cond_broadcast(&r->room);
 	}
 	pthread_mutex_unlock(&r->mu);
 }
