@@ -1,13 +1,13 @@
 /*
  * The bounded ring (ring.h). One mutex; a condition variable per stage
  * (its threads wait there for a slot) and one for the producer (and
- * ring_drain) waiting for room. A change wakes only those it can let go
- * on: a commit one thread of each stage that follows the producer, a
- * release the stages that follow that stage, and the producer only when
- * the slot is free at last (every stage released it). Slots can be small (a bundle
- * entry of a few hundred bytes is a frame of its own), and waking every
- * thread on the ring for each (a pack has six) cost a delta pack of small
- * entries about a tenth of its time in context switches on two cores.
+ * ring_drain) waiting for room. A change wakes only those it lets go on:
+ * a commit wakes one thread of each stage that follows the producer, a
+ * release the stages that follow that stage, and the producer only once
+ * the slot is free (every stage released it). Slots can be small (a bundle
+ * entry of a few hundred bytes is a frame of its own), and one broadcast
+ * per change woke all six threads of a pack for each: a delta pack of ten
+ * images made twice the context switches.
  *
  * Counts are sequence numbers since the start: produced (committed by the
  * producer), and for each stage taken (handed out) and done (every slot
