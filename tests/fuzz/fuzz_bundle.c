@@ -161,6 +161,36 @@ static void check_err(int rc, const struct edge_err *err)
 	}
 }
 
+/* A reader keeps one closed stream's decoder for the next (bundle_read.c):
+ * an entry read while another stream is open (a fresh decoder) and read
+ * again once it is closed (the kept one, then the other's) gives the same
+ * bytes each time. */
+static void nested_reads(struct bundle_reader *r)
+{
+	struct edge_err err = {0};
+	struct bundle_stream s;
+	char *a = NULL, *b = NULL, *c = NULL, buf[64];
+	size_t la = 0, lb = 0, lc = 0;
+	uint64_t off, size;
+	int ra, rb, rc;
+
+	if (bundle_entry(r, "index.json", &off, &size, &err) != 0 || bundle_stream_open(&s, r, off, size, &err) != 0)
+		return;
+	ra = bundle_read_entry(r, "bundle.json", 1u << 20, &a, &la, &err);
+	if (bundle_stream_read(&s, buf, sizeof(buf), &err) < 0)
+		check_err(-1, &err);
+	rb = bundle_read_entry(r, "bundle.json", 1u << 20, &b, &lb, &err);
+	bundle_stream_close(&s);
+	rc = bundle_read_entry(r, "bundle.json", 1u << 20, &c, &lc, &err);
+	if (ra != rb || rb != rc || (ra == 0 && (la != lb || lb != lc || memcmp(a, b, la) != 0 || memcmp(b, c, lb) != 0))) {
+		fprintf(stderr, "bundle.json read three times: %d/%zu, %d/%zu, %d/%zu\n", ra, la, rb, lb, rc, lc);
+		abort();
+	}
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* What edge-push and edge-serve read through the seek table. */
 static void read_entries(const char *path)
 {
@@ -192,6 +222,7 @@ static void read_entries(const char *path)
 			(unsigned long long)size, (unsigned long long)r.tar_size);
 		abort();
 	}
+	nested_reads(&r);
 	bundle_entry_at(&r, 0);
 	bundle_reader_close(&r);
 }
