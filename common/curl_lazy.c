@@ -60,10 +60,24 @@ static struct {
 	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
 	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int); /* either constness */
 	void (*curl_free)(void *);
+	/* the multi interface, for HTTP/2 multiplexing (http.c): optional,
+	 * a libcurl older than 7.68 (no curl_multi_poll/wakeup) goes without */
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned int, int, int *);
+	CURLMcode (*multi_wakeup)(CURLM *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	const char *(*multi_strerror)(CURLMcode);
+	CURLcode (*easy_pause)(CURL *, int);
 } lib;
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static int lib_ok;
+static int lib_multi_ok;
 static char lib_error[256];
 
 /* dlsym into a function pointer: POSIX guarantees the representation
@@ -107,6 +121,16 @@ static void load(void)
 		return;
 	}
 	lib_ok = 1; /* never closed: libcurl stays until the process ends */
+	lib_multi_ok = !(SYM(multi_init, "curl_multi_init") || SYM(multi_cleanup, "curl_multi_cleanup") ||
+	                 SYM(multi_setopt, "curl_multi_setopt") ||
+	                 SYM(multi_add_handle, "curl_multi_add_handle") ||
+	                 SYM(multi_remove_handle, "curl_multi_remove_handle") ||
+	                 SYM(multi_perform, "curl_multi_perform") || SYM(multi_poll, "curl_multi_poll") ||
+	                 SYM(multi_wakeup, "curl_multi_wakeup") ||
+	                 SYM(multi_info_read, "curl_multi_info_read") ||
+	                 SYM(multi_strerror, "curl_multi_strerror") ||
+	                 SYM(easy_pause, "curl_easy_pause"));
+	lib_error[0] = '\0'; /* a missing multi function is no load error */
 }
 
 static int loaded(void)
@@ -118,6 +142,11 @@ static int loaded(void)
 const char *curl_lazy_error(void)
 {
 	return loaded() ? NULL : lib_error;
+}
+
+int curl_lazy_has_multi(void)
+{
+	return loaded() && lib_multi_ok;
 }
 
 CURLcode curl_global_init(long flags)
@@ -284,4 +313,85 @@ void curl_free(void *p)
 {
 	if (p != NULL && loaded())
 		lib.curl_free(p);
+}
+
+/* The multi functions: each returns its "failed" value when libcurl or its
+ * multi interface is missing (curl_lazy_has_multi() tells beforehand). */
+#define MULTI_OK() (loaded() && lib_multi_ok)
+
+CURLM *curl_multi_init(void)
+{
+	return MULTI_OK() ? lib.multi_init() : NULL;
+}
+
+CURLMcode curl_multi_cleanup(CURLM *m)
+{
+	return MULTI_OK() ? lib.multi_cleanup(m) : CURLM_BAD_HANDLE;
+}
+
+/* The options http.c sets are longs (CURLMOPT_PIPELINING,
+ * CURLMOPT_MAX_*); the ranges are those of curl_easy_setopt. */
+CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
+{
+	va_list ap;
+	CURLMcode rc;
+
+	if (!MULTI_OK())
+		return CURLM_BAD_HANDLE;
+	va_start(ap, opt);
+	if (opt < CURLOPTTYPE_OBJECTPOINT) {
+		long v = va_arg(ap, long);
+		rc = lib.multi_setopt(m, opt, v);
+	} else if (opt < CURLOPTTYPE_FUNCTIONPOINT) {
+		void *v = va_arg(ap, void *);
+		rc = lib.multi_setopt(m, opt, v);
+	} else if (opt < CURLOPTTYPE_OFF_T) {
+		curl_fn v = va_arg(ap, curl_fn);
+		rc = lib.multi_setopt(m, opt, v);
+	} else {
+		curl_off_t v = va_arg(ap, curl_off_t);
+		rc = lib.multi_setopt(m, opt, v);
+	}
+	va_end(ap);
+	return rc;
+}
+
+CURLMcode curl_multi_add_handle(CURLM *m, CURL *c)
+{
+	return MULTI_OK() ? lib.multi_add_handle(m, c) : CURLM_BAD_HANDLE;
+}
+
+CURLMcode curl_multi_remove_handle(CURLM *m, CURL *c)
+{
+	return MULTI_OK() ? lib.multi_remove_handle(m, c) : CURLM_BAD_HANDLE;
+}
+
+CURLMcode curl_multi_perform(CURLM *m, int *running)
+{
+	return MULTI_OK() ? lib.multi_perform(m, running) : CURLM_BAD_HANDLE;
+}
+
+CURLMcode curl_multi_poll(CURLM *m, struct curl_waitfd *fds, unsigned int nfds, int timeout_ms, int *ret)
+{
+	return MULTI_OK() ? lib.multi_poll(m, fds, nfds, timeout_ms, ret) : CURLM_BAD_HANDLE;
+}
+
+CURLMcode curl_multi_wakeup(CURLM *m)
+{
+	return MULTI_OK() ? lib.multi_wakeup(m) : CURLM_BAD_HANDLE;
+}
+
+CURLMsg *curl_multi_info_read(CURLM *m, int *left)
+{
+	return MULTI_OK() ? lib.multi_info_read(m, left) : NULL;
+}
+
+CURLcode curl_easy_pause(CURL *c, int bitmask)
+{
+	return MULTI_OK() ? lib.easy_pause(c, bitmask) : CURLE_FAILED_INIT;
+}
+
+const char *curl_multi_strerror(CURLMcode rc)
+{
+	return MULTI_OK() ? lib.multi_strerror(rc) : lib_error;
 }

@@ -6,7 +6,8 @@
 #   load registry
 #
 #   registry_start MODE [NAME]  MODE: plain | basic | token | tls, or tls+basic,
-#                               tls+token. Exports REGISTRY=127.0.0.1:PORT and
+#                               tls+token; +h1 (with tls): HTTP/1.1 only, no
+#                               HTTP/2 offered. Exports REGISTRY=127.0.0.1:PORT and
 #                               more (below); the registry is killed by
 #                               stop_servers (test_helper's teardown).
 #   seed_images REGISTRY [IMAGE...]
@@ -129,7 +130,7 @@ _reg_token_certs() {
 # registry_start MODE [NAME]: see the top of this file.
 registry_start() {
 	local mode=${1:?registry_start MODE [NAME]} name=${2:-registry}
-	local auth=none tls=0 part dir data port scheme=http pass=""
+	local auth=none tls=0 h1=0 part dir data port scheme=http pass=""
 	local var tport=""
 	local IFS_save=$IFS
 	IFS=+
@@ -138,6 +139,7 @@ registry_start() {
 		plain) ;;
 		basic | token) auth=$part ;;
 		tls) tls=1 ;;
+		h1) h1=1 ;;
 		*)
 			IFS=$IFS_save
 			echo "registry_start: unknown mode '$part'" >&2
@@ -207,6 +209,11 @@ registry_start() {
 			echo "  tls:"
 			echo "    certificate: $dir/server.pem"
 			echo "    key: $dir/server.key"
+		fi
+		if [ "$h1" = 1 ]; then
+			# distribution offers h2 over TLS (ALPN) unless told not to
+			echo "  http2:"
+			echo "    disabled: true"
 		fi
 		case $auth in
 		basic)

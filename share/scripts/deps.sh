@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make pkg-config libc6-dev
 libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev libsodium-dev libssl-dev libyaml-dev
-libmicrohttpd-dev libcrypt-dev containerd
+libmicrohttpd-dev libcrypt-dev containerd nghttp2-proxy
 bats bats-assert bats-support docker-registry skopeo umoci minisign openssl zstd tar gzip
 mandoc apache2-utils python3 curl jq ca-certificates time python3-jsonschema libarchive-tools
 clang libclang-rt-14-dev clang-tools-14 cppcheck eatmydata"
