@@ -4,8 +4,9 @@
 # local registry on 127.0.0.1, and prints wall time and peak RSS per tool.
 # Knobs: BENCH_IMAGES (12), BENCH_BASE_MB (60,30,10), BENCH_OWN_MB (20),
 # BENCH_HUGE_MB (1024; 0 skips the single-big-layer run), BENCH_LAT_IMAGES
-# (50), BENCH_LAT_MS (25; 25-latency.sh), BENCH_STAGES (a pattern of the
-# stages to run, e.g. '2[05]'; default all). Pull shapes are compared with
+# (50), BENCH_LAT_MS (25; 25-latency.sh, and 26-latency-h2.sh over TLS and
+# HTTP/2 behind nghttpx), BENCH_STAGES (a pattern of the stages to run, e.g.
+# '2[05]'; default all). Pull shapes are compared with
 # their reference three times in turn; the medians' ratio is printed beside
 # the goal.
 set -eu
