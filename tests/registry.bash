@@ -45,7 +45,9 @@
 #   REGISTRY_CERT_DIR a directory with ca.crt, for skopeo --cert-dir (tls)
 #   REGISTRY_MODE     the MODE
 #   REGISTRY_DIR      config, certificates and logs (registry.log)
-#   REGISTRY_STORAGE  the storage root ($REGISTRY_DATA if set, else NAME-data)
+#   REGISTRY_STORAGE  the storage root ($REGISTRY_DATA if set, else a directory
+#                     on tmpfs, removed when the registry stops; NAME-data
+#                     where there is no /dev/shm)
 #   TOKEN_SERVER (127.0.0.1:PORT), TOKEN_REALM, TOKEN_LOG (one JSON line per
 #   token request), TOKEN_CA (the registry's rootcertbundle)      (token)
 # Inputs: REGISTRY_DATA (storage root to use, e.g. one seeded before),
@@ -79,19 +81,42 @@ _reg_statedir() {
 # SIGTERM stops both. The registry has no idle timeout of its own. tail
 # --pid watches the shell without starting a process a poll (a sleep every
 # 0.2 s, in every registry's supervisor, cost more CPU than some suites).
+# $3, when not empty, is a directory removed once "$@" has exited (the
+# registry's storage on tmpfs, see _reg_storage_dir).
 # shellcheck disable=SC2016
 _REG_SUPERVISOR='
-parent=$1 lifetime=$2
-shift 2
+parent=$1 lifetime=$2 scratch=$3
+shift 3
 "$@" &
 pid=$!
 timeout "$lifetime" tail --pid="$parent" -f /dev/null &
 watch=$!
-trap "kill \$pid \$watch 2>/dev/null; wait \$pid 2>/dev/null; exit 0" TERM INT HUP
+trap "kill \$pid \$watch 2>/dev/null; wait \$pid 2>/dev/null; [ -z \"\$scratch\" ] || rm -rf \"\$scratch\"; exit 0" TERM INT HUP
 wait -n "$pid" "$watch"
 kill "$pid" "$watch" 2>/dev/null
 wait "$pid"
+rc=$?
+[ -z "$scratch" ] || rm -rf "$scratch"
+exit $rc
 '
+
+# _reg_storage_dir NAME: a new, empty storage root for a registry, on tmpfs
+# (/dev/shm) where there is one, else NAME-data in the scratch directory.
+# docker-registry fsyncs every blob and link file it writes (eatmydata
+# cannot stop a Go program's system calls): on this machine's disk a push
+# of the test bundle cost the registry twice the CPU, and three times the
+# time, that it costs on tmpfs. The registry's supervisor removes a tmpfs
+# root when the registry stops.
+_reg_storage_dir() {
+	local d
+	if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+		d=$(mktemp -d /dev/shm/edge-test-registry.XXXXXXXX 2>/dev/null); then
+		echo "$d"
+		return 0
+	fi
+	d="$(_reg_tmpdir)/$1-data"
+	mkdir -p "$d" && echo "$d"
+}
 
 # _reg_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
 # localhost (server.pem, server.key) and certs.d/ca.crt for skopeo.
@@ -130,7 +155,7 @@ _reg_token_certs() {
 registry_start() {
 	local mode=${1:?registry_start MODE [NAME]} name=${2:-registry}
 	local auth=none tls=0 part dir data port scheme=http pass=""
-	local var tport=""
+	local var tport="" scratch=""
 	local IFS_save=$IFS
 	IFS=+
 	for part in $mode; do
@@ -147,8 +172,7 @@ registry_start() {
 	done
 	IFS=$IFS_save
 	dir="$(_reg_tmpdir)/$name"
-	data=${REGISTRY_DATA:-$(_reg_tmpdir)/$name-data}
-	mkdir -p "$dir" "$data" || return 1
+	mkdir -p "$dir" || return 1
 
 	if [ "$tls" = 1 ] || [ "$auth" = token ]; then
 		_reg_certs "$dir" || {
@@ -182,6 +206,17 @@ registry_start() {
 	fi
 	if [ "$tls" = 1 ]; then
 		scheme=https
+	fi
+
+	if [ -n "${REGISTRY_DATA:-}" ]; then
+		data=$REGISTRY_DATA
+		mkdir -p "$data" || return 1
+	else
+		# made last: nothing below fails before the supervisor owns it
+		data=$(_reg_storage_dir "$name") || return 1
+		case $data in
+		/dev/shm/*) scratch=$data ;;
+		esac
 	fi
 
 	# port 0: docker-registry binds a free port and logs it ("listening on
@@ -230,7 +265,7 @@ registry_start() {
 	# on a machine the suites keep busy, Go's idle threads spinning for work
 	# cost more CPU than a test registry's parallelism gains.
 	start_server "$dir/registry" log env -i PATH="$PATH" GOMAXPROCS=1 bash -c "$_REG_SUPERVISOR" supervise "$$" \
-		"${REGISTRY_LIFETIME:-3600}" docker-registry serve "$dir/config.yml" || return 1
+		"${REGISTRY_LIFETIME:-3600}" "$scratch" docker-registry serve "$dir/config.yml" || return 1
 	port=$PORT
 
 	REGISTRY="127.0.0.1:$port"
