@@ -233,7 +233,7 @@ header() {
 
 @test "serve: TLS with a self-signed CA: skopeo and curl trust it through the CA" {
 	mkdir certs
-	_reg_certs "$PWD/certs"
+	_reg_certs "$PWD/certs" edge-serve
 	serve --tls-cert certs/server.pem --tls-key certs/server.key "$BUNDLE"
 	[ "$(code --cacert certs/ca.pem "https://$SERVE/v2/")" = 200 ]
 	run curl -sf "https://$SERVE/v2/"

@@ -118,11 +118,10 @@ _reg_storage_dir() {
 	mkdir -p "$d" && echo "$d"
 }
 
-# _reg_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
+# _reg_make_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
 # localhost (server.pem, server.key) and certs.d/ca.crt for skopeo.
-_reg_certs() {
+_reg_make_certs() {
 	local d=$1
-	[ -s "$d/ca.pem" ] && return 0
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.pem" -days 3 -subj /CN=edge-test-ca \
 		-addext basicConstraints=critical,CA:TRUE \
@@ -139,9 +138,9 @@ _reg_certs() {
 	mkdir -p "$d/certs.d" && cp "$d/ca.pem" "$d/certs.d/ca.crt"
 }
 
-# _reg_token_certs DIR: an RSA key (token.key) and its certificate signed by
+# _reg_make_token_certs DIR: an RSA key (token.key) and its certificate signed by
 # the CA (token.pem) for the token server; the registry trusts ca.pem.
-_reg_token_certs() {
+_reg_make_token_certs() {
 	local d=$1
 	printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
 		'keyUsage=critical,digitalSignature' >"$d/token.ext"
@@ -149,6 +148,56 @@ _reg_token_certs() {
 		-subj /CN=edge-test-token-signer -out "$d/token.csr" 2>/dev/null &&
 		openssl x509 -req -in "$d/token.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
 			-CAcreateserial -days 3 -extfile "$d/token.ext" -out "$d/token.pem" 2>/dev/null
+}
+
+# _reg_cert_cache NAME: sets cdir to a directory holding what both of the
+# above make (ca.*, server.*, certs.d/, token.*), made once per machine for
+# each registry NAME and made anew once a day (the certificates last three):
+# five openssl runs a TLS or token registry, an RSA key among them, cost
+# more than some of the tests that start one. Registries of different
+# NAMEs, the ones a test runs side by side, keep CAs of their own.
+_reg_cert_cache() {
+	local name=$1 made tmp root="$TEST_IMAGES_ROOT/certs"
+	cdir="$root/$name"
+	if [ -s "$cdir/made" ] && read -r made <"$cdir/made" && ((EPOCHSECONDS - made < 86400)); then
+		return 0
+	fi
+	mkdir -p "$root" || return 1
+	{
+		flock 7 || return 1
+		if [ -s "$cdir/made" ] && read -r made <"$cdir/made" && ((EPOCHSECONDS - made < 86400)); then
+			return 0
+		fi
+		tmp=$(mktemp -d "$root/.new.XXXXXX") || return 1
+		if ! _reg_make_certs "$tmp" || ! _reg_make_token_certs "$tmp"; then
+			rm -rf "$tmp"
+			return 1
+		fi
+		echo "$EPOCHSECONDS" >"$tmp/made"
+		rm -rf "$cdir"
+		mv "$tmp" "$cdir"
+	} 7>"$root/.lock"
+}
+
+# _reg_certs DIR [NAME]: _reg_make_certs's files in DIR, copied from NAME's
+# cached set when NAME is given (made here if the copy fails: a set being
+# renewed by another suite at that moment).
+_reg_certs() {
+	local d=$1 cdir
+	[ -s "$d/ca.pem" ] && return 0
+	if [ -n "${2:-}" ] && _reg_cert_cache "$2" && cp -r "$cdir/." "$d/" 2>/dev/null &&
+		[ -s "$d/ca.pem" ] && [ -s "$d/token.pem" ]; then
+		return 0
+	fi
+	rm -f "$d"/token.*
+	_reg_make_certs "$d"
+}
+
+# _reg_token_certs DIR: the token key and certificate in DIR (copied with
+# the cached set, else made with DIR's CA).
+_reg_token_certs() {
+	[ -s "$1/token.pem" ] && [ -s "$1/token.key" ] && return 0
+	_reg_make_token_certs "$1"
 }
 
 # registry_start MODE [NAME]: see the top of this file.
@@ -175,13 +224,14 @@ registry_start() {
 	mkdir -p "$dir" || return 1
 
 	if [ "$tls" = 1 ] || [ "$auth" = token ]; then
-		_reg_certs "$dir" || {
+		_reg_certs "$dir" "$name" || {
 			echo "registry_start: openssl failed" >&2
 			return 1
 		}
 	fi
 	if [ "$auth" != none ]; then
-		pass=$(openssl rand -hex 12)
+		# 96 random bits from getrandom(2) without a process
+		printf -v pass '%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM"
 		(umask 077 && echo "$pass" >"$dir/password")
 	fi
 	if [ "$auth" = basic ]; then
