@@ -65,16 +65,15 @@ TEST_IMAGES_ROOT="$TOP/build/test-images"
 REGISTRY_SERVICE=edge-test-registry
 REGISTRY_ISSUER=edge-test-issuer
 
-# The per-test (or, in setup_file, per-file) scratch directory.
-_reg_tmpdir() {
-	echo "${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?no bats temp dir}}"
-}
-
-# Where registry_start leaves what seed_images and friends need to know about
-# a registry: one file per HOST:PORT, readable from any test of the run.
-_reg_statedir() {
-	local d="${BATS_RUN_TMPDIR:-$(_reg_tmpdir)}/registries"
-	mkdir -p "$d" && echo "$d"
+# _reg_dirs: sets reg_tmp, the per-test (or, in setup_file, per-file)
+# scratch directory, and reg_statedir, where registry_start leaves what
+# seed_images and friends need to know about a registry (one file per
+# HOST:PORT, readable from any test of the run). Variables, not a command
+# substitution: on this machine a fork of the test's shell costs some 20 ms
+# of CPU, and the helpers below ran several a call.
+_reg_dirs() {
+	reg_tmp=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?no bats temp dir}}
+	reg_statedir="${BATS_RUN_TMPDIR:-$reg_tmp}/registries"
 }
 
 # Runs "$@" and kills it when the shell $1 goes away or after $2 seconds;
@@ -114,7 +113,9 @@ _reg_storage_dir() {
 		echo "$d"
 		return 0
 	fi
-	d="$(_reg_tmpdir)/$1-data"
+	local reg_tmp reg_statedir
+	_reg_dirs
+	d="$reg_tmp/$1-data"
 	mkdir -p "$d" && echo "$d"
 }
 
@@ -220,7 +221,9 @@ registry_start() {
 		esac
 	done
 	IFS=$IFS_save
-	dir="$(_reg_tmpdir)/$name"
+	local reg_tmp reg_statedir
+	_reg_dirs
+	dir="$reg_tmp/$name"
 	mkdir -p "$dir" || return 1
 
 	if [ "$tls" = 1 ] || [ "$auth" = token ]; then
@@ -347,12 +350,15 @@ registry_start() {
 		export TOKEN_SERVER TOKEN_REALM TOKEN_LOG TOKEN_CA
 	fi
 	if [ -n "${2:-}" ]; then
-		var=$(echo "$name" | tr '[:lower:]-' '[:upper:]_' | tr -cd 'A-Z0-9_')
+		var=${name^^}
+		var=${var//-/_}
+		var=${var//[^A-Z0-9_]/}
 		for part in "" _URL _USER _PASS _PASS_FILE _CA _CERT_DIR _MODE _DIR _STORAGE; do
 			local v="REGISTRY$part"
 			export "${var}_REGISTRY$part=${!v}"
 		done
 	fi
+	[ -d "$reg_statedir" ] || mkdir -p "$reg_statedir" || return 1
 	{
 		echo "reg_scheme=$scheme"
 		echo "reg_tls=$tls"
@@ -363,7 +369,7 @@ registry_start() {
 		echo "reg_certdir=$REGISTRY_CERT_DIR"
 		echo "reg_token=${tport:+127.0.0.1:$tport}"
 		echo "reg_storage=$data"
-	} >"$(_reg_statedir)/$REGISTRY.env"
+	} >"$reg_statedir/$REGISTRY.env"
 }
 
 # registry_stop: stops every server this test started (registries included).
@@ -378,7 +384,9 @@ _reg_info() {
 	local f
 	reg_scheme=http reg_tls=0 reg_auth=none reg_user="" reg_pass="" reg_ca=""
 	reg_certdir="" reg_token="" reg_storage=""
-	f="$(_reg_statedir)/$1.env"
+	local reg_tmp reg_statedir
+	_reg_dirs
+	f="$reg_statedir/$1.env"
 	if [ -f "$f" ]; then
 		# shellcheck disable=SC1090
 		. "$f"
@@ -611,17 +619,18 @@ _reg_seed_src() {
 
 # _reg_seed_skopeo REGISTRY IMAGE...: pushes the images with skopeo.
 _reg_seed_skopeo() {
-	local reg=$1 img src dst all repos
+	local reg=$1 img src dst all repos reg_tmp reg_statedir
 	shift
+	_reg_dirs
 	local -a args
 	mapfile -t args < <(registry_skopeo_args "$reg" dest)
 	for img in "$@"; do
 		_reg_seed_src "$img" || return
 		# shellcheck disable=SC2086 # $all: empty or --all
 		if ! skopeo --policy "$TEST_IMAGES_ROOT/policy.json" copy -q --retry-times 2 \
-			$all "${args[@]}" "$src" "docker://$reg/$dst" 2>"$(_reg_tmpdir)/seed.err"; then
+			$all "${args[@]}" "$src" "docker://$reg/$dst" 2>"$reg_tmp/seed.err"; then
 			echo "seed_images: pushing $img to $reg failed:" >&2
-			cat "$(_reg_tmpdir)/seed.err" >&2
+			cat "$reg_tmp/seed.err" >&2
 			return 1
 		fi
 	done
@@ -710,7 +719,9 @@ seed_images() {
 fault_proxy_start() {
 	local mode=${1:?fault_proxy_start MODE [ARG...]} d
 	shift
-	d=$(_reg_tmpdir)
+	local reg_tmp reg_statedir
+	_reg_dirs
+	d=$reg_tmp
 	PROXY_LOG="$d/fault-proxy.log"
 	start_server fault-proxy "$d/fault-proxy.port" \
 		python3 "$REGISTRY_SERVERS_DIR/fault-proxy.py" --upstream "http://${REGISTRY:?no registry}" \
@@ -720,7 +731,8 @@ fault_proxy_start() {
 	PROXY_FOREIGN="127.0.0.1:${PORT##* }"
 	export PROXY PROXY_URL PROXY_LOG PROXY_FOREIGN
 	# seed_images and skopeo flags: the proxy speaks plain HTTP without auth
-	printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$(_reg_statedir)/$PROXY.env"
+	{ [ -d "$reg_statedir" ] || mkdir -p "$reg_statedir"; } &&
+		printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$reg_statedir/$PROXY.env"
 }
 
 # site_setup_file PULL_OPTION...: setup_file of the suites that push or serve
