@@ -20,6 +20,8 @@
 #   test_image_digest REF       digest of a pushed ref from $TEST_REFS
 #                               (test/base:1, test/base:1#layer0,
 #                               test/multi:1@linux/arm64/v8, ...); test_image_size.
+#   test_image_table            the same as arrays TEST_DIGEST[REF], TEST_SIZE[REF]
+#                               (no process; for per_test_setup).
 #   registry_skopeo_args REGISTRY [src|dest]
 #                               skopeo flags for the registry (creds, TLS), one
 #                               per line: mapfile -t a < <(registry_skopeo_args …)
@@ -640,6 +642,21 @@ test_image_digest() {
 }
 test_image_size() {
 	test_images && awk -v r="$1" '$2 == r { print $4; exit }' "$TEST_REFS"
+}
+
+# test_image_table: TEST_DIGEST and TEST_SIZE, associative arrays of
+# $TEST_REFS by REF, for per_test_setup: the tests read ${TEST_DIGEST[REF]}
+# where a $(test_image_digest REF) forked the test's shell and ran an awk
+# (some 40 ms of CPU a look-up on this machine).
+test_image_table() {
+	local kind ref digest size rest
+	test_images || return 1
+	declare -gA TEST_DIGEST=() TEST_SIZE=()
+	while read -r kind ref digest size rest; do
+		TEST_DIGEST[$ref]=$digest
+		TEST_SIZE[$ref]=$size
+	done <"$TEST_REFS"
+	[ ${#TEST_DIGEST[@]} -gt 20 ] || { echo "test_image_table: ${#TEST_DIGEST[@]} refs in $TEST_REFS" >&2; return 1; }
 }
 
 # _reg_seed_src IMAGE: sets src, dst and all for IMAGE (skopeo's source, the
