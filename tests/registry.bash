@@ -649,11 +649,12 @@ test_image_size() {
 # where a $(test_image_digest REF) forked the test's shell and ran an awk
 # (some 40 ms of CPU a look-up on this machine).
 test_image_table() {
-	local kind ref digest size rest
+	local ref digest size
 	test_images || return 1
 	declare -gA TEST_DIGEST=() TEST_SIZE=()
-	while read -r kind ref digest size rest; do
+	while read -r _ ref digest size _; do
 		TEST_DIGEST[$ref]=$digest
+		# shellcheck disable=SC2034 # the tests read it
 		TEST_SIZE[$ref]=$size
 	done <"$TEST_REFS"
 	[ ${#TEST_DIGEST[@]} -gt 20 ] || { echo "test_image_table: ${#TEST_DIGEST[@]} refs in $TEST_REFS" >&2; return 1; }
