@@ -286,7 +286,7 @@ blob_url() {
 	grep -q '"method": "PATCH"' "$PROXY_LOG"
 }
 
-@test "registry infra: an idle registry's supervisor starts no process; stopping it stops the registry" {
+@test "registry infra: an idle registry's supervisor starts no process; stopping it stops the registry, removes its tmpfs storage" {
 	# issue 10 item 23: it ran sleep 0.2 in a loop, five processes a second
 	# per registry for the whole suite
 	registry_start plain
@@ -301,4 +301,8 @@ blob_url() {
 	stop_servers
 	run kill -0 "$reg"
 	assert_failure
+	# a storage root on tmpfs went with it
+	case $REGISTRY_STORAGE in
+	/dev/shm/*) [ ! -e "$REGISTRY_STORAGE" ] ;;
+	esac
 }

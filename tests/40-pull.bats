@@ -17,6 +17,11 @@ teardown_file() {
 	stop_servers
 }
 
+# the tests read ${TEST_DIGEST[REF]} and ${TEST_SIZE[REF]} (registry.bash)
+per_test_setup() {
+	test_image_table
+}
+
 # images FILE REF...: an --images list of refs under $SRC
 imglist() {
 	local f=$1 r
@@ -53,14 +58,14 @@ pull_manifest() {
 	echo "$output" > out.json
 	[ "$(jq -r .store out.json)" = store ]
 	for t in base app1 app2 big v2s2; do
-		echo "$SRC/test/$t:1 $(test_image_digest test/$t:1)"
+		echo "$SRC/test/$t:1 ${TEST_DIGEST[test/$t:1]}"
 	done | sort > want.txt
 	jq -r '.images[] | "\(.ref) \(.digest)"' out.json | sort | diff want.txt -
 	[ "$(jq -r --arg r "$SRC/test/v2s2:1" '.images[] | select(.ref == $r) | .mediaType' out.json)" = application/vnd.docker.distribution.manifest.v2+json ]
 	[ "$(jq -r --arg r "$SRC/test/base:1" '.images[] | select(.ref == $r) | .platforms | join(",")' out.json)" = linux/amd64 ]
 	[ "$(jq -r --arg r "$SRC/test/base:1" '.images[] | select(.ref == $r) | .size' out.json)" -gt 1500000 ]
 	# base's layers are in the store once, the store is an OCI layout
-	[ -f "store/blobs/sha256/$(test_image_digest 'test/base:1#layer0' | cut -d: -f2)" ]
+	[ -f "store/blobs/sha256/${TEST_DIGEST['test/base:1#layer0']#sha256:}" ]
 	[ "$(jq -r '.imageLayoutVersion' store/oci-layout)" = 1.0.0 ]
 	[ "$(jq -r '.manifests | length' store/index.json)" = 5 ]
 	[ "$(jq -r --arg r "$SRC/test/app1:1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $r) | .annotations["io.containerd.image.name"]' store/index.json)" = "$SRC/test/app1:1" ]
@@ -86,7 +91,7 @@ pull_manifest() {
 	assert_line "$SRC/test/v2s2:1"
 	# skopeo can push what we pulled
 	skopeo copy -q --dest-tls-verify=false "oci:store:$SRC/test/app1:1" "docker://$SRC/copied/app1:1"
-	[ "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SRC/copied/app1:1")" = "$(test_image_digest test/app1:1)" ]
+	[ "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SRC/copied/app1:1")" = "${TEST_DIGEST[test/app1:1]}" ]
 }
 
 @test "pull: an index is trimmed to the chosen platforms" {
@@ -95,14 +100,14 @@ pull_manifest() {
 	assert_success
 	assert_stderr_empty
 	e=$(echo "$output" | jq '.images[0]')
-	[ "$(echo "$e" | jq -r .sourceDigest)" = "$(test_image_digest test/multi:1)" ]
-	[ "$(echo "$e" | jq -r .digest)" != "$(test_image_digest test/multi:1)" ]
+	[ "$(echo "$e" | jq -r .sourceDigest)" = "${TEST_DIGEST[test/multi:1]}" ]
+	[ "$(echo "$e" | jq -r .digest)" != "${TEST_DIGEST[test/multi:1]}" ]
 	[ "$(echo "$e" | jq -c .platforms)" = '["linux/arm64"]' ]
 	[ "$(echo "$output" | jq -c .platforms)" = '["linux/arm64"]' ]
 	d=$(echo "$e" | jq -r .digest | cut -d: -f2)
 	[ "$(jq '.manifests | length' "store/blobs/sha256/$d")" = 1 ]
-	[ "$(jq -r '.manifests[0].digest' "store/blobs/sha256/$d")" = "$(test_image_digest 'test/multi:1@linux/arm64/v8')" ]
-	[ ! -e "store/blobs/sha256/$(test_image_digest 'test/multi:1@linux/arm/v7' | cut -d: -f2)" ]
+	[ "$(jq -r '.manifests[0].digest' "store/blobs/sha256/$d")" = "${TEST_DIGEST['test/multi:1@linux/arm64/v8']}" ]
+	[ ! -e "store/blobs/sha256/${TEST_DIGEST['test/multi:1@linux/arm/v7']#sha256:}" ]
 	skopeo copy -q --override-arch arm64 "oci:store:$SRC/test/multi:1" dir:copy
 	# the same platform written twice is one
 	run --separate-stderr edge-pull --plain-http --platform linux/arm64 --platform linux/arm64/v8,linux/aarch64 m.json
@@ -114,7 +119,7 @@ pull_manifest() {
 	pull_manifest test/multi:1
 	run --separate-stderr edge-pull --plain-http --all-platforms m.json
 	assert_success
-	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/multi:1)" ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "${TEST_DIGEST[test/multi:1]}" ]
 	[ "$(echo "$output" | jq -r '.images[0] | has("sourceDigest")')" = false ]
 	[ "$(echo "$output" | jq -r '.images[0].platforms | length')" = 3 ]
 	jq '.platforms = ["linux/arm/v7", "linux/amd64"]' m.json > m2.json
@@ -153,7 +158,7 @@ pull_manifest() {
 
 @test "pull: an OCI chart, an HTTP Helm repository chart and the definition" {
 	mkdir -p repo
-	chart_digest=$(test_image_digest 'test/charts/demo:0.1.0#layer0')
+	chart_digest=${TEST_DIGEST['test/charts/demo:0.1.0#layer0']}
 	cp "$TEST_LAYOUT/blobs/sha256/${chart_digest#sha256:}" repo/demo-0.1.0.tgz
 	cat > repo/index.yaml <<-Y
 	apiVersion: v1
@@ -180,7 +185,7 @@ s.serve_forever()'
 	assert_success
 	assert_stderr_empty
 	echo "$output" > out.json
-	[ "$(jq -r --arg r "$SRC/test/charts/demo:0.1.0" '.charts[] | select(.ref == $r) | .digest' out.json)" = "$(test_image_digest test/charts/demo:0.1.0)" ]
+	[ "$(jq -r --arg r "$SRC/test/charts/demo:0.1.0" '.charts[] | select(.ref == $r) | .digest' out.json)" = "${TEST_DIGEST[test/charts/demo:0.1.0]}" ]
 	http_digest=$(jq -r '.charts[] | select(.ref == "127.0.0.1:'"$PORT"'/demo:0.1.0") | .digest' out.json)
 	[[ "$http_digest" == sha256:* ]]
 	man="store/blobs/sha256/${http_digest#sha256:}"
@@ -223,7 +228,7 @@ s.serve_forever()'
 	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file empty.pw --store s5 m.json
 	assert_failure 5
 	assert_stderr_contains "$REGISTRY: access to test/base refused (HTTP 401"
-	[ ! -e s5/blobs/sha256/"$(test_image_digest 'test/base:1#layer0' | cut -d: -f2)" ]
+	[ ! -e s5/blobs/sha256/"${TEST_DIGEST['test/base:1#layer0']#sha256:}" ]
 }
 
 @test "pull: token auth, tokens cached per scope" {
@@ -238,7 +243,7 @@ s.serve_forever()'
 	run --separate-stderr edge-pull --plain-http --registry "$REGISTRY" --username "$REGISTRY_USER" --password-file "$REGISTRY_PASS_FILE" --store s2 m.json
 	assert_success
 	assert_stderr_empty
-	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/app1:1)" ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "${TEST_DIGEST[test/app1:1]}" ]
 	# one token per repository scope, not one per request or per thread
 	[ $(( $(wc -l < "$TOKEN_LOG") - before )) = 3 ]
 	# the password never reaches the token log or our stderr
@@ -293,7 +298,7 @@ s.serve_forever()'
 	assert_success
 	assert_stderr_empty
 	grep -q '"range": "bytes=' "$PROXY_LOG"
-	[ "$(echo "$output" | jq -r '.images[] | select(.ref | endswith("big:1")) | .digest')" = "$(test_image_digest test/big:1)" ]
+	[ "$(echo "$output" | jq -r '.images[] | select(.ref | endswith("big:1")) | .digest')" = "${TEST_DIGEST[test/big:1]}" ]
 	assert_store_sound
 }
 
@@ -306,7 +311,7 @@ s.serve_forever()'
 	assert_output ""
 	[[ "$stderr" =~ "edge-pull: $PROXY/test/big:1: blob sha256:"[0-9a-f]{64}": digest mismatch (got sha256:" ]]
 	for b in 'test/big:1#layer0' 'test/big:1#config'; do
-		[ ! -e "store/blobs/sha256/$(test_image_digest "$b" | cut -d: -f2)" ]
+		[ ! -e "store/blobs/sha256/${TEST_DIGEST["$b"]#sha256:}" ]
 	done
 	assert_store_sound
 	[ -z "$(ls store/.tmp)" ]
@@ -322,7 +327,7 @@ s.serve_forever()'
 	assert_failure 4
 	assert_stderr_contains "1 of 3 entries failed"
 	[ "$(echo "$output" | jq -r --arg r "$SRC/test/nosuch:1" '.images[] | select(.ref == $r) | .error')" = "$SRC/test/nosuch:1: not found" ]
-	[ "$(echo "$output" | jq -r --arg r "$SRC/test/app1:1" '.images[] | select(.ref == $r) | .digest')" = "$(test_image_digest test/app1:1)" ]
+	[ "$(echo "$output" | jq -r --arg r "$SRC/test/app1:1" '.images[] | select(.ref == $r) | .digest')" = "${TEST_DIGEST[test/app1:1]}" ]
 	[ "$(jq '.manifests | length' s2/index.json)" = 2 ]
 }
 
@@ -532,14 +537,14 @@ pull_big_in_parts() {
 	pull_big_in_parts
 	assert_success
 	assert_stderr_empty
-	big=$(test_image_digest 'test/big:1#layer0')
-	size=$(test_image_size 'test/big:1#layer0')
+	big=${TEST_DIGEST['test/big:1#layer0']}
+	size=${TEST_SIZE['test/big:1#layer0']}
 	[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | select(.status == 206) | .range] | length' "$PROXY_LOG")" = 4 ]
 	# the ranges tile the blob
 	jq -rs --arg b "/blobs/$big" '.[] | select(.path | endswith($b)) | .range' "$PROXY_LOG" | sort -t= -k2 -n > ranges.txt
 	[ "$(head -1 ranges.txt)" = "bytes=0-$(( (size + 3) / 4 - 1 ))" ]
 	[ "$(tail -1 ranges.txt | sed 's/.*-//')" = "$((size - 1))" ]
-	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/big:1)" ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "${TEST_DIGEST[test/big:1]}" ]
 	assert_store_sound
 	[ -z "$(ls store/.tmp)" ]
 }
@@ -549,11 +554,11 @@ pull_big_in_parts() {
 	pull_big_in_parts
 	assert_success
 	assert_stderr_empty
-	big=$(test_image_digest 'test/big:1#layer0')
+	big=${TEST_DIGEST['test/big:1#layer0']}
 	[ "$(requests GET "/blobs/$big\$")" = 1 ]
 	[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | .status] | join(",")' "$PROXY_LOG")" = '"200"' ] ||
 		[ "$(jq -s --arg b "/blobs/$big" '[.[] | select(.path | endswith($b)) | .status][0]' "$PROXY_LOG")" = 200 ]
-	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/big:1)" ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "${TEST_DIGEST[test/big:1]}" ]
 	assert_store_sound
 }
 
@@ -562,7 +567,7 @@ pull_big_in_parts() {
 	pull_big_in_parts
 	assert_success
 	assert_stderr_empty
-	big=$(test_image_digest 'test/big:1#layer0')
+	big=${TEST_DIGEST['test/big:1#layer0']}
 	# one part was cut; its retry asked for the rest of that part only
 	cut=$(jq -rs --arg b "/blobs/$big" '.[] | select(.path | endswith($b)) | select(.fault == "cut") | .range' "$PROXY_LOG")
 	[ -n "$cut" ]
@@ -570,13 +575,13 @@ pull_big_in_parts() {
 	end=${cut##*-}
 	jq -rs --arg b "/blobs/$big" --arg e "$end" '.[] | select(.path | endswith($b)) | select(.fault == null) | .range' "$PROXY_LOG" > after.txt
 	grep -v "^${cut}\$" after.txt | grep -q -- "-$end\$"
-	[ "$(echo "$output" | jq -r '.images[0].digest')" = "$(test_image_digest test/big:1)" ]
+	[ "$(echo "$output" | jq -r '.images[0].digest')" = "${TEST_DIGEST[test/big:1]}" ]
 	assert_store_sound
 	[ -z "$(ls store/.tmp)" ]
 }
 
 @test "pull: a digest mismatch after a ranged fetch: exit 1, nothing renamed into the store" {
-	big=$(test_image_digest 'test/big:1#layer0')
+	big=${TEST_DIGEST['test/big:1#layer0']}
 	fault_proxy_start flip --match "/blobs/$big\$"
 	pull_big_in_parts
 	assert_failure 1
@@ -630,7 +635,7 @@ per_test_teardown() {
 	run --separate-stderr bash -c "trap '' XFSZ; $limit edge-pull --plain-http --retries 0 --store fs/store big.json"
 	assert_failure 6
 	assert_output ""
-	layer=$(test_image_digest 'test/big:1#layer0')
+	layer=${TEST_DIGEST['test/big:1#layer0']}
 	assert_stderr_contains "store fs/store: write blob $layer: "
 	[[ "$stderr" == *"No space left on device" || "$stderr" == *"File too large" ]]
 	[[ "$stderr" != *index.json* ]]

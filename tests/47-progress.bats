@@ -26,14 +26,21 @@ on_tty() {
 	tty=$(script -qec "$1" /dev/null | sed 's/\r$//')
 }
 
-# slow_proxy REGISTRY MS: a proxy in front of REGISTRY that holds every
-# request MS milliseconds (a registry far away); exports PROXY.
+# slow_proxy REGISTRY MS [REGEX]: a proxy in front of REGISTRY that holds
+# every request (or those whose path matches REGEX) MS milliseconds (a
+# registry far away); exports PROXY.
 slow_proxy() {
 	local save=$REGISTRY
 	REGISTRY=$1
-	fault_proxy_start none --delay "$2"
+	fault_proxy_start none --delay "$2" ${3:+--delay-match "$3"}
 	REGISTRY=$save
 }
+
+# the chunks (PATCH) and the closing PUT of test/big's uploads: pushed with
+# --chunk-size 1M, its 8 MiB layer is ten slow requests among fast ones, and
+# bytes stay to send while they wait (a delay on each of the 150 requests
+# of a push in 64 KiB chunks cost the proxy and the registry seconds of CPU)
+BIG_UPLOAD='/test/big/blobs/uploads/[^?/]'
 
 # redrawn_line: the progress line of $tty drew bytes done and the total,
 # a rate and the time left, redrawn in place (\r), and cleared to the end.
@@ -52,9 +59,9 @@ final_count() {
 # --- item 14: the progress line ---------------------------------------------
 
 @test "progress: edge-push on a terminal shows bytes in flight, the total, the rate and the time left" {
-	slow_proxy "$DST" 25
-	# 64 KiB chunks of the 8 MiB layer: one request each, 25 ms away
-	on_tty "edge-push --plain-http --jobs 1 --chunk-size 64K --registry $PROXY/tty $BUNDLE > out.json"
+	slow_proxy "$DST" 250 "$BIG_UPLOAD"
+	# 1 MiB chunks of the 8 MiB layer: one request each, 250 ms away
+	on_tty "edge-push --plain-http --jobs 1 --chunk-size 1M --registry $PROXY/tty $BUNDLE > out.json"
 	redrawn_line
 	jq -e '.pushed | length == 7' out.json >/dev/null
 }
@@ -70,8 +77,9 @@ final_count() {
 }
 
 @test "progress: piped, edge-push prints a plain line every 5 s and no redrawing" {
-	slow_proxy "$DST" 40
-	run --separate-stderr edge-push --plain-http --jobs 1 --chunk-size 64K --registry "$PROXY/plain" "$BUNDLE"
+	# over 5 s: ten requests 700 ms away
+	slow_proxy "$DST" 700 "$BIG_UPLOAD"
+	run --separate-stderr edge-push --plain-http --jobs 1 --chunk-size 1M --registry "$PROXY/plain" "$BUNDLE"
 	assert_success
 	[[ "$stderr" != *$'\r'* ]]
 	[[ "$stderr" != *$'\033'* ]]

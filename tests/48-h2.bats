@@ -117,7 +117,7 @@ h2_front_start() {
 	for try in 1 2 3 4 5 6 7 8; do
 		port=$((20000 + RANDOM % 12000))
 		rm -f "$dir/front.log"
-		bash -c "$_REG_SUPERVISOR" supervise "$$" 600 nghttpx --conf=/dev/null \
+		bash -c "$_REG_SUPERVISOR" supervise "$$" 600 "" nghttpx --conf=/dev/null \
 			--frontend="127.0.0.1,$port" --backend="${backend/:/,}" --workers=1 --no-ocsp \
 			--accesslog-file="$FRONT_LOG" --accesslog-format='$remote_port $alpn $method $path $status' \
 			--errorlog-file="$dir/front.log" "$H2_DIR/server.key" "$H2_DIR/server.pem" \

@@ -17,7 +17,7 @@ setup_file() {
 	# is trimmed to one platform: its index has a digest of its own) and the
 	# bundle packed from it
 	site_setup_file --platform linux/amd64
-	# digest_of reads this table (one awk, not one jq, a look-up)
+	# per_test_setup reads this table into DIGEST (not one jq a look-up)
 	jq -r '(.images[], .charts[]) | [.ref, .digest] | @tsv' "$PULLED" > "$BATS_FILE_TMPDIR/digests.tsv"
 }
 
@@ -42,9 +42,19 @@ target() {
 	echo "$1/$2/${SRC/:/_}/$3"
 }
 
-# digest_of REF: the entry's digest in the pulled manifest (REF under $SRC)
+# digest_of REF: the entry's digest in the pulled manifest (REF under $SRC);
+# the tests read ${DIGEST["$SRC/REF"]}, the same table loaded once a test
+# (a $(digest_of) forked the test's shell and ran an awk, 30 ms a look-up)
 digest_of() {
-	awk -F'\t' -v r="$SRC/$1" '$1 == r { print $2 }' "$BATS_FILE_TMPDIR/digests.tsv"
+	echo "${DIGEST["$SRC/$1"]}"
+}
+per_test_setup() {
+	local r d
+	declare -gA DIGEST=()
+	while IFS=$'\t' read -r r d; do
+		DIGEST[$r]=$d
+	done <"$BATS_FILE_TMPDIR/digests.tsv"
+	[ ${#DIGEST[@]} = 7 ] || { echo "digests.tsv: ${#DIGEST[@]} entries, expected 7" >&2; return 1; }
 }
 
 # raw_digest REG REF: sha256 of the manifest the registry serves for REF
@@ -92,8 +102,8 @@ assert_pushed() {
 	done < <(registry_digests "$reg" "${tgts[@]}")
 	[ "$i" = 7 ] || { echo "registry_digests gave $i lines" >&2; return 1; }
 	for ref in multi:1 "$@"; do
-		got=$(skopeo inspect "${a[@]}" --format '{{.Digest}}' "docker://$(target "$reg" "$path" "test/$ref")")
-		[ "$got" = "$(digest_of "test/$ref")" ] || { echo "skopeo inspect test/$ref: $got" >&2; return 1; }
+		got=$(skopeo inspect "${a[@]}" --format '{{.Digest}}' "docker://$reg/$path/${SRC/:/_}/test/$ref")
+		[ "$got" = "${DIGEST["$SRC/test/$ref"]}" ] || { echo "skopeo inspect test/$ref: $got" >&2; return 1; }
 	done
 }
 
@@ -120,14 +130,14 @@ summary_line() {
 	echo "$output" > out.json
 	assert_pushed out.json "$DST" site base:1 v2s2:1
 	# the trimmed index went up as stored, not as the source registry has it
-	[ "$(digest_of test/multi:1)" != "$(test_image_digest test/multi:1)" ]
+	[ "${DIGEST["$SRC/test/multi:1"]}" != "$(test_image_digest test/multi:1)" ]
 	[ "$(jq -r --arg r "$SRC/test/multi:1" '.images[] | select(.ref == $r) | .sourceDigest' out.json)" = "$(test_image_digest test/multi:1)" ]
 	# the manifest is bundle.json's, with the bundle named as given
 	[ "$(jq -r .bundle.path out.json)" = "$BUNDLE" ]
 	[ "$(jq -r 'has("blobs")' out.json)" = false ]
 	[ "$(jq -r .name out.json)" = site ]
 	# skopeo can pull what was pushed
-	skopeo copy -q --src-tls-verify=false "docker://$(target "$DST" site test/app1:1)" dir:app1
+	skopeo copy -q --src-tls-verify=false "docker://$DST/site/${SRC/:/_}/test/app1:1" dir:app1
 	[ "$(sha256sum < app1/manifest.json | cut -d' ' -f1)" = "$(digest_of test/app1:1 | cut -d: -f2)" ]
 }
 
@@ -149,7 +159,7 @@ summary_line() {
 }
 
 @test "push: the prefix rule keeps the source host, its port as _PORT" {
-	jq -n --arg r "$SRC/test/base:1" --arg d "$(digest_of test/base:1)" --arg s "$STORE" \
+	jq -n --arg r "$SRC/test/base:1" --arg d "${DIGEST["$SRC/test/base:1"]}" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	run --separate-stderr edge-push --plain-http --registry "$DST" m.json
 	assert_success
@@ -160,7 +170,7 @@ summary_line() {
 	run --separate-stderr edge-push --plain-http --registry "$DST/deep/er/" m.json
 	assert_success
 	[ "$(echo "$output" | jq -r '.pushed[0].target')" = "$DST/deep/er/${SRC/:/_}/test/base:1" ]
-	[ "$(raw_digest "$DST" "$DST/deep/er/${SRC/:/_}/test/base:1")" = "$(digest_of test/base:1)" ]
+	[ "$(raw_digest "$DST" "$DST/deep/er/${SRC/:/_}/test/base:1")" = "${DIGEST["$SRC/test/base:1"]}" ]
 }
 
 @test "push: --mapping rules: longest prefix wins, at a path boundary; others fall back to --registry" {
@@ -177,16 +187,16 @@ summary_line() {
 	[ "$(t test/base:1)" = "$DST/m1/base:1" ] # not "$SRC/test/ba" + "se"
 	[ "$(t test/multi:1)" = "$DST/m1/multi:1" ]
 	[ "$(t test/charts/demo:0.1.0)" = "$DST/charts/demo:0.1.0" ]
-	[ "$(raw_digest "$DST" "$DST/m2/special:1")" = "$(digest_of test/app1:1)" ]
-	[ "$(raw_digest "$DST" "$DST/charts/demo:0.1.0")" = "$(digest_of test/charts/demo:0.1.0)" ]
+	[ "$(raw_digest "$DST" "$DST/m2/special:1")" = "${DIGEST["$SRC/test/app1:1"]}" ]
+	[ "$(raw_digest "$DST" "$DST/charts/demo:0.1.0")" = "${DIGEST["$SRC/test/charts/demo:0.1.0"]}" ]
 	# a rule for one image, --registry for the rest
 	run --separate-stderr edge-push --plain-http --registry "$DST/rest" --mapping "$SRC/test/app1:1=$DST/pinned/app:v1" "$BUNDLE"
 	assert_success
 	echo "$output" > out.json
 	[ "$(t test/app1:1)" = "$DST/pinned/app:v1" ]
-	[ "$(t test/app2:1)" = "$(target "$DST" rest test/app2:1)" ]
-	[ "$(t test/charts/demo:0.1.0)" = "$(target "$DST" rest test/charts/demo:0.1.0)" ]
-	[ "$(raw_digest "$DST" "$DST/pinned/app:v1")" = "$(digest_of test/app1:1)" ]
+	[ "$(t test/app2:1)" = "$DST/rest/${SRC/:/_}/test/app2:1" ]
+	[ "$(t test/charts/demo:0.1.0)" = "$DST/rest/${SRC/:/_}/test/charts/demo:0.1.0" ]
+	[ "$(raw_digest "$DST" "$DST/pinned/app:v1")" = "${DIGEST["$SRC/test/app1:1"]}" ]
 }
 
 @test "push: --mapping without --registry: every ref must match; a bad result is invalid input" {
@@ -243,7 +253,7 @@ summary_line() {
 	cfg=$(test_image_digest 'test/app1:1#config')
 	grep -qE "^edge-push: PUT http://$DST/v2/chunks/${SRC/:/_}/test/app1/blobs/uploads/[^ ]*digest=$cfg -> 201" push.log
 	echo "$output" > out.json
-	[ "$(raw_digest "$DST" "$(target "$DST" chunks test/big:1)")" = "$(digest_of test/big:1)" ]
+	[ "$(raw_digest "$DST" "$DST/chunks/${SRC/:/_}/test/big:1")" = "${DIGEST["$SRC/test/big:1"]}" ]
 	curl -sf "http://$DST/v2/chunks/${SRC/:/_}/test/big/blobs/$layer" | sha256sum | grep -q "^${layer#sha256:} "
 }
 
@@ -290,7 +300,7 @@ summary_line() {
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/credfile" --cred-file creds.json "$BUNDLE"
 	assert_success
 	assert_stderr_empty
-	[ "$(raw_digest "$REGISTRY" "$(target "$REGISTRY" credfile test/multi:1)")" = "$(digest_of test/multi:1)" ]
+	[ "$(raw_digest "$REGISTRY" "$REGISTRY/credfile/${SRC/:/_}/test/multi:1")" = "${DIGEST["$SRC/test/multi:1"]}" ]
 	# a wrong password: 5, the password never printed
 	echo wrong > wrong.pass
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/bad" --username "$REGISTRY_USER" --password-file wrong.pass "$BUNDLE"
@@ -299,13 +309,13 @@ summary_line() {
 	assert_stderr_contains "$REGISTRY: access to bad/${SRC/:/_}/test/"
 	assert_stderr_contains "refused (HTTP 401)"
 	no_line "$REGISTRY_PASS" <<< "$stderr"
-	run skopeo inspect --raw --creds "$REGISTRY_USER:$REGISTRY_PASS" --tls-verify=false "docker://$(target "$REGISTRY" bad test/base:1)"
+	run skopeo inspect --raw --creds "$REGISTRY_USER:$REGISTRY_PASS" --tls-verify=false "docker://$REGISTRY/bad/${SRC/:/_}/test/base:1"
 	assert_failure
 }
 
 @test "push: token auth, one image: a push-scoped token per repository" {
 	use_registry tokenreg
-	jq -n --arg r "$SRC/test/big:1" --arg d "$(digest_of test/big:1)" --arg s "$STORE" \
+	jq -n --arg r "$SRC/test/big:1" --arg d "${DIGEST["$SRC/test/big:1"]}" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	run --separate-stderr edge-push --plain-http --registry "$REGISTRY/site" m.json
 	assert_failure 5
@@ -318,7 +328,7 @@ summary_line() {
 	[ $(( $(wc -l < "$TOKEN_LOG") - before )) = 1 ]
 	tail -1 "$TOKEN_LOG" | jq -e --arg s "repository:site/${SRC/:/_}/test/big:pull,push" '.scope == [$s] and .user == "edgeuser"' > /dev/null
 	no_line "$REGISTRY_PASS" < "$TOKEN_LOG"
-	[ "$(raw_digest "$REGISTRY" "$(target "$REGISTRY" site test/big:1)")" = "$(digest_of test/big:1)" ]
+	[ "$(raw_digest "$REGISTRY" "$REGISTRY/site/${SRC/:/_}/test/big:1")" = "${DIGEST["$SRC/test/big:1"]}" ]
 }
 
 # Shared layers are mounted from another repository: distribution asks for
@@ -338,7 +348,7 @@ summary_line() {
 # password nor a token does, and that origin's 401 is not answered with them.
 @test "push: credentials never follow an upload Location to another origin" {
 	local mode
-	jq -n --arg r "$SRC/test/base:1" --arg d "$(digest_of test/base:1)" --arg s "$STORE" \
+	jq -n --arg r "$SRC/test/base:1" --arg d "${DIGEST["$SRC/test/base:1"]}" --arg s "$STORE" \
 		'{apiVersion: "edge.manifest/v1", images: [{ref: $r, digest: $d}], store: $s}' > m.json
 	for mode in basic token; do
 		use_registry "${mode}reg"
@@ -365,7 +375,7 @@ summary_line() {
 	assert_failure 4
 	assert_output ""
 	assert_stderr_contains "TLS certificate verification failed"
-	run skopeo inspect --raw --cert-dir "$REGISTRY_CERT_DIR" "docker://$(target "$REGISTRY" site test/base:1)"
+	run skopeo inspect --raw --cert-dir "$REGISTRY_CERT_DIR" "docker://$REGISTRY/site/${SRC/:/_}/test/base:1"
 	assert_failure
 	run --separate-stderr edge-push --ca-file "$REGISTRY_CA" --registry "$REGISTRY/site" "$BUNDLE"
 	assert_success
@@ -427,7 +437,7 @@ summary_line() {
 	[ "$(jq -s 'map(select(.method == "PATCH" and .fault == "cut-upload")) | length' "$PROXY_LOG")" = 1 ]
 	[ "$(jq -s 'map(select(.method == "PATCH" and .status == 503)) | length' "$PROXY_LOG")" -ge 1 ]
 	curl -sf "http://$DST/v2/$repo/blobs/$layer" | sha256sum | grep -q "^${layer#sha256:} "
-	[ "$(raw_digest "$DST" "$(target "$DST" resume test/big:1)")" = "$(digest_of test/big:1)" ]
+	[ "$(raw_digest "$DST" "$DST/resume/${SRC/:/_}/test/big:1")" = "${DIGEST["$SRC/test/big:1"]}" ]
 }
 
 @test "push: a corrupt blob fails its image (exit 1, naming it), the others are pushed" {
@@ -451,12 +461,12 @@ summary_line() {
 	[ "$(curl -s -o /dev/null -w '%{http_code}' -I "http://$DST/v2/corrupt/${SRC/:/_}/test/big/blobs/$big")" = 404 ]
 	[ "$(curl -s -o /dev/null -w '%{http_code}' -I "http://$DST/v2/corrupt/${SRC/:/_}/test/app1/blobs/$own")" = 404 ]
 	for t in app1:1 big:1; do
-		run skopeo inspect --raw --tls-verify=false "docker://$(target "$DST" corrupt test/$t)"
+		run skopeo inspect --raw --tls-verify=false "docker://$DST/corrupt/${SRC/:/_}/test/$t"
 		assert_failure
 	done
 	# the images that do not need those blobs are there
 	for t in base:1 app2:1 multi:1; do
-		[ "$(raw_digest "$DST" "$(target "$DST" corrupt test/$t)")" = "$(digest_of test/$t)" ]
+		[ "$(raw_digest "$DST" "$DST/corrupt/${SRC/:/_}/test/$t")" = "${DIGEST["$SRC/test/$t"]}" ]
 	done
 	# without -v: one line per failed image, then the count
 	run --separate-stderr edge-push --plain-http --chunk-size 1M --registry "$DST/corrupt" m.json
@@ -481,7 +491,7 @@ summary_line() {
 			{ echo "no single line for test/$t" >&2; return 1; }
 	done
 	grep -qx "edge-push: 4 of 7 entries were not pushed" <<< "$stderr"
-	[ "$(raw_digest "$DST" "$(target "$DST" shared test/multi:1)")" = "$(digest_of test/multi:1)" ]
+	[ "$(raw_digest "$DST" "$DST/shared/${SRC/:/_}/test/multi:1")" = "${DIGEST["$SRC/test/multi:1"]}" ]
 }
 
 @test "push: kill -9 mid-push, then a rerun completes and reuses what arrived" {
@@ -512,14 +522,14 @@ summary_line() {
 	assert_success
 	assert_stderr_empty
 	# base's manifest deleted, app2's tag moved to app1's manifest
-	curl -sf -X DELETE "http://$DST/v2/ver/${SRC/:/_}/test/base/manifests/$(digest_of test/base:1)"
+	curl -sf -X DELETE "http://$DST/v2/ver/${SRC/:/_}/test/base/manifests/${DIGEST["$SRC/test/base:1"]}"
 	skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
-		"docker://$(target "$DST" ver test/app1:1)" "docker://$(target "$DST" ver test/app2:1)"
+		"docker://$DST/ver/${SRC/:/_}/test/app1:1" "docker://$DST/ver/${SRC/:/_}/test/app2:1"
 	run --separate-stderr edge-verify --plain-http --registry "$DST/ver" pushed.json
 	assert_failure 1
 	assert_output ""
-	assert_stderr_is "edge-verify: $(target "$DST" ver test/app2:1): digest $(digest_of test/app1:1), expected $(digest_of test/app2:1) ($SRC/test/app2:1)
-edge-verify: $(target "$DST" ver test/base:1): missing ($SRC/test/base:1)
+	assert_stderr_is "edge-verify: $DST/ver/${SRC/:/_}/test/app2:1: digest ${DIGEST["$SRC/test/app1:1"]}, expected ${DIGEST["$SRC/test/app2:1"]} ($SRC/test/app2:1)
+edge-verify: $DST/ver/${SRC/:/_}/test/base:1: missing ($SRC/test/base:1)
 edge-verify: 2 of 7 entries missing or different in the registry"
 	# another path: everything is missing
 	run --separate-stderr edge-verify -q --plain-http --registry "$DST/elsewhere" pushed.json
@@ -537,7 +547,7 @@ edge-verify: 2 of 7 entries missing or different in the registry"
 	assert_success
 	run --separate-stderr edge-verify --plain-http --registry "$DST/mapped" pushed.json
 	assert_failure 1
-	assert_stderr_contains "edge-verify: $(target "$DST" mapped test/app1:1): missing ($SRC/test/app1:1)"
+	assert_stderr_contains "edge-verify: $DST/mapped/${SRC/:/_}/test/app1:1: missing ($SRC/test/app1:1)"
 }
 
 # --- digests, usage, input errors -----------------------------------------------
@@ -554,8 +564,8 @@ edge-verify: 2 of 7 entries missing or different in the registry"
 	assert_success
 	assert_stderr_contains "edge-push: warning: $SRC/test/multi@$src: the stored index holds only the pulled platforms: it is pushed as "
 	tgt=$(echo "$output" | jq -r '.pushed[0].target')
-	[ "$(echo "$output" | jq -r '.pushed[0].digest')" = "$(digest_of test/multi:1)" ]
-	[ "$(raw_digest "$DST" "$tgt")" = "$(digest_of test/multi:1)" ]
+	[ "$(echo "$output" | jq -r '.pushed[0].digest')" = "${DIGEST["$SRC/test/multi:1"]}" ]
+	[ "$(raw_digest "$DST" "$tgt")" = "${DIGEST["$SRC/test/multi:1"]}" ]
 }
 
 @test "push: --progress always draws a progress line" {
@@ -628,7 +638,7 @@ edge-verify: 2 of 7 entries missing or different in the registry"
 	run --separate-stderr edge-push --plain-http --registry "$DST/bad" nosuch.tar.zst.parts.json
 	assert_failure 6
 	assert_stderr_is "edge-push: open nosuch.tar.zst.parts.json: No such file or directory"
-	run skopeo inspect --raw --tls-verify=false "docker://$(target "$DST" bad test/base:1)"
+	run skopeo inspect --raw --tls-verify=false "docker://$DST/bad/${SRC/:/_}/test/base:1"
 	assert_failure
 }
 
@@ -653,7 +663,7 @@ s.serve_forever()' "$1"
 	python3 "$TOP/tests/fixtures/bundle-tool.py" unpack "$BUNDLE" site.tar
 	: > requests.log
 	listener requests.log
-	idx=$(digest_of test/multi:1)
+	idx=${DIGEST["$SRC/test/multi:1"]}
 	tar -xOf site.tar "blobs/sha256/${idx#sha256:}" | jq -c '.manifests[0].digest = "x"' > i1.json
 	python3 "$TOP/tests/fixtures/bundle-tool.py" edit site.tar short.tar reblob "blobs/sha256/${idx#sha256:}" i1.json
 	python3 "$TOP/tests/fixtures/bundle-tool.py" pack short.tar short.tar.zst --frames --seek-table
@@ -767,7 +777,7 @@ s.serve_forever()' "$1"
 	run --separate-stderr edge-push --plain-http --registry "$DST/trunc" cut2.tar.zst
 	assert_failure 1
 	assert_stderr_is "edge-push: cut2.tar.zst: truncated (the file ends inside a zstd frame, before the seek table)"
-	run skopeo inspect --raw --tls-verify=false "docker://$(target "$DST" trunc test/base:1)"
+	run skopeo inspect --raw --tls-verify=false "docker://$DST/trunc/${SRC/:/_}/test/base:1"
 	assert_failure
 }
 

@@ -19,8 +19,9 @@ setup_file() {
 	# last month's push, once: each test's site registry starts on a copy
 	# of this storage root (the filesystem layout is the same in every auth
 	# mode; the registry rewrites its link files, so cp -r, not links)
-	REGISTRY_DATA="$BATS_FILE_TMPDIR/v1-site" registry_start plain v1site || return 1
+	registry_start plain v1site || return 1
 	edge-push -q --progress never --plain-http --registry "$REGISTRY/site" "$V1_BUNDLE" > /dev/null || return 1
+	cp -r "$REGISTRY_STORAGE" "$BATS_FILE_TMPDIR/v1-site" || return 1
 	stop_servers
 	export V1_SITE_STORAGE="$BATS_FILE_TMPDIR/v1-site"
 }
@@ -33,10 +34,11 @@ V2_REFS=(delta.test/os/base:1 delta.test/apps/web:2 delta.test/apps/db:1 delta.t
 
 # site [MODE]: a registry (plain, or MODE) that holds the full v1 bundle
 # under site/, as a site does after last month's push (setup_file pushed it
-# once; this registry serves a copy of that storage)
+# once; this registry serves a copy of that storage, copied in before the
+# first request: the filesystem driver reads its storage at each request)
 site() {
-	cp -r "$V1_SITE_STORAGE" "$BATS_TEST_TMPDIR/site-data" &&
-		REGISTRY_DATA="$BATS_TEST_TMPDIR/site-data" registry_start "${1:-plain}" site
+	registry_start "${1:-plain}" site &&
+		cp -r "$V1_SITE_STORAGE/." "$REGISTRY_STORAGE/"
 }
 
 # http_status METHOD PATH: the registry's status for /v2/site/PATH (curl;

@@ -13,23 +13,39 @@ setup_file() {
 	site_setup_file --all-platforms
 	# SRC's port, as the prefix rule writes it in a path
 	export SRCP="${SRC/:/_}"
-	# digest_of reads this table (one awk, not one jq, a look-up)
+	# per_test_setup reads this table into DIGEST (not one jq a look-up)
 	jq -r '(.images[], .charts[]) | [.ref, .digest] | @tsv' "$PULLED" > "$BATS_FILE_TMPDIR/digests.tsv"
+	# the two layers the tests fetch by digest, looked up once
+	per_test_setup || return 1
+	BIG_LAYER0=$(layer_of big:1 0) && BASE_LAYER0=$(layer_of base:1 0) || return 1
+	[[ $BIG_LAYER0 == sha256:* && $BASE_LAYER0 == sha256:* ]] || return 1
+	export BIG_LAYER0 BASE_LAYER0
 }
 
 teardown_file() {
 	stop_servers
 }
 
-# digest_of REPO:TAG: the pulled manifest's digest for $SRC/REPO:TAG
+# digest_of REPO:TAG: the pulled manifest's digest for $SRC/REPO:TAG; the
+# tests read ${DIGEST["$SRC/REPO:TAG"]}, the same table loaded once a test
+# (a $(digest_of) forked the test's shell and ran an awk, 30 ms a look-up)
 digest_of() {
-	awk -F'\t' -v r="$SRC/$1" '$1 == r { print $2 }' "$BATS_FILE_TMPDIR/digests.tsv"
+	echo "${DIGEST["$SRC/$1"]}"
+}
+per_test_setup() {
+	local r d
+	declare -gA DIGEST=()
+	while IFS=$'\t' read -r r d; do
+		DIGEST[$r]=$d
+	done <"$BATS_FILE_TMPDIR/digests.tsv"
+	[ ${#DIGEST[@]} = 7 ] || { echo "digests.tsv: ${#DIGEST[@]} entries, expected 7" >&2; return 1; }
 }
 
-# blob_of REPO:TAG N: the digest of layer N of a single-platform image in the store
+# layer_of REPO:TAG N: the digest of layer N of a single-platform image in
+# the store (setup_file exports big's and base's first: BIG_LAYER0, BASE_LAYER0)
 layer_of() {
 	local d
-	d=$(digest_of "test/$1")
+	d=${DIGEST["$SRC/test/$1"]}
 	jq -r ".layers[$2].digest" "$STORE/blobs/sha256/${d#sha256:}"
 }
 
@@ -88,7 +104,7 @@ header() {
 		[$m[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest] | join(" ")' \
 		"${refs[@]}" < layout/index.json)
 	for t in "${refs[@]}"; do
-		d=$(digest_of "test/$t")
+		d=${DIGEST["$SRC/test/$t"]}
 		got=${copied[i]}
 		[ "$got" = "$d" ] || { echo "$t: docker-registry has $got, the source $d" >&2; return 1; }
 		got=${layout[i]}
@@ -97,9 +113,9 @@ header() {
 		i=$((i + 1))
 	done
 	# the multi-arch index is whole, as the source registry has it
-	[ "$(digest_of test/multi:1)" = "$(test_image_digest test/multi:1)" ]
+	[ "${DIGEST["$SRC/test/multi:1"]}" = "$(test_image_digest test/multi:1)" ]
 	got=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SERVE/site/$SRCP/test/base:1")
-	[ "$got" = "$(digest_of test/base:1)" ]
+	[ "$got" = "${DIGEST["$SRC/test/base:1"]}" ]
 	run --separate-stderr skopeo list-tags --tls-verify=false "docker://$SERVE/site/$SRCP/test/app1"
 	assert_success
 	[ "$(echo "$output" | jq -c .Tags)" = '["1"]' ]
@@ -123,7 +139,7 @@ header() {
 @test "serve: the chart is a Helm OCI artifact (config and chart layer types, bytes, digests)" {
 	serve "$BUNDLE"
 	local d cfg layer
-	d=$(digest_of test/charts/demo:0.1.0)
+	d=${DIGEST["$SRC/test/charts/demo:0.1.0"]}
 	[ "$(code -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$SERVE/v2/$SRCP/test/charts/demo/manifests/0.1.0")" = 200 ]
 	[ "$(header Content-Type)" = application/vnd.oci.image.manifest.v1+json ]
 	[ "$(header Docker-Content-Digest)" = "$d" ]
@@ -147,8 +163,8 @@ header() {
 @test "serve: blobs: HEAD, Range (206, suffix, open end), 416 past the end; raw and compressed frames" {
 	serve "$BUNDLE"
 	local big small size
-	big=$(layer_of big:1 0)
-	small=$(layer_of base:1 0)
+	big=$BIG_LAYER0
+	small=$BASE_LAYER0
 	size=$(stat -c %s "$STORE/blobs/sha256/${big#sha256:}")
 	[ "$(code -I "http://$SERVE/v2/$SRCP/test/big/blobs/$big")" = 200 ]
 	[ "$(header Content-Length)" = "$size" ]
@@ -186,7 +202,7 @@ header() {
 	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/$zero")" = 404 ]
 	jq -e '.errors[0].code == "BLOB_UNKNOWN"' body.out
 	# a blob of another repository is not this one's
-	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/$(layer_of big:1 0)")" = 404 ]
+	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/$BIG_LAYER0")" = 404 ]
 	jq -e '.errors[0].code == "BLOB_UNKNOWN"' body.out
 	[ "$(code "http://$SERVE/v2/$SRCP/test/nope/tags/list")" = 404 ]
 	jq -e '.errors[0].code == "NAME_UNKNOWN"' body.out
@@ -217,7 +233,7 @@ header() {
 	assert_failure
 	run --separate-stderr skopeo inspect --tls-verify=false --creds edgeuser:s3cret-Pass --format '{{.Digest}}' "docker://$SERVE/$SRCP/test/base:1"
 	assert_success
-	[ "$output" = "$(digest_of test/base:1)" ]
+	[ "$output" = "${DIGEST["$SRC/test/base:1"]}" ]
 	# one line per request: method, path, status, bytes, ms
 	grep -Eq "^edge-serve: GET /v2/_catalog 200 [0-9]+ [0-9]+ms$" "$SERVE_LOG"
 	grep -Eq "^edge-serve: GET /v2/ 401 [0-9]+ [0-9]+ms$" "$SERVE_LOG"
@@ -233,14 +249,14 @@ header() {
 
 @test "serve: TLS with a self-signed CA: skopeo and curl trust it through the CA" {
 	mkdir certs
-	_reg_certs "$PWD/certs"
+	_reg_certs "$PWD/certs" edge-serve
 	serve --tls-cert certs/server.pem --tls-key certs/server.key "$BUNDLE"
 	[ "$(code --cacert certs/ca.pem "https://$SERVE/v2/")" = 200 ]
 	run curl -sf "https://$SERVE/v2/"
 	assert_failure
 	run --separate-stderr skopeo inspect --cert-dir certs/certs.d --format '{{.Digest}}' "docker://$SERVE/$SRCP/test/multi:1"
 	assert_success
-	[ "$output" = "$(digest_of test/multi:1)" ]
+	[ "$output" = "${DIGEST["$SRC/test/multi:1"]}" ]
 	skopeo copy -q --all --src-cert-dir certs/certs.d "docker://$SERVE/$SRCP/test/app2:1" oci:layout:app2
 	# a key that is not the certificate's
 	openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:prime256v1 -out other.key 2>/dev/null
@@ -253,7 +269,7 @@ header() {
 # flipped, in its raw-block frames
 corrupt_big() {
 	local big
-	big=$(layer_of big:1 0)
+	big=$BIG_LAYER0
 	python3 - "$STORE/blobs/sha256/${big#sha256:}" "$BUNDLE" "$1" <<'PY'
 import sys
 blob = open(sys.argv[1], "rb").read()
@@ -268,7 +284,7 @@ PY
 
 @test "serve: a corrupt blob in a --verify quick bundle is refused (500), never served; --verify full does not start" {
 	local big
-	big=$(layer_of big:1 0)
+	big=$BIG_LAYER0
 	corrupt_big bad.tar.zst
 	serve bad.tar.zst
 	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$big")" = 500 ]
@@ -279,7 +295,7 @@ PY
 		grep -q "^edge-serve: bad.tar.zst: blob $big is corrupt (content has sha256:[0-9a-f]*): refused from now on$" "$SERVE_LOG"
 	[ "$(grep -c 'is corrupt' "$SERVE_LOG")" = 1 ]
 	# the rest is served
-	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/$(layer_of base:1 0)")" = 200 ]
+	[ "$(code "http://$SERVE/v2/$SRCP/test/base/blobs/$BASE_LAYER0")" = 200 ]
 	run skopeo copy -q --src-tls-verify=false "docker://$SERVE/$SRCP/test/big:1" oci:layout:big
 	assert_failure
 	run --separate-stderr edge-serve --listen 127.0.0.1:0 --verify full bad.tar.zst
@@ -349,17 +365,17 @@ PY
 	serve "$desc" one.tar.zst
 	[ "$(code "http://$SERVE/v2/$SRCP/test/app1/tags/list")" = 200 ]
 	jq -e '.tags == ["1", "renamed"]' body.out
-	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$(layer_of big:1 0)")" = 200 ]
-	cmp body.out "$STORE/blobs/sha256/$(layer_of big:1 0 | cut -d: -f2)"
+	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$BIG_LAYER0")" = 200 ]
+	cmp body.out "$STORE/blobs/sha256/${BIG_LAYER0#sha256:}"
 	stop_servers
 	serve --store "$STORE"
-	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$(layer_of big:1 0)")" = 200 ]
-	cmp body.out "$STORE/blobs/sha256/$(layer_of big:1 0 | cut -d: -f2)"
-	[ "$(code -I "http://$SERVE/v2/$SRCP/test/big/blobs/$(layer_of big:1 0)")" = 200 ]
-	[ "$(header Content-Length)" = "$(stat -c %s "$STORE/blobs/sha256/$(layer_of big:1 0 | cut -d: -f2)")" ]
+	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$BIG_LAYER0")" = 200 ]
+	cmp body.out "$STORE/blobs/sha256/${BIG_LAYER0#sha256:}"
+	[ "$(code -I "http://$SERVE/v2/$SRCP/test/big/blobs/$BIG_LAYER0")" = 200 ]
+	[ "$(header Content-Length)" = "$(stat -c %s "$STORE/blobs/sha256/${BIG_LAYER0#sha256:}")" ]
 	run --separate-stderr skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SERVE/$SRCP/test/multi:1"
 	assert_success
-	[ "$output" = "$(digest_of test/multi:1)" ]
+	[ "$output" = "${DIGEST["$SRC/test/multi:1"]}" ]
 }
 
 @test "serve: SIGHUP re-reads the bundles (a new one at the same path), SIGTERM stops cleanly" {
@@ -382,7 +398,7 @@ PY
 	kill -HUP "$SERVE_PID"
 	for _ in $(seq 1 100); do grep -q "reload:" "$SERVE_LOG" && break; sleep 0.1; done
 	grep -q "^edge-serve: reload: .*(still serving what was loaded before)$" "$SERVE_LOG"
-	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$(layer_of big:1 0)")" = 200 ]
+	[ "$(code "http://$SERVE/v2/$SRCP/test/big/blobs/$BIG_LAYER0")" = 200 ]
 	local rc=0
 	kill -TERM "$SERVE_PID"
 	wait "$SERVE_PID" || rc=$?
@@ -451,7 +467,7 @@ TOML
 	assert_success
 	run ctr --address "$sock" images ls -q
 	assert_output --partial "$SERVE/site/$SRCP/test/multi:1"
-	[ "$(ctr --address "$sock" images ls | awk -v r="$SERVE/site/$SRCP/test/multi:1" '$1 == r {print $3}')" = "$(digest_of test/multi:1)" ]
+	[ "$(ctr --address "$sock" images ls | awk -v r="$SERVE/site/$SRCP/test/multi:1" '$1 == r {print $3}')" = "${DIGEST["$SRC/test/multi:1"]}" ]
 	run ctr --address "$sock" images pull --plain-http --snapshotter native "$SERVE/site/$SRCP/test/v2s2:1"
 	assert_success
 	stop_servers
@@ -477,8 +493,8 @@ TOML
 
 @test "serve: bundles in frames that ignore entry boundaries (64 KiB, 8 MiB) serve the same bytes" {
 	local tool="python3 $TOP/tests/fixtures/bundle-tool.py" big small fs
-	big=$(layer_of big:1 0)
-	small=$(layer_of base:1 0)
+	big=$BIG_LAYER0
+	small=$BASE_LAYER0
 	$tool unpack "$BUNDLE" b.tar
 	for fs in 65536 8388608; do
 		$tool pack b.tar "f$fs.tar.zst" --frame-size "$fs" --seek-table
@@ -491,7 +507,7 @@ TOML
 		cmp body.out <(tail -c +65001 "$STORE/blobs/sha256/${big#sha256:}" | head -c 75001)
 		run --separate-stderr skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$SERVE/$SRCP/test/multi:1"
 		assert_success
-		[ "$output" = "$(digest_of test/multi:1)" ]
+		[ "$output" = "${DIGEST["$SRC/test/multi:1"]}" ]
 		stop_servers
 	done
 	# a seek table that lies about a frame's size: the frame is refused, not served short

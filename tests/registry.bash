@@ -21,6 +21,8 @@
 #   test_image_digest REF       digest of a pushed ref from $TEST_REFS
 #                               (test/base:1, test/base:1#layer0,
 #                               test/multi:1@linux/arm64/v8, ...); test_image_size.
+#   test_image_table            the same as arrays TEST_DIGEST[REF], TEST_SIZE[REF]
+#                               (no process; for per_test_setup).
 #   registry_skopeo_args REGISTRY [src|dest]
 #                               skopeo flags for the registry (creds, TLS), one
 #                               per line: mapfile -t a < <(registry_skopeo_args …)
@@ -46,7 +48,9 @@
 #   REGISTRY_CERT_DIR a directory with ca.crt, for skopeo --cert-dir (tls)
 #   REGISTRY_MODE     the MODE
 #   REGISTRY_DIR      config, certificates and logs (registry.log)
-#   REGISTRY_STORAGE  the storage root ($REGISTRY_DATA if set, else NAME-data)
+#   REGISTRY_STORAGE  the storage root ($REGISTRY_DATA if set, else a directory
+#                     on tmpfs, removed when the registry stops; NAME-data
+#                     where there is no /dev/shm)
 #   TOKEN_SERVER (127.0.0.1:PORT), TOKEN_REALM, TOKEN_LOG (one JSON line per
 #   token request), TOKEN_CA (the registry's rootcertbundle)      (token)
 # Inputs: REGISTRY_DATA (storage root to use, e.g. one seeded before),
@@ -64,41 +68,64 @@ TEST_IMAGES_ROOT="$TOP/build/test-images"
 REGISTRY_SERVICE=edge-test-registry
 REGISTRY_ISSUER=edge-test-issuer
 
-# The per-test (or, in setup_file, per-file) scratch directory.
-_reg_tmpdir() {
-	echo "${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?no bats temp dir}}"
-}
-
-# Where registry_start leaves what seed_images and friends need to know about
-# a registry: one file per HOST:PORT, readable from any test of the run.
-_reg_statedir() {
-	local d="${BATS_RUN_TMPDIR:-$(_reg_tmpdir)}/registries"
-	mkdir -p "$d" && echo "$d"
+# _reg_dirs: sets reg_tmp, the per-test (or, in setup_file, per-file)
+# scratch directory, and reg_statedir, where registry_start leaves what
+# seed_images and friends need to know about a registry (one file per
+# HOST:PORT, readable from any test of the run). Variables, not a command
+# substitution: on this machine a fork of the test's shell costs some 20 ms
+# of CPU, and the helpers below ran several a call.
+_reg_dirs() {
+	reg_tmp=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:?no bats temp dir}}
+	reg_statedir="${BATS_RUN_TMPDIR:-$reg_tmp}/registries"
 }
 
 # Runs "$@" and kills it when the shell $1 goes away or after $2 seconds;
 # SIGTERM stops both. The registry has no idle timeout of its own. tail
 # --pid watches the shell without starting a process a poll (a sleep every
 # 0.2 s, in every registry's supervisor, cost more CPU than some suites).
+# $3, when not empty, is a directory removed once "$@" has exited (the
+# registry's storage on tmpfs, see _reg_storage_dir).
 # shellcheck disable=SC2016
 _REG_SUPERVISOR='
-parent=$1 lifetime=$2
-shift 2
+parent=$1 lifetime=$2 scratch=$3
+shift 3
 "$@" &
 pid=$!
 timeout "$lifetime" tail --pid="$parent" -f /dev/null &
 watch=$!
-trap "kill \$pid \$watch 2>/dev/null; wait \$pid 2>/dev/null; exit 0" TERM INT HUP
+trap "kill \$pid \$watch 2>/dev/null; wait \$pid 2>/dev/null; [ -z \"\$scratch\" ] || rm -rf \"\$scratch\"; exit 0" TERM INT HUP
 wait -n "$pid" "$watch"
 kill "$pid" "$watch" 2>/dev/null
 wait "$pid"
+rc=$?
+[ -z "$scratch" ] || rm -rf "$scratch"
+exit $rc
 '
 
-# _reg_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
+# _reg_storage_dir NAME: a new, empty storage root for a registry, on tmpfs
+# (/dev/shm) where there is one, else NAME-data in the scratch directory.
+# docker-registry fsyncs every blob and link file it writes (eatmydata
+# cannot stop a Go program's system calls): on this machine's disk a push
+# of the test bundle cost the registry twice the CPU, and three times the
+# time, that it costs on tmpfs. The registry's supervisor removes a tmpfs
+# root when the registry stops.
+_reg_storage_dir() {
+	local d
+	if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+		d=$(mktemp -d /dev/shm/edge-test-registry.XXXXXXXX 2>/dev/null); then
+		echo "$d"
+		return 0
+	fi
+	local reg_tmp reg_statedir
+	_reg_dirs
+	d="$reg_tmp/$1-data"
+	mkdir -p "$d" && echo "$d"
+}
+
+# _reg_make_certs DIR: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and
 # localhost (server.pem, server.key) and certs.d/ca.crt for skopeo.
-_reg_certs() {
+_reg_make_certs() {
 	local d=$1
-	[ -s "$d/ca.pem" ] && return 0
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 		-keyout "$d/ca.key" -out "$d/ca.pem" -days 3 -subj /CN=edge-test-ca \
 		-addext basicConstraints=critical,CA:TRUE \
@@ -115,9 +142,9 @@ _reg_certs() {
 	mkdir -p "$d/certs.d" && cp "$d/ca.pem" "$d/certs.d/ca.crt"
 }
 
-# _reg_token_certs DIR: an RSA key (token.key) and its certificate signed by
+# _reg_make_token_certs DIR: an RSA key (token.key) and its certificate signed by
 # the CA (token.pem) for the token server; the registry trusts ca.pem.
-_reg_token_certs() {
+_reg_make_token_certs() {
 	local d=$1
 	printf '%s\n' 'basicConstraints=critical,CA:FALSE' \
 		'keyUsage=critical,digitalSignature' >"$d/token.ext"
@@ -127,11 +154,61 @@ _reg_token_certs() {
 			-CAcreateserial -days 3 -extfile "$d/token.ext" -out "$d/token.pem" 2>/dev/null
 }
 
+# _reg_cert_cache NAME: sets cdir to a directory holding what both of the
+# above make (ca.*, server.*, certs.d/, token.*), made once per machine for
+# each registry NAME and made anew once a day (the certificates last three):
+# five openssl runs a TLS or token registry, an RSA key among them, cost
+# more than some of the tests that start one. Registries of different
+# NAMEs, the ones a test runs side by side, keep CAs of their own.
+_reg_cert_cache() {
+	local name=$1 made tmp root="$TEST_IMAGES_ROOT/certs"
+	cdir="$root/$name"
+	if [ -s "$cdir/made" ] && read -r made <"$cdir/made" && ((EPOCHSECONDS - made < 86400)); then
+		return 0
+	fi
+	mkdir -p "$root" || return 1
+	{
+		flock 7 || return 1
+		if [ -s "$cdir/made" ] && read -r made <"$cdir/made" && ((EPOCHSECONDS - made < 86400)); then
+			return 0
+		fi
+		tmp=$(mktemp -d "$root/.new.XXXXXX") || return 1
+		if ! _reg_make_certs "$tmp" || ! _reg_make_token_certs "$tmp"; then
+			rm -rf "$tmp"
+			return 1
+		fi
+		echo "$EPOCHSECONDS" >"$tmp/made"
+		rm -rf "$cdir"
+		mv "$tmp" "$cdir"
+	} 7>"$root/.lock"
+}
+
+# _reg_certs DIR [NAME]: _reg_make_certs's files in DIR, copied from NAME's
+# cached set when NAME is given (made here if the copy fails: a set being
+# renewed by another suite at that moment).
+_reg_certs() {
+	local d=$1 cdir
+	[ -s "$d/ca.pem" ] && return 0
+	if [ -n "${2:-}" ] && _reg_cert_cache "$2" && cp -r "$cdir/." "$d/" 2>/dev/null &&
+		[ -s "$d/ca.pem" ] && [ -s "$d/token.pem" ]; then
+		return 0
+	fi
+	rm -f "$d"/token.*
+	_reg_make_certs "$d"
+}
+
+# _reg_token_certs DIR: the token key and certificate in DIR (copied with
+# the cached set, else made with DIR's CA).
+_reg_token_certs() {
+	[ -s "$1/token.pem" ] && [ -s "$1/token.key" ] && return 0
+	_reg_make_token_certs "$1"
+}
+
 # registry_start MODE [NAME]: see the top of this file.
 registry_start() {
 	local mode=${1:?registry_start MODE [NAME]} name=${2:-registry}
 	local auth=none tls=0 h1=0 part dir data port scheme=http pass=""
-	local var tport=""
+	local var tport="" scratch=""
 	local IFS_save=$IFS
 	IFS=+
 	for part in $mode; do
@@ -148,18 +225,20 @@ registry_start() {
 		esac
 	done
 	IFS=$IFS_save
-	dir="$(_reg_tmpdir)/$name"
-	data=${REGISTRY_DATA:-$(_reg_tmpdir)/$name-data}
-	mkdir -p "$dir" "$data" || return 1
+	local reg_tmp reg_statedir
+	_reg_dirs
+	dir="$reg_tmp/$name"
+	mkdir -p "$dir" || return 1
 
 	if [ "$tls" = 1 ] || [ "$auth" = token ]; then
-		_reg_certs "$dir" || {
+		_reg_certs "$dir" "$name" || {
 			echo "registry_start: openssl failed" >&2
 			return 1
 		}
 	fi
 	if [ "$auth" != none ]; then
-		pass=$(openssl rand -hex 12)
+		# 96 random bits from getrandom(2) without a process
+		printf -v pass '%08x%08x%08x' "$SRANDOM" "$SRANDOM" "$SRANDOM"
 		(umask 077 && echo "$pass" >"$dir/password")
 	fi
 	if [ "$auth" = basic ]; then
@@ -184,6 +263,17 @@ registry_start() {
 	fi
 	if [ "$tls" = 1 ]; then
 		scheme=https
+	fi
+
+	if [ -n "${REGISTRY_DATA:-}" ]; then
+		data=$REGISTRY_DATA
+		mkdir -p "$data" || return 1
+	else
+		# made last: nothing below fails before the supervisor owns it
+		data=$(_reg_storage_dir "$name") || return 1
+		case $data in
+		/dev/shm/*) scratch=$data ;;
+		esac
 	fi
 
 	# port 0: docker-registry binds a free port and logs it ("listening on
@@ -237,7 +327,7 @@ registry_start() {
 	# on a machine the suites keep busy, Go's idle threads spinning for work
 	# cost more CPU than a test registry's parallelism gains.
 	start_server "$dir/registry" log env -i PATH="$PATH" GOMAXPROCS=1 bash -c "$_REG_SUPERVISOR" supervise "$$" \
-		"${REGISTRY_LIFETIME:-3600}" docker-registry serve "$dir/config.yml" || return 1
+		"${REGISTRY_LIFETIME:-3600}" "$scratch" docker-registry serve "$dir/config.yml" || return 1
 	port=$PORT
 
 	REGISTRY="127.0.0.1:$port"
@@ -269,12 +359,15 @@ registry_start() {
 		export TOKEN_SERVER TOKEN_REALM TOKEN_LOG TOKEN_CA
 	fi
 	if [ -n "${2:-}" ]; then
-		var=$(echo "$name" | tr '[:lower:]-' '[:upper:]_' | tr -cd 'A-Z0-9_')
+		var=${name^^}
+		var=${var//-/_}
+		var=${var//[^A-Z0-9_]/}
 		for part in "" _URL _USER _PASS _PASS_FILE _CA _CERT_DIR _MODE _DIR _STORAGE; do
 			local v="REGISTRY$part"
 			export "${var}_REGISTRY$part=${!v}"
 		done
 	fi
+	[ -d "$reg_statedir" ] || mkdir -p "$reg_statedir" || return 1
 	{
 		echo "reg_scheme=$scheme"
 		echo "reg_tls=$tls"
@@ -285,7 +378,7 @@ registry_start() {
 		echo "reg_certdir=$REGISTRY_CERT_DIR"
 		echo "reg_token=${tport:+127.0.0.1:$tport}"
 		echo "reg_storage=$data"
-	} >"$(_reg_statedir)/$REGISTRY.env"
+	} >"$reg_statedir/$REGISTRY.env"
 }
 
 # registry_stop: stops every server this test started (registries included).
@@ -300,7 +393,9 @@ _reg_info() {
 	local f
 	reg_scheme=http reg_tls=0 reg_auth=none reg_user="" reg_pass="" reg_ca=""
 	reg_certdir="" reg_token="" reg_storage=""
-	f="$(_reg_statedir)/$1.env"
+	local reg_tmp reg_statedir
+	_reg_dirs
+	f="$reg_statedir/$1.env"
 	if [ -f "$f" ]; then
 		# shellcheck disable=SC1090
 		. "$f"
@@ -358,9 +453,11 @@ registry_token() {
 # registry_digests REGISTRY REF...: for each REF (HOST:PORT/REPO:TAG or
 # HOST:PORT/REPO@DIGEST), one line: sha256:HEX of the manifest the registry
 # serves for it (GET, the Accept types skopeo sends), or "missing HTTP-STATUS".
-# One python process for them all, speaking the registry's scheme, CA, basic
-# credentials or token flow (a bearer token from the realm its 401 names, per
-# scope), where a skopeo inspect --raw per ref cost ten times the CPU.
+# A token registry: one python process for them all, speaking the token flow
+# (a bearer token from the realm its 401 names, per scope), where a skopeo
+# inspect --raw per ref cost ten times the CPU. Any other: one curl for them
+# all (scheme, CA, basic credentials) and one sha256sum, a third of python's
+# CPU (python3 alone takes some 70 ms to start and import on this VM).
 # shellcheck disable=SC2016
 _REG_DIGESTS_PY='
 # http.client and urllib import ssl and email: a tenth of a second a start.
@@ -434,9 +531,49 @@ for ref in sys.argv[5:]:
 registry_digests() {
 	local reg=${1:?registry_digests REGISTRY REF...}
 	local reg_scheme reg_tls reg_auth reg_user reg_pass reg_ca reg_certdir reg_token reg_storage
+	local reg_tmp reg_statedir ref rest repo what f i n=0 line
 	shift
 	_reg_info "$reg"
-	python3 -c "$_REG_DIGESTS_PY" "$reg_scheme" "$reg_ca" "$reg_user" "$reg_pass" "$@"
+	if [ "$reg_auth" = token ]; then
+		python3 -c "$_REG_DIGESTS_PY" "$reg_scheme" "$reg_ca" "$reg_user" "$reg_pass" "$@"
+		return
+	fi
+	_reg_dirs
+	f="$reg_tmp/.registry-digests"
+	local -a args=(-s -g -H "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json" -w '%{http_code}\n')
+	local -a codes sums files=()
+	if [ "$reg_tls" = 1 ]; then args+=(--cacert "$reg_ca"); fi
+	if [ "$reg_auth" = basic ]; then args+=(-u "$reg_user:$reg_pass"); fi
+	for ref in "$@"; do
+		rest=${ref#*/}
+		if [[ $rest == *@* ]]; then
+			repo=${rest%%@*} what=${rest#*@}
+		else
+			repo=${rest%:*} what=${rest##*:}
+		fi
+		args+=(-o "$f.$n" "$reg_scheme://${ref%%/*}/v2/$repo/manifests/$what")
+		n=$((n + 1))
+	done
+	curl "${args[@]}" >"$f.codes"
+	mapfile -t codes <"$f.codes"
+	[ "${#codes[@]}" = "$n" ] || { echo "registry_digests: curl gave ${#codes[@]} of $n statuses" >&2; return 1; }
+	for ((i = 0; i < n; i++)); do
+		if [ "${codes[i]}" = 200 ]; then files+=("$f.$i"); fi
+	done
+	if [ ${#files[@]} -gt 0 ]; then
+		sha256sum "${files[@]}" >"$f.sums" || return 1
+		mapfile -t sums <"$f.sums"
+	fi
+	n=0
+	for ((i = 0; i < ${#codes[@]}; i++)); do
+		if [ "${codes[i]}" = 200 ]; then
+			line=${sums[n]}
+			echo "sha256:${line%% *}"
+			n=$((n + 1))
+		else
+			echo "missing $((10#${codes[i]}))"
+		fi
+	done
 }
 
 # test_images: makes the test image set once per machine (per BIG_LAYER_MB) under
@@ -514,6 +651,22 @@ test_image_size() {
 	test_images && awk -v r="$1" '$2 == r { print $4; exit }' "$TEST_REFS"
 }
 
+# test_image_table: TEST_DIGEST and TEST_SIZE, associative arrays of
+# $TEST_REFS by REF, for per_test_setup: the tests read ${TEST_DIGEST[REF]}
+# where a $(test_image_digest REF) forked the test's shell and ran an awk
+# (some 40 ms of CPU a look-up on this machine).
+test_image_table() {
+	local ref digest size
+	test_images || return 1
+	declare -gA TEST_DIGEST=() TEST_SIZE=()
+	while read -r _ ref digest size _; do
+		TEST_DIGEST[$ref]=$digest
+		# shellcheck disable=SC2034 # the tests read it
+		TEST_SIZE[$ref]=$size
+	done <"$TEST_REFS"
+	[ ${#TEST_DIGEST[@]} -gt 20 ] || { echo "test_image_table: ${#TEST_DIGEST[@]} refs in $TEST_REFS" >&2; return 1; }
+}
+
 # _reg_seed_src IMAGE: sets src, dst and all for IMAGE (skopeo's source, the
 # repository:tag under test/, --all for the index); repos: its repository dirs.
 _reg_seed_src() {
@@ -533,17 +686,18 @@ _reg_seed_src() {
 
 # _reg_seed_skopeo REGISTRY IMAGE...: pushes the images with skopeo.
 _reg_seed_skopeo() {
-	local reg=$1 img src dst all repos
+	local reg=$1 img src dst all repos reg_tmp reg_statedir
 	shift
+	_reg_dirs
 	local -a args
 	mapfile -t args < <(registry_skopeo_args "$reg" dest)
 	for img in "$@"; do
 		_reg_seed_src "$img" || return
 		# shellcheck disable=SC2086 # $all: empty or --all
 		if ! skopeo --policy "$TEST_IMAGES_ROOT/policy.json" copy -q --retry-times 2 \
-			$all "${args[@]}" "$src" "docker://$reg/$dst" 2>"$(_reg_tmpdir)/seed.err"; then
+			$all "${args[@]}" "$src" "docker://$reg/$dst" 2>"$reg_tmp/seed.err"; then
 			echo "seed_images: pushing $img to $reg failed:" >&2
-			cat "$(_reg_tmpdir)/seed.err" >&2
+			cat "$reg_tmp/seed.err" >&2
 			return 1
 		fi
 	done
@@ -632,7 +786,9 @@ seed_images() {
 fault_proxy_start() {
 	local mode=${1:?fault_proxy_start MODE [ARG...]} d
 	shift
-	d=$(_reg_tmpdir)
+	local reg_tmp reg_statedir
+	_reg_dirs
+	d=$reg_tmp
 	PROXY_LOG="$d/fault-proxy.log"
 	start_server fault-proxy "$d/fault-proxy.port" \
 		python3 "$REGISTRY_SERVERS_DIR/fault-proxy.py" --upstream "http://${REGISTRY:?no registry}" \
@@ -642,7 +798,8 @@ fault_proxy_start() {
 	PROXY_FOREIGN="127.0.0.1:${PORT##* }"
 	export PROXY PROXY_URL PROXY_LOG PROXY_FOREIGN
 	# seed_images and skopeo flags: the proxy speaks plain HTTP without auth
-	printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$(_reg_statedir)/$PROXY.env"
+	{ [ -d "$reg_statedir" ] || mkdir -p "$reg_statedir"; } &&
+		printf '%s\n' reg_scheme=http reg_tls=0 reg_auth=none >"$reg_statedir/$PROXY.env"
 }
 
 # site_setup_file PULL_OPTION...: setup_file of the suites that push or serve

@@ -4,6 +4,7 @@
   fault-proxy.py --upstream http://127.0.0.1:PORT --port-file F [--log L]
                  [--mode MODE[,MODE...]] [--every N] [--match REGEX]
                  [--min-size BYTES] [--idle-timeout S] [--delay MS]
+                 [--delay-match REGEX]
 
 Forwards every request to --upstream (HTTP/1.1, keep-alive and chunked
 request bodies accepted from clients) and passes the reply back with its
@@ -34,6 +35,9 @@ Faults apply only to requests whose path matches --match (default: all):
 
 --delay MS holds every request that long before it is served (all of them,
 --match or not): a registry MS milliseconds away, one round trip per request.
+--delay-match REGEX holds only the requests whose path matches it: one slow
+repository makes a long transfer of a few requests (a test that needs a
+push to last seconds no longer pays for a hundred delayed requests).
 
 Binds 127.0.0.1 on an ephemeral port, written (atomically) to --port-file
 (with foreign-location, the second listener's port follows on the same line).
@@ -210,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
     def serve(self, path, entry):
         matched = ARGS.match.search(path) is not None
         modes = ARGS.modes if matched else set()
-        if ARGS.delay > 0:
+        if ARGS.delay > 0 and (ARGS.delay_match is None or ARGS.delay_match.search(path)):
             time.sleep(ARGS.delay / 1000.0)
         if "no-range" in modes and self.command == "GET" and BLOB_GET.match(path):
             if self.headers.get("Range") is not None:
@@ -359,6 +363,7 @@ def main():
     ap.add_argument("--min-size", type=int, default=64 * 1024, help="smallest blob cut mode cuts")
     ap.add_argument("--idle-timeout", type=float, default=120.0)
     ap.add_argument("--delay", type=float, default=0.0, help="milliseconds before each request")
+    ap.add_argument("--delay-match", help="regex: --delay only for matching paths (default: all)")
     ARGS = ap.parse_args()
     log.path = ARGS.log
     ARGS.modes = {m.strip() for m in ARGS.mode.split(",") if m.strip()} - {"none"}
@@ -370,6 +375,8 @@ def main():
     if not ARGS.upstream.startswith("http://"):
         ap.error("--upstream must be http://HOST:PORT")
     ARGS.match = re.compile(ARGS.match)
+    if ARGS.delay_match is not None:
+        ARGS.delay_match = re.compile(ARGS.delay_match)
 
     srv = Server(("127.0.0.1", 0), Handler)
     ports = [srv.server_address[1]]
