@@ -134,19 +134,27 @@ core_limit() {
 	awk '/^Max core file size/ {print $5, $6}' "/proc/$1/limits"
 }
 
-# blocked PID NAME: waits (up to 10 s) until PID runs NAME and has a socket
-# open (a network tool talking to the slow server) or has run for a second
-# (edge-sign, waiting for its manifest on stdin)
+# blocked PID NAME ERRFILE: waits (up to 30 s: a loaded machine) until PID
+# runs NAME and has a socket open (a network tool talking to the slow
+# server) or has run for a second (edge-sign, waiting for its manifest on
+# stdin). When it does not, says whether the tool is still running, and
+# what it printed (ERRFILE, its stderr).
 blocked() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 300); do
 		if [ "$(readlink "/proc/$1/exe")" = "$TOP/bin/$2" ]; then
 			ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'socket:' && return 0
 			[ "$2" = edge-sign ] && [ "$i" -ge 10 ] && return 0
 		fi
+		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
-	echo "$2 did not block on the server or stdin" >&2
+	if kill -0 "$1" 2>/dev/null; then
+		echo "$2 did not block on the server or stdin (still running after 30 s); its stderr:" >&2
+	else
+		echo "$2 exited before it blocked on the server or stdin; its stderr:" >&2
+	fi
+	cat "$3" >&2
 	return 1
 }
 
@@ -174,9 +182,9 @@ blocked() {
 		"edge-sign -k edge.key"
 	)
 	for c in "${cmds[@]}"; do
-		$c < stdin.fifo > /dev/null 2>&1 3>&- &
+		$c < stdin.fifo > /dev/null 2> tool.err 3>&- &
 		pid=$!
-		blocked "$pid" "${c%% *}" || { kill "$pid"; return 1; }
+		blocked "$pid" "${c%% *}" tool.err || { kill "$pid" 2>/dev/null; return 1; }
 		got=$(core_limit "$pid")
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
