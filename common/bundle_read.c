@@ -372,7 +372,8 @@ static void stream_mem_free(struct stream_mem *m)
  * one already (another thread's). */
 static void stream_mem_give(struct bundle_stream *s)
 {
-	struct stream_mem *m = s->holder != NULL ? s->holder : xmalloc(sizeof(*m)), *none = NULL;
+	struct stream_mem *m = s->holder != NULL ? s->holder : xmalloc(sizeof(*m));
+	void *none = NULL;
 
 	m->d = s->d;
 	m->in = s->in;
