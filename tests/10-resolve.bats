@@ -2,35 +2,43 @@
 # edge-resolve: images and charts from cluster definitions, profiles, lists.
 
 load test_helper
+load lib/jqv
 
 @test "resolve: the example definition lists its images and charts" {
 	run --separate-stderr edge-resolve "$DEFINITION"
 	assert_success
 	assert_stderr_empty
-	diff <(echo "$output" | jq -r '.images[].ref') "$EXAMPLES/expected-refs.txt"
-	diff <(echo "$output" | jq -r '.charts[].ref') "$EXAMPLES/expected-charts.txt"
-	[ "$(echo "$output" | jq -r .apiVersion)" = edge.manifest/v1 ]
-	[ "$(echo "$output" | jq -r .name)" = cluster-definition ]
-	[ "$(echo "$output" | jq -c .platforms)" = '["linux/amd64"]' ]
-	[ "$(echo "$output" | jq -r .definition.digest)" = "sha256:$(sha256sum "$DEFINITION" | cut -d' ' -f1)" ]
-	[ "$(echo "$output" | jq -r .definition.size)" = "$(stat -c %s "$DEFINITION")" ]
-	[ "$(echo "$output" | jq -r '.definition.profiles | map(.name) | join(",")')" = "edge-apps,edge-infra" ]
+	jqv "$output" '.images[].ref' '.charts[].ref' .apiVersion .name .platforms .definition.digest \
+		.definition.size '.definition.profiles | map(.name) | join(",")'
+	diff <(printf '%s\n' "${J[0]}") "$EXAMPLES/expected-refs.txt"
+	diff <(printf '%s\n' "${J[1]}") "$EXAMPLES/expected-charts.txt"
+	[ "${J[2]}" = edge.manifest/v1 ]
+	[ "${J[3]}" = cluster-definition ]
+	[ "${J[4]}" = '["linux/amd64"]' ]
+	[ "${J[5]}" = "sha256:$(sha256sum "$DEFINITION" | cut -d' ' -f1)" ]
+	[ "${J[6]}" = "$(stat -c %s "$DEFINITION")" ]
+	[ "${J[7]}" = "edge-apps,edge-infra" ]
 }
 
 @test "resolve: one entry per ref, every source kept in from" {
 	run --separate-stderr edge-resolve "$DEFINITION"
 	assert_success
-	[ "$(echo "$output" | jq '[.images[] | select(.ref == "registry.k8s.io/pause:3.9")] | length')" = 1 ]
-	[ "$(echo "$output" | jq -c '.images[] | select(.ref == "registry.k8s.io/pause:3.9") | [.from[].pack] | sort')" = '["cni-calico","edge-k8s"]' ]
-	[ "$(echo "$output" | jq -c '.images[] | select(.ref == "docker.io/library/busybox:1.36") | [.from[].profile] | sort')" = '["edge-apps","edge-infra"]' ]
-	[ "$(echo "$output" | jq -r '.charts[] | select(.name == "cert-manager") | .from[0].field')" = pack.content.charts ]
+	jqv "$output" '[.images[] | select(.ref == "registry.k8s.io/pause:3.9")] | length' \
+		'.images[] | select(.ref == "registry.k8s.io/pause:3.9") | [.from[].pack] | sort' \
+		'.images[] | select(.ref == "docker.io/library/busybox:1.36") | [.from[].profile] | sort' \
+		'.charts[] | select(.name == "cert-manager") | .from[0].field'
+	[ "${J[0]}" = 1 ]
+	[ "${J[1]}" = '["cni-calico","edge-k8s"]' ]
+	[ "${J[2]}" = '["edge-apps","edge-infra"]' ]
+	[ "${J[3]}" = pack.content.charts ]
 }
 
 @test "resolve: nested templates, dotted keys and container:// are resolved" {
 	run --separate-stderr edge-resolve "$DEFINITION"
 	assert_success
-	echo "$output" | jq -e '.images[] | select(.ref == "ttl.sh/ubuntu:kubeadm-1.29.5-v4.5.8-palette-demo")'
-	echo "$output" | jq -e '.images[] | select(.ref == "us-docker.pkg.dev/palette-images/edge/stylus-linux-amd64:v4.5.8")'
+	jqv "$output" 'any(.images[]; .ref == "ttl.sh/ubuntu:kubeadm-1.29.5-v4.5.8-palette-demo")' \
+		'any(.images[]; .ref == "us-docker.pkg.dev/palette-images/edge/stylus-linux-amd64:v4.5.8")'
+	[ "${J[*]}" = "true true" ]
 	! echo "$output" | grep -q 'container://' || false
 	! echo "$output" | grep -q '{{' || false
 }
@@ -39,9 +47,10 @@ load test_helper
 	run --separate-stderr edge-resolve --var app_registry=quay.io --system kubernetes.version=1.30.1 "$DEFINITION"
 	assert_success
 	assert_stderr_empty
-	echo "$output" | jq -e '.images[] | select(.ref == "quay.io/spectrocloud/hello-universe:1.3.0")'
-	echo "$output" | jq -e '.images[] | select(.ref == "ttl.sh/ubuntu:kubeadm-1.30.1-v4.5.8-palette-demo")'
-	! echo "$output" | jq -e '.images[] | select(.ref == "ghcr.io/spectrocloud/hello-universe:1.3.0")' || false
+	jqv "$output" 'any(.images[]; .ref == "quay.io/spectrocloud/hello-universe:1.3.0")' \
+		'any(.images[]; .ref == "ttl.sh/ubuntu:kubeadm-1.30.1-v4.5.8-palette-demo")' \
+		'any(.images[]; .ref == "ghcr.io/spectrocloud/hello-universe:1.3.0")'
+	[ "${J[*]}" = "true true false" ]
 }
 
 @test "resolve: --var without '=' is a usage error" {
@@ -72,10 +81,11 @@ load test_helper
 	run --separate-stderr edge-resolve < in.json
 	assert_success
 	assert_stderr_empty
-	[ "$(echo "$output" | jq -r .name)" = site ]
-	[ "$(echo "$output" | jq -r .extra.kept)" = true ]
-	[ "$(echo "$output" | jq '.images | length')" = "$(wc -l < "$EXAMPLES/expected-refs.txt")" ]
-	[ "$(echo "$output" | jq -r .definition.size)" = "$(stat -c %s site.tgz)" ]
+	jqv "$output" .name .extra.kept '.images | length' .definition.size
+	[ "${J[0]}" = site ]
+	[ "${J[1]}" = true ]
+	[ "${J[2]}" = "$(wc -l < "$EXAMPLES/expected-refs.txt")" ]
+	[ "${J[3]}" = "$(stat -c %s site.tgz)" ]
 }
 
 @test "resolve: a later manifest keeps its entries; new ones are merged in (issue 10 item 2)" {
@@ -90,8 +100,9 @@ load test_helper
 	run --separate-stderr bash -c 'edge-resolve --images a.txt < /dev/null | edge-resolve --images b.txt'
 	assert_success
 	assert_stderr_empty
-	[ "$(echo "$output" | jq -c '[.images[].ref]')" = '["docker.io/library/busybox:1.36","docker.io/library/nginx:1.25"]' ]
-	[ "$(echo "$output" | jq -c '.images[1].from')" = '[{"list":"a.txt","line":1},{"list":"b.txt","line":2}]' ]
+	jqv "$output" '[.images[].ref]' '.images[1].from'
+	[ "${J[0]}" = '["docker.io/library/busybox:1.36","docker.io/library/nginx:1.25"]' ]
+	[ "${J[1]}" = '[{"list":"a.txt","line":1},{"list":"b.txt","line":2}]' ]
 	# a pulled and packed manifest: pulled fields stay; the same definition again changes nothing
 	cp "$DEFINITION" site.tgz
 	edge-resolve site.tgz |
@@ -106,9 +117,13 @@ load test_helper
 	run --separate-stderr edge-resolve --images c.txt < packed.json
 	assert_success
 	assert_stderr_is "edge-resolve: warning: dropped bundle, signatures, pushed: the manifest gained 2 entries they do not hold (run edge-pull and edge-pack again)"
-	[ "$(echo "$output" | jq -c '[has("bundle"), has("signatures"), has("pushed"), .store]')" = '[false,false,false,"store"]' ]
-	[ "$(echo "$output" | jq '.images | length')" = $(( $(jq '.images | length' packed.json) + 2 )) ]
-	[ "$(echo "$output" | jq -r --arg r "$(jq -r '.images[0].ref' packed.json)" '.images[] | select(.ref == $r) | .digest')" = "sha256:$(printf 'a%.0s' $(seq 64))" ]
+	jqv -f packed.json '.images | length' '.images[0].ref'
+	local n=${J[0]} r=${J[1]}
+	jqv "$output" '[has("bundle"), has("signatures"), has("pushed"), .store]' '.images | length' \
+		".images[] | select(.ref == \"$r\") | .digest"
+	[ "${J[0]}" = '[false,false,false,"store"]' ]
+	[ "${J[1]}" = $((n + 2)) ]
+	[ "${J[2]}" = "sha256:$(printf 'a%.0s' $(seq 64))" ]
 	# a chart without ref is carried under the ref it makes
 	jq -n '{apiVersion: "edge.manifest/v1", charts: [{name: "demo", version: "0.1.0", repo: "oci://ghcr.io/x/charts"}]}' > c.json
 	run --separate-stderr edge-resolve < c.json

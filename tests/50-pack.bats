@@ -5,6 +5,7 @@
 # registry seeded with the test images and one compressible image.
 
 load test_helper
+load lib/jqv
 load registry
 
 TOOL="$TOP/tests/fixtures/bundle-tool.py"
@@ -133,11 +134,12 @@ only_files() {
 	assert_stderr_empty
 	echo "$output" > out.json
 	[ "$(jq -s length out.json)" = 1 ]
-	path=$(jq -r .bundle.path out.json)
+	jqv -f out.json .bundle.path .bundle.digest .bundle.size
+	path=${J[0]}
 	[[ "$path" =~ ^core-site-[0-9a-f]{12}\.tar\.zst$ ]]
 	[ "${path:10:12}" = "$(sha "$path" | cut -c1-12)" ]
-	[ "$(jq -r .bundle.digest out.json)" = "sha256:$(sha "$path")" ]
-	[ "$(jq -r .bundle.size out.json)" = "$(stat -c %s "$path")" ]
+	[ "${J[1]}" = "sha256:$(sha "$path")" ]
+	[ "${J[2]}" = "$(stat -c %s "$path")" ]
 	only_files out.json "$path"
 	# the manifest is kept whole, "bundle" added
 	[ "$(jq -S 'del(.bundle)' out.json)" = "$(jq -S . "$PULLED")" ]
@@ -371,20 +373,22 @@ only_files() {
 	only_files whole.json whole.tar.zst out.json site.tar.zst.parts.json "${parts[@]}"
 	cat "${parts[@]}" | cmp - whole.tar.zst
 	for p in "${parts[@]::${#parts[@]}-1}"; do [ "$(stat -c %s "$p")" = 3145728 ]; done
-	[ "$(jq -r .bundle.path out.json)" = site.tar.zst.parts.json ]
-	[ "$(jq -r .bundle.digest out.json)" = "sha256:$(sha whole.tar.zst)" ]
-	[ "$(jq -r .bundle.size out.json)" = "$size" ]
-	d=site.tar.zst.parts.json
-	[ "$(jq -r .apiVersion $d)" = edge.parts/v1 ]
-	[ "$(jq -r .bundle $d)" = site.tar.zst ]
-	[ "$(jq -r .digest $d)" = "sha256:$(sha whole.tar.zst)" ]
-	[ "$(jq -r .size $d)" = "$size" ]
-	[ "$(jq -r '.parts | length' $d)" = "$n" ]
-	for i in $(seq 0 $((n - 1))); do
-		[ "$(jq -r ".parts[$i].name" $d)" = "${parts[$i]}" ]
-		[ "$(jq -r ".parts[$i].size" $d)" = "$(stat -c %s "${parts[$i]}")" ]
-		[ "$(jq -r ".parts[$i].digest" $d)" = "sha256:$(sha "${parts[$i]}")" ]
-	done
+	whole=$(sha whole.tar.zst)
+	jqv -f out.json .bundle.path .bundle.digest .bundle.size
+	[ "${J[0]}" = site.tar.zst.parts.json ]
+	[ "${J[1]}" = "sha256:$whole" ]
+	[ "${J[2]}" = "$size" ]
+	# the parts descriptor: each part's name, size and digest, in order
+	jqv -f site.tar.zst.parts.json .apiVersion .bundle .digest .size '.parts | length' \
+		'.parts[] | "\(.name) \(.size) \(.digest)"'
+	[ "${J[0]}" = edge.parts/v1 ]
+	[ "${J[1]}" = site.tar.zst ]
+	[ "${J[2]}" = "sha256:$whole" ]
+	[ "${J[3]}" = "$size" ]
+	[ "${J[4]}" = "$n" ]
+	want=""
+	for p in "${parts[@]}"; do want+="${want:+$'\n'}$p $(stat -c %s "$p") sha256:$(sha "$p")"; done
+	[ "${J[5]}" = "$want" ]
 	# without -o the parts take the bundle's name
 	mkdir def && cd def
 	edge-pack --split 4M "$PULLED" > out.json

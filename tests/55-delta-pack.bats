@@ -6,6 +6,7 @@
 # only the layers web2 and cache1.
 
 load test_helper
+load lib/jqv
 load delta
 
 setup_file() {
@@ -47,20 +48,21 @@ bj() { zstd -qdc "$1" | tar -xOf - bundle.json; }
 @test "delta: bundle.json's base names the base and every blob left out" {
 	v1name=$(basename "$V1_BUNDLE")
 	v1digest=$(jq -r .bundle.digest "$DELTA_DIR/v1.packed.json")
-	run bash -c "zstd -qdc '$DELTA_BUNDLE' | tar -xOf - bundle.json | jq -c .base.bundles"
-	assert_output "[{\"name\":\"$v1name\",\"digest\":\"$v1digest\"}]"
+	# bundle.json, taken out once, its fields read by one jq
+	bj "$DELTA_BUNDLE" > bundle.json
+	jqv -f bundle.json .base.bundles '.base.omitted[] | "\(.digest) \(.size)"' \
+		'[.base.omitted[].base] | unique | .[]' \
+		".base.omitted[] | select(.digest == \"$LAYER_web1\") | .repository" \
+		".base.omitted[] | select(.digest == \"$LAYER_os0\") | .repository"
+	assert_equal "${J[0]}" "[{\"name\":\"$v1name\",\"digest\":\"$v1digest\"}]"
 	expect=$(printf '%s\n' "$LAYER_os0 $SIZE_os0" "$LAYER_os1 $SIZE_os1" "$LAYER_web1 $SIZE_web1" \
 		"$LAYER_db1 $SIZE_db1" | sort)
-	run bash -c "zstd -qdc '$DELTA_BUNDLE' | tar -xOf - bundle.json | jq -r '.base.omitted[] | \"\(.digest) \(.size)\"'"
 	# sorted by digest, as written
-	assert_equal "$output" "$expect"
-	run bash -c "zstd -qdc '$DELTA_BUNDLE' | tar -xOf - bundle.json | jq -r '[.base.omitted[].base] | unique | .[]'"
-	assert_output "$v1name"
+	assert_equal "${J[1]}" "$expect"
+	assert_equal "${J[2]}" "$v1name"
 	# each one's repository holds it in v1
-	run bash -c "zstd -qdc '$DELTA_BUNDLE' | tar -xOf - bundle.json | jq -r '.base.omitted[] | select(.digest == \"$LAYER_web1\") | .repository'"
-	assert_output "delta.test/apps/web"
-	run bash -c "zstd -qdc '$DELTA_BUNDLE' | tar -xOf - bundle.json | jq -r '.base.omitted[] | select(.digest == \"$LAYER_os0\") | .repository'"
-	[[ "$output" == delta.test/apps/db || "$output" == delta.test/apps/web || "$output" == delta.test/os/base ]]
+	assert_equal "${J[3]}" "delta.test/apps/web"
+	[[ "${J[4]}" == delta.test/apps/db || "${J[4]}" == delta.test/apps/web || "${J[4]}" == delta.test/os/base ]]
 }
 
 @test "delta: named core-NAME-HEX12.delta.tar.zst; the manifest says how much was left out" {

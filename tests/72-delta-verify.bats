@@ -10,6 +10,7 @@
 # that holds all of v2.
 
 load test_helper
+load lib/jqv
 load registry
 load verify
 load delta
@@ -75,20 +76,23 @@ db_only_omitted() {
 # --- a sound delta -------------------------------------------------------------
 
 @test "delta verify: without --base: exit 0, one warning (count, bytes, --base); the manifest has bundle.omitted and bundle.base as edge-pack printed them" {
-	local n
-	n=$(jq '.bundle.omitted.count' "$D/delta.packed.json")
+	local n want
+	jqv -f "$D/delta.packed.json" .bundle.omitted.count .bundle.omitted .bundle.base '[.images, .charts]'
+	n=${J[0]}
+	want=("${J[@]}")
 	[ "$n" -gt 0 ]
 	run --separate-stderr edge-verify "$B"
 	assert_success
 	assert_stderr_is "edge-verify: warning: $B: $n blobs ($(size_text "$(omitted_bytes)")) left out of this delta are expected at the site and were not checked: give --base"
 	echo "$output" > m.json
-	[ "$(jq -c .bundle.omitted m.json)" = "$(jq -c .bundle.omitted "$D/delta.packed.json")" ]
-	[ "$(jq -c .bundle.base m.json)" = "$(jq -c .bundle.base "$D/delta.packed.json")" ]
-	[ "$(jq -c .bundle.base m.json)" != null ]
-	[ "$(jq -c .bundle.size m.json)" = "$(stat -c %s "$B")" ]
+	jqv -f m.json .bundle.omitted .bundle.base .bundle.size 'has("base") or has("blobs")' '[.images, .charts]'
+	[ "${J[0]}" = "${want[1]}" ]
+	[ "${J[1]}" = "${want[2]}" ]
+	[ "${J[1]}" != null ]
+	[ "${J[2]}" = "$(stat -c %s "$B")" ]
 	# no top-level base, no blobs; the images and charts as packed
-	[ "$(jq 'has("base") or has("blobs")' m.json)" = false ]
-	[ "$(jq -c '[.images, .charts]' m.json)" = "$(jq -c '[.images, .charts]' "$D/delta.packed.json")" ]
+	[ "${J[3]}" = false ]
+	[ "${J[4]}" = "${want[3]}" ]
 }
 
 @test "delta verify: -v lists each blob expected at the site, with the image that needs it and its base" {

@@ -7,6 +7,9 @@ for _f in /usr/lib/bats/bats-support/src/*.bash /usr/lib/bats/bats-assert/src/*.
 	source "$_f"
 done
 unset _f
+# bats's run without its mktemp process (lib/run.bash says more)
+# shellcheck source=tests/lib/run.bash
+source "$BATS_TEST_DIRNAME/lib/run.bash"
 
 # bats makes $BATS_TEST_DIRNAME absolute and clean (tests/), so TOP is its
 # parent without a subshell: the helper loads once per test, and on this
@@ -44,6 +47,9 @@ if [ -n "${EPOCHREALTIME:-}" ] && declare -F get_mills_since_epoch >/dev/null; t
 fi
 
 setup() {
+	# lib/ is test machinery, as bats's own library is: a failing test's
+	# stack trace ends in the test's line (tracing starts before setup)
+	bats_add_debug_exclude_path "$BATS_TEST_DIRNAME/lib"
 	cd "$BATS_TEST_TMPDIR" || return 1
 	if declare -F per_test_setup >/dev/null; then per_test_setup; fi
 }
