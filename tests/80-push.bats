@@ -42,19 +42,9 @@ target() {
 	echo "$1/$2/${SRC/:/_}/$3"
 }
 
-# digest_of REF: the entry's digest in the pulled manifest (REF under $SRC);
-# the tests read ${DIGEST["$SRC/REF"]}, the same table loaded once a test
-# (a $(digest_of) forked the test's shell and ran an awk, 30 ms a look-up)
-digest_of() {
-	echo "${DIGEST["$SRC/$1"]}"
-}
+# the tests read ${DIGEST["$SRC/REPO:TAG"]} (registry.bash's digest_of)
 per_test_setup() {
-	local r d
-	declare -gA DIGEST=()
-	while IFS=$'\t' read -r r d; do
-		DIGEST[$r]=$d
-	done <"$BATS_FILE_TMPDIR/digests.tsv"
-	[ ${#DIGEST[@]} = 7 ] || { echo "digests.tsv: ${#DIGEST[@]} entries, expected 7" >&2; return 1; }
+	pulled_digest_table "$BATS_FILE_TMPDIR/digests.tsv" 7
 }
 
 # raw_digest REG REF: sha256 of the manifest the registry serves for REF

@@ -26,19 +26,9 @@ teardown_file() {
 	stop_servers
 }
 
-# digest_of REPO:TAG: the pulled manifest's digest for $SRC/REPO:TAG; the
-# tests read ${DIGEST["$SRC/REPO:TAG"]}, the same table loaded once a test
-# (a $(digest_of) forked the test's shell and ran an awk, 30 ms a look-up)
-digest_of() {
-	echo "${DIGEST["$SRC/$1"]}"
-}
+# the tests read ${DIGEST["$SRC/REPO:TAG"]} (registry.bash's digest_of)
 per_test_setup() {
-	local r d
-	declare -gA DIGEST=()
-	while IFS=$'\t' read -r r d; do
-		DIGEST[$r]=$d
-	done <"$BATS_FILE_TMPDIR/digests.tsv"
-	[ ${#DIGEST[@]} = 7 ] || { echo "digests.tsv: ${#DIGEST[@]} entries, expected 7" >&2; return 1; }
+	pulled_digest_table "$BATS_FILE_TMPDIR/digests.tsv" 7
 }
 
 # layer_of REPO:TAG N: the digest of layer N of a single-platform image in

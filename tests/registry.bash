@@ -667,6 +667,26 @@ test_image_table() {
 	[ ${#TEST_DIGEST[@]} -gt 20 ] || { echo "test_image_table: ${#TEST_DIGEST[@]} refs in $TEST_REFS" >&2; return 1; }
 }
 
+# pulled_digest_table FILE N: DIGEST, an associative array of the REF<TAB>DIGEST
+# lines of FILE (a pulled manifest's entries, written once in setup_file),
+# for per_test_setup; fails unless it holds N. digest_of REPO:TAG reads it
+# for $SRC/REPO:TAG, where a $(...) look-up forked the test's shell and ran
+# an awk (30 ms each).
+pulled_digest_table() {
+	local r d
+	declare -gA DIGEST=()
+	while IFS=$'\t' read -r r d; do
+		DIGEST[$r]=$d
+	done <"$1"
+	[ ${#DIGEST[@]} = "$2" ] || { echo "$1: ${#DIGEST[@]} entries, expected $2" >&2; return 1; }
+}
+
+# digest_of REPO:TAG: the pulled manifest's digest for $SRC/REPO:TAG
+# (pulled_digest_table)
+digest_of() {
+	echo "${DIGEST["$SRC/$1"]}"
+}
+
 # _reg_seed_src IMAGE: sets src, dst and all for IMAGE (skopeo's source, the
 # repository:tag under test/, --all for the index); repos: its repository dirs.
 _reg_seed_src() {
