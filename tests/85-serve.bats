@@ -447,7 +447,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [ttrpc]
   address = "$d/t.sock"
 TOML
-	start_server containerd "$d/none" sh -c "containerd --config '$d/config.toml' & pid=\$!; for i in \$(seq 1 100); do [ -S '$sock' ] && echo 1 > '$d/none' && break; sleep 0.1; done; wait \$pid" || {
+	# the shell passes its TERM on: containerd is its child, and stop_servers
+	# kills the shell (containerd left running outlived every test run)
+	start_server containerd "$d/none" sh -c "containerd --config '$d/config.toml' & pid=\$!; trap 'kill \$pid 2>/dev/null; wait \$pid; exit 0' TERM INT HUP; for i in \$(seq 1 100); do [ -S '$sock' ] && echo 1 > '$d/none' && break; sleep 0.1; done; wait \$pid" || {
 		rm -rf "$d"
 		return 1
 	}
