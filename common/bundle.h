@@ -116,7 +116,7 @@ struct bundle_stream {
 	size_t frame;
 	uint64_t cpos, cend;     /* compressed: the next byte to read, the end of the
 				  * frame that holds the range's last byte */
-	void *holder;            /* where the decoder goes back to the reader's spare */
+	void *holder;            /* d, in and out, given back to the reader's spare */
 };
 int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_t off, uint64_t len,
 		       struct edge_err *err);

@@ -339,25 +339,7 @@ struct stream_mem {
 	unsigned char *in, *out;
 };
 
-static void stream_mem_take(struct bundle_stream *s)
-{
-	struct stream_mem *m = __atomic_exchange_n(&s->r->spare, NULL, __ATOMIC_ACQ_REL);
-
-	s->incap = ZSTD_DStreamInSize();
-	s->outcap = ZSTD_DStreamOutSize();
-	if (m != NULL) {
-		s->d = m->d;
-		s->in = m->in;
-		s->out = m->out;
-		s->holder = m;
-		return;
-	}
-	s->d = ZSTD_createDCtx();
-	s->in = xmalloc(s->incap);
-	s->out = xmalloc(s->outcap);
-	s->holder = NULL;
-}
-
+/* Frees a decoder and its buffers (NULL: nothing). */
 static void stream_mem_free(struct stream_mem *m)
 {
 	if (m == NULL)
@@ -368,18 +350,33 @@ static void stream_mem_free(struct stream_mem *m)
 	free(m);
 }
 
+/* s's decoder and buffers: the reader's spare, else new ones. */
+static void stream_mem_take(struct bundle_stream *s)
+{
+	struct stream_mem *m = __atomic_exchange_n(&s->r->spare, NULL, __ATOMIC_ACQ_REL);
+
+	s->incap = ZSTD_DStreamInSize();
+	s->outcap = ZSTD_DStreamOutSize();
+	if (m == NULL) {
+		m = xmalloc(sizeof(*m));
+		m->d = ZSTD_createDCtx();
+		m->in = xmalloc(s->incap);
+		m->out = xmalloc(s->outcap);
+	}
+	s->d = m->d;
+	s->in = m->in;
+	s->out = m->out;
+	s->holder = m;
+}
+
 /* Gives s's decoder back to its reader, or frees it when the reader holds
  * one already (another thread's). */
 static void stream_mem_give(struct bundle_stream *s)
 {
-	struct stream_mem *m = s->holder != NULL ? s->holder : xmalloc(sizeof(*m));
 	void *none = NULL;
 
-	m->d = s->d;
-	m->in = s->in;
-	m->out = s->out;
-	if (!__atomic_compare_exchange_n(&s->r->spare, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		stream_mem_free(m);
+	if (!__atomic_compare_exchange_n(&s->r->spare, &none, s->holder, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		stream_mem_free(s->holder);
 }
 
 int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
@@ -487,7 +484,7 @@ int bundle_stream_open(struct bundle_stream *s, struct bundle_reader *r, uint64_
 
 void bundle_stream_close(struct bundle_stream *s)
 {
-	if (s->r != NULL && s->d != NULL)
+	if (s->holder != NULL)
 		stream_mem_give(s);
 	memset(s, 0, sizeof(*s));
 }
