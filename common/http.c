@@ -348,12 +348,23 @@ static CURLcode mux_perform(struct http_share *s, CURL *easy)
 
 static void url_hostport(const char *url, char *buf, size_t len);
 
+/* Whether "host[:port]" hp is among the origins that answered in HTTP/2
+ * (s->mu held). */
+static int h2_known(const struct http_share *s, const char *hp)
+{
+	size_t k;
+
+	for (k = 0; k < s->nh2; k++)
+		if (strcmp(s->h2[k], hp) == 0)
+			return 1;
+	return 0;
+}
+
 /* Has the https origin of url answered in HTTP/2? */
 static int share_h2(struct http_share *s, const char *url)
 {
 	char hp[512];
-	size_t k;
-	int found = 0;
+	int found;
 
 	if (strncasecmp(url, "https://", 8) != 0)
 		return 0;
@@ -361,8 +372,7 @@ static int share_h2(struct http_share *s, const char *url)
 	if (hp[0] == '\0')
 		return 0;
 	pthread_mutex_lock(&s->mu);
-	for (k = 0; k < s->nh2 && !found; k++)
-		found = strcmp(s->h2[k], hp) == 0;
+	found = h2_known(s, hp);
 	pthread_mutex_unlock(&s->mu);
 	return found;
 }
@@ -371,16 +381,12 @@ static int share_h2(struct http_share *s, const char *url)
 static void share_note_h2(struct http_share *s, const char *url)
 {
 	char hp[512];
-	size_t k;
-	int found = 0;
 
 	url_hostport(url, hp, sizeof(hp));
 	if (hp[0] == '\0')
 		return;
 	pthread_mutex_lock(&s->mu);
-	for (k = 0; k < s->nh2 && !found; k++)
-		found = strcmp(s->h2[k], hp) == 0;
-	if (!found && s->nh2 < MUX_MAX_ORIGINS)
+	if (!h2_known(s, hp) && s->nh2 < MUX_MAX_ORIGINS)
 		s->h2[s->nh2++] = xstrdup(hp);
 	pthread_mutex_unlock(&s->mu);
 }
