@@ -182,8 +182,23 @@ CURLcode curl_easy_perform(CURL *c)
 	return loaded() ? lib.easy_perform(c) : CURLE_FAILED_INIT;
 }
 
-/* An option's one argument has the type its number's range gives
- * (curl.h's CURLOPTTYPE_*), as libcurl itself reads it. */
+/* rc = fn(h, opt, the one argument in ap), read with the type that
+ * opt's number range gives (curl.h's CURLOPTTYPE_*), as libcurl itself
+ * reads it: the easy and the multi options number their types alike. */
+#define FORWARD_OPT(rc, fn, h, opt, ap)                                   \
+	do {                                                              \
+		if ((opt) < CURLOPTTYPE_OBJECTPOINT)                      \
+			(rc) = fn(h, opt, va_arg(ap, long));              \
+		else if ((opt) < CURLOPTTYPE_FUNCTIONPOINT)               \
+			(rc) = fn(h, opt, va_arg(ap, void *));            \
+		else if ((opt) < CURLOPTTYPE_OFF_T)                       \
+			(rc) = fn(h, opt, va_arg(ap, curl_fn));           \
+		else if ((opt) < CURLOPTTYPE_BLOB)                        \
+			(rc) = fn(h, opt, va_arg(ap, curl_off_t));        \
+		else                                                      \
+			(rc) = fn(h, opt, va_arg(ap, void *));            \
+	} while (0)
+
 CURLcode curl_easy_setopt(CURL *c, CURLoption opt, ...)
 {
 	va_list ap;
@@ -192,22 +207,7 @@ CURLcode curl_easy_setopt(CURL *c, CURLoption opt, ...)
 	if (!loaded())
 		return CURLE_FAILED_INIT;
 	va_start(ap, opt);
-	if (opt < CURLOPTTYPE_OBJECTPOINT) {
-		long v = va_arg(ap, long);
-		rc = lib.easy_setopt(c, opt, v);
-	} else if (opt < CURLOPTTYPE_FUNCTIONPOINT) {
-		void *v = va_arg(ap, void *);
-		rc = lib.easy_setopt(c, opt, v);
-	} else if (opt < CURLOPTTYPE_OFF_T) {
-		curl_fn v = va_arg(ap, curl_fn);
-		rc = lib.easy_setopt(c, opt, v);
-	} else if (opt < CURLOPTTYPE_BLOB) {
-		curl_off_t v = va_arg(ap, curl_off_t);
-		rc = lib.easy_setopt(c, opt, v);
-	} else {
-		void *v = va_arg(ap, void *);
-		rc = lib.easy_setopt(c, opt, v);
-	}
+	FORWARD_OPT(rc, lib.easy_setopt, c, opt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -329,8 +329,8 @@ CURLMcode curl_multi_cleanup(CURLM *m)
 	return MULTI_OK() ? lib.multi_cleanup(m) : CURLM_BAD_HANDLE;
 }
 
-/* The options http.c sets are longs (CURLMOPT_PIPELINING,
- * CURLMOPT_MAX_*); the ranges are those of curl_easy_setopt. */
+/* The options http.c sets are longs (CURLMOPT_PIPELINING); the ranges
+ * are those of curl_easy_setopt (no multi option is a blob). */
 CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
 {
 	va_list ap;
@@ -339,19 +339,7 @@ CURLMcode curl_multi_setopt(CURLM *m, CURLMoption opt, ...)
 	if (!MULTI_OK())
 		return CURLM_BAD_HANDLE;
 	va_start(ap, opt);
-	if (opt < CURLOPTTYPE_OBJECTPOINT) {
-		long v = va_arg(ap, long);
-		rc = lib.multi_setopt(m, opt, v);
-	} else if (opt < CURLOPTTYPE_FUNCTIONPOINT) {
-		void *v = va_arg(ap, void *);
-		rc = lib.multi_setopt(m, opt, v);
-	} else if (opt < CURLOPTTYPE_OFF_T) {
-		curl_fn v = va_arg(ap, curl_fn);
-		rc = lib.multi_setopt(m, opt, v);
-	} else {
-		curl_off_t v = va_arg(ap, curl_off_t);
-		rc = lib.multi_setopt(m, opt, v);
-	}
+	FORWARD_OPT(rc, lib.multi_setopt, m, opt, ap);
 	va_end(ap);
 	return rc;
 }
