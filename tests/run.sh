@@ -91,7 +91,10 @@ EDGE_TEST_WRAP=""
 if command -v eatmydata > /dev/null 2>&1 && ! grep -q -- -fsanitize build/cflags 2> /dev/null; then
 	EDGE_TEST_WRAP=eatmydata
 fi
-export EDGE_TEST_WRAP FUZZ_RUN="${FUZZ_RUN:-}"
+# every bash the suites start reads tests/lib/builtins.bash first: mkdir,
+# rm and a few more run as bash's loadable builtins (that file says why)
+BASH_ENV="$top/tests/lib/builtins.bash"
+export EDGE_TEST_WRAP BASH_ENV FUZZ_RUN="${FUZZ_RUN:-}"
 
 # one line per suite, "KIND ARG"; longest first by the last run's times,
 # those not timed yet first

@@ -8,7 +8,7 @@ libcurl4-openssl-dev libjansson-dev libarchive-dev libzstd-dev libsodium-dev lib
 libmicrohttpd-dev libcrypt-dev containerd nghttp2-proxy
 bats bats-assert bats-support docker-registry skopeo umoci minisign openssl zstd tar gzip
 mandoc apache2-utils python3 curl jq ca-certificates time python3-jsonschema libarchive-tools
-clang libclang-rt-14-dev clang-tools-14 cppcheck eatmydata"
+clang libclang-rt-14-dev clang-tools-14 cppcheck eatmydata bash-builtins"
 
 missing=""
 for p in $PKGS; do
