@@ -44,13 +44,15 @@ typing() {
 }
 
 # Keys shared by the tests. scrypt with minisign's parameters (opslimit 2^25,
-# memlimit 1 GiB) costs about 7 s of CPU a derivation, so the suite makes
-# exactly four, each for an interop claim that needs the real parameters:
+# memlimit 1 GiB) costs about 7 s of CPU a derivation, so these four
+# interop claims, which need the real parameters, are the only ones to use
+# them, and a run derives three times (claim 3's key is made once):
 #   1. edge-sign -G encrypts enc.key (here, the password from
 #      $EDGE_SIGN_PASSWORD), checked in "-G with $EDGE_SIGN_PASSWORD ...";
 #   2. minisign -S decrypts that key and signs with it (same test): our -G
 #      writes keys minisign reads;
-#   3. minisign -G encrypts menc.key (here);
+#   3. minisign -G encrypted menc.key (tests/fixtures/minisign: made once
+#      by minisign and kept, as its README says);
 #   4. edge-sign decrypts menc.key and signs with it, in "we accept
 #      minisign's signatures": we read keys minisign writes.
 # Everything else about encrypted keys (the password from --password-file,
@@ -82,8 +84,9 @@ setup_file() {
 	"$TOP/bin/edge-sign" -q -G -W -k quick.plain -p quick.pub &&
 		python3 "$TOP/tests/fixtures/cheap-key.py" quick.plain quick.key 'correct horse' &&
 		rm quick.plain || return 1
-	# 3. an encrypted minisign key
-	printf 'minisign pw\nminisign pw\n' | minisign -G -p menc.pub -s menc.key >/dev/null
+	# 3. an encrypted minisign key, made by minisign -G (the fixture's README)
+	cp "$TOP/tests/fixtures/minisign/menc.key" "$TOP/tests/fixtures/minisign/menc.pub" . &&
+		chmod 600 menc.key || return 1
 	# minisign's unencrypted key pair, and the same key encrypted cheaply.
 	# minisign -G -W leaves the key's checksum zero (it checks it only when
 	# it decrypts), so the checksum goes in first: BLAKE2b-256 of the
@@ -380,7 +383,9 @@ manifest() {
 	assert_failure 1
 	assert_stderr_is "l.txt: signature does not verify with m.pub"
 	# interop claim 4: a key minisign -G encrypted with its own parameters
-	# (setup_file, claim 3), edge-sign decrypts and signs with
+	# (setup_file, claim 3), edge-sign decrypts and signs with; those
+	# parameters are in the key: opslimit 2^25, memlimit 2^30
+	[ "$(sed -n 2p menc.key | base64 -d | od -An -t u8 -j 38 -N 16 | xargs)" = "33554432 1073741824" ]
 	MINI_PW='minisign pw'
 	EDGE_SIGN_PASSWORD=$MINI_PW run --separate-stderr edge-sign -k menc.key a.txt
 	assert_success
