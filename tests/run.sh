@@ -57,8 +57,10 @@ if [ "${1:-}" = --job ]; then
 		# and each target counts as skipped
 		name=fuzz
 		tap="$tapdir/fuzz.tap"
+		# one compiler at a time (-j1, not make check's jobserver): this
+		# slot is one suite's, beside the others'
 		if sh tests/fuzz/have-fuzzer.sh "${FUZZ_CC:-clang}" > build/fuzz-reason 2>&1; then
-			${MAKE:-make} --no-print-directory fuzz-build > "$tapdir/fuzz-build.log" 2>&1 ||
+			${MAKE:-make} -j1 --no-print-directory fuzz-build > "$tapdir/fuzz-build.log" 2>&1 ||
 				echo "could not build the fuzz targets (build/tap/fuzz-build.log)" > build/fuzz-reason
 		fi
 		reason=$(head -1 build/fuzz-reason 2>/dev/null)
