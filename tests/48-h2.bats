@@ -168,7 +168,18 @@ h2_front_start() {
 	grep -E "^edge-pull: GET https://$FRONT/.* -> [0-9]+ \(" pull.log >transfers.txt
 	grep -E ', HTTP/2, local port [0-9]+, multiplexed\)$' transfers.txt >mux.txt
 	[ "$(wc -l <mux.txt)" -ge 10 ]
-	[ "$(sed -nE 's/.*local port ([0-9]+), multiplexed\)$/\1/p' mux.txt | sort -u | wc -l)" = 1 ]
+	# most of them on one connection. Not all: after streams the front
+	# reset (INTERNAL_ERROR, where the proxy cut a blob), libcurl 7.88 at
+	# times opens another h2 connection for the retries (2 or 3 ports in 1
+	# of 8 runs), the front having closed none (its log). A connection a
+	# worker would be 4 ports with a quarter of the transfers each.
+	local ports most
+	ports=$(sed -nE 's/.*local port ([0-9]+), multiplexed\)$/\1/p' mux.txt | sort | uniq -c | sort -rn)
+	most=$(head -1 <<<"$ports" | awk '{print $1}')
+	if [ $((most * 2)) -le "$(wc -l <mux.txt)" ]; then
+		printf 'multiplexed transfers by local port:\n%s\n' "$ports" >&2
+		return 1
+	fi
 	grep -qE " -> 206 \(.*, multiplexed\)$" mux.txt
 	# the front saw h2 only
 	if grep -v ' h2 ' "$FRONT_LOG"; then
