@@ -8,8 +8,9 @@
 # suites that mostly wait; fuzz targets: $FUZZ_RUN, see below)
 #
 # The suites are CPU-bound, so they go longest first (by the seconds each
-# took the last time it ran here, build/suite-times, else in a reference run,
-# tests/suite-times; one timed in neither goes first): the long ones start at
+# took the last time it ran here, build/suite-times, else in a reference run
+# from a clean clone, tests/suite-times, where the fuzz slot includes its
+# build; one timed in neither goes first): the long ones start at
 # once and the short ones fill the slots at the end. One suite a core: on
 # the 2-core VM this was tuned on, a third CPU-bound suite beside two made
 # every suite slower (CPU time of the whole run +20 %: the cost of switching
