@@ -10,7 +10,7 @@
 # -f -c, basename, dirname, mkfifo, rmdir); head, stat, seq, mktemp and
 # sleep differ from coreutils' (head has no -c, stat prints other fields)
 # and stay files. Without the package nothing changes.
-if [ -z "${EDGE_NO_LOADABLES:-}" ] && [ -r /usr/lib/bash/mkdir ]; then
+if [ -r /usr/lib/bash/mkdir ]; then
 	for _b in mkdir rm ln cut basename dirname mkfifo rmdir; do
 		enable -f "/usr/lib/bash/$_b" "$_b" 2>/dev/null
 	done
