@@ -134,9 +134,10 @@ echo "== $(cat "$tapdir/order" "$tapdir/order-waits" | wc -l) suites, $jobs at a
 	echo " and $(wc -l < "$tapdir/order-waits") that mostly wait in one more slot")${EDGE_TEST_WRAP:+ (under $EDGE_TEST_WRAP)}"
 # Each suite runs in its own process (BATS files: their own servers and
 # temp dirs), so they can run side by side; each writes its own TAP file.
-xargs -P 1 -L 1 sh tests/run.sh --job < "$tapdir/order-waits" &
+# (-r: an empty list runs nothing, where xargs would run the job once bare)
+xargs -r -P 1 -L 1 sh tests/run.sh --job < "$tapdir/order-waits" &
 waits=$!
-xargs -P "$jobs" -L 1 sh tests/run.sh --job < "$tapdir/order"
+xargs -r -P "$jobs" -L 1 sh tests/run.sh --job < "$tapdir/order"
 wait $waits
 ls "$tapdir"/failed-* > /dev/null 2>&1 && status=1
 # this run's times replace those of the same suites
