@@ -1113,16 +1113,21 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 			struct edge_err *err)
 {
 	unsigned char raw[32];
-	size_t i;
+	size_t i, ndone = 0;
 	json_t *plist = json_array(), *desc;
 	char *dpath = xasprintf("%s.parts.json", final);
 	char *text;
 	const char *slash;
+	/* the final names are registered for a signal's cleanup as they are
+	 * committed, and dropped as one once the descriptor is there: an
+	 * interrupted or failed commit leaves no part without its descriptor */
+	int *slots = xmalloc((out->nparts + 1) * sizeof(*slots));
 
 	if (out->nph != out->nparts) {
 		edge_errf(err, EDGE_EIO, "%s: %zu parts written, %zu hashed", final, out->nparts, out->nph);
 		json_decref(plist);
 		free(dpath);
+		free(slots);
 		return -1;
 	}
 	for (i = 0; i < out->nparts; i++) {
@@ -1136,11 +1141,12 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 		json_array_append_new(plist, json_pack("{s:s, s:I, s:s}", "name", slash ? slash + 1 : pname, "size",
 						       (json_int_t)out->parts[i].size, "digest", pd));
 		out->parts[i].open = 0;
+		slots[i] = cleanup_register(pname);
 		if (atomic_commit(&out->parts[i].af, err) != 0) {
-			json_decref(plist);
-			free(dpath);
-			return -1;
+			cleanup_unregister(slots[i]);
+			goto fail;
 		}
+		ndone++;
 	}
 	slash = strrchr(final, '/');
 	desc = json_pack("{s:s, s:s, s:s, s:I, s:O}", "apiVersion", BUNDLE_PARTS_VERSION, "bundle",
@@ -1153,13 +1159,25 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 		text[l] = '\n';
 		text[l + 1] = '\0';
 	}
+	slots[ndone] = cleanup_register(dpath);
 	if (atomic_write_file(dpath, text, strlen(text), 0644, err) != 0) {
-		json_decref(plist);
+		cleanup_unregister(slots[ndone]);
 		free(text);
-		free(dpath);
-		return -1;
+		goto fail;
 	}
 	free(text);
+	if (cleanup_hold() != 0) {
+		/* a signal's cleanup has begun: it removes them all */
+		edge_errf(err, EDGE_EIO, "%s: interrupted", dpath);
+		json_decref(plist);
+		free(dpath);
+		free(slots);
+		return -1;
+	}
+	for (i = 0; i <= ndone; i++)
+		cleanup_unregister(slots[i]);
+	cleanup_release();
+	free(slots);
 	{
 		json_t *mparts = json_array(), *pp;
 		char *dir = bundle_dir_of(final);
@@ -1177,6 +1195,17 @@ static int commit_parts(struct out *out, const char *final, const char *digest, 
 	}
 	free(dpath);
 	return 0;
+fail:
+	for (i = 0; i < ndone; i++) {
+		char *pname = xasprintf("%s.part%03zu", final, i);
+		(void)unlink(pname);
+		free(pname);
+		cleanup_unregister(slots[i]);
+	}
+	json_decref(plist);
+	free(dpath);
+	free(slots);
+	return -1;
 }
 
 /* The entries after the blobs: manifest.json, then bundle.index.json

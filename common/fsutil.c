@@ -23,6 +23,48 @@
 static char *volatile g_cleanup[CLEANUP_SLOTS];
 static pthread_mutex_t g_cleanup_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Creating, renaming or unregistering a temp file races with cleanup_run on
+ * another thread: a worker that created a bundle part just after the signal
+ * handler's sweep left the part behind when the process died (seen under
+ * load: SIGTERM 50 ms into edge-pack --split). So those steps are critical
+ * sections: cleanup_run first sets g_dying, then waits until no thread is
+ * inside one (g_busy), then sweeps; a section that begins after g_dying is
+ * set fails with EINTR and creates or renames nothing. A section blocks the
+ * signals whose handlers sweep, in its own thread: a handler never runs
+ * inside one, so it never waits for the thread it interrupted. t_busy tells
+ * cleanup_unregister that its thread is already inside one (cleanup_hold). */
+static int g_dying;
+static int g_busy;
+static _Thread_local int t_busy;
+
+static int crit_enter(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+	__atomic_add_fetch(&g_busy, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&g_dying, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&g_busy, 1, __ATOMIC_SEQ_CST);
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+		errno = EINTR;
+		return -1;
+	}
+	t_busy++;
+	return 0;
+}
+
+static void crit_leave(const sigset_t *old)
+{
+	t_busy--;
+	__atomic_sub_fetch(&g_busy, 1, __ATOMIC_SEQ_CST);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 long long mono_ms(void)
 {
 	struct timespec ts;
@@ -217,20 +259,47 @@ int cleanup_register(const char *path)
 void cleanup_unregister(int slot)
 {
 	char *p;
+	sigset_t old;
+	int own = t_busy == 0; /* not inside one of this thread's sections */
 
 	if (slot < 0 || slot >= CLEANUP_SLOTS)
+		return;
+	/* dying: the handler may be reading the name; it stays (and leaks).
+	 * Inside this thread's cleanup_hold the handler waits for us instead. */
+	if (own && crit_enter(&old) != 0)
 		return;
 	pthread_mutex_lock(&g_cleanup_lock);
 	p = g_cleanup[slot];
 	g_cleanup[slot] = NULL;
 	pthread_mutex_unlock(&g_cleanup_lock);
+	if (own)
+		crit_leave(&old);
 	free(p);
+}
+
+static _Thread_local sigset_t t_held_mask;
+
+int cleanup_hold(void)
+{
+	return crit_enter(&t_held_mask);
+}
+
+void cleanup_release(void)
+{
+	crit_leave(&t_held_mask);
 }
 
 void cleanup_run(void)
 {
 	int i;
+	struct timespec ms = {0, 1000000};
 
+	__atomic_store_n(&g_dying, 1, __ATOMIC_SEQ_CST);
+	/* the other threads' sections take microseconds; bounded (2 s) all the
+	 * same, so that a stuck file system cannot keep a signal from ending
+	 * the process */
+	for (i = 0; i < 2000 && __atomic_load_n(&g_busy, __ATOMIC_SEQ_CST) > 0; i++)
+		nanosleep(&ms, NULL);
 	for (i = 0; i < CLEANUP_SLOTS; i++) {
 		char *p = g_cleanup[i];
 		if (p != NULL)
@@ -242,6 +311,7 @@ int cleanup_create(const char *prefix, char **path, int *slot)
 {
 	static unsigned long counter;
 	int tries, fd, e = EEXIST;
+	sigset_t old;
 
 	for (tries = 0; tries < 100; tries++) {
 		unsigned long long v;
@@ -250,8 +320,16 @@ int cleanup_create(const char *prefix, char **path, int *slot)
 			v = (unsigned long long)getpid() << 24 ^ (unsigned long long)time(NULL) ^
 			    __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull;
 		*path = xasprintf("%s%012llx", prefix, v & 0xffffffffffffull);
+		if (crit_enter(&old) != 0) {
+			e = EINTR;
+			free(*path);
+			*path = NULL;
+			*slot = -1;
+			break;
+		}
 		*slot = cleanup_register(*path);
 		fd = open(*path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		crit_leave(&old);
 		if (fd >= 0)
 			return fd;
 		e = errno;
@@ -332,6 +410,7 @@ static void atomic_free(struct atomic_file *af)
 int atomic_commit(struct atomic_file *af, struct edge_err *err)
 {
 	int rc = -1;
+	sigset_t old;
 
 	if (af->fd < 0 || af->tmp_path == NULL)
 		return edge_errf(err, EDGE_EIO, "commit: file not open");
@@ -345,10 +424,18 @@ int atomic_commit(struct atomic_file *af, struct edge_err *err)
 		goto fail;
 	}
 	af->fd = -1;
-	if (rename(af->tmp_path, af->path) != 0) {
+	/* a signal's sweep has begun or begins after this: the temp file is
+	 * either renamed before it or removed by it, never both missed */
+	if (crit_enter(&old) != 0) {
 		edge_err_errno(err, "rename to %s", af->path);
 		goto fail;
 	}
+	if (rename(af->tmp_path, af->path) != 0) {
+		edge_err_errno(err, "rename to %s", af->path);
+		crit_leave(&old);
+		goto fail;
+	}
+	crit_leave(&old);
 	fsync_dir_of(af->path);
 	rc = 0;
 	atomic_free(af);

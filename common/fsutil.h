@@ -39,8 +39,17 @@ int write_all(int fd, const void *buf, size_t len);
  * (or -1 when the table is full: the file is then simply not cleaned up). */
 int cleanup_register(const char *path);
 void cleanup_unregister(int slot);
-/* Removes every registered path (async-signal-safe). */
+/* Removes every registered path (async-signal-safe). Other threads are
+ * kept from creating, renaming or unregistering a temp file while it runs:
+ * it waits (2 s at most) for those already doing so, and after it has begun
+ * they fail with EINTR. */
 void cleanup_run(void);
+/* A section a signal's cleanup_run waits for, so that several
+ * registrations can be dropped as one (after the last file of a set is
+ * committed): -1 with EINTR when cleanup_run has begun (drop nothing then),
+ * else 0 and cleanup_release must follow. */
+int cleanup_hold(void);
+void cleanup_release(void);
 /* Creates a new file prefix + 12 random hex digits (O_EXCL, mode 0600,
  * close-on-exec) whose name is registered for cleanup before the file
  * exists, so that a signal between the two leaves nothing behind (with

@@ -359,6 +359,17 @@ only_files() {
 	cmp stdin.tar.zst out/site.tar.zst
 }
 
+@test "pack: --split whose descriptor cannot be written: exit 6, no part left behind" {
+	# the parts are committed first, the descriptor last: when the
+	# descriptor fails, the committed parts were left, half a bundle
+	mkdir -p out/b.tar.zst.parts.json
+	run --separate-stderr edge-pack --split 1M -o out/b.tar.zst "$PULLED"
+	assert_failure 6
+	assert_output ""
+	assert_stderr_is "edge-pack: rename to out/b.tar.zst.parts.json: Is a directory"
+	[ "$(ls -A out)" = b.tar.zst.parts.json ]
+}
+
 @test "pack: --split writes FILE.partNNN and FILE.parts.json; joined they are the bundle" {
 	edge-pack -o whole.tar.zst "$PULLED" > whole.json
 	run --separate-stderr edge-pack --split 3M -o site.tar.zst "$PULLED"

@@ -5,7 +5,12 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -67,12 +72,115 @@ static void platform_case(const char *in, const char *want)
 		ok(rc == 0 && strcmp(buf, want) == 0, desc, rc == 0 ? buf : err.msg, want);
 }
 
+/* --- a signal's sweep while other threads create temp files -------------
+ * A child runs two threads that create and remove temp files (the way
+ * edge-pack's writer opens bundle parts) and is then killed by SIGTERM,
+ * whose handler is the tools' (cleanup_run, then the default action). No
+ * temp file may be left. Before cleanup_run kept other threads from
+ * creating files during and after its sweep, one was left now and then
+ * (seen in edge-pack --split under load). */
+
+static void *churn(void *arg)
+{
+	const char *target = arg;
+
+	for (;;) {
+		struct atomic_file af;
+		struct edge_err err = {0};
+		if (atomic_open(&af, target, 0644, &err) == 0) {
+			(void)write_all(af.fd, "x", 1);
+			atomic_abort(&af);
+		}
+	}
+	return NULL;
+}
+
+static void die_on_signal(int sig)
+{
+	cleanup_run();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void sweep_race(void)
+{
+	char tdir[] = "/tmp/edge-test-sweep-XXXXXX";
+	char *target;
+	int i, left = 0, runs = 0, killed = 0;
+
+	if (mkdtemp(tdir) == NULL) {
+		ok(0, "sweep race: a temp directory", strerror(errno), NULL);
+		return;
+	}
+	target = xasprintf("%s/f", tdir);
+	for (i = 0; i < 150; i++) {
+		int status;
+		pid_t pid = fork();
+		if (pid < 0)
+			break;
+		if (pid == 0) {
+			struct sigaction sa;
+			pthread_t t[2];
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = die_on_signal;
+			sigaction(SIGTERM, &sa, NULL);
+			pthread_create(&t[0], NULL, churn, target);
+			pthread_create(&t[1], NULL, churn, target);
+			churn(target);
+			_exit(0);
+		}
+		{
+			struct timespec ts = {0, (long)(200000 + (i % 10) * 150000)};
+			nanosleep(&ts, NULL);
+		}
+		kill(pid, SIGTERM);
+		if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+			killed++;
+		runs++;
+		if (entries(tdir) != 0) {
+			left++;
+			{
+				DIR *d = opendir(tdir);
+				struct dirent *e;
+				while (d != NULL && (e = readdir(d)) != NULL) {
+					char *q = path_join(tdir, e->d_name);
+					if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+						unlink(q);
+					free(q);
+				}
+				if (d != NULL)
+					closedir(d);
+			}
+		}
+	}
+	okf(runs == 150 && killed == runs && left == 0,
+	    "a SIGTERM while two threads create temp files: nothing left, %d of %d runs (killed %d)", runs - left,
+	    runs, killed);
+	rmdir(tdir);
+	free(target);
+}
+
 int main(void)
 {
 	struct edge_err err = {0};
 	char dir[] = "/tmp/edge-test-common-XXXXXX";
 
-	plan(60);
+	plan(61);
 	/* XXH64: the vectors xxhsum -H64 prints (every tail length path) */
 	{
 		static const struct {
@@ -298,7 +406,7 @@ int main(void)
 		 * cleanup_run (what a signal runs) removes it */
 		char tdir[] = "/tmp/edge-test-cleanup-XXXXXX", *prefix, *path = NULL;
 		struct stat st;
-		int slot = -1, fd, good;
+		int slot = -1, fd, good, st2 = 0;
 		if (mkdtemp(tdir) == NULL)
 			return 1;
 		prefix = xasprintf("%s/.f.tmp-", tdir);
@@ -306,21 +414,37 @@ int main(void)
 		good = fd >= 0 && path != NULL && strncmp(path, prefix, strlen(prefix)) == 0 &&
 		       strlen(path) == strlen(prefix) + 12 && strspn(path + strlen(prefix), "0123456789abcdef") == 12 &&
 		       slot >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600;
-		cleanup_run();
-		ok(good && access(path, F_OK) != 0, "cleanup_create: PREFIX + 12 hex digits, mode 0600, removed by cleanup_run",
-		   path, NULL);
+		{
+			char *mprefix = xasprintf("%s/missing/.f.tmp-", tdir), *mpath = NULL;
+			int mslot = -1, mfd = cleanup_create(mprefix, &mpath, &mslot);
+			ok(mfd < 0 && errno == ENOENT && mpath == NULL && mslot == -1,
+			   "cleanup_create in a missing directory: -1, ENOENT, nothing registered", NULL, NULL);
+			free(mprefix);
+		}
+		/* in a child: cleanup_run ends what can still create files */
+		{
+			pid_t pid = fork();
+			if (pid == 0) {
+				char *p2 = NULL;
+				int s2 = -1, fd2;
+				cleanup_run();
+				int e2;
+				fd2 = cleanup_create(prefix, &p2, &s2);
+				e2 = errno;
+				_exit(access(path, F_OK) != 0 && fd2 < 0 && e2 == EINTR && p2 == NULL ? 0 : 1);
+			}
+			ok(pid > 0 && waitpid(pid, &st2, 0) == pid && WIFEXITED(st2) && WEXITSTATUS(st2) == 0,
+			   "cleanup_create: PREFIX + 12 hex digits, mode 0600, removed by cleanup_run; none after it (EINTR)",
+			   good ? NULL : path, NULL);
+		}
 		if (fd >= 0)
 			close(fd);
+		unlink(path);
 		cleanup_unregister(slot);
 		free(path);
 		free(prefix);
-		prefix = xasprintf("%s/missing/.f.tmp-", tdir);
-		path = NULL;
-		fd = cleanup_create(prefix, &path, &slot);
-		ok(fd < 0 && errno == ENOENT && path == NULL && slot == -1,
-		   "cleanup_create in a missing directory: -1, ENOENT, nothing registered", NULL, NULL);
-		free(prefix);
 		rmdir(tdir);
 	}
+	sweep_race();
 	return done_testing();
 }
