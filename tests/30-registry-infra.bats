@@ -242,6 +242,14 @@ blob_url() {
 	run curl -s -D - -o /dev/null "http://$PROXY/v2/"
 	assert_line --partial "HTTP/1.1 429"
 	assert_line --partial "Retry-After: 1"
+	# --spare-retries: the request after a fault, the same again, passes
+	# uncounted; another path is counted
+	fault_proxy_start 503,429 --every 2 --spare-retries
+	codes=""
+	for p in v2/ v2/ v2/ v2/ v2/ v2/ v2/_catalog v2/; do
+		codes+=" $(curl -s -o /dev/null -w '%{http_code}' "http://$PROXY/$p")"
+	done
+	[ "$codes" = " 200 503 200 200 429 200 200 503" ]
 }
 
 @test "registry infra: fault proxy cut-upload drops the first upload body, rewrites Location" {

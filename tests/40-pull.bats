@@ -279,7 +279,7 @@ s.serve_forever()'
 }
 
 @test "pull: intermittent 503 and 429 are retried" {
-	fault_proxy_start 503,429 --every 3
+	fault_proxy_start 503,429 --every 3 --spare-retries
 	printf '%s\n' "$PROXY/test/base:1" "$PROXY/test/app1:1" "$PROXY/test/multi:1" > images.txt
 	edge-resolve --images images.txt < /dev/null > m.json
 	run --separate-stderr edge-pull --plain-http m.json

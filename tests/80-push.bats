@@ -381,7 +381,7 @@ summary_line() {
 # --- faults -------------------------------------------------------------------
 
 @test "push: intermittent 503 and 429 are retried" {
-	REGISTRY=$DST fault_proxy_start 503,429 --every 5
+	REGISTRY=$DST fault_proxy_start 503,429 --every 5 --spare-retries
 	run --separate-stderr edge-push --progress=never --plain-http --chunk-size 1M --registry "$PROXY/flaky" "$BUNDLE"
 	assert_success
 	assert_stderr_empty

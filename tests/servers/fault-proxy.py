@@ -2,7 +2,7 @@
 """A fault-injecting reverse proxy in front of a plain-HTTP registry (python3 stdlib only).
 
   fault-proxy.py --upstream http://127.0.0.1:PORT --port-file F [--log L]
-                 [--mode MODE[,MODE...]] [--every N] [--match REGEX]
+                 [--mode MODE[,MODE...]] [--every N] [--spare-retries] [--match REGEX]
                  [--min-size BYTES] [--idle-timeout S] [--delay MS]
                  [--delay-match REGEX]
 
@@ -12,7 +12,11 @@ headers; a Location that names the upstream is rewritten to name the proxy.
 Faults apply only to requests whose path matches --match (default: all):
 
   503         every Nth request (--every, default 3) gets 503, Retry-After: 0
-  429         likewise with 429, Retry-After: 1 (with both, they alternate)
+  429         likewise with 429, Retry-After: 1 (with both, they alternate);
+              with --spare-retries, a request that repeats one just faulted
+              (the same method and path) passes and is not counted: with
+              several workers in step, a retry can otherwise land on every
+              Nth request again and again until the client gives up
   cut         the first GET of each blob (--min-size, default 64 KiB and more)
               sends the headers with the full Content-Length and half the
               body, then drops the connection; later GETs, Range ones
@@ -66,7 +70,7 @@ from serverlib import Activity, JsonLog, serve
 ARGS = None
 LOCK = threading.Lock()
 log = JsonLog(LOCK)  # the --log file
-STATE = {"n": 0, "faults": 0, "cut": set(), "cut_upload": set()}
+STATE = {"n": 0, "faults": 0, "cut": set(), "cut_upload": set(), "faulted": set()}
 FOREIGN = {"port": None}  # the second listener of foreign-location
 ACTIVITY = Activity()
 HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -242,10 +246,17 @@ class Handler(BaseHTTPRequestHandler):
         # 503 / 429 every Nth matching request
         codes = [c for c in ("503", "429") if c in modes]
         if codes:
+            key = (self.command, path)
             with LOCK:
-                STATE["faults"] += 1
-                k = STATE["faults"]
-            if k % ARGS.every == 0:
+                if ARGS.spare_retries and key in STATE["faulted"]:
+                    STATE["faulted"].discard(key)
+                    k = 0
+                else:
+                    STATE["faults"] += 1
+                    k = STATE["faults"]
+                    if k % ARGS.every == 0:
+                        STATE["faulted"].add(key)
+            if k and k % ARGS.every == 0:
                 code = codes[(k // ARGS.every - 1) % len(codes)]
                 entry["fault"] = code
                 entry["status"] = int(code)
@@ -359,6 +370,8 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--mode", default="none")
     ap.add_argument("--every", type=int, default=3)
+    ap.add_argument("--spare-retries", action="store_true",
+                    help="503/429: a request repeating one just faulted passes, uncounted")
     ap.add_argument("--match", default="", help="regex: faults only for matching paths")
     ap.add_argument("--min-size", type=int, default=64 * 1024, help="smallest blob cut mode cuts")
     ap.add_argument("--idle-timeout", type=float, default=120.0)
