@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_initStaticCCtx, ZSTD_estimateCCtxSize */
 #include <zstd.h>
 
 #include "delta.h"
@@ -325,11 +326,22 @@ static int check_frame(struct zw *z, const struct zjob *j, struct blob_check *bc
 /* A compressor: frames in any order, each on its own. */
 static int zw_compress(struct zw *z, struct edge_err *err)
 {
-	ZSTD_CCtx *c = ZSTD_createCCtx();
+	/* one workspace for the thread's whole run, sized once for the
+	 * largest frame (BUNDLE_FRAME_MAX) at this level, which smaller frames
+	 * fit in: a context that grows with its frames reallocated, and
+	 * faulted in fresh pages, when small frames came before a large one,
+	 * as a bundle's configs and layers do (a delta of 10 images: 65 page
+	 * faults fewer, its time against a pack of its new blob alone 1.085
+	 * -> 1.048). 1.2 MiB at the default level 3, 49 MiB at 19. A frame
+	 * that did not fit would fail the pack ("zstd: Allocation error"). */
+	size_t wsize = ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams(z->level, BUNDLE_FRAME_MAX, 0));
+	void *ws = malloc(wsize);
+	ZSTD_CCtx *c = ws ? ZSTD_initStaticCCtx(ws, wsize) : NULL;
 	struct zjob *j;
 	int rc = 0;
 
 	if (c == NULL) {
+		free(ws);
 		edge_errf(err, EDGE_EIO, "zstd: out of memory");
 		ring_abort(z->ring, err);
 		return -1;
@@ -352,7 +364,7 @@ static int zw_compress(struct zw *z, struct edge_err *err)
 		}
 		ring_release(z->ring, ZS_COMPRESS, j);
 	}
-	ZSTD_freeCCtx(c);
+	free(ws);
 	return rc;
 }
 
