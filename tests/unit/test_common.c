@@ -73,8 +73,8 @@ static void platform_case(const char *in, const char *want)
 }
 
 /* --- a signal's sweep while other threads create temp files -------------
- * A child runs two threads that create and remove temp files (the way
- * edge-pack's writer opens bundle parts) and is then killed by SIGTERM,
+ * A child whose three threads create and remove temp files (the way
+ * edge-pack's writer opens bundle parts) is killed by SIGTERM,
  * whose handler is the tools' (cleanup_run, then the default action). No
  * temp file may be left. Before cleanup_run kept other threads from
  * creating files during and after its sweep, one was left now and then
@@ -159,7 +159,7 @@ static void sweep_race(void)
 				struct dirent *e;
 				while (d != NULL && (e = readdir(d)) != NULL) {
 					char *q = path_join(tdir, e->d_name);
-					if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+					if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
 						unlink(q);
 					free(q);
 				}
@@ -169,7 +169,7 @@ static void sweep_race(void)
 		}
 	}
 	okf(runs == 150 && killed == runs && left == 0,
-	    "a SIGTERM while two threads create temp files: nothing left, %d of %d runs (killed %d)", runs - left,
+	    "a SIGTERM while three threads create temp files: nothing left, %d of %d runs (killed %d)", runs - left,
 	    runs, killed);
 	rmdir(tdir);
 	free(target);
@@ -426,9 +426,8 @@ int main(void)
 			pid_t pid = fork();
 			if (pid == 0) {
 				char *p2 = NULL;
-				int s2 = -1, fd2;
+				int s2 = -1, fd2, e2;
 				cleanup_run();
-				int e2;
 				fd2 = cleanup_create(prefix, &p2, &s2);
 				e2 = errno;
 				_exit(access(path, F_OK) != 0 && fd2 < 0 && e2 == EINTR && p2 == NULL ? 0 : 1);
