@@ -834,19 +834,10 @@ static int add_blob(struct store *s, json_t *blobs, json_t *desc, const char *ow
 
 static json_t *read_json_blob(struct store *s, const char *digest, const char *owner, struct edge_err *err)
 {
-	char *data;
-	size_t len;
-	json_t *j;
+	json_t *j = store_read_json(s, digest, err);
 
-	if (store_read_blob(s, digest, STORE_MAX_MANIFEST, &data, &len, err) != 0) {
+	if (j == NULL) {
 		edge_err_prefix(err, "%s", owner);
-		return NULL;
-	}
-	j = json_loadb(data, len, 0, NULL);
-	free(data);
-	if (!json_is_object(j)) {
-		json_decref(j);
-		edge_errf(err, EDGE_EINPUT, "%s: manifest %s is not JSON", owner, digest);
 		return NULL;
 	}
 	{
@@ -1279,7 +1270,18 @@ static int collect_with_bases(json_t *m, struct store *s, struct content *c, jso
 	struct pool *p = NULL;
 	int rc, brc = 0;
 
-	if (bl->n > 0 && ((p = pool_new(1, NULL, err)) == NULL || pool_submit(p, load_bases, bl, 0, NULL) != 0)) {
+	size_t i;
+	int bundles = 0;
+
+	/* A base that is a manifest is listed from the store being packed
+	 * (delta.c), after collect, from the manifests collect parsed: a
+	 * thread would only race it for them. A bundle's bundle.json and
+	 * trees are decompressed beside collect (a parts descriptor, JSON,
+	 * is read after it). */
+	for (i = 0; i < bl->n; i++)
+		if (!manifest_file_is_json(bl->paths[i]))
+			bundles = 1;
+	if (bundles && ((p = pool_new(1, NULL, err)) == NULL || pool_submit(p, load_bases, bl, 0, NULL) != 0)) {
 		pool_free(p);
 		return -1;
 	}
@@ -1287,6 +1289,8 @@ static int collect_with_bases(json_t *m, struct store *s, struct content *c, jso
 	if (p != NULL) {
 		brc = pool_wait(p, &berr);
 		pool_free(p);
+	} else if (bl->n > 0 && rc == 0) {
+		return load_bases(bl, 0, NULL, err);
 	}
 	if (brc != 0) {
 		*err = berr;
@@ -1317,6 +1321,8 @@ int bundle_pack(json_t *manifest, struct store *s, const struct bundle_opts *o, 
 	*bundle = NULL;
 	c.index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
 	delta_base_init(&bl.b);
+	if (o->nbases > 0)
+		store_cache_docs(s, 1); /* collect and the bases meet the same manifests */
 	if (collect_with_bases(manifest, s, &c, &blobs, &bl, err) != 0)
 		goto out;
 	if (json_array_size(json_object_get(c.index, "manifests")) == 0) {
@@ -1415,6 +1421,7 @@ out:
 	json_decref(c.meta);
 	json_decref(base);
 	delta_base_free(&bl.b);
+	store_cache_docs(s, 0);
 	json_decref(blobs);
 	json_decref(bj);
 	free(final);

@@ -10,6 +10,7 @@
 
 #include "bundle.h"
 #include "fsutil.h"
+#include "log.h"
 #include "manifest.h"
 #include "oci.h"
 #include "ref.h"
@@ -72,10 +73,9 @@ struct src {
 
 static json_t *src_json(struct src *s, const char *ref, const char *digest, struct edge_err *err)
 {
-	char *data = NULL;
+	char *data = NULL, name[96];
 	size_t len = 0;
 	json_t *doc;
-	int rc;
 
 	if (!oci_digest_valid(digest)) {
 		edge_errf(err, EDGE_EINPUT, "base %s: %s: invalid digest", s->what, ref);
@@ -88,13 +88,13 @@ static json_t *src_json(struct src *s, const char *ref, const char *digest, stru
 				  s->what, ref, digest);
 			return NULL;
 		}
-		rc = store_read_blob(s->store, digest, STORE_MAX_MANIFEST, &data, &len, err);
-	} else {
-		char name[96];
-		snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
-		rc = bundle_read_entry(s->br, name, STORE_MAX_MANIFEST, &data, &len, err);
+		/* through the store's cache: edge-pack has read most of them */
+		if ((doc = store_read_json(s->store, digest, err)) == NULL)
+			edge_err_prefix(err, "base %s: %s", s->what, ref);
+		return doc;
 	}
-	if (rc != 0) {
+	snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
+	if (bundle_read_entry(s->br, name, STORE_MAX_MANIFEST, &data, &len, err) != 0) {
 		edge_err_prefix(err, "base %s: %s", s->what, ref);
 		return NULL;
 	}
@@ -240,22 +240,48 @@ out:
 
 /* --- a manifest as base ---------------------------------------------------- */
 
+struct tree_ref {
+	const char *ref, *digest;
+};
+
+static int cmp_tree_ref(const void *a, const void *b)
+{
+	return strcmp(((const struct tree_ref *)a)->ref, ((const struct tree_ref *)b)->ref);
+}
+
+/* The trees of m's entries, walked in the order of their names, as a
+ * bundle's index.json has them: a layer several repositories share gets
+ * the same one from the manifest as from its bundle. */
 static int add_manifest_trees(struct delta_base *b, json_t *m, struct store *st, const char *path, const char *name,
 			      struct edge_err *err)
 {
 	struct src s = {st, NULL, path};
 	struct manifest_iter it;
+	struct tree_ref *refs = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc = 0;
 
 	for (manifest_iter_init(&it, m); manifest_iter_next(&it);) {
 		const char *ref = manifest_entry_ref(it.entry), *digest = manifest_entry_digest(it.entry);
-		if (ref == NULL || digest == NULL)
+		if (ref == NULL || digest == NULL) {
+			free(refs);
 			return edge_errf(err, EDGE_EINPUT,
 					 "base %s: %s[%zu] (%s) has no digest: give a pulled or packed manifest, or the bundle",
 					 path, it.list, it.index, ref ? ref : "?");
-		if (walk_ref(b, &s, name, ref, digest, err) != 0)
-			return -1;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			refs = xrealloc(refs, cap * sizeof(*refs));
+		}
+		refs[n].ref = ref;
+		refs[n++].digest = digest;
 	}
-	return 0;
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), cmp_tree_ref);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = walk_ref(b, &s, name, refs[i].ref, refs[i].digest, err);
+	free(refs);
+	return rc;
 }
 
 static char *base_name(const char *path)
@@ -276,48 +302,92 @@ static int is_dir(const char *p)
 	return p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int add_manifest(struct delta_base *b, const char *path, struct store *cur, struct edge_err *err)
+/* The trees of m's entries, read from st, into a scratch list merged
+ * into b only when every one was found: a store that lacks some leaves b
+ * as it was, for the next source to try. */
+static int trees_from_store(struct delta_base *b, json_t *m, struct store *st, const char *path, const char *name,
+			    struct edge_err *err)
 {
-	json_t *m = manifest_load(path, err), *bf;
+	struct delta_base t;
+	const char *d;
+	json_t *e;
+	int rc;
+
+	delta_base_init(&t);
+	rc = add_manifest_trees(&t, m, st, path, name, err);
+	if (rc == 0)
+		json_object_foreach(t.blobs, d, e)
+			base_put(b, d, json_integer_value(json_object_get(e, "size")), name,
+				 json_string_value(json_object_get(e, "repository")));
+	delta_base_free(&t);
+	return rc;
+}
+
+/*
+ * A manifest's trees are content-addressed: the store being packed, the
+ * base's bundle and the base's store give the same ones wherever they are
+ * found. The store being packed comes first, as it usually holds them (the
+ * next release was pulled into the same store) and edge-pack has just
+ * read most of them (store_read_json's cache): listing a base of ten
+ * images then costs about one manifest read, where its bundle costs a
+ * decompression of bundle.json and of every manifest. The base's name
+ * and digest are its bundle's (when the manifest has one), whatever the
+ * trees are read from.
+ */
+static int add_manifest(struct delta_base *b, json_t *m, const char *path, struct store *cur, struct edge_err *err)
+{
+	json_t *bf;
 	const char *bpath, *store_dir;
 	char *name = NULL, digest[72];
-	int rc = -1;
+	int rc = -1, tried = 0, have_bundle;
 
-	if (m == NULL)
-		return -1;
 	bf = manifest_bundle(m);
 	bpath = manifest_file_path(bf);
-	if (bpath != NULL && access(bpath, R_OK) == 0) {
-		/* the bundle it names: the same blobs, read from the bundle */
-		name = base_name(bpath);
+	have_bundle = bpath != NULL && access(bpath, R_OK) == 0;
+	name = base_name(have_bundle ? bpath : path);
+	if (manifest_file_digest(bf) != NULL) {
 		snprintf(digest, sizeof(digest), "%s", manifest_file_digest(bf));
-		if (add_bundle(b, bpath, name, NULL, err) != 0)
-			goto out;
 	} else {
 		uint64_t size;
-		name = base_name(path);
-		if (manifest_file_digest(bf) != NULL)
-			snprintf(digest, sizeof(digest), "%s", manifest_file_digest(bf));
-		else if (sha256_digest_file(path, digest, &size, err) != 0)
+		if (sha256_digest_file(path, digest, &size, err) != 0)
 			goto out;
-		store_dir = manifest_store(m);
-		if (is_dir(store_dir)) {
-			struct store st;
-			if (store_open(&st, store_dir, 0, 0, err) != 0)
-				goto out;
-			int r2 = add_manifest_trees(b, m, &st, path, name, err);
-			store_close(&st);
-			if (r2 != 0)
-				goto out;
-		} else if (cur == NULL) {
-			edge_errf(err, EDGE_EINPUT,
-				  "base %s: neither its bundle nor its store is here, so its blobs cannot be listed (give the base's bundle)",
-				  path);
-			goto out;
-		} else if (add_manifest_trees(b, m, cur, path, name, err) != 0) {
-			goto out;
+	}
+	if (cur != NULL) {
+		tried = 1;
+		if (trees_from_store(b, m, cur, path, name, err) == 0) {
+			log_verbose("base %s: its images' trees read from the store %s", path, cur->dir);
+			goto found;
+		}
+		log_verbose("base %s: not all in the store %s (%s)", path, cur->dir, err->msg);
+	}
+	if (have_bundle) {
+		edge_err_clear(err);
+		tried = 1;
+		if (add_bundle(b, bpath, name, NULL, err) == 0) {
+			log_verbose("base %s: its images' trees read from its bundle %s", path, bpath);
+			goto found;
 		}
 	}
+	store_dir = manifest_store(m);
+	if (is_dir(store_dir) && (cur == NULL || strcmp(store_dir, cur->dir) != 0)) {
+		struct store st;
+		edge_err_clear(err);
+		tried = 1;
+		if (store_open(&st, store_dir, 0, 0, err) == 0) {
+			int r2 = trees_from_store(b, m, &st, path, name, err);
+			store_close(&st);
+			if (r2 == 0) {
+				log_verbose("base %s: its images' trees read from its store %s", path, store_dir);
+				goto found;
+			}
+		}
+	}
+	if (!tried)
+		edge_errf(err, EDGE_EINPUT,
+			  "base %s: neither its bundle nor its store is here, so its blobs cannot be listed (give the base's bundle)",
+			  path);
+	goto out;
+found:
 	json_array_append_new(b->bundles, json_pack("{s:s, s:s}", "name", name, "digest", digest));
 	rc = 0;
 out:
@@ -330,10 +400,11 @@ int delta_base_add(struct delta_base *b, const char *path, struct store *cur, st
 {
 	char *name, digest[72];
 	uint64_t size;
-	int rc;
+	int rc, is_manifest;
+	json_t *m = manifest_load_sniffed(path, &is_manifest, err);
 
-	if (manifest_file_sniff(path))
-		return add_manifest(b, path, cur, err);
+	if (is_manifest)
+		return m == NULL ? -1 : add_manifest(b, m, path, cur, err);
 	/* a bundle, or its parts descriptor (which carries the digest) */
 	name = base_name(path);
 	rc = add_bundle(b, path, name, digest, err);

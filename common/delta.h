@@ -43,9 +43,14 @@ void delta_base_free(struct delta_base *b);
  *  - a bundle or parts descriptor: its bundle.json (and, to find each
  *    layer's repository, index.json and the manifests), read through the
  *    seek table; a delta used as a base also passes on what it omitted;
- *  - an edge manifest whose images have digests: its "bundle" when that
- *    file exists, else its "store" when that exists, else the manifests
- *    are looked up in cur (the store being packed; NULL for none).
+ *  - an edge manifest whose images have digests: the trees under its
+ *    digests, read from cur (the store being packed; NULL for none) when
+ *    it holds them all, else from its "bundle" when that file exists, else
+ *    its "store" when that exists (the trees are content-addressed: the
+ *    same from each). Its name is its bundle's file name when that file
+ *    exists, else its own; its digest its bundle's when it names one,
+ *    else its own sha256. Through store_read_json, so with cur's cache on the manifests
+ *    edge-pack read are not read again.
  * EDGE_EINPUT names path and what is wrong (no digests, a manifest found
  * nowhere), EDGE_EIO when the file cannot be read. */
 int delta_base_add(struct delta_base *b, const char *path, struct store *cur, struct edge_err *err);

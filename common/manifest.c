@@ -803,48 +803,86 @@ void manifest_rebase_paths(json_t *m, const char *manifest_path)
 	free(dir);
 }
 
+int manifest_file_is_json(const char *path)
+{
+	/* a bundle of gigabytes is not read to find out: its first bytes are
+	 * not "{" */
+	char head[512];
+	ssize_t n;
+	size_t i;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0; /* a FIFO is not read from here: the tool reads it once */
+	}
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	for (i = 0; n > 0 && i < (size_t)n && strchr(" \t\r\n", head[i]) != NULL; i++)
+		;
+	return n > 0 && i < (size_t)n && head[i] == '{';
+}
+
+static int is_edge_manifest(json_t *doc)
+{
+	return manifest_has_api_version(doc) && json_is_string(json_object_get(doc, "apiVersion")) &&
+	       strcmp(manifest_str(doc, "apiVersion"), MANIFEST_API_VERSION) == 0;
+}
+
+/* path's text (NULL when it is not JSON-looking or cannot be read). */
+static char *sniff_text(const char *path, size_t *len)
+{
+	struct edge_err e = {0};
+	char *text = NULL;
+
+	if (!manifest_file_is_json(path) || read_file_max(path, MANIFEST_MAX_BYTES, &text, len, &e) != 0)
+		return NULL;
+	return text;
+}
+
 int manifest_file_sniff(const char *path)
 {
-	char *data = NULL;
-	size_t len = 0, i;
-	json_t *doc;
-	struct edge_err e = {0};
-	int yes;
+	size_t len;
+	char *text = sniff_text(path, &len);
+	json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
+	int yes = is_edge_manifest(doc);
 
-	{
-		/* a bundle of gigabytes is not read to find out: its first
-		 * bytes are not "{" */
-		char head[512];
-		ssize_t n;
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		struct stat st;
-		if (fd < 0)
-			return 0;
-		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
-			return 0; /* a FIFO is not read from here: the tool reads it once */
-		}
-		n = read(fd, head, sizeof(head));
-		close(fd);
-		for (i = 0; n > 0 && i < (size_t)n && strchr(" \t\r\n", head[i]) != NULL; i++)
-			;
-		if (n <= 0 || i == (size_t)n || head[i] != '{')
-			return 0;
-	}
-	if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, &e) != 0)
-		return 0;
-	for (i = 0; i < len && strchr(" \t\r\n", data[i]) != NULL; i++)
-		;
-	if (i == len || data[i] != '{') {
-		free(data);
-		return 0;
-	}
-	doc = json_loadb(data, len, 0, NULL);
-	free(data);
-	yes = manifest_has_api_version(doc) && json_is_string(json_object_get(doc, "apiVersion")) &&
-	      strcmp(manifest_str(doc, "apiVersion"), MANIFEST_API_VERSION) == 0;
+	free(text);
 	json_decref(doc);
 	return yes;
+}
+
+json_t *manifest_load_sniffed(const char *path, int *is_manifest, struct edge_err *err)
+{
+	size_t len;
+	char *text = sniff_text(path, &len);
+	json_t *doc;
+
+	*is_manifest = 0;
+	if (text == NULL)
+		return NULL;
+	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (is_edge_manifest(doc)) {
+		*is_manifest = 1;
+		if (manifest_validate(doc, path, err) != 0) {
+			json_decref(doc);
+			doc = NULL;
+		} else {
+			manifest_rebase_paths(doc, path);
+		}
+	} else {
+		json_decref(doc);
+		doc = json_loadb(text, len, 0, NULL);
+		*is_manifest = is_edge_manifest(doc);
+		json_decref(doc);
+		/* a manifest with a key twice: manifest_load's error */
+		doc = *is_manifest ? manifest_parse(text, len, path, err) : NULL;
+	}
+	free(text);
+	return doc;
 }
 
 json_t *manifest_load(const char *path, struct edge_err *err)

@@ -41,6 +41,13 @@ void manifest_rebase_paths(json_t *m, const char *manifest_path);
  * "edge.manifest/v1" (whatever else it holds), 0 otherwise: for tools that
  * take files of any kind and must not mistake a manifest for one. */
 int manifest_file_sniff(const char *path);
+/* The same test, and the manifest as manifest_load gives it (*is_manifest
+ * 1; NULL with err when it is not a valid one), from one read of path. Not
+ * a manifest: NULL, *is_manifest 0, err untouched. */
+json_t *manifest_load_sniffed(const char *path, int *is_manifest, struct edge_err *err);
+/* 1 when path is a regular file whose first non-blank byte is "{" (its
+ * first 512 bytes are read): JSON, perhaps a manifest; not a bundle. */
+int manifest_file_is_json(const char *path);
 
 /* 1 when doc is an object with an apiVersion: meant as a manifest (valid
  * or not), rather than a cluster profile. */

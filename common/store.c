@@ -110,6 +110,8 @@ void store_close(struct store *s)
 	s->lockfd = -1;
 	json_decref(s->index);
 	s->index = NULL;
+	json_decref(s->docs);
+	s->docs = NULL;
 	free(s->dir);
 	free(s->tmpdir);
 	s->dir = s->tmpdir = NULL;
@@ -330,6 +332,46 @@ int store_read_blob(const struct store *s, const char *digest, size_t max, char 
 				 digest, got);
 	}
 	return 0;
+}
+
+json_t *store_read_json(struct store *s, const char *digest, struct edge_err *err)
+{
+	char *data;
+	size_t len;
+	json_t *doc = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->docs != NULL)
+		doc = json_incref(json_object_get(s->docs, digest));
+	pthread_mutex_unlock(&s->mu);
+	if (doc != NULL)
+		return doc;
+	if (store_read_blob(s, digest, STORE_MAX_MANIFEST, &data, &len, err) != 0)
+		return NULL;
+	doc = json_loadb(data, len, 0, NULL);
+	free(data);
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		edge_errf(err, EDGE_EINPUT, "manifest %s is not JSON", digest);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (s->docs != NULL)
+		json_object_set(s->docs, digest, doc);
+	pthread_mutex_unlock(&s->mu);
+	return doc;
+}
+
+void store_cache_docs(struct store *s, int on)
+{
+	pthread_mutex_lock(&s->mu);
+	if (on && s->docs == NULL)
+		s->docs = json_object();
+	if (!on) {
+		json_decref(s->docs);
+		s->docs = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
 }
 
 json_t *store_index_find(struct store *s, const char *ref)

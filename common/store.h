@@ -26,6 +26,7 @@ struct store {
 	int lockfd;
 	json_t *index; /* index.json, loaded by store_open */
 	int index_dirty; /* store_index_set changed it since: index.json is rewritten */
+	json_t *docs;   /* digest -> parsed document (store_read_json), when caching */
 	pthread_mutex_t mu;
 };
 
@@ -73,6 +74,14 @@ int store_put_blob(struct store *s, const void *data, size_t len, const char *wa
 /* Reads a small blob (at most max bytes) and checks its digest. */
 int store_read_blob(const struct store *s, const char *digest, size_t max, char **data, size_t *len,
 		    struct edge_err *err);
+/* A manifest or index (at most STORE_MAX_MANIFEST bytes, digest checked)
+ * as a JSON object: a new reference, or NULL (EDGE_EINPUT "manifest D is
+ * not JSON" when it is not an object). With store_cache_docs(s, 1) each
+ * digest is read and parsed once, until store_cache_docs(s, 0) drops the
+ * cache: for a walk that meets the same manifests twice (edge-pack's
+ * content and its bases). Callers must not change a returned object. */
+json_t *store_read_json(struct store *s, const char *digest, struct edge_err *err);
+void store_cache_docs(struct store *s, int on);
 
 /* index.json: the descriptor whose ref.name annotation is ref (borrowed),
  * or NULL. */

@@ -124,6 +124,32 @@ bj() { zstd -qdc "$1" | tar -xOf - bundle.json; }
 	assert_no_file x.tar.zst
 }
 
+@test "delta: a base's trees read from the store being packed give the bytes its bundle gives" {
+	cd "$DELTA_DIR"
+	# the store being packed holds both releases: v1.packed.json's trees
+	# are read from it (its bundle is not opened), the layers os0 and os1
+	# that three repositories share get the same repository as from the
+	# bundle's index.json, so the delta is byte for byte the same
+	mkdir -p trees && cp -r v2 trees/both
+	cp -rn v1/blobs/sha256/. trees/both/blobs/sha256/
+	jq '.store = "trees/both"' v2.json > v2trees.json
+	run --separate-stderr edge-pack -v --base v1.packed.json -o trees/m.tar.zst v2trees.json
+	assert_success
+	echo "$output" > trees/m.json
+	[[ "$stderr" == *"base v1.packed.json: its images' trees read from the store trees/both"* ]]
+	edge-pack -q --base "$V1_BUNDLE" -o trees/b.tar.zst v2trees.json > /dev/null
+	cmp trees/m.tar.zst trees/b.tar.zst
+	assert_equal "$(jq -c .bundle.omitted trees/m.json)" "$(jq -c .bundle.omitted delta.packed.json)"
+	run bash -c "zstd -qdc trees/m.tar.zst | tar -xOf - bundle.json | jq -r '.base.omitted[] | select(.digest == \"$LAYER_os0\") | .repository'"
+	assert_output delta.test/apps/db
+	# where the store lacks a tree, the bundle is read instead: the same bytes
+	rm "trees/both/blobs/sha256/$(jq -r '.images[] | select(.ref == "delta.test/apps/web:1") | .digest' v1.json | cut -d: -f2)"
+	run --separate-stderr edge-pack -v --base v1.packed.json -o trees/m2.tar.zst v2trees.json
+	assert_success
+	[[ "$stderr" == *"its images' trees read from its bundle"* ]]
+	cmp trees/m2.tar.zst trees/b.tar.zst
+}
+
 @test "delta: a delta as base passes on what it left out" {
 	cd "$DELTA_DIR"
 	run edge-pack -q --base "$DELTA_BUNDLE" -o second.tar.zst v2.json

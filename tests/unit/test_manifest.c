@@ -237,11 +237,60 @@ static void test_top_level(void)
 	json_decref(m);
 }
 
+/* manifest_load_sniffed on a file holding text: what it says, and err's code. */
+static json_t *sniffed(const char *dir, const char *text, int *is, struct edge_err *err)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/f.json", dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return NULL;
+	fputs(text, f);
+	fclose(f);
+	memset(err, 0, sizeof(*err));
+	return manifest_load_sniffed(path, is, err);
+}
+
+static void test_load_sniffed(void)
+{
+	char dir[] = "/tmp/edge-test-manifest-XXXXXX", cmd[64];
+	struct edge_err err;
+	json_t *m;
+	int is = -1;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "manifest_load_sniffed: a temp dir", NULL, NULL);
+		return;
+	}
+	m = sniffed(dir, " {\"apiVersion\":\"edge.manifest/v1\",\"store\":\"s\",\"images\":[]}", &is, &err);
+	ok(m != NULL && is == 1 && strcmp(manifest_store(m), "s") != 0 && strstr(manifest_store(m), "/s") != NULL,
+	   "manifest_load_sniffed: a manifest, its paths rebased as manifest_load does", err.msg, NULL);
+	json_decref(m);
+	m = sniffed(dir, "{\"name\":\"b.tar.zst\",\"parts\":[]}", &is, &err);
+	ok(m == NULL && is == 0 && err.code == 0, "manifest_load_sniffed: other JSON (a parts descriptor) is no manifest",
+	   err.msg, NULL);
+	m = sniffed(dir, "(\xb5/\xfd binary", &is, &err);
+	ok(m == NULL && is == 0 && err.code == 0, "manifest_load_sniffed: a bundle is no manifest", err.msg, NULL);
+	m = sniffed(dir, "{\"apiVersion\":\"edge.manifest/v1\",\"images\":[],\"images\":[]}", &is, &err);
+	okf(m == NULL && is == 1 && err.code == EDGE_EINPUT && strstr(err.msg, "duplicate") != NULL,
+	    "manifest_load_sniffed: a manifest with a key twice is one, refused as manifest_load refuses it (%s)",
+	    err.msg);
+	m = sniffed(dir, "{\"apiVersion\":\"edge.manifest/v1\",\"images\":7}", &is, &err);
+	okf(m == NULL && is == 1 && err.code == EDGE_EINPUT, "manifest_load_sniffed: an invalid manifest is refused (%s)",
+	    err.msg);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", dir);
+}
+
 int main(void)
 {
 	test_iter();
 	test_entry_fields();
 	test_new_entries();
 	test_top_level();
+	test_load_sniffed();
 	return done_testing();
 }

@@ -54,6 +54,63 @@ static void doc_case(const char *desc, const char *json, int want_kind, const ch
 	json_decref(j);
 }
 
+/* store_read_json: the digest checked, objects only, and with the cache
+ * on, one read and parse per digest. */
+static void test_read_json(void)
+{
+	char dir[] = "/tmp/edge-test-oci-XXXXXX", d1[72], d2[72], bad[72], *p, cmd[64];
+	const char *man = "{\"schemaVersion\":2}";
+	struct edge_err err = {0};
+	struct store s;
+	json_t *a, *b, *c;
+	FILE *f;
+
+	if (mkdtemp(dir) == NULL || store_open(&s, dir, 1, 0, &err) != 0 ||
+	    store_put_blob(&s, man, strlen(man), NULL, d1, &err) != 0 ||
+	    store_put_blob(&s, "[1]", 3, NULL, d2, &err) != 0 ||
+	    store_put_blob(&s, "{}", 2, NULL, bad, &err) != 0) {
+		ok(0, "store_read_json: a test store", err.msg, NULL);
+		return;
+	}
+	a = store_read_json(&s, d1, &err);
+	b = store_read_json(&s, d1, &err);
+	ok(a != NULL && b != NULL && a != b && json_equal(a, b), "store_read_json: without the cache, each read parses",
+	   err.msg, NULL);
+	json_decref(a);
+	json_decref(b);
+	store_cache_docs(&s, 1);
+	a = store_read_json(&s, d1, &err);
+	b = store_read_json(&s, d1, &err);
+	ok(a != NULL && a == b, "store_read_json: with the cache, one document per digest", NULL, NULL);
+	json_decref(b);
+	store_cache_docs(&s, 0);
+	c = store_read_json(&s, d1, &err);
+	ok(c != NULL && c != a && json_integer_value(json_object_get(a, "schemaVersion")) == 2,
+	   "store_cache_docs(0) drops the cache; documents given out stay valid", NULL, NULL);
+	json_decref(a);
+	json_decref(c);
+	edge_err_clear(&err);
+	a = store_read_json(&s, d2, &err);
+	okf(a == NULL && err.code == EDGE_EINPUT && strstr(err.msg, "is not JSON") != NULL,
+	    "store_read_json: an array is not a manifest (%s)", err.msg);
+	/* a blob edited by hand: refused, also when the cache is on */
+	p = store_blob_path(&s, bad);
+	f = fopen(p, "w");
+	if (f != NULL) {
+		fputs("{\"x\"}", f);
+		fclose(f);
+	}
+	free(p);
+	store_cache_docs(&s, 1);
+	edge_err_clear(&err);
+	a = store_read_json(&s, bad, &err);
+	okf(a == NULL && err.code == EDGE_EVERIFY, "store_read_json: a corrupt blob is refused (%s)", err.msg);
+	store_close(&s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", dir);
+}
+
 #define LAYER "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D64 "\",\"size\":3}"
 #define CONFIG "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D64 "\",\"size\":2}"
 
@@ -61,7 +118,8 @@ int main(void)
 {
 	char q[16], big[300];
 
-	plan(46);
+	plan(51);
+	test_read_json();
 	/* digests */
 	ok(oci_digest_valid(D64), "sha256 digest", NULL, NULL);
 	ok(!oci_digest_valid(NULL), "no digest", NULL, NULL);
