@@ -818,10 +818,14 @@ struct content {
 static int add_blob(struct store *s, json_t *blobs, json_t *desc, const char *owner, struct edge_err *err)
 {
 	const char *d = json_string_value(json_object_get(desc, "digest"));
-	json_t *sz = json_object_get(desc, "size");
+	json_t *sz = json_object_get(desc, "size"), *had;
 
 	if (oci_desc_read(desc, NULL, EDGE_EINPUT, owner, err) != 0)
 		return -1;
+	/* a layer many images share is looked up once */
+	had = json_object_get(blobs, d);
+	if (had != NULL && json_integer_value(had) == json_integer_value(sz))
+		return 0;
 	if (!store_has_blob(s, d, (int64_t)json_integer_value(sz))) {
 		if (store_has_blob(s, d, -1))
 			return edge_errf(err, EDGE_EVERIFY, "store %s: %s: blob %s is corrupt (not the %lld bytes its descriptor says)",
