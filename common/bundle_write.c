@@ -748,12 +748,12 @@ static int entry_json(struct packer *pk, const char *name, json_t *j, struct edg
 static int entry_blob(struct packer *pk, struct store *s, const char *digest, uint64_t size, struct edge_err *err)
 {
 	char name[100], *path = store_blob_path(s, digest);
-	unsigned char extra;
+	struct stat st;
 	uint64_t done = 0;
 	int fd, rc = -1;
 
 	snprintf(name, sizeof(name), "blobs/sha256/%s", digest + 7);
-	fd = open_input(path, NULL, err);
+	fd = open_input(path, &st, err);
 	if (fd < 0) {
 		if (err->code == EDGE_EIO)
 			edge_err_errno(err, "store %s: blob %s", s->dir, digest);
@@ -762,7 +762,16 @@ static int entry_blob(struct packer *pk, struct store *s, const char *digest, ui
 		free(path);
 		return -1;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* a blob that shrank or grew would shift the archive: refused before
+	 * a byte of it goes in (one that changes while it is read is the
+	 * checker's: exactly size bytes are read and hashed) */
+	if ((uint64_t)st.st_size != size) {
+		edge_errf(err, EDGE_EVERIFY, "store %s: blob %s is corrupt (%s bytes than its %llu)", s->dir, digest,
+			  (uint64_t)st.st_size < size ? "fewer" : "more", (unsigned long long)size);
+		goto out;
+	}
+	if (size >= (1u << 20)) /* small ones fit the default readahead */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (entry_begin(pk, name, size, err) != 0)
 		goto out;
 	zw_blob_begin(&pk->z, digest);
@@ -788,9 +797,9 @@ static int entry_blob(struct packer *pk, struct store *s, const char *digest, ui
 		if (pk->prog != NULL)
 			progress_bytes(pk->prog, (uint64_t)n);
 	}
-	if (done != size || read(fd, &extra, 1) != 0) {
-		edge_errf(err, EDGE_EVERIFY, "store %s: blob %s is corrupt (%s bytes than its %llu)", s->dir, digest,
-			  done != size ? "fewer" : "more", (unsigned long long)size);
+	if (done != size) {
+		edge_errf(err, EDGE_EVERIFY, "store %s: blob %s is corrupt (fewer bytes than its %llu)", s->dir, digest,
+			  (unsigned long long)size);
 		goto out;
 	}
 	zw_blob_end(&pk->z);

@@ -358,7 +358,7 @@ static int add_manifest(struct delta_base *b, json_t *m, const char *path, struc
 			log_verbose("base %s: its images' trees read from the store %s", path, cur->dir);
 			goto found;
 		}
-		log_verbose("base %s: not all in the store %s (%s)", path, cur->dir, err->msg);
+		log_verbose("base %s: some of its trees are not in the store %s", path, cur->dir);
 	}
 	if (have_bundle) {
 		edge_err_clear(err);

@@ -146,6 +146,7 @@ bj() { zstd -qdc "$1" | tar -xOf - bundle.json; }
 	rm "trees/both/blobs/sha256/$(jq -r '.images[] | select(.ref == "delta.test/apps/web:1") | .digest' v1.json | cut -d: -f2)"
 	run --separate-stderr edge-pack -v --base v1.packed.json -o trees/m2.tar.zst v2trees.json
 	assert_success
+	[[ "$stderr" == *"some of its trees are not in the store trees/both"* ]]
 	[[ "$stderr" == *"its images' trees read from its bundle"* ]]
 	cmp trees/m2.tar.zst trees/b.tar.zst
 }
