@@ -330,9 +330,10 @@ static int trees_from_store(struct delta_base *b, json_t *m, struct store *st, c
  * next release was pulled into the same store) and edge-pack has just
  * read most of them (store_read_json's cache): listing a base of ten
  * images then costs about one manifest read, where its bundle costs a
- * decompression of bundle.json and of every manifest. The base's name
- * and digest are its bundle's (when the manifest has one), whatever the
- * trees are read from.
+ * decompression of bundle.json and of every manifest. Whatever the trees
+ * are read from, the base's name is its bundle's file name when that file
+ * is here (else the manifest's), its digest the bundle's when the manifest
+ * gives one (else the manifest file's).
  */
 static int add_manifest(struct delta_base *b, json_t *m, const char *path, struct store *cur, struct edge_err *err)
 {
