@@ -855,6 +855,27 @@ int manifest_file_sniff(const char *path)
 	return yes;
 }
 
+json_t *manifest_parse_sniffed(const char *text, size_t len, const char *source, int *is_manifest,
+			       struct edge_err *err)
+{
+	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+
+	*is_manifest = is_edge_manifest(doc);
+	if (*is_manifest) {
+		if (manifest_validate(doc, source, err) != 0) {
+			json_decref(doc);
+			doc = NULL;
+		}
+		return doc;
+	}
+	json_decref(doc);
+	doc = json_loadb(text, len, 0, NULL);
+	*is_manifest = is_edge_manifest(doc);
+	json_decref(doc);
+	/* a manifest with a key twice: manifest_parse's error */
+	return *is_manifest ? manifest_parse(text, len, source, err) : NULL;
+}
+
 json_t *manifest_load_sniffed(const char *path, int *is_manifest, struct edge_err *err)
 {
 	size_t len;
@@ -864,24 +885,10 @@ json_t *manifest_load_sniffed(const char *path, int *is_manifest, struct edge_er
 	*is_manifest = 0;
 	if (text == NULL)
 		return NULL;
-	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-	if (is_edge_manifest(doc)) {
-		*is_manifest = 1;
-		if (manifest_validate(doc, path, err) != 0) {
-			json_decref(doc);
-			doc = NULL;
-		} else {
-			manifest_rebase_paths(doc, path);
-		}
-	} else {
-		json_decref(doc);
-		doc = json_loadb(text, len, 0, NULL);
-		*is_manifest = is_edge_manifest(doc);
-		json_decref(doc);
-		/* a manifest with a key twice: manifest_load's error */
-		doc = *is_manifest ? manifest_parse(text, len, path, err) : NULL;
-	}
+	doc = manifest_parse_sniffed(text, len, path, is_manifest, err);
 	free(text);
+	if (doc != NULL)
+		manifest_rebase_paths(doc, path);
 	return doc;
 }
 

@@ -45,6 +45,10 @@ int manifest_file_sniff(const char *path);
  * 1; NULL with err when it is not a valid one), from one read of path. Not
  * a manifest: NULL, *is_manifest 0, err untouched. */
 json_t *manifest_load_sniffed(const char *path, int *is_manifest, struct edge_err *err);
+/* Its core, on text already read (source names it in errors; no path is
+ * rebased). */
+json_t *manifest_parse_sniffed(const char *text, size_t len, const char *source, int *is_manifest,
+			       struct edge_err *err);
 /* 1 when path is a regular file whose first non-blank byte is "{" (its
  * first 512 bytes are read): JSON, perhaps a manifest; not a bundle. */
 int manifest_file_is_json(const char *path);

@@ -23,12 +23,41 @@ static void check_err(const struct edge_err *err)
 	}
 }
 
+/* manifest_parse_sniffed (edge-pack --base): a manifest, or no manifest
+ * and no error; what it takes for a manifest, manifest_parse gives alike. */
+static void fuzz_sniffed(const uint8_t *data, size_t size, json_t *parsed)
+{
+	struct edge_err err = {0};
+	int is = -1;
+	json_t *m = manifest_parse_sniffed((const char *)data, size, "fuzz.json", &is, &err);
+
+	if (is != 0 && is != 1)
+		abort();
+	if (!is && (m != NULL || err.code != 0)) {
+		fprintf(stderr, "not a manifest, yet a result or an error: %s\n", err.msg);
+		abort();
+	}
+	if (is && m == NULL)
+		check_err(&err);
+	if (m != NULL && (parsed == NULL || !json_equal(m, parsed))) {
+		fprintf(stderr, "manifest_parse_sniffed took what manifest_parse refused or read otherwise\n");
+		abort();
+	}
+	if (parsed != NULL && json_is_string(json_object_get(parsed, "apiVersion")) &&
+	    strcmp(json_string_value(json_object_get(parsed, "apiVersion")), MANIFEST_API_VERSION) == 0 && m == NULL) {
+		fprintf(stderr, "manifest_parse_sniffed missed a manifest manifest_parse took\n");
+		abort();
+	}
+	json_decref(m);
+}
+
 static void fuzz_manifest(const uint8_t *data, size_t size)
 {
 	struct edge_err err = {0};
 	json_t *m = manifest_parse((const char *)data, size, "fuzz.json", &err), *again;
 	char *text;
 
+	fuzz_sniffed(data, size, m);
 	if (m == NULL) {
 		check_err(&err);
 		return;
