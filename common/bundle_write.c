@@ -1281,10 +1281,8 @@ static int collect_with_bases(json_t *m, struct store *s, struct content *c, jso
 {
 	struct edge_err berr = {0};
 	struct pool *p = NULL;
-	int rc, brc = 0;
-
 	size_t i;
-	int bundles = 0;
+	int rc, brc = 0, bundles = 0;
 
 	/* A base that is a manifest is listed from the store being packed
 	 * (delta.c), after collect, from the manifests collect parsed: a

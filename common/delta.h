@@ -49,8 +49,8 @@ void delta_base_free(struct delta_base *b);
  *    its "store" when that exists (the trees are content-addressed: the
  *    same from each). Its name is its bundle's file name when that file
  *    exists, else its own; its digest its bundle's when it names one,
- *    else its own sha256. Through store_read_json, so with cur's cache on the manifests
- *    edge-pack read are not read again.
+ *    else its own sha256. Read through store_read_json: with cur's cache
+ *    on, the manifests edge-pack read are not read again.
  * EDGE_EINPUT names path and what is wrong (no digests, a manifest found
  * nowhere), EDGE_EIO when the file cannot be read. */
 int delta_base_add(struct delta_base *b, const char *path, struct store *cur, struct edge_err *err);

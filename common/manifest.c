@@ -868,11 +868,14 @@ json_t *manifest_parse_sniffed(const char *text, size_t len, const char *source,
 		}
 		return doc;
 	}
-	json_decref(doc);
+	if (doc != NULL) {
+		json_decref(doc); /* JSON, not a manifest */
+		return NULL;
+	}
+	/* it did not parse: a manifest with a key twice gets manifest_parse's error */
 	doc = json_loadb(text, len, 0, NULL);
 	*is_manifest = is_edge_manifest(doc);
 	json_decref(doc);
-	/* a manifest with a key twice: manifest_parse's error */
 	return *is_manifest ? manifest_parse(text, len, source, err) : NULL;
 }
 

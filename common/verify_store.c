@@ -73,23 +73,15 @@ static int sv_blob(struct sv *v, json_t *desc, const char *owner)
 static void sv_tree(struct sv *v, json_t *desc, const char *owner, int depth)
 {
 	const char *d = json_string_value(json_object_get(desc, "digest"));
-	char *data = NULL;
-	size_t len, i;
+	size_t i;
 	json_t *doc, *x;
-	struct edge_err e;
+	struct edge_err e = {0};
 	int kind;
 
 	if (sv_blob(v, desc, owner) != 0)
 		return;
-	if (store_read_blob(v->s, d, STORE_MAX_MANIFEST, &data, &len, &e) != 0) {
+	if ((doc = store_read_json(v->s, d, &e)) == NULL) {
 		problem(v, "%s: %s", owner, e.msg);
-		return;
-	}
-	doc = json_loadb(data, len, 0, NULL);
-	free(data);
-	if (!json_is_object(doc)) {
-		problem(v, "%s: manifest %s is not JSON", owner, d);
-		json_decref(doc);
 		return;
 	}
 	{
