@@ -367,10 +367,10 @@ int resolver_add_profile(struct resolver *r, json_t *doc, const char *source, st
 		if (!json_is_object(pk))
 			return edge_errf(err, EDGE_EINPUT, "profile %s: packs[%zu]: expected an object", p->name, i);
 		k->profile = p;
+		p->npacks++; /* from here resolver_free frees what it holds */
 		k->name = jstr_dup(pk, "name");
 		if (k->name == NULL || k->name[0] == '\0')
 			return edge_errf(err, EDGE_EINPUT, "profile %s: packs[%zu]: pack without a name", p->name, i);
-		p->npacks++;
 		k->layer = jstr_dup(pk, "layer");
 		k->type = jstr_dup(pk, "type");
 		k->tag = jstr_dup(pk, "tag");

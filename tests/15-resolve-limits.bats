@@ -116,3 +116,17 @@ pack:
 	[ "$SECONDS" -lt 10 ]
 	[ "$(echo "$output" | jq -r '.images[].ref')" = docker.io/library/busybox:latest ]
 }
+
+@test "resolve limits: a pack without a name, or with an empty one, is refused on one line" {
+	# found by fuzz_resolve (corpus crash-leak-unnamed-pack): the empty name
+	# leaked; under make check SANITIZE=1 LeakSanitizer would fail the run
+	jq -n '{metadata: {name: "p1"}, spec: {template: {type: "add-on", packs: [{name: "", layer: "addon"}]}}}' > p1.json
+	run --separate-stderr edge-resolve p1.json
+	assert_failure 3
+	assert_output ""
+	assert_stderr_is "edge-resolve: profile p1: packs[0]: pack without a name"
+	jq -n '{metadata: {name: "p2"}, spec: {template: {type: "add-on", packs: [{layer: "addon"}]}}}' > p2.json
+	run --separate-stderr edge-resolve p2.json
+	assert_failure 3
+	assert_stderr_is "edge-resolve: profile p2: packs[0]: pack without a name"
+}
