@@ -192,6 +192,9 @@ bin/edge-%: build/cmd/edge-%.o build/libedge_fe.a build/libedge.a
 	$(Q)$(CC) $(EDGE_LDFLAGS) -o $@ $< build/libedge_fe.a build/libedge.a $(EDGE_LIBS)
 
 bin/edge-serve build/tests/test_serve: EDGE_LIBS += $(SERVE_LIBS)
+# the fuzz targets that reach edge-serve's parsers (in the link lines: a
+# target-specific variable would reach build/cflags too)
+FUZZ_SERVE_LIBS = $(if $(filter fuzz_serve serve,$*),$(SERVE_LIBS))
 
 build/tests/%: tests/unit/%.c build/libedge_fe.a build/libedge.a build/cflags
 	@mkdir -p $(@D)
@@ -204,7 +207,7 @@ build/tests/replay_% build/tests/replay_%.map: tests/fuzz/%.c tests/fuzz/replay.
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      build/tests/replay_$*")
 	$(Q)$(CC) $(EDGE_CFLAGS) -Itests/fuzz -DFUZZ_NAME='"$*"' -DFUZZ_SOURCE='"$*.c"' $(EDGE_LDFLAGS) \
-		-o build/tests/replay_$* tests/fuzz/replay.c build/libedge.a $(EDGE_LIBS) \
+		-o build/tests/replay_$* tests/fuzz/replay.c build/libedge.a $(EDGE_LIBS) $(FUZZ_SERVE_LIBS) \
 		-Wl,-Map=build/tests/replay_$*.map
 
 # the members of build/libedge.a that the replay programs link, as the
@@ -231,7 +234,7 @@ build/fuzz/libedge.a: $(FUZZ_LINKED) build/fuzz/objs.mk
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libedge.a build/fuzz/cflags
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libedge.a $(EDGE_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libedge.a $(EDGE_LIBS) $(FUZZ_SERVE_LIBS)
 
 # The example cluster definition, built reproducibly from share/examples/spc.
 $(EXAMPLE_TGZ): $(sort $(wildcard share/examples/spc/*.json)) share/scripts/make-definition.sh

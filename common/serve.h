@@ -75,7 +75,8 @@ void serve_stop(struct serve *s);
 int serve_parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last);
 
 /* Does an Accept header value (comma-separated, with parameters) accept
- * media type mt? An empty or NULL header accepts everything. */
+ * media type mt? NULL (no header) accepts everything; an empty value
+ * names no type, so accepts none. */
 int serve_accepts(const char *accept, const char *mt);
 
 /* A loaded htpasswd file (bcrypt entries only). */
