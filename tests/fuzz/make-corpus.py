@@ -279,6 +279,55 @@ def sign_seeds():
     seed(d, "parts-bad", 3, json.dumps({"parts": [{"name": "../x", "size": 1}]}))
 
 
+# --- profiles, definitions and lists (edge-resolve) -------------------------------
+
+def resolve_seeds():
+    d = reset("fuzz_resolve")
+    profiles = sorted(glob.glob(os.path.join(TOP, "share", "examples", "spc", "*.json")) +
+                      glob.glob(os.path.join(TOP, "tests", "fixtures", "palette", "*.json")))
+    for path in profiles:
+        with open(path, "rb") as f:
+            data = f.read()
+        name = os.path.splitext(os.path.basename(path))[0]
+        seed(d, "profile-" + name, 0x00, data)
+        seed(d, "profile-vars-" + name, 0x04, data)
+    with open(profiles[0], "rb") as f, open(profiles[1], "rb") as g:
+        seed(d, "profiles-two", 0x04, f.read() + b"\0" + g.read())
+    with open(os.path.join(TOP, "share", "examples", "cluster-definition.tgz"), "rb") as f:
+        tgz = f.read()
+    seed(d, "definition", 0x01, tgz)
+    seed(d, "definition-vars", 0x05, tgz)
+    with open(os.path.join(TOP, "share", "examples", "expected-refs.txt"), "rb") as f:
+        seed(d, "images", 0x02, b"# images\n" + f.read())
+    seed(d, "images-yaml", 0x02, "- docker.io/library/nginx:1.25\n- quay.io/a/b@sha256:" + "0" * 64 + "\n")
+    seed(d, "images-sync", 0x02, "docker.io:\n  images:\n    library/busybox: [\"1.36\", latest]\n"
+                                 "quay.io:\n  images:\n    kairos/core: [v1]\n")
+    seed(d, "charts", 0x03, "# repo name version\nhttps://charts.jetstack.io cert-manager 1.11.0\n"
+                            "oci://ghcr.io/spectrocloud/charts hello-universe 1.3.0\n")
+    seed(d, "charts-yaml", 0x03, "charts:\n  - repo: https://Charts.Example.com/helm/\n    name: demo\n"
+                                 "    version: \"2.0\"\n")
+
+
+# --- edge-serve's header values and htpasswd file ------------------------------------
+
+def serve_seeds():
+    d = reset("fuzz_serve")
+    for i, r in enumerate(["bytes=0-99", "bytes=100-", "bytes=-500", "bytes= 5-3", "bytes=0-0,5-9",
+                           "bytes=18446744073709551615-", "items=0-1", "bytes=999-1000"]):
+        seed(d, "range-%d" % i, 0, r)
+    seed(d, "range-bare", 3, "0-1023")
+    for i, a in enumerate(["application/vnd.oci.image.manifest.v1+json",
+                           "application/vnd.oci.image.index.v1+json;q=0.9, application/vnd.docker."
+                           "distribution.manifest.v2+json; q=0.5, */*;q=0.1",
+                           "application/*", "text/html, application/xhtml+xml", "*/*", ""]):
+        seed(d, "accept-%d" % i, 1, a)
+    # bcrypt of "site-secret" at cost 4 (libxcrypt), a fixed salt so that
+    # the seed stays the same
+    h = "$2b$04$abcdefghijklmnopqrstuu7fDJURyPSIuSK9hmvro9aM170h8ioTG"
+    seed(d, "htpasswd", 2, "# edge-serve users\nsite:" + h + "\r\nci:" + h.replace("$2b$", "$2y$") + "\n")
+    seed(d, "htpasswd-bad", 2, "site:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="edge-corpus-")
     try:
@@ -288,6 +337,8 @@ def main():
         yaml_tmpl_seeds()
         auth_seeds()
         sign_seeds()
+        resolve_seeds()
+        serve_seeds()
     finally:
         shutil.rmtree(tmp)
 
