@@ -186,7 +186,7 @@ static int add_bundle(struct delta_base *b, const char *path, const char *name, 
 	if (digest != NULL)
 		snprintf(digest, 72, "%s", r.digest);
 	if (bundle_read_entry(&r, "bundle.json", DELTA_MAX_BUNDLE_JSON, &data, &len, err) != 0) {
-		edge_err_prefix(err, "base %s", path);
+		edge_err_prefix(err, "base"); /* the reader's errors name the file */
 		goto out;
 	}
 	bj = json_loadb(data, len, 0, NULL);
@@ -406,7 +406,19 @@ int delta_base_add(struct delta_base *b, const char *path, struct store *cur, st
 
 	if (is_manifest)
 		return m == NULL ? -1 : add_manifest(b, m, path, cur, err);
-	/* a bundle, or its parts descriptor (which carries the digest) */
+	/* a bundle, or its parts descriptor (which carries the digest); what
+	 * is neither is named for what it is, not for a missing seek table */
+	{
+		size_t n = strlen(path);
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+			return edge_errf(err, EDGE_EINPUT, "base %s: empty file: give the manifest or the bundle of a "
+					 "release the site holds", path);
+		if ((n < 11 || strcmp(path + n - 11, ".parts.json") != 0) && manifest_file_is_json(path))
+			return edge_errf(err, EDGE_EINPUT, "base %s: JSON, but not an edge manifest (apiVersion %s): give "
+					 "the manifest edge-pull, edge-pack or edge-verify --registry printed, or the bundle",
+					 path, MANIFEST_API_VERSION);
+	}
 	name = base_name(path);
 	rc = add_bundle(b, path, name, digest, err);
 	if (rc == 0 && digest[0] == '\0')

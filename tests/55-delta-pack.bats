@@ -184,6 +184,16 @@ bj() { zstd -qdc "$1" | tar -xOf - bundle.json; }
 	[ "$status" -ne 2 ]
 	assert_output --partial "junk.tar.zst"
 	[ "${#lines[@]}" -eq 1 ]
+	# each named for what it is, the path once
+	: > empty.json
+	run -3 edge-pack -q --base empty.json -o bad.tar.zst v2.json
+	assert_output "edge-pack: base empty.json: empty file: give the manifest or the bundle of a release the site holds"
+	echo '{"images": []}' > other.json
+	run -3 edge-pack -q --base other.json -o bad.tar.zst v2.json
+	assert_output "edge-pack: base other.json: JSON, but not an edge manifest (apiVersion edge.manifest/v1): give the manifest edge-pull, edge-pack or edge-verify --registry printed, or the bundle"
+	echo 'images: []' > text.yaml
+	run -3 edge-pack -q --base text.yaml -o bad.tar.zst v2.json
+	assert_output "edge-pack: base: text.yaml: no seek table: not a bundle made by edge-pack"
 	# a manifest whose store and bundle are gone, packed from a store without its trees
 	jq '.store = "gone" | .bundle.path = "gone.tar.zst"' v1.packed.json > gone.json
 	run -3 edge-pack -q --base gone.json -o bad.tar.zst v2.json
