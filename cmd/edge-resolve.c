@@ -10,6 +10,7 @@
 #include "fileopt.h"
 #include "definition.h"
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "platform.h"
@@ -141,11 +142,12 @@ static int add_definition(struct resolver *r, const char *path, json_t *defobj, 
 		log_verbose("%s: %s: skipped (not a .json file)", path, d.other[i]);
 	for (i = 0; i < d.nfiles; i++) {
 		json_error_t je;
+		char place[32];
 		char *src = xasprintf("%s: %s", path, d.files[i].name);
-		json_t *doc = json_loadb(d.files[i].data, d.files[i].len, 0, &je);
+		json_t *doc = json_loadb_bounded(d.files[i].data, d.files[i].len, 0, &je);
 		int rc;
 		if (doc == NULL) {
-			edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", src, je.line, je.column, je.text);
+			edge_errf(err, EDGE_EINPUT, "%s%s: %s", src, json_error_place(&je, place, sizeof(place)), je.text);
 			free(src);
 			definition_free(&d);
 			return -1;
@@ -177,6 +179,7 @@ static int add_json_input(struct resolver *r, const char *path, json_t **manifes
 	size_t len;
 	json_t *doc;
 	json_error_t je;
+	char place[32];
 	int rc;
 
 	if (read_file_max(path, MANIFEST_MAX_BYTES, &data, &len, err) != 0) {
@@ -184,13 +187,13 @@ static int add_json_input(struct resolver *r, const char *path, json_t **manifes
 			err->code = EDGE_EINPUT;
 		return -1;
 	}
-	doc = json_loadb(data, len, 0, &je);
+	doc = json_loadb_bounded(data, len, 0, &je);
 	if (doc == NULL) {
 		int empty = strspn(data, " \t\r\n") == len;
 		free(data);
 		if (empty)
 			return edge_errf(err, EDGE_EINPUT, "%s: empty file", path);
-		return edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+		return edge_errf(err, EDGE_EINPUT, "%s%s: %s", path, json_error_place(&je, place, sizeof(place)), je.text);
 	}
 	if (manifest_has_api_version(doc)) {
 		json_decref(doc);

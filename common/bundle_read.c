@@ -14,6 +14,7 @@
 #include <zstd.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "manifest.h"
 #include "oci.h"
 
@@ -32,7 +33,7 @@ static int open_parts(struct bundle_reader *r, const char *path, struct edge_err
 
 	if (read_file_max(path, 16u << 20, &data, &len, err) != 0)
 		return -1;
-	doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	doc = json_loadb_bounded(data, len, JSON_REJECT_DUPLICATES, &je);
 	free(data);
 	if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "parts")) ||
 	    json_array_size(json_object_get(doc, "parts")) == 0) {
@@ -683,7 +684,7 @@ int bundle_entry(struct bundle_reader *r, const char *name, uint64_t *off, uint6
 					continue;
 				sz = bundle_tar_octal((unsigned char *)c.buf + i + 124, 12, &ok);
 				if (ok && i + 512 + sz <= c.len)
-					doc = json_loadb(c.buf + i + 512, (size_t)sz, 0, NULL);
+					doc = json_loadb_bounded(c.buf + i + 512, (size_t)sz, 0, NULL);
 				break;
 			}
 		}

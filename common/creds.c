@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "ref.h"
 
@@ -386,6 +387,7 @@ static json_t *creds_file_load(const char *path, size_t flags, struct edge_err *
 	char *data = NULL;
 	size_t len = 0;
 	json_error_t je;
+	char place[32];
 	json_t *root = NULL;
 
 	if (read_file_max(path, CREDS_FILE_MAX, &data, &len, err) != 0) {
@@ -397,12 +399,12 @@ static json_t *creds_file_load(const char *path, size_t flags, struct edge_err *
 		edge_errf(err, EDGE_EINPUT, "%s: empty file", path);
 		goto out;
 	}
-	root = json_loadb(data, len, flags, &je);
+	root = json_loadb_bounded(data, len, flags, &je);
 	if (root == NULL) {
 		char *near = strstr(je.text, " near '");
 		if (near != NULL)
 			*near = '\0';
-		edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+		edge_errf(err, EDGE_EINPUT, "%s%s: %s", path, json_error_place(&je, place, sizeof(place)), je.text);
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -1055,7 +1057,7 @@ static int helper_parse_reply(const char *prog, const char *server, const struct
 		return edge_errf(err, EDGE_EINPUT, "credential helper %s: get %s: exit status %d%s%s", prog,
 				 server, WEXITSTATUS(r->status), why[0] ? ": " : "", why);
 	}
-	reply = json_loadb(r->buf, r->len, 0, &je);
+	reply = json_loadb_bounded(r->buf, r->len, 0, &je);
 	if (reply == NULL || !json_is_object(reply) ||
 	    ((u = json_object_get(reply, "Username")) != NULL && !json_is_string(u)) ||
 	    !json_is_string(p = json_object_get(reply, "Secret"))) {

@@ -10,6 +10,7 @@
 
 #include "bundle.h"
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
@@ -98,7 +99,7 @@ static json_t *src_json(struct src *s, const char *ref, const char *digest, stru
 		edge_err_prefix(err, "base %s: %s", s->what, ref);
 		return NULL;
 	}
-	doc = json_loadb(data, len, 0, NULL);
+	doc = json_loadb_bounded(data, len, 0, NULL);
 	free(data);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
@@ -189,7 +190,7 @@ static int add_bundle(struct delta_base *b, const char *path, const char *name, 
 		edge_err_prefix(err, "base"); /* the reader's errors name the file */
 		goto out;
 	}
-	bj = json_loadb(data, len, 0, NULL);
+	bj = json_loadb_bounded(data, len, 0, NULL);
 	free(data);
 	data = NULL;
 	if (!json_is_object(bj) || !json_is_array(json_object_get(bj, "blobs"))) {
@@ -219,7 +220,7 @@ static int add_bundle(struct delta_base *b, const char *path, const char *name, 
 		edge_err_prefix(err, "base %s", path);
 		goto out;
 	}
-	ix = json_loadb(data, len, 0, NULL);
+	ix = json_loadb_bounded(data, len, 0, NULL);
 	if (!json_is_object(ix)) {
 		edge_errf(err, EDGE_EINPUT, "base %s: index.json is not JSON", path);
 		goto out;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "oci.h"
 #include "platform.h"
 #include "ref.h"
@@ -692,6 +693,7 @@ int manifest_validate(json_t *m, const char *source, struct edge_err *err)
 json_t *manifest_parse(const char *data, size_t len, const char *source, struct edge_err *err)
 {
 	json_error_t je;
+	char place[32];
 	json_t *m;
 	size_t i;
 
@@ -702,9 +704,9 @@ json_t *manifest_parse(const char *data, size_t len, const char *source, struct 
 		edge_errf(err, EDGE_EINPUT, "%s: empty input, expected a manifest", source);
 		return NULL;
 	}
-	m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	m = json_loadb_bounded(data, len, JSON_REJECT_DUPLICATES, &je);
 	if (m == NULL) {
-		edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", source, je.line, je.column, je.text);
+		edge_errf(err, EDGE_EINPUT, "%s%s: %s", source, json_error_place(&je, place, sizeof(place)), je.text);
 		return NULL;
 	}
 	if (manifest_validate(m, source, err) != 0) {
@@ -847,7 +849,7 @@ int manifest_file_sniff(const char *path)
 {
 	size_t len;
 	char *text = sniff_text(path, &len);
-	json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
+	json_t *doc = text ? json_loadb_bounded(text, len, 0, NULL) : NULL;
 	int yes = is_edge_manifest(doc);
 
 	free(text);
@@ -858,7 +860,7 @@ int manifest_file_sniff(const char *path)
 json_t *manifest_parse_sniffed(const char *text, size_t len, const char *source, int *is_manifest,
 			       struct edge_err *err)
 {
-	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *doc = json_loadb_bounded(text, len, JSON_REJECT_DUPLICATES, NULL);
 
 	*is_manifest = is_edge_manifest(doc);
 	if (*is_manifest) {
@@ -873,7 +875,7 @@ json_t *manifest_parse_sniffed(const char *text, size_t len, const char *source,
 		return NULL;
 	}
 	/* it did not parse: a manifest with a key twice gets manifest_parse's error */
-	doc = json_loadb(text, len, 0, NULL);
+	doc = json_loadb_bounded(text, len, 0, NULL);
 	*is_manifest = is_edge_manifest(doc);
 	json_decref(doc);
 	return *is_manifest ? manifest_parse(text, len, source, err) : NULL;

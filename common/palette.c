@@ -7,6 +7,7 @@
 
 #include "definition.h"
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "sha256.h"
@@ -64,7 +65,7 @@ static const char *api_message(const struct http_resp *resp, char *buf, size_t l
 	buf[0] = '\0';
 	if (resp->body == NULL || resp->body_len == 0)
 		return buf;
-	j = json_loadb(resp->body, resp->body_len, 0, NULL);
+	j = json_loadb_bounded(resp->body, resp->body_len, 0, NULL);
 	m = manifest_str(j, "message");
 	if (m != NULL)
 		snprintf(buf, len, ": %s", m);

@@ -10,6 +10,7 @@
 
 #include "fsutil.h"
 #include "helm.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
@@ -183,7 +184,7 @@ static int mf_parse(struct mf *m, const char *what, struct edge_err *err)
 	const char *mt;
 	char owner[EDGE_ERR_MAX];
 
-	m->doc = json_loadb(m->data, m->len, 0, &je);
+	m->doc = json_loadb_bounded(m->data, m->len, 0, &je);
 	if (!json_is_object(m->doc))
 		return edge_errf(err, EDGE_EREMOTE, "%s: manifest %s is not JSON", what, m->digest);
 	/* from the registry (registry_get_manifest checked it too) or the
@@ -326,7 +327,7 @@ static int do_image_manifest(struct pull *p, size_t idx, struct http_client *htt
 	 * edge-pack and edge-push): its job finds it in the store */
 	want_blob(p, idx, it->reg, it->repo, desc_digest(config), (int64_t)clen);
 	if (oci_is_image_config(m->doc)) {
-		json_t *c = json_loadb(cdata, clen, 0, NULL);
+		json_t *c = json_loadb_bounded(cdata, clen, 0, NULL);
 		char text[128];
 		platform_text(c, text, sizeof(text));
 		json_decref(c);

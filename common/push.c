@@ -13,6 +13,7 @@
 #include "delta.h"
 #include "split.h"
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
@@ -672,7 +673,7 @@ static void add_manifest_blobs(struct push *p, size_t ti, json_t *doc)
 static json_t *parse_doc(struct push *p, size_t ti, const char *digest, const char *data, size_t len, int *kind,
 			 const char **mt, struct edge_err *err)
 {
-	json_t *doc = json_loadb(data, len, 0, NULL);
+	json_t *doc = json_loadb_bounded(data, len, 0, NULL);
 	char what[EDGE_ERR_MAX];
 
 	snprintf(what, sizeof(what), "%s: manifest %s", p->t[ti].ref, digest);
@@ -1067,6 +1068,7 @@ static int load_base(struct push *p, struct edge_err *err)
 	size_t len;
 	json_t *doc, *base;
 	json_error_t je;
+	char place[32];
 	int rc = -1;
 
 	if (r == NULL)
@@ -1074,9 +1076,9 @@ static int load_base(struct push *p, struct edge_err *err)
 	if (bundle_read_entry(r, "bundle.json", MANIFEST_MAX_BYTES, &data, &len, err) != 0)
 		return -1;
 	snprintf(what, sizeof(what), "%s: bundle.json", r->path);
-	if ((doc = json_loadb(data, len, 0, &je)) == NULL) {
+	if ((doc = json_loadb_bounded(data, len, 0, &je)) == NULL) {
 		free(data);
-		return edge_errf(err, EDGE_EINPUT, "%s:%d:%d: %s", what, je.line, je.column, je.text);
+		return edge_errf(err, EDGE_EINPUT, "%s%s: %s", what, json_error_place(&je, place, sizeof(place)), je.text);
 	}
 	free(data);
 	base = json_object_get(doc, "base");

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "oci.h"
 #include "pool.h"
@@ -106,7 +107,7 @@ void registry_error_text(const struct http_resp *resp, char *buf, size_t len)
 	const char *code = NULL, *msg = NULL;
 
 	if (resp->body != NULL && resp->body_len > 0)
-		j = json_loadb(resp->body, resp->body_len, 0, NULL);
+		j = json_loadb_bounded(resp->body, resp->body_len, 0, NULL);
 	e = json_array_get(json_object_get(j, "errors"), 0);
 	if (json_is_object(e)) {
 		code = json_string_value(json_object_get(e, "code"));
@@ -268,7 +269,7 @@ static void wipe_token_fields(json_t *j)
 
 int registry_parse_token(const char *body, size_t len, char **token, long long *ttl_s)
 {
-	json_t *j = json_loadb(body, len, 0, NULL);
+	json_t *j = json_loadb_bounded(body, len, 0, NULL);
 	const char *tok = json_string_value(json_object_get(j, "token")), *p;
 	int rc = -1;
 
@@ -753,7 +754,7 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 			  r->domain, repo, reference, h, m->digest);
 		goto out;
 	}
-	doc = json_loadb(resp.body, resp.body_len, 0, &je);
+	doc = json_loadb_bounded(resp.body, resp.body_len, 0, &je);
 	if (!json_is_object(doc)) {
 		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: the manifest is not JSON: %s", r->domain, repo, reference,
 			  doc ? "not an object" : je.text);

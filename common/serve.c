@@ -25,6 +25,7 @@
 #include "bundle.h"
 #include "delta.h"
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
@@ -933,7 +934,7 @@ static struct man *walk(struct builder *bd, json_t *repo, const char *who, const
 		size_t len = 0;
 		if (read_manifest_bytes(bd, who, digest, &data, &len, err) != 0)
 			return NULL;
-		doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+		doc = json_loadb_bounded(data, len, JSON_REJECT_DUPLICATES, NULL);
 		mt = doc ? manifest_media_type(doc) : "";
 		if (!media_type_is_index(mt) && !media_type_is_manifest(mt)) {
 			free(data);
@@ -957,7 +958,7 @@ static struct man *walk(struct builder *bd, json_t *repo, const char *who, const
 		goto done; /* already walked for this repository */
 	repo_add_digest(repo, digest);
 	if (doc == NULL)
-		doc = json_loadb(m->data, m->len, 0, NULL);
+		doc = json_loadb_bounded(m->data, m->len, 0, NULL);
 	mt = m->mt;
 	if (media_type_is_index(mt)) {
 		json_array_foreach(json_object_get(doc, "manifests"), i, d) {

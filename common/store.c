@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "oci.h"
 
@@ -77,7 +78,14 @@ int store_open(struct store *s, const char *dir, int create, int lock, struct ed
 	free(p);
 	p = path_join(dir, "index.json");
 	if (stat(p, &st) == 0) {
-		s->index = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
+		char *text;
+		size_t len;
+		if (read_file_max(p, STORE_MAX_INDEX, &text, &len, err) != 0) {
+			edge_err_prefix(err, "store %s", dir);
+			goto fail;
+		}
+		s->index = json_loadb_bounded(text, len, JSON_REJECT_DUPLICATES, &je);
+		free(text);
 		if (s->index == NULL || !json_is_array(json_object_get(s->index, "manifests"))) {
 			edge_errf(err, EDGE_EIO, "store %s: index.json is damaged: %s", dir,
 				  s->index ? "no manifests list" : je.text);
@@ -348,7 +356,7 @@ json_t *store_read_json(struct store *s, const char *digest, struct edge_err *er
 		return doc;
 	if (store_read_blob(s, digest, STORE_MAX_MANIFEST, &data, &len, err) != 0)
 		return NULL;
-	doc = json_loadb(data, len, 0, NULL);
+	doc = json_loadb_bounded(data, len, 0, NULL);
 	free(data);
 	if (!json_is_object(doc)) {
 		json_decref(doc);

@@ -19,6 +19,7 @@
 #define ANNOT_SPC_TYPE "io.image.ref.spectrocloud.type"
 
 #define STORE_MAX_MANIFEST (8u << 20) /* manifests, indexes, configs */
+#define STORE_MAX_INDEX (256u << 20)   /* index.json */
 
 struct store {
 	char *dir;

@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "delta.h"
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "oci.h"
@@ -206,10 +207,11 @@ static json_t *without_blobs(json_t *bundle)
 static json_t *parse_entry_json(struct tarv *t, struct edge_err *err)
 {
 	json_error_t je;
-	json_t *j = json_loadb(t->buf, t->blen, JSON_REJECT_DUPLICATES, &je);
+	char place[32];
+	json_t *j = json_loadb_bounded(t->buf, t->blen, JSON_REJECT_DUPLICATES, &je);
 
 	if (j == NULL)
-		edge_errf(err, EDGE_EINPUT, "%s: %s:%d:%d: %s", t->path, t->name, je.line, je.column, je.text);
+		edge_errf(err, EDGE_EINPUT, "%s: %s%s: %s", t->path, t->name, json_error_place(&je, place, sizeof(place)), je.text);
 	return j;
 }
 
@@ -443,7 +445,7 @@ static int check_manifest_tree(struct tarv *t, json_t *desc, const char *owner, 
 		return -1;
 	if ((k = find_kept(t, d)) == NULL)
 		return edge_errf(err, EDGE_EINPUT, "%s: %s: manifest %s is not JSON or too large", t->path, owner, d);
-	doc = json_loadb(k->data, k->len, 0, NULL);
+	doc = json_loadb_bounded(k->data, k->len, 0, NULL);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
 		return edge_errf(err, EDGE_EINPUT, "%s: %s: manifest %s is not JSON", t->path, owner, d);

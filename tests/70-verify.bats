@@ -617,6 +617,12 @@ ref_digest() {
 	head -c $((65 << 20)) /dev/zero | tr '\0' ' ' > huge.json
 	bad huge set index.json huge.json
 	rejects 3 "huge.tar.zst: index.json is $((65 << 20)) bytes, larger than allowed" huge.tar.zst
+	# small enough, but so dense that jansson would take 80 times its size:
+	# refused within 20 times (jsonload.h)
+	python3 -c 'import sys; sys.stdout.write("[" + "{}," * 1400000 + "{}]")' > dense.json
+	bad dense set index.json dense.json
+	n=$(stat -c %s dense.json)
+	rejects 3 "dense.tar.zst: index.json: denser than edge reads: parsing these $n bytes takes more than $(((n * 20 + 1048576) >> 20)) MiB" dense.tar.zst
 	big=$(blob 'test/big:1#layer0')
 	# the seek table tells before anything is decompressed
 	rejects 3 "b.tar.zst: decompresses to more than 1048576 bytes (a decompression bomb?)" --max-size 1M b.tar.zst

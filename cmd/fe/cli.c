@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 #include "manifest.h"
 #include "version.h"
@@ -44,6 +45,7 @@ void cli_on_signals(void (*handler)(int))
 void cli_init(const char *progname, const char *synopsis, const char *help)
 {
 	edge_log_init(progname);
+	json_limits_init(); /* before any thread: jansson's allocations are counted */
 	g_synopsis = synopsis;
 	g_help = help;
 	cli_on_signals(on_signal);
