@@ -36,7 +36,7 @@ int definition_read(const char *path, struct definition *d, struct edge_err *err
 	struct archive *a = NULL;
 	struct archive_entry *e;
 	unsigned char magic[2];
-	uint64_t total = 0;
+	uint64_t total = 0, json_total = 0;
 	size_t entries = 0;
 	int fd, r, rc = -1;
 
@@ -101,6 +101,12 @@ int definition_read(const char *path, struct definition *d, struct edge_err *err
 					  DEFINITION_MAX_JSON);
 				goto out;
 			}
+			if (json_total + (uint64_t)size > DEFINITION_MAX_JSON_TOTAL) {
+				edge_errf(err, EDGE_EINPUT, "%s: its .json entries hold more than %u bytes", path,
+					  DEFINITION_MAX_JSON_TOTAL);
+				goto out;
+			}
+			json_total += (uint64_t)size;
 			d->files = xrealloc(d->files, (d->nfiles + 1) * sizeof(*d->files));
 			f = &d->files[d->nfiles++];
 			f->name = xstrdup(name);

@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include "err.h"
 
-#define DEFINITION_MAX_JSON (64u << 20)        /* one JSON member */
+#define DEFINITION_MAX_JSON (16u << 20)        /* one JSON member (real profiles: KBs to a few MB) */
+#define DEFINITION_MAX_JSON_TOTAL (64u << 20)  /* the JSON members, kept in memory */
 #define DEFINITION_MAX_TOTAL (1ull << 30)      /* all members, decompressed */
 #define DEFINITION_MAX_ENTRIES 100000
 

@@ -130,3 +130,21 @@ pack:
 	assert_failure 3
 	assert_stderr_is "edge-resolve: profile p2: packs[0]: pack without a name"
 }
+
+@test "resolve limits: dense JSON in a definition is refused within 20 times its size" {
+	# 4 MiB of "{}," (jansson: 80 times that) in a 4 KB .tgz
+	mkdir spc
+	python3 -c 'import sys; sys.stdout.write("[" + "{}," * 1400000 + "{}]")' > spc/dense.json
+	tar -czf def.tgz spc
+	[ "$(stat -c %s def.tgz)" -lt 65536 ]
+	bounded edge-resolve def.tgz
+	assert_failure 3
+	n=$(stat -c %s spc/dense.json)
+	assert_stderr_is "edge-resolve: def.tgz: spc/dense.json: denser than edge reads: parsing these $n bytes takes more than $(((n * 20 + 1048576) >> 20)) MiB"
+	# a member over 16 MiB is refused before it is read
+	head -c $((17 << 20)) /dev/zero | tr '\0' ' ' > spc/dense.json
+	tar -czf def.tgz spc
+	bounded edge-resolve def.tgz
+	assert_failure 3
+	assert_stderr_is "edge-resolve: def.tgz: entry \"spc/dense.json\" is larger than 16777216 bytes"
+}
