@@ -17,6 +17,7 @@ struct budget {
 };
 
 static _Thread_local struct budget tl_budget;
+static size_t g_slack = JSON_PARSE_SLACK;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* what malloc takes for n bytes: a header and 16-byte granules, 32 at least */
@@ -57,20 +58,47 @@ void json_limits_init(void)
 	pthread_once(&once, install);
 }
 
-json_t *json_loadb_bounded(const char *buf, size_t len, size_t flags, json_error_t *je)
+void json_budget_set_slack(size_t slack)
+{
+	g_slack = slack;
+}
+
+size_t json_budget_limit(size_t len)
+{
+	return len > (SIZE_MAX - g_slack) / JSON_PARSE_FACTOR ? SIZE_MAX : len * JSON_PARSE_FACTOR + g_slack;
+}
+
+void json_budget_begin(size_t limit)
 {
 	struct budget *b = &tl_budget;
-	size_t limit = len > (SIZE_MAX - JSON_PARSE_SLACK) / JSON_PARSE_FACTOR ? SIZE_MAX
-										    : len * JSON_PARSE_FACTOR + JSON_PARSE_SLACK;
-	json_t *doc;
 
 	json_limits_init();
 	b->active = 1;
 	b->over = 0;
 	b->left = limit;
-	doc = json_loadb(buf, len, flags, je);
+}
+
+int json_budget_end(void)
+{
+	struct budget *b = &tl_budget;
+
 	b->active = 0;
-	if (b->over) {
+	return b->over;
+}
+
+int json_budget_over(void)
+{
+	return tl_budget.active && tl_budget.over;
+}
+
+json_t *json_loadb_bounded(const char *buf, size_t len, size_t flags, json_error_t *je)
+{
+	size_t limit = json_budget_limit(len);
+	json_t *doc;
+
+	json_budget_begin(limit);
+	doc = json_loadb(buf, len, flags, je);
+	if (json_budget_end()) {
 		/* a parse that failed for memory has freed what it built */
 		json_decref(doc);
 		doc = NULL;

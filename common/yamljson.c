@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "fsutil.h"
+#include "jsonload.h"
 #include "log.h"
 
 #define MAX_DEPTH 256
@@ -130,7 +131,8 @@ static void merge_into(json_t *obj, json_t *src)
 	}
 }
 
-/* Text for a mapping key: scalars as written, anything else serialised. */
+/* Text for a mapping key: scalars as written, anything else serialised;
+ * NULL when the memory budget (jsonload.h) refused it. */
 static char *key_text(json_t *k)
 {
 	char *t;
@@ -140,7 +142,7 @@ static char *key_text(json_t *k)
 	if (json_is_null(k))
 		return xstrdup("null");
 	t = json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT);
-	if (t == NULL)
+	if (t == NULL && !json_budget_over())
 		edge_oom(); /* the key's strings are valid UTF-8: memory is the only failure */
 	return t;
 }
@@ -194,6 +196,10 @@ static json_t *parse_mapping(struct yconv *c, int depth, const yaml_mark_t *star
 		}
 		ktext = key_text(key);
 		json_decref(key);
+		if (ktext == NULL) {
+			json_decref(val);
+			goto fail; /* the budget's: yaml_to_json_first says so */
+		}
 		/* a key that is itself a mapping is serialised, and its quotes are
 		 * escaped again at every level: bound it, or a few hundred bytes of
 		 * nested {{{…}}} keys grow past any memory */
@@ -321,7 +327,7 @@ json_t *yaml_to_json_first(const char *text, size_t len, int flags, int *more, s
 	struct yconv c;
 	yaml_event_t ev;
 	json_t *root = NULL;
-	size_t i;
+	size_t i, limit = json_budget_limit(len);
 	int done = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -332,6 +338,7 @@ json_t *yaml_to_json_first(const char *text, size_t len, int flags, int *more, s
 		return NULL;
 	}
 	yaml_parser_set_input_string(&c.parser, (const unsigned char *)text, len);
+	json_budget_begin(limit);
 	while (!done) {
 		if (!yaml_parser_parse(&c.parser, &ev)) {
 			conv_error(&c, &c.parser.problem_mark,
@@ -384,5 +391,12 @@ out:
 	}
 	free(c.anchors);
 	yaml_parser_delete(&c.parser);
+	if (json_budget_end()) {
+		/* jansson was refused memory: what was built is partial */
+		json_decref(root);
+		root = NULL;
+		edge_errf(err, EDGE_EINPUT, "denser than edge reads: converting these %zu bytes takes more than %zu MiB",
+			  len, limit >> 20);
+	}
 	return root;
 }

@@ -14,6 +14,9 @@
  *             3: the rest is a chart list file;
  *   bit 2     the resolver gets --var, --system and --macro values (some
  *             of them templates themselves), as a user's command line.
+ *   bit 3     JSON and YAML get their memory budget without its slack (20
+ *             times the text: jsonload.h), so that small documents are
+ *             refused memory mid-parse too.
  * Invariants: every failure has an exit class and a one-line message; what
  * resolver_run lists is sorted by ref, each ref once, and every image ref
  * is a normalised reference (ref_normalize gives it back unchanged).
@@ -22,6 +25,7 @@
 
 #include "definition.h"
 #include "fuzzutil.h"
+#include "jsonload.h"
 #include "ref.h"
 #include "resolve.h"
 
@@ -120,10 +124,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	fz_dir();
+	json_budget_set_slack((data[0] & 8) ? 0 : JSON_PARSE_SLACK);
 	r = resolver_new(with ? vars : NULL, with ? 3 : 0, with ? sys : NULL, with ? 2 : 0, with ? macros : NULL,
 			 with ? 2 : 0, &err);
 	if (r == NULL) {
 		check_err(&err, "resolver_new");
+		json_budget_set_slack(JSON_PARSE_SLACK);
 		return 0;
 	}
 	switch (data[0] & 3) {
@@ -154,5 +160,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_decref(charts);
 	json_decref(profiles);
 	resolver_free(r);
+	json_budget_set_slack(JSON_PARSE_SLACK);
 	return 0;
 }

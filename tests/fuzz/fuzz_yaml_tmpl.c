@@ -3,7 +3,9 @@
  * template expansion (tmpl_expand: Palette's macros).
  *
  * First byte: bit 0 selects the parser (0 YAML, 1 template); for YAML,
- * bit 1 asks for YAML_SCALARS_AS_STRINGS. For a template the rest is
+ * bit 1 asks for YAML_SCALARS_AS_STRINGS, and bit 2 a memory budget
+ * without its slack (20 times the text: jsonload.h), so that jansson is
+ * refused memory in the middle of small documents too. For a template the rest is
  * TEMPLATE NUL NAME=VALUE NUL NAME=VALUE ...: the variables the lookup
  * knows (a VALUE may itself hold templates, which are expanded in turn); a
  * variable named "fail" makes the lookup fail, as a broken pack would.
@@ -13,6 +15,7 @@
 #include <jansson.h>
 
 #include "fuzzutil.h"
+#include "jsonload.h"
 #include "tmpl.h"
 #include "yamljson.h"
 
@@ -79,7 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_dir();
 	if (data[0] & 1)
 		fuzz_tmpl(data + 1, size - 1);
-	else
+	else {
+		json_budget_set_slack((data[0] & 4) ? 0 : JSON_PARSE_SLACK);
 		fuzz_yaml(data + 1, size - 1, (data[0] & 2) ? YAML_SCALARS_AS_STRINGS : 0);
+		json_budget_set_slack(JSON_PARSE_SLACK);
+	}
 	return 0;
 }

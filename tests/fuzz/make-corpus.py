@@ -202,6 +202,7 @@ def yaml_tmpl_seeds():
             if pack.get("values"):
                 seed(d, "yaml-%02d" % n, 0x00, pack["values"])
                 seed(d, "yaml-str-%02d" % n, 0x02, pack["values"])
+                seed(d, "yaml-tight-%02d" % n, 0x06, pack["values"])
                 n += 1
     seed(d, "yaml-anchors", 0x00, "base: &b {a: 1, b: [x, y]}\nother:\n  <<: *b\n  c: *b\nlist: [*b, *b]\n"
                                   "n: ~\nt: true\nf: 1.20\nq: '1.20'\nblock: |\n  text\n  more\n")
@@ -291,6 +292,7 @@ def resolve_seeds():
         name = os.path.splitext(os.path.basename(path))[0]
         seed(d, "profile-" + name, 0x00, data)
         seed(d, "profile-vars-" + name, 0x04, data)
+        seed(d, "profile-tight-" + name, 0x08, data)
     with open(profiles[0], "rb") as f, open(profiles[1], "rb") as g:
         seed(d, "profiles-two", 0x04, f.read() + b"\0" + g.read())
     with open(os.path.join(TOP, "share", "examples", "cluster-definition.tgz"), "rb") as f:

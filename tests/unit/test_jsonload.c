@@ -7,6 +7,7 @@
 
 #include "jsonload.h"
 #include "tap.h"
+#include "yamljson.h"
 
 /* "[" then n copies of item joined by ",", then "]" */
 static char *repeat(const char *item, size_t n, size_t *len)
@@ -104,6 +105,36 @@ int main(void)
 	pthread_join(t[1], &r1);
 	okf(r0 != NULL && r1 != NULL, "two threads parse at once, each within its budget");
 	free(text);
+
+	/* YAML converted to JSON: the same budget */
+	{
+		struct edge_err err = {0};
+		static const char values[] = "pack:\n  content:\n    images:\n      - image: quay.io/kairos/core:v1\n"
+					     "charts:\n  - repo: https://charts.example.com\n    name: demo\n";
+		doc = yaml_to_json(values, strlen(values), YAML_SCALARS_AS_STRINGS, &err);
+		ok(json_is_object(doc), "pack values convert", err.msg, NULL);
+		json_decref(doc);
+		text = repeat("{}", 600000, &len); /* flow style: [{},{},...] */
+		doc = yaml_to_json(text, len, 0, &err);
+		ok(doc == NULL && err.code == EDGE_EINPUT && strstr(err.msg, "denser than edge reads: converting") != NULL,
+		   "dense flow YAML is refused", doc ? "converted" : err.msg, "denser than edge reads: converting ...");
+		json_decref(doc);
+		free(text);
+		/* block style, a complex key serialised (json_dumps refused mid-way,
+		 * with no slack: fuzz_resolve's crash-budget-complex-key) */
+		json_budget_set_slack(0);
+		memset(&err, 0, sizeof(err));
+		doc = yaml_to_json("? {a: [1, 2, {b: c}]}\n: x\n", 26, 0, &err);
+		ok(doc == NULL && strstr(err.msg, "denser than edge reads") != NULL,
+		   "a complex key past the budget is an error, not an abort", doc ? "converted" : err.msg, "denser ...");
+		json_decref(doc);
+		json_budget_set_slack(JSON_PARSE_SLACK);
+		memset(&err, 0, sizeof(err));
+		doc = yaml_to_json("? {a: [1, 2, {b: c}]}\n: x\n", 26, 0, &err);
+		ok(json_is_object(doc) && json_object_get(doc, "{\"a\":[1,2,{\"b\":\"c\"}]}") != NULL,
+		   "  ... and within it, the key is its JSON text", err.msg, NULL);
+		json_decref(doc);
+	}
 
 	/* outside a bounded parse nothing is refused */
 	text = repeat("{}", 200000, &len);
