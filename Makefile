@@ -87,7 +87,8 @@ FUZZ_CHECK_SECONDS ?= 1
 # flags, so switching between the two rebuilds the objects.
 FUZZ_OPT ?= -O1
 FUZZ_CHECK_OPT ?= -O0
-FUZZ_TARGETS ?= $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_ALL := $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/%)
 REPLAY_BINS := $(FUZZ_TARGETS:%=build/tests/replay_%)
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -96,11 +97,13 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icommon -Itests/fuzz \
 	$(PKG_CFLAGS) $(FUZZ_OPT) -gline-tables-only $(FUZZ_SAN) -MMD -MP
 # The targets' copy of the library holds only the objects they link (not
-# resolve, pull, push, serve...: a third of common/). Which those are, the
+# pull, palette or helm, for one). Which those are, the
 # linker says: each replay program links the same fuzz_*.c with the normal
 # build's build/libedge.a and writes its link map beside it; make fuzz-build
 # reads the members named there from build/fuzz/objs.mk (made from the
-# maps, so a target that starts using another module gets it).
+# maps, so a target that starts using another module gets it). The maps of
+# every target, whatever FUZZ_TARGETS names: a make fuzz of one target
+# would otherwise leave a copy that the others cannot link with.
 FUZZ_LINKED :=
 ifneq ($(filter fuzz-build,$(MAKECMDGOALS)),)
 -include build/fuzz/objs.mk
@@ -212,7 +215,7 @@ build/tests/replay_% build/tests/replay_%.map: tests/fuzz/%.c tests/fuzz/replay.
 
 # the members of build/libedge.a that the replay programs link, as the
 # fuzz build's objects (version.o is build/fuzz/version.o)
-build/fuzz/objs.mk: $(REPLAY_BINS:=.map)
+build/fuzz/objs.mk: $(FUZZ_ALL:%=build/tests/replay_%.map)
 	@mkdir -p $(@D)
 	$(Q)sed -n 's/^build\/libedge\.a(\([A-Za-z0-9_]*\)\.o).*/\1/p' $^ | sort -u | \
 		awk '{ print "FUZZ_LINKED += build/fuzz/" ($$1 == "version" ? "" : "common/") $$1 ".o" }' > $@.tmp && \
