@@ -756,8 +756,9 @@ int registry_get_manifest(struct registry *r, struct http_client *http, const ch
 	}
 	doc = json_loadb_bounded(resp.body, resp.body_len, 0, &je);
 	if (!json_is_object(doc)) {
-		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: the manifest is not JSON: %s", r->domain, repo, reference,
-			  doc ? "not an object" : je.text);
+		/* je.text: a syntax error, or the memory budget's refusal (jsonload.h) */
+		edge_errf(err, EDGE_EREMOTE, "%s/%s:%s: the manifest is not a JSON object: %s", r->domain, repo,
+			  reference, doc ? "another JSON value" : je.text);
 		goto out;
 	}
 	h = http_resp_header(&resp, "Content-Type");
