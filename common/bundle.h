@@ -18,6 +18,11 @@
 #define BUNDLE_SEEKABLE_MAGIC 0x8F92EAB1u
 #define BUNDLE_SKIPPABLE_MAGIC 0x184D2A5Eu
 #define BUNDLE_PARTS_VERSION "edge.parts/v1"
+/* The largest JSON entry (bundle.json, index.json, ...) any tool reads from
+ * a bundle: edge-verify refuses a bundle with a larger one, so edge-push,
+ * edge-serve and a delta's base need read no more (parsed within 20 times
+ * that: jsonload.h) */
+#define BUNDLE_MAX_JSON_ENTRY (64u << 20)
 
 struct bundle_opts {
 	int level;           /* zstd level, default 3 */

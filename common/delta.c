@@ -18,9 +18,7 @@
 #include "sha256.h"
 
 #define DELTA_MAX_DEPTH 4          /* index -> manifest; deeper nesting is refused */
-#define DELTA_MAX_BUNDLE_JSON (256u << 20) /* a base's bundle.json (a million blobs fit) */
 #define DELTA_NAME_MAX 255
-#define DELTA_MAX_INDEX (64u << 20)   /* a base's index.json */
 
 void delta_base_init(struct delta_base *b)
 {
@@ -186,7 +184,7 @@ static int add_bundle(struct delta_base *b, const char *path, const char *name, 
 	}
 	if (digest != NULL)
 		snprintf(digest, 72, "%s", r.digest);
-	if (bundle_read_entry(&r, "bundle.json", DELTA_MAX_BUNDLE_JSON, &data, &len, err) != 0) {
+	if (bundle_read_entry(&r, "bundle.json", BUNDLE_MAX_JSON_ENTRY, &data, &len, err) != 0) {
 		edge_err_prefix(err, "base"); /* the reader's errors name the file */
 		goto out;
 	}
@@ -216,8 +214,8 @@ static int add_bundle(struct delta_base *b, const char *path, const char *name, 
 				 json_integer_value(json_object_get(e, "size")), name,
 				 json_string_value(json_object_get(e, "repository")));
 	}
-	if (bundle_read_entry(&r, "index.json", DELTA_MAX_INDEX, &data, &len, err) != 0) {
-		edge_err_prefix(err, "base %s", path);
+	if (bundle_read_entry(&r, "index.json", BUNDLE_MAX_JSON_ENTRY, &data, &len, err) != 0) {
+		edge_err_prefix(err, "base"); /* the reader's errors name the file */
 		goto out;
 	}
 	ix = json_loadb_bounded(data, len, 0, NULL);

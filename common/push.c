@@ -1073,7 +1073,7 @@ static int load_base(struct push *p, struct edge_err *err)
 
 	if (r == NULL)
 		return 0;
-	if (bundle_read_entry(r, "bundle.json", MANIFEST_MAX_BYTES, &data, &len, err) != 0)
+	if (bundle_read_entry(r, "bundle.json", BUNDLE_MAX_JSON_ENTRY, &data, &len, err) != 0)
 		return -1;
 	snprintf(what, sizeof(what), "%s: bundle.json", r->path);
 	if ((doc = json_loadb_bounded(data, len, 0, &je)) == NULL) {

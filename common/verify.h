@@ -9,12 +9,13 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include "bundle.h"
 #include "delta.h"
 #include "err.h"
 #include "progress.h"
 #include "store.h"
 
-#define VERIFY_MAX_JSON_ENTRY (64u << 20)  /* bundle.json, index.json, … */
+#define VERIFY_MAX_JSON_ENTRY BUNDLE_MAX_JSON_ENTRY /* bundle.json, index.json, … */
 #define VERIFY_MAX_KEPT (256u << 20)       /* small JSON blobs kept to check references */
 
 /* Verifies the bundle (or parts descriptor) at path. On success *manifest
