@@ -93,6 +93,8 @@ def bundle_seeds(tmp, manifests):
     d = reset("fuzz_bundle")
     store = os.path.join(tmp, "store")
     m = tiny_store(store)
+    # relative to the manifest (in tmp): the seeds hold no temporary path
+    m["store"] = "store"
     manifests.append(("tiny", m))
     mpath = os.path.join(tmp, "m.json")
     with open(mpath, "w") as f:
