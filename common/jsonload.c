@@ -65,7 +65,9 @@ void json_budget_set_slack(size_t slack)
 
 size_t json_budget_limit(size_t len)
 {
-	return len > (SIZE_MAX - g_slack) / JSON_PARSE_FACTOR ? SIZE_MAX : len * JSON_PARSE_FACTOR + g_slack;
+	if (len > (JSON_PARSE_MAX - g_slack) / JSON_PARSE_FACTOR)
+		return (size_t)JSON_PARSE_MAX;
+	return len * JSON_PARSE_FACTOR + g_slack;
 }
 
 void json_budget_begin(size_t limit)

@@ -6,7 +6,8 @@
  * registry can send 64 MiB of it in a few KB of gzip or zstd. Every
  * document from a bundle, store, registry, profile or file is parsed
  * here: the parse stops (NULL, an error in je) once its allocations pass
- * JSON_PARSE_FACTOR times the text plus JSON_PARSE_SLACK. YAML converted
+ * JSON_PARSE_FACTOR times the text plus JSON_PARSE_SLACK, or
+ * JSON_PARSE_MAX. YAML converted
  * to JSON has the same budget (real YAML takes 5 to 11 times its size).
  */
 #ifndef EDGE_JSONLOAD_H
@@ -17,6 +18,10 @@
 
 #define JSON_PARSE_FACTOR 20u           /* real JSON measured: at most 16 */
 #define JSON_PARSE_SLACK (1u << 20)
+/* and never more than this, whatever the text: the largest texts edge
+ * takes (a Helm index of 256 MiB) would otherwise get 5 GiB. Real ones
+ * fit: a 50 MB index, among the largest public ones, takes about 400 MB. */
+#define JSON_PARSE_MAX (1ull << 30)
 
 /* Routes jansson's allocations through the accounting (once; any thread,
  * but before the threads that parse JSON start, for ThreadSanitizer's

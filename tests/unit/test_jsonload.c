@@ -1,6 +1,7 @@
 /* Unit tests for common/jsonload.c: JSON parsed within a memory budget
  * (JSON_PARSE_FACTOR times its size, plus JSON_PARSE_SLACK). TAP. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,12 @@ int main(void)
 		   "  ... and within it, the key is its JSON text", err.msg, NULL);
 		json_decref(doc);
 	}
+
+	/* a budget has a ceiling: a Helm index of 256 MiB gets 1 GiB, not 5 */
+	okf(json_budget_limit(1000) == 1000 * JSON_PARSE_FACTOR + JSON_PARSE_SLACK &&
+		    json_budget_limit((size_t)256 << 20) == (size_t)JSON_PARSE_MAX &&
+		    json_budget_limit(SIZE_MAX) == (size_t)JSON_PARSE_MAX,
+	    "the budget is 20 times the text plus 1 MiB, at most 1 GiB");
 
 	/* outside a bounded parse nothing is refused */
 	text = repeat("{}", 200000, &len);
