@@ -138,9 +138,16 @@ static json_t *chart_yaml(const char *data, size_t len, struct edge_err *err)
 		goto out;
 	}
 	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e), *slash = strchr(name, '/');
-		int64_t size = archive_entry_size(e);
+		const char *name = archive_entry_pathname(e), *slash = name ? strchr(name, '/') : NULL;
+		int64_t size = archive_entry_size(e), at = archive_read_header_position(a);
 		char *buf;
+		/* entries before Chart.yaml are decompressed to be skipped: a few
+		 * KB of gzip can stand for gigabytes */
+		if (size < 0 || at < 0 || (uint64_t)at + (uint64_t)size > HELM_CHART_MAX_UNPACKED) {
+			edge_errf(err, EDGE_EREMOTE, "chart archive: more than %u MiB once unpacked before its Chart.yaml",
+				  HELM_CHART_MAX_UNPACKED >> 20);
+			goto out;
+		}
 		if (slash == NULL || strcmp(slash + 1, "Chart.yaml") != 0 || size <= 0 || size > (1 << 20))
 			continue;
 		buf = xmalloc((size_t)size + 1);

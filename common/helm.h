@@ -14,6 +14,7 @@
 #include "http.h"
 
 #define HELM_CHART_MAX (64u << 20) /* the largest chart archive */
+#define HELM_CHART_MAX_UNPACKED (256u << 20) /* what is read of it, decompressed, to find Chart.yaml */
 
 struct helm_repos {
 	struct cred_store *creds; /* may be NULL */

@@ -468,19 +468,26 @@ yaml_alias_bomb() {
 	done
 }
 
-@test "pull: a Helm index.yaml or Chart.yaml alias bomb fails fast, naming the file" {
+@test "pull: a Helm index.yaml or Chart.yaml alias bomb, or a chart that unpacks to 300 MiB before its Chart.yaml, fails fast, naming the file" {
 	mkdir -p repo/good/demo repo/bomb
 	{ echo 'apiVersion: v1'; yaml_alias_bomb 40; echo 'entries: {demo: [{name: demo, version: 0.1.0, urls: [demo-0.1.0.tgz]}]}'; } > repo/bomb/index.yaml
 	{ printf 'apiVersion: v2\nname: demo\nversion: 0.1.0\n'; yaml_alias_bomb 40 | sed 's/^/x/'; } > repo/good/demo/Chart.yaml
 	tar -C repo/good -czf repo/good/demo-0.1.0.tgz demo
 	printf 'apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 0.1.0\n      urls: [demo-0.1.0.tgz]\n' > repo/good/index.yaml
+	# a 300 KB archive whose first entry unpacks to 300 MiB, Chart.yaml after it
+	mkdir -p repo/big/demo
+	truncate -s 300M repo/big/demo/zeros
+	printf 'apiVersion: v2\nname: demo\nversion: 0.1.0\n' > repo/big/demo/Chart.yaml
+	tar -C repo/big -czf repo/big/demo-0.1.0.tgz demo/zeros demo/Chart.yaml
+	rm repo/big/demo/zeros
+	cp repo/good/index.yaml repo/big/index.yaml
 	start_server helm helm.port python3 -c '
 import http.server, os, sys, functools
 h = functools.partial(http.server.SimpleHTTPRequestHandler, directory="repo")
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), h)
 open("helm.port.tmp", "w").write(str(s.server_address[1])); os.rename("helm.port.tmp", "helm.port")
 s.serve_forever()'
-	for where in bomb good; do
+	for where in bomb good big; do
 		printf 'http://127.0.0.1:%s/%s demo 0.1.0\n' "$PORT" "$where" > charts.txt
 		edge-resolve --charts charts.txt < /dev/null > m.json
 		run --separate-stderr timeout 20 /usr/bin/time -f %M -o rss edge-pull --plain-http --retries 0 m.json
@@ -490,8 +497,10 @@ s.serve_forever()'
 		[ "$(tail -n1 rss)" -lt 200000 ]
 		if [ $where = bomb ]; then
 			assert_stderr_is "edge-pull: 127.0.0.1:$PORT/bomb/demo:0.1.0: http://127.0.0.1:$PORT/bomb/index.yaml: line 19, column 18: aliases expand to more than 1000000 nodes"
-		else
+		elif [ $where = good ]; then
 			assert_stderr_is "edge-pull: 127.0.0.1:$PORT/good/demo:0.1.0: http://127.0.0.1:$PORT/good/demo-0.1.0.tgz: chart archive: demo/Chart.yaml: line 21, column 19: aliases expand to more than 1000000 nodes"
+		else
+			assert_stderr_is "edge-pull: 127.0.0.1:$PORT/big/demo:0.1.0: http://127.0.0.1:$PORT/big/demo-0.1.0.tgz: chart archive: more than 256 MiB once unpacked before its Chart.yaml"
 		fi
 	done
 }
