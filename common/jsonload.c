@@ -35,7 +35,10 @@ static void *counted_malloc(size_t n)
 	if (b->active) {
 		size_t c = charge(n);
 		if (c > b->left) {
+			/* and every allocation after it: a conversion that goes
+			 * on (yaml_to_json) builds nothing more */
 			b->over = 1;
+			b->left = 0;
 			return NULL; /* jansson fails the parse: out of memory */
 		}
 		b->left -= c;

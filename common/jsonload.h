@@ -7,8 +7,8 @@
  * document from a bundle, store, registry, profile or file is parsed
  * here: the parse stops (NULL, an error in je) once its allocations pass
  * JSON_PARSE_FACTOR times the text plus JSON_PARSE_SLACK, or
- * JSON_PARSE_MAX. YAML converted
- * to JSON has the same budget (real YAML takes 5 to 11 times its size).
+ * JSON_PARSE_MAX. YAML converted to JSON has the same budget (real YAML
+ * takes 5 to 11 times its size).
  */
 #ifndef EDGE_JSONLOAD_H
 #define EDGE_JSONLOAD_H
