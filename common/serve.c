@@ -104,6 +104,17 @@ int serve_htpasswd_load(const char *path, struct serve_htpasswd **out, struct ed
 				  lineno, line);
 			goto fail;
 		}
+		{
+			/* every request of that user (and, for the first entry,
+			 * of unknown ones) costs 2^cost rounds: cost 31 took
+			 * hours; htpasswd -C makes 4 to 17 */
+			int cost = (colon[5] - '0') * 10 + (colon[6] - '0');
+			if (cost < SERVE_BCRYPT_COST_MIN || cost > SERVE_BCRYPT_COST_MAX) {
+				edge_errf(err, EDGE_EINPUT, "%s:%zu: user %s: bcrypt cost %d, not %d to %d (htpasswd -B -C)",
+					  path, lineno, line, cost, SERVE_BCRYPT_COST_MIN, SERVE_BCRYPT_COST_MAX);
+				goto fail;
+			}
+		}
 		h->u = xrealloc(h->u, (h->n + 1) * sizeof(*h->u));
 		h->u[h->n].name = xstrdup(line);
 		h->u[h->n].hash = xstrdup(colon + 1);

@@ -79,7 +79,10 @@ int serve_parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *l
  * names no type, so accepts none. */
 int serve_accepts(const char *accept, const char *mt);
 
-/* A loaded htpasswd file (bcrypt entries only). */
+/* A loaded htpasswd file (bcrypt entries only, of a cost htpasswd -C
+ * makes). */
+#define SERVE_BCRYPT_COST_MIN 4
+#define SERVE_BCRYPT_COST_MAX 17
 struct serve_htpasswd;
 int serve_htpasswd_load(const char *path, struct serve_htpasswd **out, struct edge_err *err);
 /* 1 when user and password match an entry, else 0 (constant work for an

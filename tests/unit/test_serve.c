@@ -134,6 +134,17 @@ int main(void)
 	    "an MD5 entry is refused");
 	unlink(p);
 	free(p);
+	p = write_tmp("edgeuser:$2b$31$abcdefghijklmnopqrstuu7fDJURyPSIuSK9hmvro9aM170h8ioTG\n");
+	okf(serve_htpasswd_load(p, &h, &err) == -1 && err.code == EDGE_EINPUT &&
+		    strstr(err.msg, ":1: user edgeuser: bcrypt cost 31, not 4 to 17 (htpasswd -B -C)") != NULL,
+	    "a bcrypt cost of 31 (hours a check) is refused at load: %s", err.msg);
+	unlink(p);
+	free(p);
+	p = write_tmp("edgeuser:$2b$03$abcdefghijklmnopqrstuu7fDJURyPSIuSK9hmvro9aM170h8ioTG\n");
+	okf(serve_htpasswd_load(p, &h, &err) == -1 && strstr(err.msg, "bcrypt cost 3, not 4 to 17") != NULL,
+	    "and so is 3, below what crypt takes");
+	unlink(p);
+	free(p);
 	p = write_tmp("edgeuser:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n");
 	okf(serve_htpasswd_load(p, &h, &err) == -1 && err.code == EDGE_EINPUT, "a SHA entry is refused");
 	unlink(p);
