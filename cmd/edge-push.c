@@ -70,10 +70,9 @@ static const struct option longopts[] = {
 static int is_bundle_file(const char *path)
 {
 	unsigned char m[4];
-	size_t l = strlen(path);
 	int fd, n;
 
-	if (l > 11 && strcmp(path + l - 11, ".parts.json") == 0)
+	if (bundle_is_parts_path(path))
 		return 1;
 	/* not one (also a FIFO): what reads it next says what is wrong */
 	if ((fd = open_input(path, NULL, NULL)) < 0)

@@ -87,6 +87,10 @@ struct bundle_reader {
  * ARG: reason" when nothing matches, EDGE_EUSAGE when several bundles do. */
 char *bundle_find(const char *arg, struct edge_err *err);
 
+/* 1 when path names a parts descriptor: it ends in ".parts.json" after a
+ * name (bundle_reader_open reads it as one). */
+int bundle_is_parts_path(const char *path);
+
 /* Opens a bundle or parts descriptor; reads the seek table when there is
  * one (a bundle without is still readable sequentially). A file without a
  * seek table whose zstd frames stop in the middle of one sets truncated:

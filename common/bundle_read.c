@@ -380,13 +380,18 @@ static void stream_mem_give(struct bundle_stream *s)
 		stream_mem_free(s->holder);
 }
 
-int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
+int bundle_is_parts_path(const char *path)
 {
 	size_t len = strlen(path);
 
+	return len > 11 && strcmp(path + len - 11, ".parts.json") == 0;
+}
+
+int bundle_reader_open(struct bundle_reader *r, const char *path, struct edge_err *err)
+{
 	memset(r, 0, sizeof(*r));
 	r->path = xstrdup(path);
-	if (len > 11 && strcmp(path + len - 11, ".parts.json") == 0) {
+	if (bundle_is_parts_path(path)) {
 		if (open_parts(r, path, err) != 0)
 			goto fail;
 	} else {

@@ -256,8 +256,8 @@ static int add_manifest_trees(struct delta_base *b, json_t *m, struct store *st,
 {
 	struct src s = {st, NULL, path};
 	struct manifest_iter it;
-	struct tree_ref *refs = NULL;
-	size_t n = 0, cap = 0, i;
+	struct tree_ref *refs = xcalloc(manifest_entry_count(m) + 1, sizeof(*refs));
+	size_t n = 0, i;
 	int rc = 0;
 
 	for (manifest_iter_init(&it, m); manifest_iter_next(&it);) {
@@ -267,10 +267,6 @@ static int add_manifest_trees(struct delta_base *b, json_t *m, struct store *st,
 			return edge_errf(err, EDGE_EINPUT,
 					 "base %s: %s[%zu] (%s) has no digest: give a pulled or packed manifest, or the bundle",
 					 path, it.list, it.index, ref ? ref : "?");
-		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			refs = xrealloc(refs, cap * sizeof(*refs));
 		}
 		refs[n].ref = ref;
 		refs[n++].digest = digest;
@@ -287,10 +283,9 @@ static char *base_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *n = xstrdup(slash ? slash + 1 : path);
-	size_t l = strlen(n);
 
-	if (l > 11 && strcmp(n + l - 11, ".parts.json") == 0)
-		n[l - 11] = '\0';
+	if (bundle_is_parts_path(n))
+		n[strlen(n) - 11] = '\0';
 	return n;
 }
 
@@ -396,6 +391,22 @@ out:
 	return rc;
 }
 
+/* A base that is no bundle is named for what it is, not for a missing
+ * seek table: an empty file, or JSON that is not a manifest (nor a parts
+ * descriptor, which the bundle reader takes by its name). */
+static void not_a_bundle(const char *path, struct edge_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+		edge_errf(err, EDGE_EINPUT, "base %s: empty file: give the manifest or the bundle of a release the site holds",
+			  path);
+	else if (!bundle_is_parts_path(path) && manifest_file_is_json(path))
+		edge_errf(err, EDGE_EINPUT, "base %s: JSON, but not an edge manifest (apiVersion %s): give the manifest "
+			  "edge-pull, edge-pack or edge-verify --registry printed, or the bundle",
+			  path, MANIFEST_API_VERSION);
+}
+
 int delta_base_add(struct delta_base *b, const char *path, struct store *cur, struct edge_err *err)
 {
 	char *name, digest[72];
@@ -405,21 +416,12 @@ int delta_base_add(struct delta_base *b, const char *path, struct store *cur, st
 
 	if (is_manifest)
 		return m == NULL ? -1 : add_manifest(b, m, path, cur, err);
-	/* a bundle, or its parts descriptor (which carries the digest); what
-	 * is neither is named for what it is, not for a missing seek table */
-	{
-		size_t n = strlen(path);
-		struct stat st;
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
-			return edge_errf(err, EDGE_EINPUT, "base %s: empty file: give the manifest or the bundle of a "
-					 "release the site holds", path);
-		if ((n < 11 || strcmp(path + n - 11, ".parts.json") != 0) && manifest_file_is_json(path))
-			return edge_errf(err, EDGE_EINPUT, "base %s: JSON, but not an edge manifest (apiVersion %s): give "
-					 "the manifest edge-pull, edge-pack or edge-verify --registry printed, or the bundle",
-					 path, MANIFEST_API_VERSION);
-	}
+	/* a bundle, or its parts descriptor (which carries the digest); the
+	 * file is looked at again only when it is neither */
 	name = base_name(path);
 	rc = add_bundle(b, path, name, digest, err);
+	if (rc != 0)
+		not_a_bundle(path, err);
 	if (rc == 0 && digest[0] == '\0')
 		rc = sha256_digest_file(path, digest, &size, err);
 	if (rc == 0)
